@@ -1,0 +1,29 @@
+"""The government data resource catalog (政务数据资源目录): a CKAN-compatible Flask service."""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Flask
+
+__version__ = "0.1.0"
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: defaults, then ``CATALOG_*`` environment variables, then ``config``."""
+    from . import api, config as settings, db
+    from .datasets import views as dataset_views
+
+    instance_path = os.environ.get("CATALOG_INSTANCE_PATH") or (config or {}).get("INSTANCE_PATH")
+    app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
+    app.config.update(settings.DEFAULTS)
+    app.config.update(settings.from_environment())
+    app.config.update(config or {})
+    settings.finalize(app.config, app.instance_path)
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+
+    db.init_app(app)
+    api.init_app(app)
+    app.register_blueprint(dataset_views.bp)
+    return app

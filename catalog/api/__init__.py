@@ -1,0 +1,16 @@
+"""The CKAN-compatible Action API: registry, dispatcher, OpenAPI."""
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Register every domain's actions and the API blueprint."""
+    from ..activity import actions as _activity  # noqa: F401  (registers actions)
+    from ..auth import actions as _auth  # noqa: F401
+    from ..datasets import actions as _datasets  # noqa: F401
+    from ..departments import actions as _departments  # noqa: F401
+    from . import status as _status  # noqa: F401
+    from .dispatcher import bp
+
+    app.register_blueprint(bp)

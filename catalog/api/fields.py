@@ -1,0 +1,65 @@
+"""Marshmallow building blocks shared by the action schemas."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields
+
+
+class ParamsSchema(Schema):
+    """Base of action parameter schemas: unknown keys are ignored, as CKAN does."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+
+class CkanDateTime(fields.Field):
+    """A UTC timestamp written as CKAN does: ISO 8601 without a zone (``2026-01-03T08:00:00.123456``)."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        return value.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat(timespec="microseconds")
+
+
+class JsonList(fields.List):
+    """A list that may also arrive as a JSON string (GET query parameters, forms)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise ValidationError("must be a JSON list") from None
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class JsonDict(fields.Dict):
+    """A mapping that may also arrive as a JSON string (GET query parameters, forms)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise ValidationError("must be a JSON object") from None
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+def limit_field(default: int, maximum: int) -> fields.Integer:
+    """A page size parameter between 0 and ``maximum``."""
+    from marshmallow.validate import Range
+    return fields.Integer(load_default=default, validate=Range(min=0, max=maximum),
+                          metadata={"description": f"page size, at most {maximum}"})
+
+
+def offset_field() -> fields.Integer:
+    """A non-negative offset parameter."""
+    from marshmallow.validate import Range
+    return fields.Integer(load_default=0, validate=Range(min=0))
+
+
+def id_field(description: str = "id or name") -> fields.String:
+    """A required id-or-name parameter."""
+    return fields.String(required=True, metadata={"description": description})

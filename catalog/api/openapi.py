@@ -1,0 +1,85 @@
+"""Generate the OpenAPI 3 description of the actions from their marshmallow schemas."""
+from __future__ import annotations
+
+from typing import Any
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import Flask
+
+from .registry import ACTIONS
+
+_ERROR = {
+    "type": "object",
+    "properties": {
+        "help": {"type": "string"},
+        "success": {"type": "boolean", "enum": [False]},
+        "error": {"type": "object", "properties": {"__type": {"type": "string"}},
+                  "required": ["__type"], "additionalProperties": True},
+    },
+    "required": ["success", "error"],
+}
+
+
+def _envelope(result: Any) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {"help": {"type": "string"}, "success": {"type": "boolean", "enum": [True]},
+                       "result": result},
+        "required": ["help", "success", "result"],
+    }
+
+
+def _result_schema(spec: APISpec, plugin: MarshmallowPlugin, result: Any) -> dict[str, Any]:
+    if result is None:
+        return {}
+    if isinstance(result, dict):
+        return result
+    if isinstance(result, list):  # [SchemaClass] means a list of that object
+        return {"type": "array", "items": _result_schema(spec, plugin, result[0])}
+    return plugin.resolver.resolve_schema_dict(result)
+
+
+def build_spec(app: Flask) -> dict[str, Any]:
+    """The OpenAPI document for every registered action (cached per app)."""
+    cached = app.extensions.get("catalog.openapi")
+    if cached is not None:
+        return cached
+    plugin = MarshmallowPlugin()
+    spec = APISpec(title=app.config["SITE_TITLE"] + " API", version="3", openapi_version="3.0.3",
+                   plugins=[plugin],
+                   info={"description": "CKAN-compatible Action API of the government data "
+                                        "resource catalog. Every response is an envelope "
+                                        "{help, success, result|error}."})
+    spec.components.security_scheme("apiToken", {"type": "apiKey", "in": "header", "name": "Authorization"})
+    for name in sorted(ACTIONS):
+        action = ACTIONS[name]
+        operation: dict[str, Any] = {
+            "operationId": name if not action.read_only else f"{name}_post",
+            "summary": action.doc.splitlines()[0] if action.doc else name,
+            "description": action.doc,
+            "security": [{}, {"apiToken": []}],
+            "responses": {
+                "200": {"description": "success",
+                        "content": {"application/json": {"schema": _envelope(
+                            _result_schema(spec, plugin, action.result))}}},
+                "400": {"description": "bad request", "content": {"application/json": {"schema": _ERROR}}},
+                "403": {"description": "not authorized", "content": {"application/json": {"schema": _ERROR}}},
+                "404": {"description": "not found", "content": {"application/json": {"schema": _ERROR}}},
+                "409": {"description": "validation error", "content": {"application/json": {"schema": _ERROR}}},
+            },
+        }
+        body_schema = action.params if action.params is not None else {"type": "object"}
+        operation["requestBody"] = {"required": False,
+                                    "content": {"application/json": {"schema": body_schema}}}
+        path = {"post": operation}
+        if action.read_only:
+            get_op = {k: v for k, v in operation.items() if k != "requestBody"}
+            get_op["operationId"] = name
+            if action.params is not None:
+                get_op["parameters"] = [{"in": "query", "schema": action.params}]
+            path["get"] = get_op
+        spec.path(path=f"/api/3/action/{name}", operations=path)
+    document = spec.to_dict()
+    app.extensions["catalog.openapi"] = document
+    return document

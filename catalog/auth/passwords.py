@@ -1,0 +1,30 @@
+"""Password hashing (scrypt through Werkzeug) and API token secrets."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from werkzeug.security import check_password_hash, generate_password_hash
+
+TOKEN_PREFIX = "cat_"
+MIN_PASSWORD_LENGTH = 8
+
+
+def hash_password(password: str) -> str:
+    """A salted scrypt hash of ``password``."""
+    return generate_password_hash(password, method="scrypt")
+
+
+def password_matches(password_hash: str | None, password: str) -> bool:
+    """Whether ``password`` matches the stored hash (``False`` when there is none)."""
+    return bool(password_hash) and check_password_hash(password_hash, password)
+
+
+def new_token_secret() -> str:
+    """A new API token secret with 256 bits of randomness."""
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def token_digest(secret: str) -> str:
+    """The SHA-256 digest under which a token is stored (secrets are random, so no salt is needed)."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()

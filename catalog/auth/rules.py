@@ -1,0 +1,116 @@
+"""Authorization rules: one small function per rule, each called first by the service it guards.
+
+``actor`` is the authenticated :class:`User` or ``None`` for an anonymous caller. Functions named
+``can_*`` answer a question; :func:`require` turns a ``False`` into :class:`NotAuthorized`.
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ..errors import NotAuthorized
+from .models import ApiToken, User
+
+EDIT_ROLES = ("admin", "editor")
+
+
+def require(allowed: bool, message: str) -> None:
+    """Raise :class:`NotAuthorized` with ``message`` unless ``allowed``."""
+    if not allowed:
+        raise NotAuthorized(message)
+
+
+def is_sysadmin(actor: User | None) -> bool:
+    """Sysadmins (the county data authority) may do everything."""
+    return actor is not None and actor.sysadmin
+
+
+def role_in(session: Session, actor: User | None, department_id: str) -> str | None:
+    """The actor's role in a department, or ``None`` when not a member."""
+    from ..departments.models import Membership
+
+    if actor is None:
+        return None
+    return session.scalar(sa.select(Membership.role).where(
+        Membership.user_id == actor.id, Membership.department_id == department_id))
+
+
+def can_create_department(actor: User | None) -> bool:
+    """Only sysadmins register departments."""
+    return is_sysadmin(actor)
+
+
+def can_update_department(session: Session, actor: User | None, department_id: str) -> bool:
+    """Sysadmins and the department's admins edit a department."""
+    return is_sysadmin(actor) or role_in(session, actor, department_id) == "admin"
+
+
+def can_delete_department(actor: User | None) -> bool:
+    """Only sysadmins delete departments."""
+    return is_sysadmin(actor)
+
+
+def can_manage_members(session: Session, actor: User | None, department_id: str) -> bool:
+    """Sysadmins and the department's admins add, change and remove its members."""
+    return is_sysadmin(actor) or role_in(session, actor, department_id) == "admin"
+
+
+def can_see_members(session: Session, actor: User | None, department_id: str) -> bool:
+    """Sysadmins and the department's own members see its member list."""
+    return is_sysadmin(actor) or role_in(session, actor, department_id) is not None
+
+
+def can_edit_datasets_of(session: Session, actor: User | None, department_id: str) -> bool:
+    """Sysadmins and the department's editors and admins create and edit its datasets."""
+    return is_sysadmin(actor) or role_in(session, actor, department_id) in EDIT_ROLES
+
+
+def can_read_dataset(session: Session, actor: User | None, *, owner_org: str, private: bool,
+                     state: str) -> bool:
+    """Anyone reads public, active datasets; members read their department's private and draft
+    ones; editors, admins and sysadmins also see deleted ones."""
+    if state == "active" and not private:
+        return True
+    if is_sysadmin(actor):
+        return True
+    role = role_in(session, actor, owner_org)
+    if state == "deleted":
+        return role in EDIT_ROLES
+    return role is not None
+
+
+def readable_datasets_clause(session: Session, actor: User | None, dataset_table):
+    """The SQL condition of :func:`can_read_dataset`, for listing and searching.
+
+    Deleted datasets are never listed, so this covers the active and draft states only.
+    """
+    from ..departments.models import Membership
+
+    not_deleted = dataset_table.c.state != "deleted"
+    if is_sysadmin(actor):
+        return not_deleted
+    public = sa.and_(dataset_table.c.state == "active", dataset_table.c.private.is_(False))
+    if actor is None:
+        return public
+    member_of = sa.select(Membership.department_id).where(Membership.user_id == actor.id)
+    return sa.and_(not_deleted, sa.or_(public, dataset_table.c.owner_org.in_(member_of)))
+
+
+def can_create_user(actor: User | None) -> bool:
+    """Only sysadmins create accounts through the API."""
+    return is_sysadmin(actor)
+
+
+def can_see_private_user_fields(actor: User | None, user: User) -> bool:
+    """A user's email and tokens are visible to that user and to sysadmins."""
+    return actor is not None and (actor.id == user.id or actor.sysadmin)
+
+
+def can_manage_tokens(actor: User | None, user: User) -> bool:
+    """Users manage their own API tokens; sysadmins manage everyone's."""
+    return can_see_private_user_fields(actor, user)
+
+
+def can_use_token_for(token: ApiToken | None, *, read_only: bool) -> bool:
+    """A ``read``-scoped token calls read actions only; web sessions and ``write`` tokens call all."""
+    return token is None or token.scope == "write" or read_only

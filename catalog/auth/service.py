@@ -1,0 +1,131 @@
+"""Accounts and API tokens: create, read, authenticate, revoke."""
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ..db import utcnow
+from ..errors import NotAuthorized, NotFound, ValidationError
+from . import rules
+from .models import ApiToken, User
+from .passwords import (MIN_PASSWORD_LENGTH, hash_password, new_token_secret, password_matches,
+                        token_digest)
+
+#: How often ``last_used`` is written for a token that keeps being used.
+LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
+
+
+def get_user(session: Session, id_or_name: str) -> User:
+    """The active user with this id or name, or :class:`NotFound`."""
+    user = session.scalar(sa.select(User).where(
+        sa.or_(User.id == id_or_name, User.name == id_or_name), User.state == "active"))
+    if user is None:
+        raise NotFound(f"User not found: {id_or_name}")
+    return user
+
+
+def create_user(session: Session, actor: User | None, *, name: str, password: str,
+                email: str | None = None, fullname: str | None = None, about: str | None = None,
+                sysadmin: bool = False, check_auth: bool = True) -> User:
+    """Create an account; only sysadmins may, except for the CLI (``check_auth=False``)."""
+    if check_auth:
+        rules.require(rules.can_create_user(actor), "Only sysadmins can create user accounts")
+    errors: dict[str, list[str]] = {}
+    if session.scalar(sa.select(User.id).where(User.name == name)):
+        errors["name"] = [f"The user name {name} is already taken"]
+    if len(password) < MIN_PASSWORD_LENGTH:
+        errors["password"] = [f"must be at least {MIN_PASSWORD_LENGTH} characters"]
+    if errors:
+        raise ValidationError(errors)
+    user = User(name=name, email=email, fullname=fullname, about=about, sysadmin=sysadmin,
+                password_hash=hash_password(password))
+    session.add(user)
+    session.flush()
+    return user
+
+
+def list_users(session: Session, *, q: str | None = None, order_by: str = "name",
+               offset: int = 0, limit: int = 100) -> list[User]:
+    """Active users, optionally filtered by a substring of the name or full name."""
+    query = sa.select(User).where(User.state == "active")
+    if q:
+        pattern = f"%{q.lower()}%"
+        query = query.where(sa.or_(sa.func.lower(User.name).like(pattern),
+                                   sa.func.lower(User.fullname).like(pattern)))
+    order = {"name": User.name, "created": User.created}.get(order_by, User.name)
+    return list(session.scalars(query.order_by(order, User.id).offset(offset).limit(limit)))
+
+
+def authenticate_password(session: Session, name: str, password: str) -> User | None:
+    """The user whose name and password match, or ``None``."""
+    user = session.scalar(sa.select(User).where(User.name == name, User.state == "active"))
+    if user is not None and password_matches(user.password_hash, password):
+        return user
+    return None
+
+
+def create_token(session: Session, actor: User | None, *, user: User, name: str,
+                 scope: str = "write", expires_in_days: int | None = 365,
+                 check_auth: bool = True) -> tuple[ApiToken, str]:
+    """Create an API token for ``user``; the secret is returned once and never stored."""
+    if check_auth:
+        rules.require(rules.can_manage_tokens(actor, user),
+                      "You can only create API tokens for your own account")
+    secret = new_token_secret()
+    expires = utcnow() + dt.timedelta(days=expires_in_days) if expires_in_days else None
+    token = ApiToken(user_id=user.id, name=name, scope=scope, expires_at=expires,
+                     token_hash=token_digest(secret))
+    session.add(token)
+    session.flush()
+    return token, secret
+
+
+def list_tokens(session: Session, actor: User | None, *, user: User) -> list[ApiToken]:
+    """The user's tokens that are not revoked, newest first."""
+    rules.require(rules.can_manage_tokens(actor, user), "You can only list your own API tokens")
+    return list(session.scalars(sa.select(ApiToken).where(
+        ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)).order_by(
+        ApiToken.created.desc(), ApiToken.id)))
+
+
+def revoke_token(session: Session, actor: User | None, *, token_id: str | None = None,
+                 secret: str | None = None) -> ApiToken:
+    """Revoke a token by its id (``jti``) or by its secret; effective at once."""
+    if secret:
+        token = session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == token_digest(secret)))
+    else:
+        token = session.get(ApiToken, token_id) if token_id else None
+    if token is None:
+        raise NotFound("API token not found")
+    rules.require(rules.can_manage_tokens(actor, token.user), "You can only revoke your own API tokens")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+    return token
+
+
+def authenticate_token(session: Session, secret: str) -> tuple[User, ApiToken]:
+    """The user and token of a presented secret; :class:`NotAuthorized` when it is not valid now."""
+    token = session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == token_digest(secret)))
+    now = utcnow()
+    if token is None or token.revoked_at is not None:
+        raise NotAuthorized("The API token is not valid (unknown or revoked)")
+    if token.expires_at is not None and token.expires_at <= now:
+        raise NotAuthorized("The API token has expired")
+    if token.user.state != "active":
+        raise NotAuthorized("The API token's account is disabled")
+    if token.last_used is None or now - token.last_used > LAST_USED_RESOLUTION:
+        token.last_used = now
+    return token.user, token
+
+
+def authenticate_headers(session: Session, headers) -> tuple[User | None, ApiToken | None]:
+    """The actor named by an ``Authorization`` (raw or ``Bearer``) or ``X-CKAN-API-Key`` header."""
+    header = headers.get("Authorization") or headers.get("X-CKAN-API-Key")
+    if not header or not header.strip():
+        return None, None
+    secret = header.strip()
+    if secret.lower().startswith("bearer "):
+        secret = secret[7:].strip()
+    return authenticate_token(session, secret)

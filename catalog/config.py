@@ -1,0 +1,60 @@
+"""Configuration defaults and the environment variables that override them.
+
+Nothing here is read at import time: :func:`load` is called by ``create_app``.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+#: Settings with their defaults. Each can be overridden by ``CATALOG_<NAME>`` in the environment.
+DEFAULTS = {
+    "DATABASE_URL": None,  # default: sqlite:///<instance>/catalog.db
+    "SECRET_KEY": None,  # default: generated once and kept in <instance>/secret_key
+    "SITE_TITLE": "政务数据资源目录",
+    "SITE_URL": "http://127.0.0.1:5000",
+    "STORAGE_PATH": None,  # default: <instance>/storage (uploaded resource files)
+    "MAX_CONTENT_LENGTH": 50 * 1024 * 1024,  # uploads; JSON bodies have their own limit
+    "MAX_JSON_BYTES": 5 * 1024 * 1024,
+    "MAX_JSON_DEPTH": 32,
+    "TOKEN_DEFAULT_DAYS": 365,
+    "SQL_ECHO": False,
+}
+
+_INT_SETTINGS = {"MAX_CONTENT_LENGTH", "MAX_JSON_BYTES", "MAX_JSON_DEPTH", "TOKEN_DEFAULT_DAYS"}
+_BOOL_SETTINGS = {"SQL_ECHO"}
+
+
+def from_environment(environ: dict[str, str] | None = None) -> dict:
+    """Return the settings given as ``CATALOG_*`` environment variables, converted to their types."""
+    environ = os.environ if environ is None else environ
+    found = {}
+    for name in DEFAULTS:
+        raw = environ.get(f"CATALOG_{name}")
+        if raw is None or raw == "":
+            continue
+        if name in _INT_SETTINGS:
+            found[name] = int(raw)
+        elif name in _BOOL_SETTINGS:
+            found[name] = raw.strip().lower() in ("1", "true", "yes", "on")
+        else:
+            found[name] = raw
+    return found
+
+
+def finalize(config: dict, instance_path: str) -> None:
+    """Fill in the defaults that depend on the instance folder (database file, secret key)."""
+    instance = Path(instance_path)
+    if not config.get("DATABASE_URL"):
+        instance.mkdir(parents=True, exist_ok=True)
+        config["DATABASE_URL"] = f"sqlite:///{instance / 'catalog.db'}"
+    if not config.get("STORAGE_PATH"):
+        config["STORAGE_PATH"] = str(instance / "storage")
+    if not config.get("SECRET_KEY"):
+        instance.mkdir(parents=True, exist_ok=True)
+        key_file = instance / "secret_key"
+        if not key_file.exists():
+            key_file.write_text(secrets.token_hex(32))
+            key_file.chmod(0o600)
+        config["SECRET_KEY"] = key_file.read_text().strip()

@@ -1,0 +1,1 @@
+"""Datasets (data resources) and their resources."""

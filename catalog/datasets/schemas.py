@@ -1,0 +1,189 @@
+"""What crosses the API for datasets and resources.
+
+Marshmallow checks types and shapes; the domain rules (enums, formats, conditions) are in the
+JSON Schema profile under ``schemas/metadata/``. Fields marked with ``x-profile`` take their
+OpenAPI description from that profile, so the rules are written once.
+"""
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from ..api.fields import CkanDateTime, JsonDict, JsonList, ParamsSchema, id_field, limit_field, offset_field
+from ..departments.schemas import DepartmentOut
+
+
+def _profile(name: str, field: fields.Field) -> fields.Field:
+    field.metadata["x-profile"] = name
+    return field
+
+
+def _text(name: str) -> fields.Field:
+    return _profile(name, fields.String(allow_none=True))
+
+
+class DatasetParams(ParamsSchema):
+    """A dataset's fields as given to package_create / update / patch."""
+
+    name = _profile("name", fields.String())
+    title = _text("title")
+    notes = _text("notes")
+    owner_org = fields.String(allow_none=True, metadata={"description": "department id or name"})
+    private = _profile("private", fields.Boolean(allow_none=True))
+    state = _profile("state", fields.String(allow_none=True))
+    url = _text("url")
+    version = _text("version")
+    author = _text("author")
+    author_email = _text("author_email")
+    maintainer = _text("maintainer")
+    maintainer_email = _text("maintainer_email")
+    license_id = _text("license_id")
+    resource_code = _text("resource_code")
+    category = _text("category")
+    share_type = _text("share_type")
+    share_condition = _text("share_condition")
+    share_method = _profile("share_method", JsonDict(allow_none=True))
+    open_type = _text("open_type")
+    open_condition = _text("open_condition")
+    update_cycle = _text("update_cycle")
+    publish_date = _text("publish_date")
+    related_codes = _profile("related_codes", JsonList(fields.String(), allow_none=True))
+    items = _profile("items", JsonList(fields.Dict(), allow_none=True))
+    tags = JsonList(fields.Raw(), allow_none=True,
+                    metadata={"description": 'tags as [{"name": "…"}] (plain strings accepted)'})
+    tag_string = fields.String(allow_none=True, metadata={"description": "comma-separated tags"})
+    extras = JsonList(fields.Dict(), allow_none=True, metadata={"description": '[{"key": "…", "value": "…"}]'})
+    resources = JsonList(fields.Dict(), allow_none=True,
+                         metadata={"description": "resources to create (package_create) or the complete "
+                                                  "list (package_update; omit it to keep them)"})
+    metadata_modified = fields.String(allow_none=True, metadata={
+        "description": "the value you last read; a newer stored value makes the write fail with 409"})
+    revision = fields.Integer(allow_none=True, metadata={
+        "description": "the revision you last read; a newer stored one makes the write fail with 409"})
+
+
+class DatasetCreateParams(DatasetParams):
+    name = _profile("name", fields.String(required=True))
+
+
+class DatasetUpdateParams(DatasetParams):
+    id = fields.String(metadata={"description": "dataset id or name (or give name)"})
+
+
+class DatasetShowParams(ParamsSchema):
+    id = id_field("dataset id or name")
+
+
+class DatasetListParams(ParamsSchema):
+    limit = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0))
+    offset = offset_field()
+
+
+class ResourceParams(ParamsSchema):
+    """A resource's fields; a file may be uploaded as ``upload`` in a multipart form."""
+
+    name = fields.String(allow_none=True, validate=validate.Length(max=200))
+    description = fields.String(allow_none=True)
+    url = fields.String(allow_none=True, validate=validate.Length(max=2000))
+    format = fields.String(allow_none=True, validate=validate.Length(max=50))
+    mimetype = fields.String(allow_none=True, validate=validate.Length(max=100))
+    extras = JsonDict(allow_none=True)
+
+
+class ResourceCreateParams(ResourceParams):
+    package_id = id_field("dataset id or name")
+
+
+class ResourceUpdateParams(ResourceParams):
+    id = id_field("resource id")
+
+
+class ActivityListParams(ParamsSchema):
+    id = id_field()
+    offset = offset_field()
+    limit = limit_field(31, 100)
+
+
+class TagListParams(ParamsSchema):
+    query = fields.String(load_default=None)
+    all_fields = fields.Boolean(load_default=False)
+
+
+class TagOut(Schema):
+    id = fields.String()
+    name = fields.String()
+    display_name = fields.Function(lambda tag: tag.name)
+    vocabulary_id = fields.Constant(None)
+    state = fields.Constant("active")
+
+
+class ResourceOut(Schema):
+    """A resource as CKAN shows it."""
+
+    id = fields.String()
+    package_id = fields.String()
+    name = fields.String(allow_none=True)
+    description = fields.String(allow_none=True)
+    url = fields.String()
+    url_type = fields.String(allow_none=True)
+    format = fields.String(allow_none=True)
+    mimetype = fields.String(allow_none=True)
+    size = fields.Integer(allow_none=True)
+    hash = fields.String(allow_none=True)
+    position = fields.Integer()
+    state = fields.Constant("active")
+    extras = fields.Dict()
+    created = CkanDateTime()
+    last_modified = CkanDateTime(allow_none=True)
+    metadata_modified = CkanDateTime()
+
+
+class DatasetOut(Schema):
+    """A dataset as CKAN shows a package, with the core metadata fields."""
+
+    id = fields.String()
+    name = fields.String()
+    title = fields.String(allow_none=True)
+    notes = fields.String(allow_none=True)
+    owner_org = fields.String()
+    organization = fields.Nested(DepartmentOut)
+    private = fields.Boolean()
+    state = fields.String()
+    type = fields.String()
+    url = fields.String(allow_none=True)
+    version = fields.String(allow_none=True)
+    author = fields.String(allow_none=True)
+    author_email = fields.String(allow_none=True)
+    maintainer = fields.String(allow_none=True)
+    maintainer_email = fields.String(allow_none=True)
+    license_id = fields.String(allow_none=True)
+    resource_code = fields.String(allow_none=True)
+    category = fields.String(allow_none=True)
+    share_type = fields.String(allow_none=True)
+    share_condition = fields.String(allow_none=True)
+    share_method = fields.Dict(allow_none=True)
+    open_type = fields.String(allow_none=True)
+    open_condition = fields.String(allow_none=True)
+    update_cycle = fields.String(allow_none=True)
+    publish_date = fields.Date(allow_none=True)
+    related_codes = fields.List(fields.String())
+    items = fields.List(fields.Dict())
+    metadata_schema = fields.String()
+    tags = fields.Nested(TagOut, many=True)
+    extras = fields.Function(lambda d: [{"key": k, "value": v} for k, v in sorted((d.extras or {}).items())])
+    resources = fields.Nested(ResourceOut, many=True)
+    num_resources = fields.Function(lambda d: len(d.resources))
+    num_tags = fields.Function(lambda d: len(d.tags))
+    groups = fields.Constant([])
+    creator_user_id = fields.String(allow_none=True)
+    metadata_created = CkanDateTime()
+    metadata_modified = CkanDateTime()
+    revision = fields.Integer()
+
+
+class ActivityOut(Schema):
+    id = fields.String()
+    timestamp = CkanDateTime()
+    user_id = fields.String(allow_none=True)
+    object_id = fields.String()
+    activity_type = fields.String()
+    data = fields.Dict()

@@ -1,0 +1,225 @@
+"""Datasets: register, read, change and delete data resources with their core metadata."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ..activity.service import changes_between, record_activity
+from ..auth import rules
+from ..auth.models import User
+from ..db import utcnow
+from ..departments.models import Department
+from ..departments.service import get_department
+from ..errors import Conflict, NotFound, ValidationError
+from .models import Dataset, Tag, dataset_tag
+from .validation import validate_metadata
+
+#: Fields a caller sets directly; everything else is derived or managed by the service.
+METADATA_FIELDS = (
+    "name", "title", "notes", "private", "state", "url", "version", "author", "author_email",
+    "maintainer", "maintainer_email", "license_id", "resource_code", "category", "share_type",
+    "share_condition", "share_method", "open_type", "open_condition", "update_cycle",
+    "publish_date", "related_codes", "items",
+)
+DEFAULTS: dict[str, Any] = {"private": False, "state": "active", "related_codes": [], "items": []}
+
+
+def get_dataset(session: Session, id_or_name: str) -> Dataset:
+    """The dataset with this id or name in any state, or :class:`NotFound` (no access check)."""
+    dataset = session.scalar(sa.select(Dataset).where(
+        sa.or_(Dataset.id == id_or_name, Dataset.name == id_or_name)))
+    if dataset is None:
+        raise NotFound(f"Dataset not found: {id_or_name}")
+    return dataset
+
+
+def show_dataset(session: Session, actor: User | None, id_or_name: str) -> Dataset:
+    """The dataset, if the actor may read it; otherwise :class:`NotFound` or :class:`NotAuthorized`."""
+    dataset = get_dataset(session, id_or_name)
+    rules.require(rules.can_read_dataset(session, actor, owner_org=dataset.owner_org,
+                                         private=dataset.private, state=dataset.state),
+                  f"You are not allowed to read dataset {id_or_name}")
+    return dataset
+
+
+def metadata_of(dataset: Dataset) -> dict[str, Any]:
+    """The dataset's caller-set fields as a plain dict (the document the profile validates)."""
+    values = {field: getattr(dataset, field) for field in METADATA_FIELDS}
+    if isinstance(values["publish_date"], dt.date):
+        values["publish_date"] = values["publish_date"].isoformat()
+    values["owner_org"] = dataset.owner_org
+    values["tags"] = [tag.name for tag in dataset.tags]
+    values["extras"] = dict(dataset.extras or {})
+    return values
+
+
+def _document(values: dict[str, Any], tags: list[str]) -> dict[str, Any]:
+    document = {k: v for k, v in values.items() if k in METADATA_FIELDS and v is not None}
+    document["tags"] = [{"name": t} for t in tags]
+    return document
+
+
+def _validate(session: Session, values: dict[str, Any], tags: list[str], own_id: str | None) -> None:
+    document = _document(values, tags)
+    try:
+        validate_metadata(document)
+    except ValidationError as error:
+        errors = error.errors
+    else:
+        errors = {}
+    for field, label in (("name", "URL"), ("resource_code", "resource code")):
+        value = values.get(field)
+        if value and field not in errors:
+            clash = session.scalar(sa.select(Dataset.id).where(getattr(Dataset, field) == value))
+            if clash and clash != own_id:
+                errors[field] = [f"That {label} is already in use: {value}"]
+    if errors:
+        raise ValidationError(errors)
+
+
+def _owner(session: Session, owner_org: str | None) -> Department:
+    if not owner_org:
+        raise ValidationError.single("owner_org", "Missing value")
+    try:
+        return get_department(session, owner_org)
+    except NotFound:
+        raise ValidationError.single("owner_org", f"Organization does not exist: {owner_org}") from None
+
+
+def _tag_objects(session: Session, names: list[str]) -> list[Tag]:
+    unique = list(dict.fromkeys(n.strip() for n in names if n and n.strip()))
+    existing = {t.name: t for t in session.scalars(sa.select(Tag).where(Tag.name.in_(unique)))}
+    tags = []
+    for name in unique:
+        tag = existing.get(name)
+        if tag is None:
+            tag = Tag(name=name)
+            session.add(tag)
+        tags.append(tag)
+    return tags
+
+
+def _apply(dataset: Dataset, values: dict[str, Any]) -> None:
+    for field in METADATA_FIELDS:
+        if field in values:
+            value = values[field]
+            if field == "publish_date" and isinstance(value, str):
+                value = dt.date.fromisoformat(value)
+            setattr(dataset, field, value)
+
+
+def create_dataset(session: Session, actor: User | None, *, values: dict[str, Any],
+                   tags: list[str] | None = None, extras: dict[str, str] | None = None) -> Dataset:
+    """Register a dataset in ``values['owner_org']``; the caller adds resources afterwards."""
+    department = _owner(session, values.get("owner_org"))
+    rules.require(rules.can_edit_datasets_of(session, actor, department.id),
+                  f"You cannot create datasets in organization {department.name}")
+    values = {**DEFAULTS, **{k: v for k, v in values.items() if v is not None}}
+    tags = tags or []
+    _validate(session, values, tags, None)
+    dataset = Dataset(owner_org=department.id, creator_user_id=actor.id if actor else None,
+                      extras=dict(extras or {}))
+    _apply(dataset, values)
+    dataset.tags = _tag_objects(session, tags)
+    session.add(dataset)
+    session.flush()
+    record_activity(session, actor, object_id=dataset.id, department_id=department.id,
+                    activity_type="new package", data={"package": metadata_of(dataset)})
+    return dataset
+
+
+def check_not_stale(dataset: Dataset, *, metadata_modified: str | None = None,
+                    revision: int | None = None) -> None:
+    """Refuse (409) a write based on an older version of the dataset than the stored one."""
+    if revision is not None and revision != dataset.revision:
+        raise Conflict.single("revision", f"The dataset was changed by someone else (revision "
+                                          f"{dataset.revision}, yours {revision}); reload and retry")
+    if metadata_modified:
+        try:
+            given = dt.datetime.fromisoformat(metadata_modified.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValidationError.single("metadata_modified", "must be an ISO 8601 timestamp") from None
+        if given.tzinfo is None:
+            given = given.replace(tzinfo=dt.timezone.utc)
+        if given != dataset.metadata_modified:
+            raise Conflict.single(
+                "metadata_modified",
+                "The dataset was changed by someone else since "
+                f"{metadata_modified}; reload it and apply your change again")
+
+
+def update_dataset(session: Session, actor: User | None, dataset: Dataset, *,
+                   values: dict[str, Any], tags: list[str] | None = None,
+                   extras: dict[str, str] | None = None) -> Dataset:
+    """Replace the dataset's metadata with the complete new state ``values``."""
+    rules.require(rules.can_edit_datasets_of(session, actor, dataset.owner_org),
+                  f"You cannot edit dataset {dataset.name}")
+    new_owner = values.get("owner_org") or dataset.owner_org
+    if new_owner not in (dataset.owner_org, dataset.organization.name):
+        department = _owner(session, new_owner)
+        rules.require(rules.can_edit_datasets_of(session, actor, department.id),
+                      f"You cannot move datasets into organization {department.name}")
+        new_owner = department.id
+    else:
+        new_owner = dataset.owner_org
+    values = {**DEFAULTS, **{k: v for k, v in values.items() if v is not None}}
+    tags = [t.name for t in dataset.tags] if tags is None else tags
+    _validate(session, values, tags, dataset.id)
+    before = metadata_of(dataset)
+    full = {field: values.get(field) for field in METADATA_FIELDS}
+    _apply(dataset, full)
+    dataset.owner_org = new_owner
+    dataset.tags = _tag_objects(session, tags)
+    if extras is not None:
+        dataset.extras = dict(extras)
+    touch(dataset)
+    session.flush()
+    after = metadata_of(dataset)
+    record_activity(session, actor, object_id=dataset.id, department_id=dataset.owner_org,
+                    activity_type="changed package",
+                    data={"package": after, "changes": changes_between(before, after)})
+    return dataset
+
+
+def touch(dataset: Dataset) -> None:
+    """Mark the dataset modified now (its revision advances when the row is flushed)."""
+    now = utcnow()
+    # Two edits within one clock tick must still differ, or the stale check could not see them.
+    if dataset.metadata_modified is not None and now <= dataset.metadata_modified:
+        now = dataset.metadata_modified + dt.timedelta(microseconds=1)
+    dataset.metadata_modified = now
+
+
+def delete_dataset(session: Session, actor: User | None, dataset: Dataset) -> None:
+    """Mark a dataset deleted; it disappears from lists at once and can no longer be read by others."""
+    rules.require(rules.can_edit_datasets_of(session, actor, dataset.owner_org),
+                  f"You cannot delete dataset {dataset.name}")
+    if dataset.state == "deleted":
+        return
+    dataset.state = "deleted"
+    touch(dataset)
+    session.flush()
+    record_activity(session, actor, object_id=dataset.id, department_id=dataset.owner_org,
+                    activity_type="deleted package", data={"package": metadata_of(dataset)})
+
+
+def list_dataset_names(session: Session, *, offset: int = 0, limit: int | None = None) -> list[str]:
+    """Names of the public, active datasets (CKAN's ``package_list``), sorted."""
+    query = sa.select(Dataset.name).where(Dataset.state == "active", Dataset.private.is_(False))
+    query = query.order_by(Dataset.name).offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
+
+
+def list_tags(session: Session, *, query: str | None = None, limit: int = 1000) -> list[Tag]:
+    """Tags used by at least one public, active dataset, optionally containing ``query``."""
+    used = sa.select(dataset_tag.c.tag_id).join(Dataset, Dataset.id == dataset_tag.c.dataset_id).where(
+        Dataset.state == "active", Dataset.private.is_(False))
+    stmt = sa.select(Tag).where(Tag.id.in_(used))
+    if query:
+        stmt = stmt.where(sa.func.lower(Tag.name).contains(query.lower(), autoescape=True))
+    return list(session.scalars(stmt.order_by(Tag.name).limit(limit)))

@@ -1,0 +1,1 @@
+"""Departments (CKAN organizations) and their members."""

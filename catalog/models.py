@@ -1,0 +1,8 @@
+"""Imports every model so that the metadata is complete (Alembic, create_all in tests)."""
+from .activity.models import Activity
+from .auth.models import ApiToken, User
+from .datasets.models import Dataset, Resource, Tag, dataset_tag
+from .departments.models import Department, Membership
+
+__all__ = ["Activity", "ApiToken", "Dataset", "Department", "Membership", "Resource", "Tag",
+           "User", "dataset_tag"]

@@ -1,0 +1,1 @@
+"""Database-independent search helpers: text analysis (text) and fq/sort parsing (query)."""

@@ -1,0 +1,97 @@
+"""Format checkers for Chinese identifiers: one implementation per rule.
+
+Each checker returns ``None`` when the value is valid and otherwise a message that names the
+rule that failed, so that the same function serves JSON Schema ``format`` validation, the
+marshmallow schemas and the connectors.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+# GB 11643-1999 resident identity number.
+_RESIDENT_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_RESIDENT_ID_CHECK = "10X98765432"
+_RESIDENT_ID_RE = re.compile(r"^\d{17}[\dX]$")
+
+# GB 32100-2015 unified social credit code: 0-9 and A-Z without I, O, Z, S, V.
+_USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+_USCC_RE = re.compile(r"^[0-9ABCDEFGHJKLMNPQRTUWXY]{18}$")
+
+_DIVISION_RE = re.compile(r"^\d{6}(\d{6})?$")
+_MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
+_HOUSEHOLD_RE = re.compile(r"^\d{18}$")
+
+
+def resident_id_check_char(first17: str) -> str:
+    """Return the GB 11643 check character for the first 17 digits of a resident ID."""
+    total = sum(int(d) * w for d, w in zip(first17, _RESIDENT_ID_WEIGHTS))
+    return _RESIDENT_ID_CHECK[total % 11]
+
+
+def check_resident_id(value: str) -> str | None:
+    """Validate a resident ID number (GB 11643): shape, birth date and check digit."""
+    if not isinstance(value, str) or not _RESIDENT_ID_RE.match(value):
+        return "resident ID must be 17 digits followed by a digit or X (GB 11643)"
+    try:
+        birth = dt.date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
+    except ValueError:
+        return f"resident ID birth date {value[6:14]} is not a real date (GB 11643)"
+    if birth.year < 1900 or birth > dt.date.today():
+        return f"resident ID birth date {value[6:14]} is out of range (GB 11643)"
+    expected = resident_id_check_char(value[:17])
+    if value[17] != expected:
+        return f"resident ID check digit should be {expected} (GB 11643)"
+    return None
+
+
+def uscc_check_char(first17: str) -> str:
+    """Return the GB 32100 check character for the first 17 characters of a credit code."""
+    total = sum(_USCC_ALPHABET.index(c) * w for c, w in zip(first17, _USCC_WEIGHTS))
+    return _USCC_ALPHABET[(31 - total % 31) % 31]
+
+
+def check_uscc(value: str) -> str | None:
+    """Validate a unified social credit code (GB 32100): alphabet, length and check character."""
+    if not isinstance(value, str) or not _USCC_RE.match(value):
+        return ("unified social credit code must be 18 characters from 0-9 and A-Z "
+                "without I, O, Z, S, V (GB 32100)")
+    expected = uscc_check_char(value[:17])
+    if value[17] != expected:
+        return f"unified social credit code check character should be {expected} (GB 32100)"
+    return None
+
+
+def check_division_code(value: str) -> str | None:
+    """Validate an administrative division code: 6 digits (GB/T 2260) or 12 (statistical)."""
+    if not isinstance(value, str) or not _DIVISION_RE.match(value):
+        return "division code must be 6 digits (GB/T 2260) or 12 digits (statistical code)"
+    if value[:2] == "00":
+        return "division code must start with a province code (GB/T 2260)"
+    return None
+
+
+def check_mobile(value: str) -> str | None:
+    """Validate a mainland China mobile number (11 digits starting 13-19)."""
+    if not isinstance(value, str) or not _MOBILE_RE.match(value):
+        return "mobile number must be 11 digits starting with 13 to 19"
+    return None
+
+
+def check_household_number(value: str) -> str | None:
+    """Validate a household number: 12-digit statistical division code + group + household."""
+    if not isinstance(value, str) or not _HOUSEHOLD_RE.match(value):
+        return ("household number must be 18 digits: 12-digit statistical division code, "
+                "2-digit group, 4-digit household")
+    return check_division_code(value[:12])
+
+
+#: format name (as used in JSON Schema ``format``) -> checker
+CHECKERS = {
+    "cn-resident-id": check_resident_id,
+    "cn-uscc": check_uscc,
+    "cn-division-code": check_division_code,
+    "cn-mobile": check_mobile,
+    "cn-household-number": check_household_number,
+}

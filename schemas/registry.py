@@ -1,0 +1,159 @@
+"""Load, list and compile the JSON Schema documents shipped under ``schemas/``.
+
+Documents live at ``schemas/<kind>/<name>/<version>.json`` (kind is ``metadata`` or
+``records``) and are addressed as ``name@version``. Validation errors are turned into
+:class:`FieldError` values whose messages say which field broke which rule; a schema can
+override the wording for a keyword with ``x-messages``.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable
+
+import jsonschema
+from jsonschema import Draft202012Validator
+
+from .formats import CHECKERS
+
+ROOT = Path(__file__).resolve().parent
+KINDS = ("metadata", "records")
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One broken rule: the dotted path of the field, the JSON Schema keyword and a message."""
+
+    path: str
+    keyword: str
+    message: str
+
+
+def _format_checker() -> jsonschema.FormatChecker:
+    checker = Draft202012Validator.FORMAT_CHECKER
+    checker = jsonschema.FormatChecker(formats=list(checker.checkers))
+    for name, check in CHECKERS.items():
+        def _check(value, _check=check):
+            if not isinstance(value, str):
+                return True  # the "type" keyword reports non-strings
+            message = _check(value)
+            if message:
+                raise ValueError(message)
+            return True
+        checker.checks(name, raises=ValueError)(_check)
+    return checker
+
+
+FORMAT_CHECKER = _format_checker()
+
+
+def list_schemas(kind: str) -> list[tuple[str, int]]:
+    """Return ``(name, version)`` pairs of the documents of one kind, sorted."""
+    found = []
+    for path in sorted((ROOT / kind).glob("*/*.json")):
+        found.append((path.parent.name, int(path.stem)))
+    return sorted(found)
+
+
+def parse_ref(ref: str) -> tuple[str, int]:
+    """Split ``name@version`` into its parts; raise ``ValueError`` on a malformed reference."""
+    name, sep, version = ref.partition("@")
+    if not sep or not name or not version.isdigit():
+        raise ValueError(f"schema reference {ref!r} must look like name@version, e.g. household@1")
+    return name, int(version)
+
+
+@lru_cache(maxsize=None)
+def load_schema(kind: str, name: str, version: int) -> dict[str, Any]:
+    """Read one shipped schema document; ``FileNotFoundError`` when there is none."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown schema kind {kind!r}")
+    path = ROOT / kind / name / f"{int(version)}.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no {kind} schema {name}@{version}")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _path(parts: Iterable[Any]) -> str:
+    return ".".join(str(p) for p in parts)
+
+
+def _describe(error: jsonschema.ValidationError) -> Iterable[FieldError]:
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    custom = schema.get("x-messages", {})
+    keyword = error.validator
+    base = list(error.absolute_path)
+    if keyword == "required":
+        instance = error.instance if isinstance(error.instance, dict) else {}
+        for prop in error.validator_value:
+            if prop not in instance:
+                yield FieldError(_path(base + [prop]), "required", "Missing value")
+        return
+    if keyword in custom:
+        message = custom[keyword]
+    elif keyword == "format" and error.cause is not None:
+        message = str(error.cause)
+    elif keyword == "format":
+        message = f"must be a valid {error.validator_value}"
+    elif keyword == "enum":
+        message = "must be one of: " + ", ".join(str(v) for v in error.validator_value)
+    elif keyword == "const":
+        message = f"must be {error.validator_value!r}"
+    elif keyword == "type":
+        kind = error.validator_value
+        kinds = kind if isinstance(kind, list) else [kind]
+        message = "must be " + " or ".join(f"a{'n' if k[0] in 'aeiou' else ''} {k}" for k in kinds)
+    elif keyword == "minLength" and error.validator_value == 1:
+        message = "Missing value"
+    elif keyword == "minLength":
+        message = f"must be at least {error.validator_value} characters"
+    elif keyword == "maxLength":
+        message = f"must be at most {error.validator_value} characters"
+    elif keyword == "minItems":
+        message = f"must have at least {error.validator_value} entr{'y' if error.validator_value == 1 else 'ies'}"
+    elif keyword == "maxItems":
+        message = f"must have at most {error.validator_value} entries"
+    elif keyword == "uniqueItems":
+        message = "must not contain duplicates"
+    elif keyword in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        op = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}[keyword]
+        message = f"must be {op} {error.validator_value}"
+    elif keyword == "additionalProperties":
+        extra = sorted(set(error.instance) - set(schema.get("properties", {})))
+        message = "unknown field(s): " + ", ".join(extra)
+    elif keyword == "pattern":
+        message = f"does not have the expected form ({error.validator_value})"
+    else:
+        message = error.message
+    yield FieldError(_path(base), keyword, message)
+
+
+class SchemaValidator:
+    """A compiled Draft 2020-12 validator that reports readable, field-named errors."""
+
+    def __init__(self, schema: dict[str, Any]):
+        Draft202012Validator.check_schema(schema)
+        self.schema = schema
+        self._validator = Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
+
+    def errors(self, document: Any) -> list[FieldError]:
+        """Every broken rule of ``document``, deduplicated, in a stable order."""
+        seen: dict[tuple[str, str], FieldError] = {}
+        for error in self._validator.iter_errors(document):
+            if error.validator in ("allOf", "anyOf", "if", "then"):
+                continue
+            for field_error in _describe(error):
+                seen.setdefault((field_error.path, field_error.message), field_error)
+        return sorted(seen.values(), key=lambda e: (e.path, e.message))
+
+    def is_valid(self, document: Any) -> bool:
+        """Whether ``document`` satisfies the schema."""
+        return self._validator.is_valid(document)
+
+
+@lru_cache(maxsize=None)
+def get_validator(kind: str, name: str, version: int) -> SchemaValidator:
+    """The compiled validator of one shipped schema document (cached)."""
+    return SchemaValidator(load_schema(kind, name, version))

@@ -1,0 +1,35 @@
+"""Package metadata and dependencies of the government data resource catalog."""
+from setuptools import find_packages, setup
+
+setup(
+    name="catalog",
+    version="0.1.0",
+    description="Government data resource catalog (政务数据资源目录), CKAN-compatible",
+    python_requires=">=3.11",
+    packages=find_packages(include=["catalog", "catalog.*", "schemas", "schemas.*",
+                                    "connectors", "connectors.*"]),
+    include_package_data=True,
+    package_data={
+        "catalog": ["migrations/*.py", "migrations/*.mako", "migrations/versions/*.py",
+                    "templates/**/*", "static/**/*", "translations/**/*", "demo_data/*"],
+        "schemas": ["metadata/*/*.json", "records/*/*.json"],
+    },
+    install_requires=[
+        "Flask>=3.0,<4",
+        "SQLAlchemy>=2.0.30,<2.2",
+        "marshmallow>=3.20,<5",
+        "jsonschema>=4.20,<5",
+        "alembic>=1.13,<2",
+        "psycopg[binary]>=3.1,<4",
+        "click>=8.1,<9",
+        "apispec>=6.3,<7",
+    ],
+    extras_require={
+        "test": [
+            "pytest>=8,<10",
+            "ckanapi>=4.7,<5",
+            "requests>=2.31,<3",
+        ],
+    },
+    entry_points={"console_scripts": ["catalog=catalog.cli:main"]},
+)
