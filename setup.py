@@ -29,6 +29,7 @@ setup(
             "pytest>=8,<10",
             "ckanapi>=4.7,<5",
             "requests>=2.31,<3",
+            "openapi-spec-validator>=0.7,<1",
         ],
     },
     entry_points={"console_scripts": ["catalog=catalog.cli:main"]},

@@ -182,3 +182,7 @@ def serve(host: str, port: int | None, threads: bool) -> None:
     run_simple(host, port, app, threaded=threads, use_reloader=False, use_debugger=False)
 
 
+
+
+if __name__ == "__main__":  # python -m catalog.cli
+    main()

@@ -232,3 +232,10 @@ def make(app):
 @pytest.fixture
 def sysadmin(make):
     return make.user("admin", sysadmin=True)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say once, at the end, whether the PostgreSQL half ran."""
+    if not os.environ.get(PG_ENV):
+        terminalreporter.write_line(
+            f"NOTE: the PostgreSQL half was skipped; set {PG_ENV} (as .ci/run does) to run it.", yellow=True)

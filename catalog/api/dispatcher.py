@@ -94,14 +94,17 @@ def _request_data() -> dict[str, Any]:
         raise RequestEntityTooLarge()
     if not raw.strip():
         return {}
+    depth = current_app.config["MAX_JSON_DEPTH"]
     try:
         data = json.loads(raw)
-    except (ValueError, RecursionError) as exc:
+    except RecursionError:
+        raise BadRequest(f"The request body nests deeper than {depth} levels") from None
+    except ValueError as exc:
         raise BadRequest(f"The request body is not valid JSON: {exc}"[:300]) from None
     if not isinstance(data, dict):
         raise BadRequest("The request body must be a JSON object of parameters")
-    if _depth(data, current_app.config["MAX_JSON_DEPTH"]):
-        raise BadRequest(f"The request body nests deeper than {current_app.config['MAX_JSON_DEPTH']} levels")
+    if _depth(data, depth):
+        raise BadRequest(f"The request body nests deeper than {depth} levels")
     return data
 
 

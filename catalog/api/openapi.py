@@ -40,6 +40,18 @@ def _result_schema(spec: APISpec, plugin: MarshmallowPlugin, result: Any) -> dic
     return plugin.resolver.resolve_schema_dict(result)
 
 
+def _profile_attributes(self, field, ret=None, **kwargs) -> dict[str, Any]:
+    """Describe a field marked ``x-profile`` with its property from the metadata profile."""
+    name = field.metadata.get("x-profile")
+    if not name:
+        return {}
+    from schemas import load_schema
+
+    prop = dict(load_schema("metadata", "dataset", 1)["properties"][name])
+    ret.pop("x-profile", None)
+    return prop
+
+
 def build_spec(app: Flask) -> dict[str, Any]:
     """The OpenAPI document for every registered action (cached per app)."""
     cached = app.extensions.get("catalog.openapi")
@@ -51,6 +63,7 @@ def build_spec(app: Flask) -> dict[str, Any]:
                    info={"description": "CKAN-compatible Action API of the government data "
                                         "resource catalog. Every response is an envelope "
                                         "{help, success, result|error}."})
+    plugin.converter.add_attribute_function(_profile_attributes)
     spec.components.security_scheme("apiToken", {"type": "apiKey", "in": "header", "name": "Authorization"})
     for name in sorted(ACTIONS):
         action = ACTIONS[name]

@@ -1,0 +1,82 @@
+"""Demo data: Ningshan County departments, their data officers and data resources.
+
+Loading is idempotent: objects that exist (by name) are left alone. The sysadmin's password and
+an API token are written once to ``<instance>/demo-credentials.txt`` (mode 600) and printed.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import Flask
+
+from schemas.formats import uscc_check_char
+
+from .auth.models import User
+from .auth.service import create_token, create_user
+from .datasets.models import Dataset
+from .datasets.service import create_dataset
+from .db import get_session
+from .departments.models import Department
+from .departments.service import create_department, get_department, set_member
+
+DATA = Path(__file__).parent / "demo_data" / "catalog.json"
+ADMIN = "admin"
+
+
+def _credentials(app: Flask, session) -> tuple[list[str], bool]:
+    path = Path(app.instance_path) / "demo-credentials.txt"
+    admin = session.scalar(sa.select(User).where(User.name == ADMIN))
+    if admin is not None:
+        lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else [
+            f"user {ADMIN} exists already; its password is not known to the demo loader"]
+        return lines, False
+    password = secrets.token_urlsafe(9)
+    admin = create_user(session, None, name=ADMIN, password=password, fullname="县数据主管部门管理员",
+                        email="admin@ningshan.example.gov.cn", sysadmin=True, check_auth=False)
+    _token, secret = create_token(session, None, user=admin, name="demo", check_auth=False)
+    lines = [f"Sysadmin login: {ADMIN} / {password}", f"API token ({ADMIN}): {secret}"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    return lines, True
+
+
+def load_demo(app: Flask) -> list[str]:
+    """Create whatever part of the demo catalog is missing; return lines to print."""
+    data = json.loads(DATA.read_text(encoding="utf-8"))
+    session = get_session()
+    lines, _created = _credentials(app, session)
+    admin = session.scalar(sa.select(User).where(User.name == ADMIN))
+    added = {"departments": 0, "users": 0, "datasets": 0}
+    for item in data["departments"]:
+        if session.scalar(sa.select(Department.id).where(Department.name == item["name"])):
+            continue
+        code = item["code17"] + uscc_check_char(item["code17"])
+        create_department(session, admin, name=item["name"], title=item["title"], code=code,
+                          description=item["description"])
+        added["departments"] += 1
+    for item in data["users"]:
+        if session.scalar(sa.select(User.id).where(User.name == item["name"])):
+            continue
+        user = create_user(session, None, name=item["name"], password=secrets.token_urlsafe(12),
+                           fullname=item["fullname"], check_auth=False)
+        set_member(session, admin, get_department(session, item["department"]), user, item["role"])
+        added["users"] += 1
+    for item in data["datasets"]:
+        if session.scalar(sa.select(Dataset.id).where(Dataset.name == item["name"])):
+            continue
+        values = dict(item)
+        tags = values.pop("tags", [])
+        values["owner_org"] = get_department(session, values["owner_org"]).id
+        create_dataset(session, admin, values=values, tags=tags)
+        added["datasets"] += 1
+    session.commit()
+    if any(added.values()):
+        lines.insert(0, "Demo data loaded: " + ", ".join(f"{n} {k}" for k, n in added.items()))
+    else:
+        lines.insert(0, "Demo data already loaded: nothing added")
+    lines.append(f"Open {app.config['SITE_URL']}/api/3/action/package_list")
+    return lines

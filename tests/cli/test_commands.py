@@ -1,0 +1,79 @@
+"""The `catalog` command line, run as a user runs it (fresh SQLite database per test)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from catalog.cli import main
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("CATALOG_INSTANCE_PATH", str(tmp_path / "instance"))
+    monkeypatch.delenv("CATALOG_DATABASE_URL", raising=False)
+    return tmp_path
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_upgrade_creates_the_sqlite_database_under_the_instance_folder(env):
+    result = run("db", "upgrade")
+    assert result.exit_code == 0, result.output
+    assert (env / "instance" / "catalog.db").exists()
+    assert "revision head" in result.output
+
+
+def test_demo_load_is_idempotent_and_prints_the_admin_login(env):
+    run("db", "upgrade")
+    first = run("demo", "load")
+    assert first.exit_code == 0, first.output
+    assert "Demo data loaded: 6 departments, 6 users, 8 datasets" in first.output
+    assert "Sysadmin login: admin / " in first.output
+    token_line = next(line for line in first.output.splitlines() if line.startswith("API token"))
+    second = run("demo", "load")
+    assert "nothing added" in second.output
+    assert token_line in second.output  # the same credentials, not a new account
+
+
+def test_user_and_token_create_print_a_working_token(env):
+    run("db", "upgrade")
+    created = run("user", "create", "wang", "--password", "s3cret-pass", "--email", "w@example.gov.cn",
+                  "--sysadmin")
+    assert created.exit_code == 0, created.output
+    assert "sysadmin wang" in created.output
+    token = run("token", "create", "wang", "--name", "sync")
+    assert token.exit_code == 0
+    secret = token.output.strip()
+    assert secret.startswith("cat_") and "\n" not in secret
+
+    from catalog import create_app
+    client = create_app().test_client()
+    body = client.post("/api/3/action/organization_create", json={"name": "ningshan-gaj"},
+                       headers={"Authorization": secret}).get_json()
+    assert body["success"] is True
+
+
+def test_errors_are_one_line_and_a_non_zero_exit(env):
+    run("db", "upgrade")
+    result = CliRunner().invoke(main, ["token", "create", "nobody"])
+    assert result.exit_code == 1
+    assert result.output.strip() == "Error: User not found: nobody"
+    short = CliRunner().invoke(main, ["user", "create", "li", "--password", "short"])
+    assert short.exit_code == 1
+    assert "password: must be at least 8 characters" in short.output
+
+
+def test_unreachable_database_gives_a_clear_line_not_a_traceback(env):
+    environ = dict(os.environ, CATALOG_DATABASE_URL="postgresql+psycopg://nobody@127.0.0.1:1/none")
+    result = subprocess.run([sys.executable, "-m", "catalog.cli", "db", "upgrade"], env=environ,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: database error:")
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
