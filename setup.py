@@ -23,6 +23,9 @@ setup(
         "psycopg[binary]>=3.1,<4",
         "click>=8.1,<9",
         "apispec>=6.3,<7",
+        "jieba>=0.42,<0.43",
+        "opencc-python-reimplemented>=0.1.7,<0.2",
+        "pypinyin>=0.50,<1",
     ],
     extras_require={
         "test": [

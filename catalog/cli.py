@@ -168,6 +168,35 @@ def token_create(username: str, name: str, scope: str, expires_days: int | None)
         click.echo(secret)
 
 
+@main.group()
+def search() -> None:
+    """The full-text search index."""
+
+
+@search.command("rebuild")
+@click.option("--batch-size", type=click.IntRange(1, 10000), default=500, show_default=True)
+def search_rebuild(batch_size: int) -> None:
+    """Re-index every dataset (after changing the analyzer or restoring a backup)."""
+    import time
+
+    import sqlalchemy as sa
+
+    from .datasets.models import Dataset
+    from .db import get_session
+    from .search.index import rebuild
+
+    app = _app()
+    with app.app_context():
+        session = get_session()
+        total = session.scalar(sa.select(sa.func.count()).select_from(Dataset).where(Dataset.state != "deleted"))
+        started = time.perf_counter()
+        with click.progressbar(length=total, label="Indexing datasets", show_pos=True) as bar:
+            done = rebuild(session, batch_size=batch_size, progress=bar.update)
+        session.commit()
+        elapsed = time.perf_counter() - started
+        click.echo(f"Indexed {done} datasets in {elapsed:.1f} s ({done / elapsed if elapsed else 0:.0f}/s)")
+
+
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=None, help="default: $PORT or 5000")

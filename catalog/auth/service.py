@@ -51,9 +51,10 @@ def list_users(session: Session, *, q: str | None = None, order_by: str = "name"
     """Active users, optionally filtered by a substring of the name or full name."""
     query = sa.select(User).where(User.state == "active")
     if q:
-        pattern = f"%{q.lower()}%"
-        query = query.where(sa.or_(sa.func.lower(User.name).like(pattern),
-                                   sa.func.lower(User.fullname).like(pattern)))
+        # autoescape: a "_" or "%" in q is a character to find, not a LIKE wildcard.
+        needle = q.lower()
+        query = query.where(sa.or_(sa.func.lower(User.name).contains(needle, autoescape=True),
+                                   sa.func.lower(User.fullname).contains(needle, autoescape=True)))
     order = {"name": User.name, "created": User.created}.get(order_by, User.name)
     return list(session.scalars(query.order_by(order, User.id).offset(offset).limit(limit)))
 

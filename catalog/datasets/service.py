@@ -14,6 +14,7 @@ from ..db import utcnow
 from ..departments.models import Department
 from ..departments.service import get_department
 from ..errors import Conflict, NotFound, ValidationError
+from ..search.index import index_dataset
 from .models import Dataset, Tag, dataset_tag
 from .validation import validate_metadata
 
@@ -126,6 +127,7 @@ def create_dataset(session: Session, actor: User | None, *, values: dict[str, An
     dataset.tags = _tag_objects(session, tags)
     session.add(dataset)
     session.flush()
+    index_dataset(session, dataset)
     record_activity(session, actor, object_id=dataset.id, department_id=department.id,
                     activity_type="new package", data={"package": metadata_of(dataset)})
     return dataset
@@ -177,6 +179,7 @@ def update_dataset(session: Session, actor: User | None, dataset: Dataset, *,
         dataset.extras = dict(extras)
     touch(dataset)
     session.flush()
+    index_dataset(session, dataset)
     after = metadata_of(dataset)
     record_activity(session, actor, object_id=dataset.id, department_id=dataset.owner_org,
                     activity_type="changed package",
@@ -202,6 +205,7 @@ def delete_dataset(session: Session, actor: User | None, dataset: Dataset) -> No
     dataset.state = "deleted"
     touch(dataset)
     session.flush()
+    index_dataset(session, dataset)
     record_activity(session, actor, object_id=dataset.id, department_id=dataset.owner_org,
                     activity_type="deleted package", data={"package": metadata_of(dataset)})
 

@@ -32,10 +32,8 @@ def department_dict(ctx: ActionContext, department, *, package_count: int | None
 def organization_list(ctx: ActionContext, data: dict) -> list:
     """List departments: names, or whole dicts with ``all_fields``."""
     departments = service.list_departments(ctx.session, q=data["q"], sort=data["sort"],
-                                           offset=data["offset"], limit=data["limit"])
-    if data["organizations"]:
-        wanted = set(data["organizations"])
-        departments = [d for d in departments if d.name in wanted or d.id in wanted]
+                                           offset=data["offset"], limit=data["limit"],
+                                           names=data["organizations"] or None)
     if not data["all_fields"]:
         return [d.name for d in departments]
     counts = service.dataset_counts(ctx.session, [d.id for d in departments], ctx.actor)
@@ -74,6 +72,7 @@ def organization_update(ctx: ActionContext, data: dict) -> dict:
     department = service.get_department(ctx.session, data["id"])
     values = {field: data.get(field) for field in _FIELDS}
     values["name"] = values["name"] or department.name
+    values["title"] = values["title"] or department.title
     service.update_department(ctx.session, ctx.actor, department, values)
     return department_dict(ctx, department)
 
@@ -117,6 +116,9 @@ def organization_member_delete(ctx: ActionContext, data: dict) -> None:
 def member_list(ctx: ActionContext, data: dict) -> list:
     """A department's members as CKAN lists them: ``[id, type, capacity]`` triples."""
     department = service.get_department(ctx.session, data["id"])
+    # Checked here as well, so that object_type=package does not bypass the member-list rule.
+    rules.require(rules.can_see_members(ctx.session, ctx.actor, department.id),
+                  "Only the organization's members can see its member list")
     result: list[list[str]] = []
     if data["object_type"] in (None, "user"):
         for membership in service.list_members(ctx.session, ctx.actor, department, role=data["capacity"]):

@@ -115,13 +115,17 @@ def delete_department(session: Session, actor: User | None, department: Departme
 
 
 def list_departments(session: Session, *, q: str | None = None, sort: str = "title asc",
-                     offset: int = 0, limit: int = 1000) -> list[Department]:
-    """Active departments, filtered by a substring of name or title, sorted."""
+                     offset: int = 0, limit: int = 1000,
+                     names: list[str] | None = None) -> list[Department]:
+    """Active departments, filtered by a substring of name or title and by ids or names, sorted."""
     query = sa.select(Department).where(Department.state == "active")
     if q:
-        pattern = f"%{q.lower()}%"
-        query = query.where(sa.or_(sa.func.lower(Department.name).like(pattern),
-                                   sa.func.lower(Department.title).like(pattern)))
+        # autoescape: a "_" or "%" in q is a character to find, not a LIKE wildcard.
+        needle = q.lower()
+        query = query.where(sa.or_(sa.func.lower(Department.name).contains(needle, autoescape=True),
+                                   sa.func.lower(Department.title).contains(needle, autoescape=True)))
+    if names is not None:
+        query = query.where(sa.or_(Department.name.in_(names), Department.id.in_(names)))
     field, _, direction = sort.strip().partition(" ")
     column = {"name": Department.name, "title": Department.title,
               "created": Department.created}.get(field)

@@ -25,8 +25,14 @@ def run_migrations_online() -> None:
         connection.commit()
 
 
+def _include_object(obj, name, type_, reflected, compare_to) -> bool:
+    # The search index is dialect-specific SQL (FTS5 / tsvector), not a model.
+    return not (type_ == "table" and name.startswith("dataset_search"))
+
+
 def _run(connection) -> None:
     context.configure(connection=connection, target_metadata=target_metadata,
+                      include_object=_include_object,
                       render_as_batch=connection.dialect.name == "sqlite", compare_type=True)
     with context.begin_transaction():
         context.run_migrations()

@@ -77,3 +77,16 @@ def test_unreachable_database_gives_a_clear_line_not_a_traceback(env):
     assert result.stderr.startswith("Error: database error:")
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_search_rebuild_reindexes_the_demo(env):
+    run("db", "upgrade")
+    run("demo", "load")
+    result = run("search", "rebuild")
+    assert result.exit_code == 0, result.output
+    assert "Indexed 8 datasets" in result.output
+
+    from catalog import create_app
+    client = create_app().test_client()
+    body = client.get("/api/3/action/package_search", query_string={"q": "xinfang"}).get_json()
+    assert [d["name"] for d in body["result"]["results"]] == ["petition-cases"]

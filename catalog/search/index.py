@@ -1,0 +1,122 @@
+"""The full-text index of datasets: FTS5 on SQLite, a tsvector with a GIN index on PostgreSQL.
+
+Tokens come from :mod:`catalog.search.text` (segmented, folded, with pinyin for titles), so both
+engines only ever see space-separated tokens made of letters, digits, CJK characters and ``_``.
+The index is written in the caller's transaction: a dataset is findable when its create commits.
+"""
+from __future__ import annotations
+
+import re
+from typing import Callable, Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, selectinload
+
+from ..datasets.models import Dataset
+from . import text
+
+#: Relative weight of a title match against a match in the abstract, tags or codes.
+TITLE_WEIGHT, BODY_WEIGHT = 10.0, 2.0
+_SAFE_TERM = re.compile(r"^\w+$")
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def document_of(dataset: Dataset) -> dict[str, str]:
+    """The token strings of one dataset, per weighted column."""
+    organization = dataset.organization
+    return text.index_document({
+        "title": dataset.title or dataset.name,
+        "notes": dataset.notes or "",
+        "tags": [tag.name for tag in dataset.tags],
+        "org": f"{organization.title} {organization.name}" if organization else "",
+        "codes": [c for c in (dataset.resource_code, dataset.category, dataset.name) if c],
+    })
+
+
+def index_dataset(session: Session, dataset: Dataset) -> None:
+    """Write (or rewrite) one dataset's entry; deleted datasets are removed instead."""
+    if dataset.state == "deleted":
+        remove_dataset(session, dataset.id)
+        return
+    write_entries(session, [(dataset.id, document_of(dataset))])
+
+
+def write_entries(session: Session, entries: list[tuple[str, dict[str, str]]]) -> None:
+    """Write many index entries at once (used by the rebuild and by single updates)."""
+    if not entries:
+        return
+    rows = [{"id": i, "title": d["title"], "body": d["body"]} for i, d in entries]
+    if _dialect(session) == "postgresql":
+        for row in rows:
+            row["vector"] = _tsvector_literal(row["title"], row["body"])
+        session.execute(sa.text("""
+            INSERT INTO dataset_search (dataset_id, title_tokens, body_tokens, document)
+            VALUES (:id, :title, :body, CAST(:vector AS tsvector))
+            ON CONFLICT (dataset_id) DO UPDATE SET
+                title_tokens = excluded.title_tokens, body_tokens = excluded.body_tokens,
+                document = excluded.document"""), rows)
+    else:
+        session.execute(sa.text("DELETE FROM dataset_search WHERE dataset_id = :id"),
+                        [{"id": r["id"]} for r in rows])
+        session.execute(sa.text("INSERT INTO dataset_search (dataset_id, title_tokens, body_tokens) "
+                                "VALUES (:id, :title, :body)"), rows)
+
+
+def _tsvector_literal(title: str, body: str) -> str:
+    """A tsvector literal with positions and weights (A: title, B: body).
+
+    PostgreSQL keeps weights on positions only, so the lexemes need positions for ts_rank to weigh
+    a title match above a body match. Tokens are plain word characters (see ``text``), so quoting
+    them is safe; anything else is dropped.
+    """
+    parts, position = [], 0
+    for tokens, weight in ((title.split(), "A"), (body.split(), "B")):
+        for token in tokens:
+            if _SAFE_TERM.match(token):
+                position = min(position + 1, 16383)
+                parts.append(f"'{token}':{position}{weight}")
+    return " ".join(parts)
+
+
+def remove_dataset(session: Session, dataset_id: str) -> None:
+    """Drop a dataset from the index."""
+    session.execute(sa.text("DELETE FROM dataset_search WHERE dataset_id = :id"), {"id": dataset_id})
+
+
+def matches(session: Session, terms: list[str]) -> sa.Subquery:
+    """A subquery ``(dataset_id, score)`` of the datasets containing every term; higher scores first."""
+    terms = [t for t in terms if _SAFE_TERM.match(t)]
+    if _dialect(session) == "postgresql":
+        query = " & ".join(f"'{t}'" for t in terms)
+        stmt = sa.text(f"""
+            SELECT dataset_id, ts_rank('{{0, 0, {BODY_WEIGHT / TITLE_WEIGHT}, 1}}', document,
+                                       CAST(:query AS tsquery)) AS score
+            FROM dataset_search WHERE document @@ CAST(:query AS tsquery)""").bindparams(query=query)
+    else:
+        query = " ".join(f'"{t}"' for t in terms)
+        stmt = sa.text(f"""
+            SELECT dataset_id, -bm25(dataset_search, 0, {TITLE_WEIGHT}, {BODY_WEIGHT}) AS score
+            FROM dataset_search WHERE dataset_search MATCH :query""").bindparams(query=query)
+    return stmt.columns(dataset_id=sa.String, score=sa.Float).subquery("matches")
+
+
+def rebuild(session: Session, *, batch_size: int = 500,
+            progress: Callable[[int], None] | None = None) -> int:
+    """Re-index every dataset that is not deleted; returns how many were indexed."""
+    session.execute(sa.text("DELETE FROM dataset_search"))
+    ids: Iterable[str] = session.scalars(
+        sa.select(Dataset.id).where(Dataset.state != "deleted").order_by(Dataset.id)).all()
+    ids = list(ids)
+    done = 0
+    for start in range(0, len(ids), batch_size):
+        chunk = ids[start:start + batch_size]
+        datasets = session.scalars(sa.select(Dataset).where(Dataset.id.in_(chunk)).options(
+            selectinload(Dataset.tags), selectinload(Dataset.organization))).all()
+        write_entries(session, [(d.id, document_of(d)) for d in datasets])
+        done += len(chunk)
+        if progress:
+            progress(len(chunk))
+    return done
