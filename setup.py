@@ -11,7 +11,8 @@ setup(
     include_package_data=True,
     package_data={
         "catalog": ["migrations/*.py", "migrations/*.mako", "migrations/versions/*.py",
-                    "templates/**/*", "static/**/*", "translations/**/*", "demo_data/*"],
+                    "templates/**/*", "static/**/*", "translations/**/*", "demo_data/*",
+                    "web/templates/*"],
         "schemas": ["metadata/*/*.json", "records/*/*.json"],
     },
     install_requires=[
@@ -23,6 +24,7 @@ setup(
         "psycopg[binary]>=3.1,<4",
         "click>=8.1,<9",
         "apispec>=6.3,<7",
+        "gunicorn>=22,<28",
         "jieba>=0.42,<0.43",
         "opencc-python-reimplemented>=0.1.7,<0.2",
         "pypinyin>=0.50,<1",

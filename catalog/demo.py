@@ -78,5 +78,4 @@ def load_demo(app: Flask) -> list[str]:
         lines.insert(0, "Demo data loaded: " + ", ".join(f"{n} {k}" for k, n in added.items()))
     else:
         lines.insert(0, "Demo data already loaded: nothing added")
-    lines.append(f"Open {app.config['SITE_URL']}/api/3/action/package_list")
     return lines

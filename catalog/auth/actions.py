@@ -53,7 +53,11 @@ def api_token_create(ctx: ActionContext, data: dict) -> dict:
     """Create an API token for a user; the token is shown in this answer only."""
     user = _token_user(ctx, data["user"])
     if data["expires_in"] is not None:
-        days = data["expires_in"] * data["unit"] / 86400
+        # Compare whole seconds before dividing: a huge expires_in * unit overflows a float.
+        seconds = data["expires_in"] * data["unit"]
+        if seconds > 3650 * 86400:
+            raise ValidationError.single("expires_in", "a token can live at most 10 years")
+        days = seconds / 86400
     else:
         days = ctx.config.get("TOKEN_DEFAULT_DAYS", 365)
     if days > 3650:

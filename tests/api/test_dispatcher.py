@@ -107,3 +107,12 @@ def test_openapi_document_is_valid_and_lists_every_action(client):
 
 def test_api_version_endpoint(client):
     assert client.get("/api/3").get_json() == {"version": 3}
+
+
+def test_landing_page_counts_published_datasets(client, make):
+    dept = make.department("ningshan-zwfw", title="宁陕县政务服务中心")
+    make.dataset(dept["id"])
+    make.dataset(dept["id"], private=True)
+    page = client.get("/").get_data(as_text=True)
+    assert "已发布数据资源 1 个" in page
+    assert "/api/3/openapi.json" in page
