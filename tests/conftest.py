@@ -82,6 +82,17 @@ def app(base_app):
         connection.close()
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(request, monkeypatch):
+    """Cheap password hashes (scrypt costs ~0.15 s per account); tests marked real_hashing keep scrypt."""
+    if request.node.get_closest_marker("real_hashing"):
+        return
+    from werkzeug.security import generate_password_hash
+
+    monkeypatch.setattr("catalog.auth.service.hash_password",
+                        lambda password: generate_password_hash(password, method="pbkdf2:sha256:1"))
+
+
 @pytest.fixture
 def db(app):
     """A session for arranging and checking data (it sees what the requests committed)."""

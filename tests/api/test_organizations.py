@@ -12,13 +12,6 @@ OTHER_BODY = "11610923MB0654321"
 OTHER_CODE = OTHER_BODY + uscc_check_char(OTHER_BODY)
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(monkeypatch):
-    """Cheap password hashes: scrypt costs ~0.15 s per account and these tests make many accounts."""
-    from werkzeug.security import generate_password_hash
-
-    monkeypatch.setattr("catalog.auth.service.hash_password",
-                        lambda password: generate_password_hash(password, method="pbkdf2:sha256:1"))
 
 
 def wrong_check(body: str) -> tuple[str, str]:

@@ -4,13 +4,6 @@ from __future__ import annotations
 import pytest
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(monkeypatch):
-    """Cheap password hashes: scrypt costs ~0.15 s per account and these tests make many accounts."""
-    from werkzeug.security import generate_password_hash
-
-    monkeypatch.setattr("catalog.auth.service.hash_password",
-                        lambda password: generate_password_hash(password, method="pbkdf2:sha256:1"))
 
 
 NEW_USER = {"name": "li-ming", "password": "s3cret-pass", "email": "li.ming@ningshan.gov.cn",

@@ -14,13 +14,6 @@ ACTORS = ("anonymous", "outsider", "member", "editor", "admin", "sysadmin")
 STATES = ("draft", "active", "deleted")
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(monkeypatch):
-    """Cheap password hashes: scrypt costs ~0.15 s per account and these tests make many accounts."""
-    from werkzeug.security import generate_password_hash
-
-    monkeypatch.setattr("catalog.auth.service.hash_password",
-                        lambda password: generate_password_hash(password, method="pbkdf2:sha256:1"))
 
 
 @pytest.fixture

@@ -90,3 +90,18 @@ def test_search_rebuild_reindexes_the_demo(env):
     client = create_app().test_client()
     body = client.get("/api/3/action/package_search", query_string={"q": "xinfang"}).get_json()
     assert [d["name"] for d in body["result"]["results"]] == ["petition-cases"]
+
+
+@pytest.mark.real_hashing
+def test_passwords_are_stored_as_scrypt_hashes_never_plain(env):
+    import sqlalchemy as sa
+
+    from catalog import create_app
+    from catalog.db import get_db
+
+    run("db", "upgrade")
+    run("user", "create", "zhao", "--password", "plain-text-pw")
+    with get_db(create_app()).engine.connect() as conn:
+        stored = conn.execute(sa.text("SELECT password_hash FROM \"user\" WHERE name = 'zhao'")).scalar()
+    assert stored.startswith("scrypt:")
+    assert "plain-text-pw" not in stored
