@@ -91,11 +91,23 @@ def update_department(session: Session, actor: User | None, department: Departme
     department.modified = utcnow()
     session.flush()
     changes = changes_between(before, _summary(department))
+    if any(change["field"] in ("name", "title") for change in changes):
+        _reindex_datasets(session, department)
     if changes:
         record_activity(session, actor, object_id=department.id, department_id=department.id,
                         activity_type="changed organization",
                         data={"organization": _summary(department), "changes": changes})
     return department
+
+
+def _reindex_datasets(session: Session, department: Department) -> None:
+    # The department's name and title are searchable words of each of its datasets.
+    from ..datasets.models import Dataset
+    from ..search.index import index_dataset
+
+    for dataset in session.scalars(sa.select(Dataset).where(
+            Dataset.owner_org == department.id, Dataset.state != "deleted")):
+        index_dataset(session, dataset)
 
 
 def delete_department(session: Session, actor: User | None, department: Department) -> None:

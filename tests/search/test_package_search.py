@@ -91,3 +91,8 @@ def test_sort_and_paging(api, catalog):
     assert first.result["count"] == 2
     assert len(first.result["results"]) == 1
     assert names(first) != names(second)
+
+
+def test_renamed_department_is_found_under_its_new_title(api, catalog, sysadmin):
+    api.call("organization_patch", {"id": "ningshan-gaj", "title": "宁陕县公安局户政大队"}, token=sysadmin.token)
+    assert names(api.call("package_search", {"q": "户政大队"})) == ["household"]
