@@ -9,19 +9,22 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+# Patterns are ASCII-only (a bare \d also matches full-width and other Unicode digits, which int()
+# accepts) and used with fullmatch (``$`` would also match before a trailing newline).
+
 # GB 11643-1999 resident identity number.
 _RESIDENT_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _RESIDENT_ID_CHECK = "10X98765432"
-_RESIDENT_ID_RE = re.compile(r"^\d{17}[\dX]$")
+_RESIDENT_ID_RE = re.compile(r"^\d{17}[\dX]$", re.ASCII)
 
 # GB 32100-2015 unified social credit code: 0-9 and A-Z without I, O, Z, S, V.
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 _USCC_RE = re.compile(r"^[0-9ABCDEFGHJKLMNPQRTUWXY]{18}$")
 
-_DIVISION_RE = re.compile(r"^\d{6}(\d{6})?$")
-_MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
-_HOUSEHOLD_RE = re.compile(r"^\d{18}$")
+_DIVISION_RE = re.compile(r"^\d{6}(\d{6})?$", re.ASCII)
+_MOBILE_RE = re.compile(r"^1[3-9]\d{9}$", re.ASCII)
+_HOUSEHOLD_RE = re.compile(r"^\d{18}$", re.ASCII)
 
 
 def resident_id_check_char(first17: str) -> str:
@@ -32,7 +35,7 @@ def resident_id_check_char(first17: str) -> str:
 
 def check_resident_id(value: str) -> str | None:
     """Validate a resident ID number (GB 11643): shape, birth date and check digit."""
-    if not isinstance(value, str) or not _RESIDENT_ID_RE.match(value):
+    if not isinstance(value, str) or not _RESIDENT_ID_RE.fullmatch(value):
         return "resident ID must be 17 digits followed by a digit or X (GB 11643)"
     try:
         birth = dt.date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
@@ -54,7 +57,7 @@ def uscc_check_char(first17: str) -> str:
 
 def check_uscc(value: str) -> str | None:
     """Validate a unified social credit code (GB 32100): alphabet, length and check character."""
-    if not isinstance(value, str) or not _USCC_RE.match(value):
+    if not isinstance(value, str) or not _USCC_RE.fullmatch(value):
         return ("unified social credit code must be 18 characters from 0-9 and A-Z "
                 "without I, O, Z, S, V (GB 32100)")
     expected = uscc_check_char(value[:17])
@@ -65,23 +68,26 @@ def check_uscc(value: str) -> str | None:
 
 def check_division_code(value: str) -> str | None:
     """Validate an administrative division code: 6 digits (GB/T 2260) or 12 (statistical)."""
-    if not isinstance(value, str) or not _DIVISION_RE.match(value):
+    if not isinstance(value, str) or not _DIVISION_RE.fullmatch(value):
         return "division code must be 6 digits (GB/T 2260) or 12 digits (statistical code)"
     if value[:2] == "00":
         return "division code must start with a province code (GB/T 2260)"
+    if len(value) == 12 and value[6:9] > "599":
+        return (f"township code {value[6:9]} must be 001-099 (street), 100-199 (town), 200-399 "
+                "(township) or 400-599 (other) (statistical division code)")
     return None
 
 
 def check_mobile(value: str) -> str | None:
     """Validate a mainland China mobile number (11 digits starting 13-19)."""
-    if not isinstance(value, str) or not _MOBILE_RE.match(value):
+    if not isinstance(value, str) or not _MOBILE_RE.fullmatch(value):
         return "mobile number must be 11 digits starting with 13 to 19"
     return None
 
 
 def check_household_number(value: str) -> str | None:
     """Validate a household number: 12-digit statistical division code + group + household."""
-    if not isinstance(value, str) or not _HOUSEHOLD_RE.match(value):
+    if not isinstance(value, str) or not _HOUSEHOLD_RE.fullmatch(value):
         return ("household number must be 18 digits: 12-digit statistical division code, "
                 "2-digit group, 4-digit household")
     return check_division_code(value[:12])

@@ -8,6 +8,7 @@ override the wording for a keyword with ``x-messages``.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -47,6 +48,36 @@ def _format_checker() -> jsonschema.FormatChecker:
 
 
 FORMAT_CHECKER = _format_checker()
+
+
+@lru_cache(maxsize=None)
+def _ecma_regex(pattern: str) -> re.Pattern:
+    """Compile a JSON Schema (ECMA-262) pattern: its ``$`` matches only at the very end.
+
+    Python's ``$`` also matches before a final newline, so ``^[a-z]+$`` would accept ``"abc\\n"``.
+    """
+    out, in_class, escaped = [], False, False
+    for char in pattern:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == "[":
+            in_class = True
+        elif char == "]":
+            in_class = False
+        elif char == "$" and not in_class:
+            char = r"\Z"
+        out.append(char)
+    return re.compile("".join(out))
+
+
+def _pattern(validator, pattern, instance, schema):
+    if validator.is_type(instance, "string") and not _ecma_regex(pattern).search(instance):
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+_Draft202012 = jsonschema.validators.extend(Draft202012Validator, {"pattern": _pattern})
 
 
 def list_schemas(kind: str) -> list[tuple[str, int]]:
@@ -136,7 +167,7 @@ class SchemaValidator:
     def __init__(self, schema: dict[str, Any]):
         Draft202012Validator.check_schema(schema)
         self.schema = schema
-        self._validator = Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
+        self._validator = _Draft202012(schema, format_checker=FORMAT_CHECKER)
 
     def errors(self, document: Any) -> list[FieldError]:
         """Every broken rule of ``document``, deduplicated, in a stable order."""

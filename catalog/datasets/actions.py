@@ -1,6 +1,7 @@
 """CKAN package, resource and tag actions."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ..api.registry import ActionContext, action
@@ -49,8 +50,13 @@ def _extras(data: dict[str, Any]) -> dict[str, str] | None:
             raise ValidationError.single(f"extras.{index}.key", "Missing value")
         if key in service.METADATA_FIELDS or key in ("id", "owner_org", "tags", "resources"):
             raise ValidationError.single(f"extras.{index}.key", f"{key} is a dataset field, not an extra")
+        if key in extras:
+            raise ValidationError.single(f"extras.{index}.key", f"duplicate extra key {key}")
         value = extra.get("value")
-        extras[key] = value if isinstance(value, str) or value is None else str(value)
+        # Extras are strings, as in CKAN; other JSON values are kept as JSON, not as Python reprs.
+        if value is not None and not isinstance(value, str):
+            value = json.dumps(value, ensure_ascii=False)
+        extras[key] = value
     return extras
 
 
@@ -67,26 +73,38 @@ def _with_prefix(prefix: str, error: ValidationError) -> ValidationError:
     return ValidationError({f"{prefix}.{k}": v for k, v in error.errors.items()})
 
 
+def _unchanged(resource: Resource, values: dict[str, Any]) -> bool:
+    return all(getattr(resource, field) == value or (field == "extras" and not resource.extras and not value)
+               for field, value in values.items())
+
+
 def _sync_resources(ctx: ActionContext, dataset: Dataset, given: list[dict[str, Any]]) -> None:
-    """Make the dataset's resources equal to ``given``: update by id, create new, delete missing."""
+    """Make the dataset's resources ``given``, in that order: update by id, create new, delete missing."""
     existing = {r.id: r for r in dataset.resources}
-    keep: set[str] = set()
+    ordered: list[Resource] = []
     for index, values in enumerate(given):
         try:
             resource = existing.get(values.get("id") or "")
-            if resource is not None:
-                keep.add(resource.id)
+            if resource is not None and resource in ordered:
+                raise ValidationError.single("id", f"resource {resource.id} is listed twice")
+            if resource is None:
+                resource = resource_service.create_resource(ctx.session, ctx.actor, dataset,
+                                                            values=_resource_values(values))
+            elif not _unchanged(resource, _resource_values(values)):
+                # An unchanged resource sent back by a show-modify-update client is no change.
                 resource_service.update_resource(ctx.session, ctx.actor, resource,
-                                                 values=_resource_values(values))
-            else:
-                resource_service.create_resource(ctx.session, ctx.actor, dataset,
                                                  values=_resource_values(values))
         except ValidationError as error:
             raise _with_prefix(f"resources.{index}", error) from None
-    for resource_id, resource in existing.items():
-        if resource_id not in keep:
+        ordered.append(resource)
+    # Deleted last: their files are removed at once, so only after every other resource passed.
+    for resource in existing.values():
+        if resource not in ordered:
             resource_service.delete_resource(ctx.session, ctx.actor, resource,
                                              storage_path=ctx.config.get("STORAGE_PATH", ""))
+    for position, resource in enumerate(ordered):
+        resource.position = position
+    ctx.session.flush()
 
 
 @action("package_list", params=DatasetListParams, result={"type": "array", "items": {"type": "string"}},
@@ -115,7 +133,7 @@ def package_create(ctx: ActionContext, data: dict) -> dict:
                                              values=_resource_values(resource), record=False)
         except ValidationError as error:
             raise _with_prefix(f"resources.{index}", error) from None
-    ctx.session.refresh(dataset, ["resources"])
+    ctx.session.refresh(dataset, ["resources", "tags"])
     return dataset_dict(ctx, dataset)
 
 
@@ -123,10 +141,7 @@ def _target(ctx: ActionContext, data: dict) -> Dataset:
     key = data.get("id") or data.get("name")
     if not key:
         raise ValidationError.single("id", "Missing value")
-    dataset = service.show_dataset(ctx.session, ctx.actor, key)
-    service.check_not_stale(dataset, metadata_modified=data.get("metadata_modified"),
-                            revision=data.get("revision"))
-    return dataset
+    return service.show_dataset(ctx.session, ctx.actor, key)
 
 
 @action("package_update", params=DatasetUpdateParams, result=DatasetOut)
@@ -138,10 +153,11 @@ def package_update(ctx: ActionContext, data: dict) -> dict:
     values["owner_org"] = data.get("owner_org")
     tags = _tags(data)
     service.update_dataset(ctx.session, ctx.actor, dataset, values=values,
-                           tags=tags if tags is not None else [], extras=_extras(data) or {})
+                           tags=tags if tags is not None else [], extras=_extras(data) or {},
+                           metadata_modified=data.get("metadata_modified"), revision=data.get("revision"))
     if data.get("resources") is not None:
         _sync_resources(ctx, dataset, data["resources"])
-    ctx.session.refresh(dataset, ["resources"])
+    ctx.session.refresh(dataset, ["resources", "tags"])
     return dataset_dict(ctx, dataset)
 
 
@@ -155,10 +171,11 @@ def package_patch(ctx: ActionContext, data: dict) -> dict:
         values["owner_org"] = data["owner_org"]
     extras = _extras(data)
     service.update_dataset(ctx.session, ctx.actor, dataset, values=values, tags=_tags(data),
-                           extras=extras)
+                           extras=extras, metadata_modified=data.get("metadata_modified"),
+                           revision=data.get("revision"))
     if data.get("resources") is not None:
         _sync_resources(ctx, dataset, data["resources"])
-    ctx.session.refresh(dataset, ["resources"])
+    ctx.session.refresh(dataset, ["resources", "tags"])
     return dataset_dict(ctx, dataset)
 
 

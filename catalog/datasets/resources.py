@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
+import os
 import shutil
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -45,10 +46,19 @@ def _check_url(url: str | None) -> None:
         raise ValidationError.single("url", "must be an http, https or ftp address")
 
 
+def _safe_filename(filename: str | None) -> str:
+    """A file name safe on disk and in a URL that keeps the extension the format is guessed from."""
+    stem, suffix = os.path.splitext(filename or "")
+    # secure_filename drops non-ASCII, so "户籍人口.csv" would otherwise become "csv".
+    suffix = secure_filename(suffix)[:10]
+    stem = secure_filename(stem)[:100].strip("._") or "upload"
+    return f"{stem}.{suffix}" if suffix else stem
+
+
 def _store_upload(resource: Resource, upload: tuple[str, BinaryIO], *, storage_path: str,
                   site_url: str) -> None:
     filename, stream = upload
-    safe = secure_filename(filename or "") or "upload"
+    safe = _safe_filename(filename)
     folder = Path(storage_path) / "resources" / resource.id
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.iterdir():

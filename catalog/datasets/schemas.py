@@ -21,6 +21,23 @@ def _text(name: str) -> fields.Field:
     return _profile(name, fields.String(allow_none=True))
 
 
+class ResourceParams(ParamsSchema):
+    """A resource's fields; a file may be uploaded as ``upload`` in a multipart form."""
+
+    name = fields.String(allow_none=True, validate=validate.Length(max=200))
+    description = fields.String(allow_none=True)
+    url = fields.String(allow_none=True, validate=validate.Length(max=2000))
+    format = fields.String(allow_none=True, validate=validate.Length(max=50))
+    mimetype = fields.String(allow_none=True, validate=validate.Length(max=100))
+    extras = JsonDict(allow_none=True)
+
+
+class DatasetResourceParams(ResourceParams):
+    """A resource given inside package_create / update / patch; ``id`` names an existing one."""
+
+    id = fields.String(allow_none=True, metadata={"description": "id of an existing resource to keep"})
+
+
 class DatasetParams(ParamsSchema):
     """A dataset's fields as given to package_create / update / patch."""
 
@@ -52,7 +69,7 @@ class DatasetParams(ParamsSchema):
                     metadata={"description": 'tags as [{"name": "…"}] (plain strings accepted)'})
     tag_string = fields.String(allow_none=True, metadata={"description": "comma-separated tags"})
     extras = JsonList(fields.Dict(), allow_none=True, metadata={"description": '[{"key": "…", "value": "…"}]'})
-    resources = JsonList(fields.Dict(), allow_none=True,
+    resources = JsonList(fields.Nested(DatasetResourceParams), allow_none=True,
                          metadata={"description": "resources to create (package_create) or the complete "
                                                   "list (package_update; omit it to keep them)"})
     metadata_modified = fields.String(allow_none=True, metadata={
@@ -76,17 +93,6 @@ class DatasetShowParams(ParamsSchema):
 class DatasetListParams(ParamsSchema):
     limit = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0))
     offset = offset_field()
-
-
-class ResourceParams(ParamsSchema):
-    """A resource's fields; a file may be uploaded as ``upload`` in a multipart form."""
-
-    name = fields.String(allow_none=True, validate=validate.Length(max=200))
-    description = fields.String(allow_none=True)
-    url = fields.String(allow_none=True, validate=validate.Length(max=2000))
-    format = fields.String(allow_none=True, validate=validate.Length(max=50))
-    mimetype = fields.String(allow_none=True, validate=validate.Length(max=100))
-    extras = JsonDict(allow_none=True)
 
 
 class ResourceCreateParams(ResourceParams):

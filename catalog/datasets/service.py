@@ -52,7 +52,7 @@ def metadata_of(dataset: Dataset) -> dict[str, Any]:
     if isinstance(values["publish_date"], dt.date):
         values["publish_date"] = values["publish_date"].isoformat()
     values["owner_org"] = dataset.owner_org
-    values["tags"] = [tag.name for tag in dataset.tags]
+    values["tags"] = sorted(tag.name for tag in dataset.tags)
     values["extras"] = dict(dataset.extras or {})
     return values
 
@@ -155,25 +155,29 @@ def check_not_stale(dataset: Dataset, *, metadata_modified: str | None = None,
 
 def update_dataset(session: Session, actor: User | None, dataset: Dataset, *,
                    values: dict[str, Any], tags: list[str] | None = None,
-                   extras: dict[str, str] | None = None) -> Dataset:
-    """Replace the dataset's metadata with the complete new state ``values``."""
+                   extras: dict[str, str] | None = None, metadata_modified: str | None = None,
+                   revision: int | None = None) -> Dataset:
+    """Replace the dataset's metadata with the complete new state ``values``.
+
+    ``metadata_modified`` / ``revision``, when given, are the version the caller read (see
+    :func:`check_not_stale`).
+    """
     rules.require(rules.can_edit_datasets_of(session, actor, dataset.owner_org),
                   f"You cannot edit dataset {dataset.name}")
-    new_owner = values.get("owner_org") or dataset.owner_org
-    if new_owner not in (dataset.owner_org, dataset.organization.name):
+    check_not_stale(dataset, metadata_modified=metadata_modified, revision=revision)
+    department = dataset.organization
+    new_owner = values.get("owner_org")
+    if new_owner and new_owner not in (department.id, department.name):
         department = _owner(session, new_owner)
         rules.require(rules.can_edit_datasets_of(session, actor, department.id),
                       f"You cannot move datasets into organization {department.name}")
-        new_owner = department.id
-    else:
-        new_owner = dataset.owner_org
     values = {**DEFAULTS, **{k: v for k, v in values.items() if v is not None}}
     tags = [t.name for t in dataset.tags] if tags is None else tags
     _validate(session, values, tags, dataset.id)
     before = metadata_of(dataset)
     full = {field: values.get(field) for field in METADATA_FIELDS}
     _apply(dataset, full)
-    dataset.owner_org = new_owner
+    dataset.organization = department  # not owner_org: the loaded relationship must follow the move
     dataset.tags = _tag_objects(session, tags)
     if extras is not None:
         dataset.extras = dict(extras)

@@ -25,8 +25,9 @@ def metadata_errors(document: dict[str, Any], profile: str = DEFAULT_PROFILE) ->
 def _cross_field_errors(document: dict[str, Any]):
     # JSON Schema cannot compare one field's value with another's; these two rules live here.
     code, category = document.get("resource_code"), document.get("category")
-    if isinstance(code, str) and isinstance(category, str) and "/" in code:
-        if not code.split("/", 1)[0].startswith(category):
+    if isinstance(code, str) and isinstance(category, str) and "/" in code and category.isdigit():
+        prefix = code.split("/", 1)[0]
+        if prefix.isdigit() and not prefix.startswith(category):
             yield "resource_code", f"must begin with the classification code {category}"
     seen: set[str] = set()
     for index, item in enumerate(document.get("items") or []):

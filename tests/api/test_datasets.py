@@ -138,7 +138,8 @@ def test_create_with_bad_name(api, org, name):
                                    "open_type", "update_cycle", "items"])
 def test_publishing_needs_each_core_field(api, org, field):
     reply = api.call("package_create", payload(org.id, **{field: DROP}), token=org.editor.token)
-    assert_invalid(reply, field, contains="Missing value")
+    # items default to an empty list, so its message is about the count
+    assert_invalid(reply, field, contains="at least 1" if field == "items" else "Missing value")
 
 
 @pytest.mark.parametrize("field", ["title", "notes", "resource_code", "category", "share_type",
@@ -377,6 +378,18 @@ def test_extra_named_like_a_core_field_is_refused(api, org, key):
                                                                {"key": key, "value": "x"}]),
                      token=org.editor.token)
     assert_invalid(reply, "extras.1.key", contains="dataset field")
+
+
+def test_duplicate_extra_key_is_refused(api, org):
+    reply = api.call("package_create", payload(org.id, extras=[{"key": "a", "value": "1"}, {"key": "a", "value": "2"}]),
+                     token=org.editor.token)
+    assert_invalid(reply, "extras.1.key", contains="duplicate")
+
+
+def test_extra_values_that_are_not_strings_are_kept_as_json(api, org):
+    extras = [{"key": "n", "value": 3}, {"key": "flag", "value": True}, {"key": "map", "value": {"区": "宁陕"}}]
+    result = api.call("package_create", payload(org.id, extras=extras), token=org.editor.token).result
+    assert {e["key"]: e["value"] for e in result["extras"]} == {"n": "3", "flag": "true", "map": '{"区": "宁陕"}'}
 
 
 def test_extra_without_key(api, org):
@@ -650,6 +663,15 @@ def test_stale_revision_is_refused(api, org):
     assert show(api, first["id"]).result["title"] == first["title"]
 
 
+def test_authorization_comes_before_the_staleness_check(api, org):
+    first = created(api, org)
+    api.call("package_patch", {"id": first["id"], "version": "2"}, token=org.editor.token).result
+    for name in ("package_update", "package_patch"):
+        values = payload(org.id, title="x")
+        values.update(id=first["id"], revision=first["revision"], metadata_modified=first["metadata_modified"])
+        assert_forbidden(api.call(name, values, token=org.member.token))
+
+
 def test_current_metadata_modified_and_revision_work(api, org):
     first = created(api, org)
     current = show(api, first["id"]).result
@@ -683,7 +705,11 @@ def test_the_ckan_show_modify_update_workflow(api, org):
     assert result["resources"][0]["url"] == first["resources"][0]["url"]
     # and a second client that read before this update is refused
     stale = dict(dataset, title="另一个人的修改")
-    assert_invalid(api.call("package_update", stale, token=org.admin.token), "metadata_modified", only=False)
+    reply = api.call("package_update", stale, token=org.admin.token)
+    assert reply.status == 409 and reply.error["__type"] == "Validation Error"
+    assert fields_of(reply.error) & {"revision", "metadata_modified"}, reply.error
+    assert show(api, first["id"]).status == 403  # still private
+    assert show(api, first["id"], token=org.member.token).result["title"] == "宁陕县户籍人口信息表（修订）"
 
 
 def test_show_update_round_trip_of_an_unchanged_dataset_changes_nothing_visible(api, org):
