@@ -20,7 +20,7 @@ def package_activity_list(ctx: ActionContext, data: dict) -> list:
 def organization_activity_list(ctx: ActionContext, data: dict) -> list:
     """A department's activity and its datasets' activity, newest first.
 
-    Activities of datasets the caller cannot read are left out.
+    Activities of datasets the caller cannot read, and membership changes (to non-members), are left out.
     """
     from ..auth import rules
     from ..datasets.models import Dataset
@@ -28,8 +28,11 @@ def organization_activity_list(ctx: ActionContext, data: dict) -> list:
     department = get_department(ctx.session, data["id"])
     activities = list_activities(ctx.session, department_id=department.id, offset=data["offset"],
                                  limit=data["limit"])
+    see_members = rules.can_see_members(ctx.session, ctx.actor, department.id)
     visible = []
     for activity in activities:
+        if "member" in (activity.data or {}) and not see_members:
+            continue  # who belongs to a department is for its members to see
         if activity.object_id != department.id:
             dataset = ctx.session.get(Dataset, activity.object_id)
             if dataset is None or not rules.can_read_dataset(

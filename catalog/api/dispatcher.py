@@ -79,6 +79,24 @@ def _depth(value: Any, limit: int) -> bool:
     return False
 
 
+def _nul_path(value: Any, path: str = "") -> str | None:
+    """The path of the first string holding a NUL character (PostgreSQL text cannot store one)."""
+    stack = [(value, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return where or "__root__"
+        elif isinstance(item, dict):
+            for key, sub in item.items():
+                if isinstance(key, str) and "\x00" in key:
+                    return where or "__root__"
+                stack.append((sub, f"{where}.{key}" if where else str(key)))
+        elif isinstance(item, list):
+            stack.extend((sub, f"{where}.{i}" if where else str(i)) for i, sub in enumerate(item))
+    return None
+
+
 def _request_data() -> dict[str, Any]:
     """The action's input: query parameters (GET), a JSON body, or a form with files (POST)."""
     if request.method == "GET":
@@ -122,6 +140,9 @@ def call_action(name: str) -> Response:
     session = get_session()
     try:
         data = _request_data()
+        nul = _nul_path(data)
+        if nul is not None:
+            raise ValidationError.single(nul, "must not contain the NUL character (\\u0000)")
         actor, token = authenticate_headers(session, request.headers)
         rules.require(rules.can_use_token_for(token, read_only=spec.read_only),
                       "This API token is read-only; use a token with write scope")

@@ -146,10 +146,17 @@ def _target(ctx: ActionContext, data: dict) -> Dataset:
 
 @action("package_update", params=DatasetUpdateParams, result=DatasetOut)
 def package_update(ctx: ActionContext, data: dict) -> dict:
-    """Replace a dataset's metadata: fields not given are cleared; resources are kept unless given."""
+    """Replace a dataset's metadata: fields not given are cleared; resources are kept unless given.
+
+    As in CKAN, ``state`` and ``private`` keep their stored values when not given, so an update
+    never publishes a draft or opens a private dataset by omission.
+    """
     dataset = _target(ctx, data)
     values = {field: data.get(field) for field in service.METADATA_FIELDS}
     values["name"] = values["name"] or dataset.name
+    for kept in ("state", "private"):
+        if values[kept] is None:
+            values[kept] = getattr(dataset, kept)
     values["owner_org"] = data.get("owner_org")
     tags = _tags(data)
     service.update_dataset(ctx.session, ctx.actor, dataset, values=values,

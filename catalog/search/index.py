@@ -15,8 +15,6 @@ from sqlalchemy.orm import Session, selectinload
 from ..datasets.models import Dataset
 from . import text
 
-#: Relative weight of a title match against a match in the abstract, tags or codes.
-TITLE_WEIGHT, BODY_WEIGHT = 10.0, 2.0
 _SAFE_TERM = re.compile(r"^\w+$")
 
 
@@ -59,8 +57,12 @@ def write_entries(session: Session, entries: list[tuple[str, dict[str, str]]]) -
                 title_tokens = excluded.title_tokens, body_tokens = excluded.body_tokens,
                 document = excluded.document"""), rows)
     else:
-        session.execute(sa.text("DELETE FROM dataset_search WHERE dataset_id = :id"),
-                        [{"id": r["id"]} for r in rows])
+        # dataset_id is an UNINDEXED FTS5 column: every DELETE by it reads the whole table. One
+        # DELETE per batch (not per row) keeps a bulk write or a rebuild linear instead of quadratic.
+        delete = sa.text("DELETE FROM dataset_search WHERE dataset_id IN :ids").bindparams(
+            sa.bindparam("ids", expanding=True))
+        for start in range(0, len(rows), 500):
+            session.execute(delete, {"ids": [r["id"] for r in rows[start:start + 500]]})
         session.execute(sa.text("INSERT INTO dataset_search (dataset_id, title_tokens, body_tokens) "
                                 "VALUES (:id, :title, :body)"), rows)
 
@@ -87,19 +89,31 @@ def remove_dataset(session: Session, dataset_id: str) -> None:
 
 
 def matches(session: Session, terms: list[str]) -> sa.Subquery:
-    """A subquery ``(dataset_id, score)`` of the datasets containing every term; higher scores first."""
+    """A subquery ``(dataset_id, score)`` of the datasets containing every term; higher scores first.
+
+    The score is the number of terms found in the title, so a title match ranks above a match in
+    the abstract, tags, department or codes only; the caller breaks ties by modification time, most
+    recent first. Both engines compute it the same way from the stored title tokens, so a query
+    ranks alike on SQLite and PostgreSQL (FTS5's bm25 and ts_rank each weigh length, frequency and
+    term distance differently, and disagreed on the order of equally good title matches).
+    """
     terms = [t for t in terms if _SAFE_TERM.match(t)]
+    params = {f"t{i}": f" {t} " for i, t in enumerate(terms)}
+    padded = "' ' || title_tokens || ' '"
+    find = "strpos({padded}, :{name})" if _dialect(session) == "postgresql" else "instr({padded}, :{name})"
+    score = " + ".join(f"(CASE WHEN {find.format(padded=padded, name=n)} > 0 THEN 1 ELSE 0 END)"
+                       for n in params) or "0"
     if _dialect(session) == "postgresql":
         query = " & ".join(f"'{t}'" for t in terms)
         stmt = sa.text(f"""
-            SELECT dataset_id, ts_rank('{{0, 0, {BODY_WEIGHT / TITLE_WEIGHT}, 1}}', document,
-                                       CAST(:query AS tsquery)) AS score
-            FROM dataset_search WHERE document @@ CAST(:query AS tsquery)""").bindparams(query=query)
+            SELECT dataset_id, {score} AS score
+            FROM dataset_search WHERE document @@ CAST(:query AS tsquery)""")
     else:
         query = " ".join(f'"{t}"' for t in terms)
         stmt = sa.text(f"""
-            SELECT dataset_id, -bm25(dataset_search, 0, {TITLE_WEIGHT}, {BODY_WEIGHT}) AS score
-            FROM dataset_search WHERE dataset_search MATCH :query""").bindparams(query=query)
+            SELECT dataset_id, {score} AS score
+            FROM dataset_search WHERE dataset_search MATCH :query""")
+    stmt = stmt.bindparams(query=query, **params)
     return stmt.columns(dataset_id=sa.String, score=sa.Float).subquery("matches")
 
 

@@ -523,7 +523,7 @@ def test_update_replaces_every_field(api, org):
     assert result["version"] is None and result["author"] is None
     assert result["share_method"] is None and result["publish_date"] is None
     assert result["related_codes"] == [] and result["tags"] == [] and result["extras"] == []
-    assert result["private"] is False
+    assert result["private"] is True  # state and private are kept when not given, as in CKAN
     stored = show(api, first["id"]).result
     assert stored["title"] == "新名称" and stored["tags"] == [] and stored["version"] is None
 
@@ -883,3 +883,15 @@ def test_tag_list_all_fields(api, make, org):
     tag = tags[0]
     assert tag["name"] == "户籍" and tag["display_name"] == "户籍"
     assert tag["id"] and tag["vocabulary_id"] is None and tag["state"] == "active"
+
+
+def test_update_without_state_or_private_keeps_them(api, make, sysadmin):
+    dept = make.department("ningshan-keep")
+    draft = make.dataset(dept["id"], state="draft", private=True)
+    shown = api.call("package_show", {"id": draft["id"]}, token=sysadmin.token).result
+    shown.pop("state"), shown.pop("private")
+    shown["title"] = "改了标题"
+    updated = api.call("package_update", shown, token=sysadmin.token)
+    assert updated.status == 200, updated.body
+    assert updated.result["state"] == "draft"
+    assert updated.result["private"] is True

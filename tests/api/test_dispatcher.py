@@ -116,3 +116,13 @@ def test_landing_page_counts_published_datasets(client, make):
     page = client.get("/").get_data(as_text=True)
     assert "已发布数据资源 1 个" in page
     assert "/api/3/openapi.json" in page
+
+
+def test_nul_character_is_refused_with_the_field_named(api, make, sysadmin):
+    dept = make.department("ningshan-nul")
+    from tests.conftest import dataset_values
+    values = dataset_values(dept["id"])
+    values["items"][1]["description"] = "a\u0000b"
+    reply = api.call("package_create", values, token=sysadmin.token)
+    assert reply.status == 409
+    assert "NUL" in reply.error["items.1.description"][0]

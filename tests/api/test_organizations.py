@@ -630,7 +630,7 @@ def test_activity_shows_creation_changes_and_members_newest_first(api, make, sys
              token=sysadmin.token).result
     api.call("organization_member_delete", {"id": "rsj", "username": "worker"}, token=sysadmin.token).result
 
-    reply = api.call("organization_activity_list", {"id": "rsj"}, method="GET")
+    reply = api.call("organization_activity_list", {"id": "rsj"}, method="GET", token=sysadmin.token)
     assert reply.status == 200
     activities = reply.result
     assert [a["activity_type"] for a in activities] == [
@@ -660,3 +660,16 @@ def test_activity_skips_unchanged_updates_and_pages(api, sysadmin):
 
 def test_activity_of_unknown_organization(api):
     assert api.call("organization_activity_list", {"id": "nope"}).status == 404
+
+
+def test_membership_changes_in_the_activity_stream_are_for_members_only(api, make, sysadmin):
+    officer = make.user("member-officer")
+    dept = make.department("ningshan-activity", members={"member": officer})
+    api.call("organization_member_create", {"id": dept["id"], "username": make.user("newcomer").name,
+                                            "role": "editor"}, token=sysadmin.token)
+    def member_entries(token=None):
+        reply = api.call("organization_activity_list", {"id": dept["id"]}, token=token)
+        return [a for a in reply.result if "member" in a["data"]]
+    assert any(a["data"]["member"]["user"] == "newcomer" for a in member_entries(officer.token))
+    assert member_entries() == []
+    assert member_entries(make.user("stranger").token) == []
