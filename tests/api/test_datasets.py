@@ -524,7 +524,7 @@ def test_update_replaces_every_field(api, org):
     assert result["share_method"] is None and result["publish_date"] is None
     assert result["related_codes"] == [] and result["tags"] == [] and result["extras"] == []
     assert result["private"] is True  # state and private are kept when not given, as in CKAN
-    stored = show(api, first["id"]).result
+    stored = show(api, first["id"], token=org.editor.token).result
     assert stored["title"] == "新名称" and stored["tags"] == [] and stored["version"] is None
 
 
