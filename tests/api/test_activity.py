@@ -1,19 +1,12 @@
 """package_activity_list: what happened to a dataset, newest first, with the fields that changed."""
 from __future__ import annotations
 
-from types import SimpleNamespace
 
 import pytest
 
 from tests.api.test_datasets import assert_forbidden, assert_invalid, assert_not_found, payload, token_of
 
 
-@pytest.fixture
-def org(make, sysadmin):
-    people = {role: make.user(role) for role in ("editor", "member", "outsider")}
-    dept = make.department("mzj", members={"editor": people["editor"], "member": people["member"]})
-    return SimpleNamespace(dept=dept, id=dept["id"], sysadmin=sysadmin, editor=people["editor"],
-                           member=people["member"], outsider=people["outsider"])
 
 
 def create(api, org, n=1, /, **changes) -> dict:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-from types import SimpleNamespace
 from urllib.parse import urlparse
 
 import pytest
@@ -13,14 +12,6 @@ from tests.api.test_datasets import assert_forbidden, assert_invalid, assert_not
 CSV = "户编号,户主姓名\r\n610923100001010001,张三\r\n".encode("gb18030")
 
 
-@pytest.fixture
-def org(make, sysadmin):
-    people = {role: make.user(role) for role in ("orgadmin", "editor", "member", "outsider")}
-    dept = make.department("mzj", members={"admin": people["orgadmin"], "editor": people["editor"],
-                                           "member": people["member"]})
-    return SimpleNamespace(dept=dept, id=dept["id"], sysadmin=sysadmin, admin=people["orgadmin"],
-                           editor=people["editor"], member=people["member"],
-                           outsider=people["outsider"])
 
 
 @pytest.fixture
