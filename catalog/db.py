@@ -6,6 +6,7 @@ the request or job boundary.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from typing import Any
 
@@ -69,10 +70,16 @@ def utcnow() -> dt.datetime:
 def make_engine(url: str, echo: bool = False) -> sa.Engine:
     """Create an engine with the per-dialect settings this project relies on."""
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = sa.create_engine(url, echo=echo, json_serializer=_json_dumps,
+                                  connect_args={"check_same_thread": False, "timeout": 30})
         _configure_sqlite(engine)
         return engine
-    return sa.create_engine(url, echo=echo, pool_pre_ping=True)
+    return sa.create_engine(url, echo=echo, pool_pre_ping=True, json_serializer=_json_dumps)
+
+
+def _json_dumps(value: Any) -> str:
+    # Keep Chinese readable in stored JSON, so substring search (LIKE) matches it.
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def _configure_sqlite(engine: sa.Engine) -> None:
@@ -89,7 +96,10 @@ def _configure_sqlite(engine: sa.Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN")
+        # IMMEDIATE: take the write lock at the start. A deferred transaction that read first and
+        # writes later fails at once (SQLITE_BUSY_SNAPSHOT) when another writer committed in
+        # between; waiting for the lock up front makes SQLite's single writer queue instead.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:

@@ -2,7 +2,8 @@
 from .activity.models import Activity
 from .auth.models import ApiToken, User
 from .datasets.models import Dataset, Resource, Tag, dataset_tag
+from .datastore.models import DatastoreTable, QuarantinedRecord, Record, RecordSchema
 from .departments.models import Department, Membership
 
-__all__ = ["Activity", "ApiToken", "Dataset", "Department", "Membership", "Resource", "Tag",
-           "User", "dataset_tag"]
+__all__ = ["Activity", "ApiToken", "Dataset", "DatastoreTable", "Department", "Membership",
+           "QuarantinedRecord", "Record", "RecordSchema", "Resource", "Tag", "User", "dataset_tag"]

@@ -62,6 +62,7 @@ class Dataset(Base):
     related_codes: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
     items: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument, default=list)
     metadata_schema: Mapped[str] = mapped_column(sa.String(100), default="dataset@1")
+    record_schema: Mapped[str | None] = mapped_column(sa.String(120))
     creator_user_id: Mapped[str | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
     metadata_created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     metadata_modified: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -65,6 +65,7 @@ class DatasetParams(ParamsSchema):
     publish_date = _text("publish_date")
     related_codes = _profile("related_codes", JsonList(fields.String(), allow_none=True))
     items = _profile("items", JsonList(fields.Dict(), allow_none=True))
+    record_schema = _text("record_schema")
     tags = JsonList(fields.Raw(), allow_none=True,
                     metadata={"description": 'tags as [{"name": "…"}] (plain strings accepted)'})
     tag_string = fields.String(allow_none=True, metadata={"description": "comma-separated tags"})
@@ -174,6 +175,7 @@ class DatasetOut(Schema):
     related_codes = fields.List(fields.String())
     items = fields.List(fields.Dict())
     metadata_schema = fields.String()
+    record_schema = fields.String(allow_none=True)
     tags = fields.Nested(TagOut, many=True)
     extras = fields.Function(lambda d: [{"key": k, "value": v} for k, v in sorted((d.extras or {}).items())])
     resources = fields.Nested(ResourceOut, many=True)

@@ -23,7 +23,7 @@ METADATA_FIELDS = (
     "name", "title", "notes", "private", "state", "url", "version", "author", "author_email",
     "maintainer", "maintainer_email", "license_id", "resource_code", "category", "share_type",
     "share_condition", "share_method", "open_type", "open_condition", "update_cycle",
-    "publish_date", "related_codes", "items",
+    "publish_date", "related_codes", "items", "record_schema",
 )
 DEFAULTS: dict[str, Any] = {"private": False, "state": "active", "related_codes": [], "items": []}
 
@@ -77,6 +77,12 @@ def _validate(session: Session, values: dict[str, Any], tags: list[str], own_id:
             clash = session.scalar(sa.select(Dataset.id).where(getattr(Dataset, field) == value))
             if clash and clash != own_id:
                 errors[field] = [f"That {label} is already in use: {value}"]
+    ref = values.get("record_schema")
+    if ref and "record_schema" not in errors:
+        from ..datastore.record_schemas import find_record_schema
+
+        if find_record_schema(session, ref) is None:
+            errors["record_schema"] = [f"No record schema {ref}; see schema_list"]
     if errors:
         raise ValidationError(errors)
 

@@ -1,0 +1,1 @@
+"""The DataStore: validated records of a resource, with an incremental change feed."""

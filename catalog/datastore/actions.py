@@ -1,0 +1,232 @@
+"""CKAN DataStore actions, the change feed and the record schema registry."""
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+from urllib.parse import urlencode
+
+from marshmallow import fields, validate
+
+from ..api.fields import JsonDict, JsonList, ParamsSchema, id_field
+from ..api.registry import ActionContext, action
+from ..auth import rules
+from ..datasets import resources as resource_service
+from ..datasets.models import Resource
+from ..datasets.service import show_dataset
+from ..errors import NotFound, ValidationError
+from . import query, record_schemas, service
+
+
+class CreateParams(ParamsSchema):
+    resource_id = fields.String(load_default=None, metadata={"description": "an existing resource"})
+    resource = JsonDict(load_default=None, metadata={"description": "or a new resource: {package_id, name, …}"})
+    fields_ = JsonList(fields.Dict(), data_key="fields", load_default=None,
+                       metadata={"description": "[{id, type}] when the dataset has no record schema"})
+    primary_key = fields.Raw(load_default=None, metadata={"description": "field name or list of names"})
+    record_schema = fields.String(load_default=None, allow_none=True,
+                                  metadata={"description": "name@version (default: the dataset's)"})
+    records = JsonList(fields.Raw(), load_default=None)
+
+
+class UpsertParams(ParamsSchema):
+    resource_id = id_field("resource id")
+    records = JsonList(fields.Raw(), required=True)
+    method = fields.String(load_default="upsert", validate=validate.OneOf(service.METHODS))
+    dry_run = fields.Boolean(load_default=False)
+    on_invalid = fields.String(load_default="fail", validate=validate.OneOf(service.ON_INVALID),
+                               metadata={"description": "fail (409, nothing written), quarantine or skip"})
+
+
+class DeleteParams(ParamsSchema):
+    resource_id = id_field("resource id")
+    filters = JsonDict(load_default=None, metadata={"description": "without filters the table is removed"})
+    force = fields.Boolean(load_default=False)
+
+
+class SearchParams(ParamsSchema):
+    resource_id = id_field("resource id")
+    filters = JsonDict(load_default=None)
+    q = fields.String(load_default=None)
+    fields_ = fields.Raw(data_key="fields", load_default=None,
+                         metadata={"description": "field names, as a list or comma-separated"})
+    sort = fields.String(load_default=None)
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=0, max=query.MAX_LIMIT))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    include_total = fields.Boolean(load_default=True)
+    records_format = fields.String(load_default="objects", validate=validate.OneOf(["objects", "lists", "csv"]))
+
+
+class InfoParams(ParamsSchema):
+    id = fields.String(load_default=None, metadata={"description": "resource id"})
+    resource_id = fields.String(load_default=None)
+
+
+class ChangesParams(ParamsSchema):
+    resource_id = id_field("resource id")
+    cursor = fields.String(load_default=None, allow_none=True,
+                           metadata={"description": "next_cursor of the previous call; none for the start"})
+    limit = fields.Integer(load_default=1000, validate=validate.Range(min=1, max=10000))
+
+
+class SchemaShowParams(ParamsSchema):
+    id = id_field("name@version")
+
+
+class SchemaCreateParams(ParamsSchema):
+    name = fields.String(required=True)
+    schema = JsonDict(required=True, metadata={"description": "a Draft 2020-12 JSON Schema with x-primary-key"})
+    owner_org = fields.String(load_default=None, allow_none=True)
+
+
+def _readable_table(ctx: ActionContext, resource_id: str):
+    table = service.get_table(ctx.session, resource_id)
+    dataset = table.resource.dataset
+    show_dataset(ctx.session, ctx.actor, dataset.id)
+    rules.require(rules.can_read_records(ctx.session, ctx.actor, dataset),
+                  f"You may see the metadata of {dataset.name} but not its records")
+    return table
+
+
+def _max_records(ctx: ActionContext, records: list) -> None:
+    limit = ctx.config.get("DATASTORE_MAX_RECORDS", 10000)
+    if len(records) > limit:
+        raise ValidationError.single("records", f"at most {limit} records per call; send them in batches")
+
+
+@action("datastore_create", params=CreateParams, result={"type": "object"})
+def datastore_create(ctx: ActionContext, data: dict) -> dict:
+    """Create the DataStore table of a resource (or of a new resource), optionally with records."""
+    if data["resource_id"]:
+        resource = ctx.session.get(Resource, data["resource_id"])
+        if resource is None:
+            raise NotFound(f"Resource not found: {data['resource_id']}")
+    elif data["resource"]:
+        package_id = data["resource"].get("package_id")
+        if not package_id:
+            raise ValidationError.single("resource.package_id", "Missing value")
+        dataset = show_dataset(ctx.session, ctx.actor, package_id)
+        values = {k: v for k, v in data["resource"].items() if k in ("name", "description", "format")}
+        values.setdefault("format", "JSON")
+        values["url"] = f"{ctx.config.get('SITE_URL', '').rstrip('/')}/datastore/dump/pending"
+        resource = resource_service.create_resource(ctx.session, ctx.actor, dataset, values=values)
+        resource.url = f"{ctx.config.get('SITE_URL', '').rstrip('/')}/datastore/dump/{resource.id}"
+        resource.url_type = "datastore"
+    else:
+        raise ValidationError.single("resource_id", "Missing value: give resource_id or resource")
+    key = data["primary_key"]
+    if isinstance(key, str):
+        key = [k.strip() for k in key.split(",") if k.strip()]
+    elif key is not None and not (isinstance(key, list) and all(isinstance(k, str) for k in key)):
+        raise ValidationError.single("primary_key", "must be a field name or a list of names")
+    table = service.create_table(ctx.session, ctx.actor, resource, fields=data["fields_"], primary_key=key,
+                                 record_schema=data["record_schema"])
+    result: dict[str, Any] = {"resource_id": resource.id, "fields": table.fields,
+                              "primary_key": table.primary_key, "record_schema": table.record_schema}
+    if data["records"]:
+        _max_records(ctx, data["records"])
+        result["counts"] = service.upsert_records(ctx.session, ctx.actor, table, data["records"])
+    return result
+
+
+@action("datastore_upsert", params=UpsertParams, result={"type": "object"})
+def datastore_upsert(ctx: ActionContext, data: dict) -> dict:
+    """Insert, update or upsert validated records; invalid ones fail the call or go to quarantine."""
+    _max_records(ctx, data["records"])
+    table = service.get_table(ctx.session, data["resource_id"])
+    return service.upsert_records(ctx.session, ctx.actor, table, data["records"], method=data["method"],
+                                  dry_run=data["dry_run"], on_invalid=data["on_invalid"])
+
+
+@action("datastore_delete", params=DeleteParams, result={"type": "object"})
+def datastore_delete(ctx: ActionContext, data: dict) -> dict:
+    """Delete the records matching ``filters``, or the whole table when no filters are given."""
+    table = service.get_table(ctx.session, data["resource_id"])
+    if data["filters"] is None:
+        service.drop_table(ctx.session, ctx.actor, table)
+        return {"resource_id": data["resource_id"], "deleted": "table"}
+    deleted = service.delete_records(ctx.session, ctx.actor, table,
+                                     query.filter_conditions(table, data["filters"]))
+    return {"resource_id": data["resource_id"], "filters": data["filters"], "deleted": deleted}
+
+
+def _field_list(raw: Any) -> list[str] | None:
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, str):
+        return [f.strip() for f in raw.split(",") if f.strip()]
+    if isinstance(raw, list) and all(isinstance(f, str) for f in raw):
+        return raw
+    raise ValidationError.single("fields", "must be a list of field names or a comma-separated string")
+
+
+@action("datastore_search", params=SearchParams, result={"type": "object"}, read_only=True)
+def datastore_search(ctx: ActionContext, data: dict) -> dict:
+    """Read records with filters, a text query, sorting and paging."""
+    table = _readable_table(ctx, data["resource_id"])
+    names = _field_list(data["fields_"])
+    found = query.search_records(ctx.session, table, filters=data["filters"], q=data["q"], fields=names,
+                                 sort=data["sort"], limit=data["limit"], offset=data["offset"],
+                                 include_total=data["include_total"])
+    columns = names or [f["id"] for f in table.fields]
+    result: dict[str, Any] = {"resource_id": table.resource_id, "fields": [
+        f for f in table.fields if f["id"] in columns], "limit": data["limit"], "offset": data["offset"]}
+    if "total" in found:
+        result["total"] = found["total"]
+    if data["records_format"] == "objects":
+        result["records"] = found["records"]
+    elif data["records_format"] == "lists":
+        result["records"] = [[r.get(c) for c in columns] for r in found["records"]]
+    else:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        for r in found["records"]:
+            writer.writerow([query.csv_cell(r.get(c)) for c in columns])
+        result["records"] = buffer.getvalue()
+    params = {k: v for k, v in (("resource_id", table.resource_id), ("q", data["q"]), ("sort", data["sort"]),
+                                ("limit", data["limit"])) if v}
+    base = "/api/3/action/datastore_search?"
+    result["_links"] = {"start": base + urlencode(params),
+                        "next": base + urlencode({**params, "offset": data["offset"] + data["limit"]})}
+    return result
+
+
+@action("datastore_info", params=InfoParams, result={"type": "object"}, read_only=True)
+def datastore_info(ctx: ActionContext, data: dict) -> dict:
+    """A resource's DataStore fields, primary key, record schema, record count and last change."""
+    resource_id = data["id"] or data["resource_id"]
+    if not resource_id:
+        raise ValidationError.single("id", "Missing value")
+    table = service.get_table(ctx.session, resource_id)
+    show_dataset(ctx.session, ctx.actor, table.resource.package_id)
+    info = service.table_info(ctx.session, table)
+    info["modified"] = info["modified"].isoformat()
+    return info
+
+
+@action("datastore_changes", params=ChangesParams, result={"type": "object"}, read_only=True)
+def datastore_changes(ctx: ActionContext, data: dict) -> dict:
+    """The records inserted, updated or deleted after ``cursor``, in order, and the next cursor."""
+    table = _readable_table(ctx, data["resource_id"])
+    return {"resource_id": table.resource_id,
+            **query.changes(ctx.session, table, cursor=data["cursor"], limit=data["limit"])}
+
+
+@action("schema_list", result={"type": "array", "items": {"type": "object"}}, read_only=True)
+def schema_list(ctx: ActionContext, data: dict) -> list:
+    """Every record schema version, shipped or registered by a department."""
+    return record_schemas.list_record_schemas(ctx.session)
+
+
+@action("schema_show", params=SchemaShowParams, result={"type": "object"}, read_only=True)
+def schema_show(ctx: ActionContext, data: dict) -> dict:
+    """One record schema document, by ``name@version``."""
+    return {"id": data["id"], "schema": record_schemas.get_record_schema(ctx.session, data["id"])}
+
+
+@action("schema_create", params=SchemaCreateParams, result={"type": "object"})
+def schema_create(ctx: ActionContext, data: dict) -> dict:
+    """Register a record schema (a new version when the name exists and the document changed)."""
+    ref, created = record_schemas.create_record_schema(ctx.session, ctx.actor, name=data["name"],
+                                                       document=data["schema"], owner_org=data["owner_org"])
+    return {"id": ref, "created": created}

@@ -1,0 +1,82 @@
+"""DataStore tables, records, quarantined records and department-registered record schemas."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..datasets.models import Resource
+from ..db import Base, JSONDocument, UTCDateTime, new_id, utcnow
+
+
+class RecordSchema(Base):
+    """A record schema registered through the API (shipped ones live in ``schemas/records``).
+
+    Versions are immutable: a changed document is stored as the next version.
+    """
+
+    __tablename__ = "record_schema"
+    __table_args__ = (sa.UniqueConstraint("name", "version", name="uq_record_schema_name_version"),)
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    version: Mapped[int] = mapped_column(sa.Integer)
+    document: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    owner_org: Mapped[str | None] = mapped_column(sa.ForeignKey("department.id", ondelete="SET NULL"))
+    creator_user_id: Mapped[str | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DatastoreTable(Base):
+    """The DataStore of one resource: its fields, primary key, bound schema and change counter."""
+
+    __tablename__ = "datastore_table"
+
+    resource_id: Mapped[str] = mapped_column(sa.ForeignKey("resource.id", ondelete="CASCADE"),
+                                             primary_key=True)
+    fields: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument, default=list)
+    primary_key: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
+    record_schema: Mapped[str | None] = mapped_column(sa.String(120))
+    schema_document: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
+    # The change sequence of the last write; writers take this row's lock to advance it, so
+    # sequence numbers are committed in order and a change-feed reader never skips one.
+    last_seq: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    modified: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    resource: Mapped[Resource] = relationship()
+
+
+class Record(Base):
+    """One record, keyed by its primary key values; deletions stay as tombstones for the feed."""
+
+    __tablename__ = "datastore_record"
+    __table_args__ = (sa.Index("ix_datastore_record_resource_seq", "resource_id", "seq", unique=True),)
+
+    resource_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("datastore_table.resource_id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(500), primary_key=True)
+    seq: Mapped[int] = mapped_column(sa.BigInteger)
+    deleted: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class QuarantinedRecord(Base):
+    """A record refused by validation, kept with its errors until fixed and retried, or discarded."""
+
+    __tablename__ = "quarantine"
+    __table_args__ = (sa.Index("ix_quarantine_resource_status", "resource_id", "status"),)
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=new_id)
+    resource_id: Mapped[str] = mapped_column(sa.ForeignKey("resource.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(sa.String(100), default="api")
+    row_number: Mapped[int | None] = mapped_column(sa.Integer)
+    raw: Mapped[Any] = mapped_column(JSONDocument)
+    errors: Mapped[list[dict[str, str]]] = mapped_column(JSONDocument, default=list)
+    status: Mapped[str] = mapped_column(sa.String(20), default="open")
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

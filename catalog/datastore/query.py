@@ -1,0 +1,187 @@
+"""DataStore reads: filtered search, the change feed and streaming dumps.
+
+Field names in filters and sorts are checked against the table's fields; values are bound
+parameters, never formatted into SQL.
+"""
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+from typing import Any, Iterator
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ..errors import ValidationError
+from .models import DatastoreTable, Record
+
+MAX_LIMIT = 32000
+DUMP_CHUNK = 1000
+
+
+def _types(table: DatastoreTable) -> dict[str, str]:
+    return {f["id"]: f["type"] for f in table.fields}
+
+
+def filter_conditions(table: DatastoreTable, filters: dict[str, Any] | None) -> list[Any]:
+    """SQL conditions for CKAN ``filters`` ``{field: value | [values]}`` over a table's records."""
+    if not filters:
+        return []
+    if not isinstance(filters, dict):
+        raise ValidationError.single("filters", "must be an object of field: value")
+    types = _types(table)
+    conditions = []
+    for name, wanted in filters.items():
+        if name not in types:
+            raise ValidationError.single("filters", f"unknown field {name!r}; fields: {', '.join(types)}")
+        values = wanted if isinstance(wanted, list) else [wanted]
+        options = []
+        for value in values:
+            element = Record.data[name]
+            if value is None:
+                options.append(sa.or_(element.as_string().is_(None), element.as_string() == "null"))
+            elif isinstance(value, bool):
+                options.append(element.as_boolean() == value)
+            elif isinstance(value, (int, float)):
+                options.append(element.as_float() == float(value))
+            elif isinstance(value, str):
+                if types[name] in ("int", "numeric"):
+                    try:
+                        options.append(element.as_float() == float(value))
+                    except ValueError:
+                        raise ValidationError.single("filters", f"{name} takes numbers, not {value[:30]!r}") from None
+                elif types[name] == "bool" and value.lower() in ("true", "false"):
+                    options.append(element.as_boolean() == (value.lower() == "true"))
+                else:
+                    options.append(element.as_string() == value)
+            else:
+                raise ValidationError.single("filters", f"{name}: filter values must be text, numbers or booleans")
+        conditions.append(sa.or_(*options) if options else sa.false())
+    return conditions
+
+
+def _order(table: DatastoreTable, sort: str | None) -> list[Any]:
+    if not sort:
+        return [Record.key]
+    types = _types(table)
+    order = []
+    for part in sort.split(","):
+        words = part.split()
+        if not words or len(words) > 2:
+            raise ValidationError.single("sort", f"invalid sort {part.strip()[:40]!r}; use 'field asc|desc'")
+        name, direction = words[0].strip('"'), (words[1].lower() if len(words) == 2 else "asc")
+        if direction not in ("asc", "desc"):
+            raise ValidationError.single("sort", f"direction must be asc or desc, not {words[1][:20]!r}")
+        if name == "_seq":
+            column = Record.seq
+        elif name in types:
+            element = Record.data[name]
+            column = element.as_float() if types[name] in ("int", "numeric") else element.as_string()
+        else:
+            raise ValidationError.single("sort", f"unknown field {name[:40]!r}; fields: {', '.join(types)}")
+        order.append(column.desc() if direction == "desc" else column.asc())
+    return order + [Record.key]
+
+
+def _project(record: dict[str, Any], fields: list[str] | None) -> dict[str, Any]:
+    return {f: record.get(f) for f in fields} if fields else record
+
+
+def search_records(session: Session, table: DatastoreTable, *, filters: dict | None = None,
+                   q: str | None = None, fields: list[str] | None = None, sort: str | None = None,
+                   limit: int = 100, offset: int = 0, include_total: bool = True) -> dict[str, Any]:
+    """One page of live records, with the total when asked for."""
+    types = _types(table)
+    for name in fields or []:
+        if name not in types:
+            raise ValidationError.single("fields", f"unknown field {name!r}")
+    conditions = [Record.resource_id == table.resource_id, Record.deleted.is_(False),
+                  *filter_conditions(table, filters)]
+    if q:
+        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        conditions.append(sa.cast(Record.data, sa.Text).ilike(pattern, escape="\\"))
+    rows = session.scalars(sa.select(Record.data).where(*conditions).order_by(*_order(table, sort))
+                           .offset(offset).limit(limit)).all()
+    result: dict[str, Any] = {"records": [_project(r, fields) for r in rows]}
+    if include_total:
+        result["total"] = session.scalar(sa.select(sa.func.count()).select_from(Record).where(*conditions))
+    return result
+
+
+def encode_cursor(seq: int) -> str:
+    """An opaque change-feed cursor for the position after change ``seq``."""
+    return base64.urlsafe_b64encode(f"v1:{seq}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int:
+    """The change number a cursor stands for; 409 on anything that is not one of ours."""
+    if not cursor:
+        return 0
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        version, _, number = raw.partition(":")
+        if version != "v1" or not number.isdigit():
+            raise ValueError
+        return int(number)
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationError.single("cursor", "not a cursor returned by datastore_changes") from None
+
+
+def changes(session: Session, table: DatastoreTable, *, cursor: str | None, limit: int) -> dict[str, Any]:
+    """The changes after ``cursor`` in order: records with ``_seq``, tombstones with ``_deleted``."""
+    after = decode_cursor(cursor)
+    rows = session.execute(sa.select(Record.seq, Record.key, Record.deleted, Record.data).where(
+        Record.resource_id == table.resource_id, Record.seq > after).order_by(Record.seq).limit(limit)).all()
+    entries = []
+    for seq, key, deleted, data in rows:
+        if deleted:
+            entry = {name: data.get(name) for name in table.primary_key} if table.primary_key else {}
+            entry.update({"_seq": seq, "_key": key, "_deleted": True})
+        else:
+            entry = {**data, "_seq": seq, "_key": key, "_deleted": False}
+        entries.append(entry)
+    last = rows[-1][0] if rows else after
+    return {"changes": entries, "next_cursor": encode_cursor(last), "has_more": len(rows) == limit}
+
+
+def iter_records(session: Session, table: DatastoreTable) -> Iterator[dict[str, Any]]:
+    """Every live record in key order, fetched in chunks (memory stays flat)."""
+    last_key = None
+    while True:
+        query = sa.select(Record.key, Record.data).where(
+            Record.resource_id == table.resource_id, Record.deleted.is_(False))
+        if last_key is not None:
+            query = query.where(Record.key > last_key)
+        chunk = session.execute(query.order_by(Record.key).limit(DUMP_CHUNK)).all()
+        if not chunk:
+            return
+        last_key = chunk[-1][0]
+        # End the transaction between chunks: a long dump must not hold SQLite's lock or an old
+        # PostgreSQL snapshot; keyset paging needs neither.
+        session.rollback()
+        for _key, data in chunk:
+            yield data
+
+
+def csv_cell(value: Any) -> Any:
+    """A CSV cell: nested values as JSON, booleans as true/false."""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else value
+
+
+def csv_lines(header: list[str], rows: Iterator[dict[str, Any]]) -> Iterator[str]:
+    """CSV text, one line at a time (CRLF line ends, as Excel writes)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    yield buffer.getvalue()
+    for row in rows:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow([csv_cell(row.get(name)) for name in header])
+        yield buffer.getvalue()

@@ -1,0 +1,56 @@
+"""Streaming dumps of a resource's records: ``/datastore/dump/<resource_id>?format=csv|json``."""
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Response, abort, request, stream_with_context
+
+from ..auth import rules
+from ..auth.service import authenticate_headers
+from ..datasets.service import show_dataset
+from ..db import get_db
+from ..errors import CatalogError
+from . import query, service
+
+bp = Blueprint("datastore", __name__)
+
+
+@bp.route("/datastore/dump/<resource_id>")
+def dump(resource_id: str) -> Response:
+    """Every live record, streamed without loading them all into memory."""
+    fmt = request.args.get("format", "csv").lower()
+    if fmt not in ("csv", "json"):
+        abort(400, "format must be csv or json")
+    # The stream outlives the request's session, so it gets its own.
+    session = get_db().session()
+    try:
+        actor, _token = authenticate_headers(session, request.headers)
+        table = service.get_table(session, resource_id)
+        dataset = table.resource.dataset
+        show_dataset(session, actor, dataset.id)
+        rules.require(rules.can_read_records(session, actor, dataset), "not allowed to read these records")
+    except CatalogError:
+        session.close()
+        abort(404)
+    header = [f["id"] for f in table.fields]
+    bom = request.args.get("bom", "").lower() in ("1", "true", "yes")
+    rows = query.iter_records(session, table)
+
+    def generate():
+        try:
+            if fmt == "csv":
+                if bom:
+                    yield "\ufeff"
+                yield from query.csv_lines(header, rows)
+            else:
+                yield "["
+                for index, record in enumerate(rows):
+                    yield ("," if index else "") + json.dumps(record, ensure_ascii=False)
+                yield "]"
+        finally:
+            session.close()
+
+    mimetype = "text/csv" if fmt == "csv" else "application/json"
+    response = Response(stream_with_context(generate()), mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{resource_id}.{fmt}"'
+    return response
