@@ -20,6 +20,7 @@ setup(
         "SQLAlchemy>=2.0.30,<2.2",
         "marshmallow>=3.20,<5",
         "jsonschema>=4.20,<5",
+        "fastjsonschema>=2.19,<3",
         "alembic>=1.13,<2",
         "psycopg[binary]>=3.1,<4",
         "click>=8.1,<9",

@@ -13,6 +13,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then ``CATALOG_*`` environment variables, then ``config``."""
     from . import api, config as settings, db
     from .datasets import views as dataset_views
+    from .datastore import views as datastore_views
     from .web import views as web_views
 
     instance_path = os.environ.get("CATALOG_INSTANCE_PATH") or (config or {}).get("INSTANCE_PATH")
@@ -27,5 +28,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     api.init_app(app)
     app.register_blueprint(dataset_views.bp)
+    app.register_blueprint(datastore_views.bp)
     app.register_blueprint(web_views.bp)
     return app

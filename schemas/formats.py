@@ -26,6 +26,11 @@ _DIVISION_RE = re.compile(r"^\d{6}(\d{6})?$", re.ASCII)
 _MOBILE_RE = re.compile(r"^1[3-9]\d{9}$", re.ASCII)
 _HOUSEHOLD_RE = re.compile(r"^\d{18}$", re.ASCII)
 
+# RFC 3339 full-date and date-time (the JSON Schema "date" and "date-time" formats).
+_DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$", re.ASCII)
+_DATE_TIME_RE = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:[Zz]|[+-](\d{2}):(\d{2}))$", re.ASCII)
+
 
 def resident_id_check_char(first17: str) -> str:
     """Return the GB 11643 check character for the first 17 digits of a resident ID."""
@@ -93,6 +98,34 @@ def check_household_number(value: str) -> str | None:
     return check_division_code(value[:12])
 
 
+def check_date(value: str) -> str | None:
+    """Validate a calendar date written as RFC 3339 full-date (YYYY-MM-DD)."""
+    match = _DATE_RE.fullmatch(value) if isinstance(value, str) else None
+    if not match:
+        return "date must be written as YYYY-MM-DD, e.g. 2026-01-03 (RFC 3339)"
+    try:
+        dt.date(*(int(part) for part in match.groups()))
+    except ValueError:
+        return f"date {value} is not a real calendar date (RFC 3339)"
+    return None
+
+
+def check_date_time(value: str) -> str | None:
+    """Validate a timestamp written as RFC 3339 date-time, with its time zone offset."""
+    match = _DATE_TIME_RE.fullmatch(value) if isinstance(value, str) else None
+    if not match:
+        return ("date and time must be written as YYYY-MM-DDThh:mm:ss with a time zone, "
+                "e.g. 2026-01-03T09:30:00+08:00 (RFC 3339)")
+    year, month, day, hour, minute, second, off_hour, off_minute = match.groups()
+    try:
+        dt.datetime(int(year), int(month), int(day), int(hour), int(minute), int(second))
+    except ValueError:
+        return f"date and time {value} is not a real calendar date and time (RFC 3339)"
+    if off_hour is not None and (int(off_hour) > 23 or int(off_minute) > 59):
+        return f"time zone offset of {value} is out of range (RFC 3339)"
+    return None
+
+
 #: format name (as used in JSON Schema ``format``) -> checker
 CHECKERS = {
     "cn-resident-id": check_resident_id,
@@ -100,4 +133,11 @@ CHECKERS = {
     "cn-division-code": check_division_code,
     "cn-mobile": check_mobile,
     "cn-household-number": check_household_number,
+}
+
+#: the standard JSON Schema formats we check ourselves, so that every validator (jsonschema, the
+#: compiled fast path) applies the same rule: ASCII digits only, no trailing newline.
+STANDARD_CHECKERS = {
+    "date": check_date,
+    "date-time": check_date_time,
 }

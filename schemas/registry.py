@@ -17,7 +17,7 @@ from typing import Any, Iterable
 import jsonschema
 from jsonschema import Draft202012Validator
 
-from .formats import CHECKERS
+from .formats import CHECKERS, STANDARD_CHECKERS
 
 ROOT = Path(__file__).resolve().parent
 KINDS = ("metadata", "records")
@@ -35,7 +35,9 @@ class FieldError:
 def _format_checker() -> jsonschema.FormatChecker:
     checker = Draft202012Validator.FORMAT_CHECKER
     checker = jsonschema.FormatChecker(formats=list(checker.checkers))
-    for name, check in CHECKERS.items():
+    # Our own rules for the cn-* formats, and for "date" and "date-time" too: jsonschema's own
+    # date-time check accepts a trailing newline, and the fast path must apply the same rule.
+    for name, check in {**CHECKERS, **STANDARD_CHECKERS}.items():
         def _check(value, _check=check):
             if not isinstance(value, str):
                 return True  # the "type" keyword reports non-strings
@@ -50,26 +52,42 @@ def _format_checker() -> jsonschema.FormatChecker:
 FORMAT_CHECKER = _format_checker()
 
 
+def python_pattern(pattern: str) -> str:
+    """Translate a JSON Schema (ECMA-262) ``pattern`` into the equivalent Python regular expression.
+
+    Python's ``$`` also matches before a final newline, so ``^[a-z]+$`` would accept ``"abc\\n"``:
+    ``$`` becomes ``\\Z`` (and a ``$`` inside a character class is escaped). ECMA's ``\\d`` means
+    ASCII 0-9 only, while Python's also matches full-width and other Unicode digits: ``\\d``
+    becomes ``[0-9]`` (``0-9`` inside a class) and ``\\D`` outside a class ``[^0-9]``.
+    """
+    out, in_class, i = [], False, 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\" and i + 1 < len(pattern):
+            following = pattern[i + 1]
+            if following == "d":
+                out.append("0-9" if in_class else "[0-9]")
+            elif following == "D" and not in_class:
+                out.append("[^0-9]")
+            else:
+                out.append(char + following)
+            i += 2
+            continue
+        if char == "[" and not in_class:
+            in_class = True
+        elif char == "]" and in_class:
+            in_class = False
+        elif char == "$":
+            char = "\\$" if in_class else "\\Z"
+        out.append(char)
+        i += 1
+    return "".join(out)
+
+
 @lru_cache(maxsize=None)
 def _ecma_regex(pattern: str) -> re.Pattern:
-    """Compile a JSON Schema (ECMA-262) pattern: its ``$`` matches only at the very end.
-
-    Python's ``$`` also matches before a final newline, so ``^[a-z]+$`` would accept ``"abc\\n"``.
-    """
-    out, in_class, escaped = [], False, False
-    for char in pattern:
-        if escaped:
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif char == "[":
-            in_class = True
-        elif char == "]":
-            in_class = False
-        elif char == "$" and not in_class:
-            char = r"\Z"
-        out.append(char)
-    return re.compile("".join(out))
+    """Compile a JSON Schema (ECMA-262) pattern, see :func:`python_pattern`."""
+    return re.compile(python_pattern(pattern))
 
 
 def _pattern(validator, pattern, instance, schema):
@@ -124,6 +142,8 @@ def _describe(error: jsonschema.ValidationError) -> Iterable[FieldError]:
         return
     if keyword in custom:
         message = custom[keyword]
+    elif keyword in ("anyOf", "oneOf"):
+        message = _alternatives_message(error)
     elif keyword == "format" and error.cause is not None:
         message = str(error.cause)
     elif keyword == "format":
@@ -158,7 +178,21 @@ def _describe(error: jsonschema.ValidationError) -> Iterable[FieldError]:
         message = f"does not have the expected form ({error.validator_value})"
     else:
         message = error.message
-    yield FieldError(_path(base), keyword, message)
+    yield FieldError(_path(base), keyword or "false", message)
+
+
+def _alternatives_message(error: jsonschema.ValidationError) -> str:
+    """A readable message for a failed ``anyOf``/``oneOf``: what the closest alternative lacks."""
+    if error.validator == "oneOf" and not error.context:
+        return "must match exactly one of the allowed forms, but matches several"
+    detail = ""
+    if error.context:
+        best = jsonschema.exceptions.best_match(error.context)
+        described = next(iter(_describe(best)), None) if best is not None else None
+        if described is not None:
+            where = described.path[len(_path(error.absolute_path)):].lstrip(".")
+            detail = f" ({where + ': ' if where else ''}{described.message})"
+    return "must match one of the allowed forms" + detail
 
 
 class SchemaValidator:
@@ -173,8 +207,8 @@ class SchemaValidator:
         """Every broken rule of ``document``, deduplicated, in a stable order."""
         seen: dict[tuple[str, str], FieldError] = {}
         for error in self._validator.iter_errors(document):
-            if error.validator in ("allOf", "anyOf", "if", "then"):
-                continue
+            if error.validator in ("allOf", "if", "then"):
+                continue  # jsonschema reports the failures inside these; they never come alone
             for field_error in _describe(error):
                 seen.setdefault((field_error.path, field_error.message), field_error)
         return sorted(seen.values(), key=lambda e: (e.path, e.message))

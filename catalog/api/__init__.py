@@ -9,6 +9,7 @@ def init_app(app: Flask) -> None:
     from ..activity import actions as _activity  # noqa: F401  (registers actions)
     from ..auth import actions as _auth  # noqa: F401
     from ..datasets import actions as _datasets  # noqa: F401
+    from ..datastore import actions as _datastore  # noqa: F401
     from ..departments import actions as _departments  # noqa: F401
     from ..search import actions as _search  # noqa: F401
     from . import status as _status  # noqa: F401
