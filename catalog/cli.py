@@ -197,6 +197,25 @@ def search_rebuild(batch_size: int) -> None:
         click.echo(f"Indexed {done} datasets in {elapsed:.1f} s ({done / elapsed if elapsed else 0:.0f}/s)")
 
 
+@main.group()
+def audit() -> None:
+    """The access log."""
+
+
+@audit.command("verify")
+def audit_verify() -> None:
+    """Check that no access log entry was edited, deleted or inserted (exit 1 when one was)."""
+    from .db import get_session
+    from .sharing.access_log import verify_chain
+
+    app = _app()
+    with app.app_context():
+        ok, _checked, message = verify_chain(get_session())
+    if not ok:
+        _fail(f"access log tampered: {message}")
+    click.echo(f"Access log verified: {message}")
+
+
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=None, help="default: $PORT or 5000")

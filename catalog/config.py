@@ -20,11 +20,14 @@ DEFAULTS = {
     "MAX_JSON_DEPTH": 32,
     "TOKEN_DEFAULT_DAYS": 365,
     "DATASTORE_MAX_RECORDS": 10000,  # records per datastore_upsert call
+    "SHARE_DEADLINE_DAYS": 10,  # working days a provider has to answer a share request
+    "HOLIDAYS": "",  # comma-separated ISO dates excluded from working days
+    "WORKDAYS": "",  # comma-separated weekend dates that are working days (调休)
     "SQL_ECHO": False,
 }
 
 _INT_SETTINGS = {"MAX_CONTENT_LENGTH", "MAX_JSON_BYTES", "MAX_JSON_DEPTH", "TOKEN_DEFAULT_DAYS",
-                 "DATASTORE_MAX_RECORDS"}
+                 "DATASTORE_MAX_RECORDS", "SHARE_DEADLINE_DAYS"}
 _BOOL_SETTINGS = {"SQL_ECHO"}
 
 

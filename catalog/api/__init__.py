@@ -12,6 +12,7 @@ def init_app(app: Flask) -> None:
     from ..datastore import actions as _datastore  # noqa: F401
     from ..departments import actions as _departments  # noqa: F401
     from ..search import actions as _search  # noqa: F401
+    from ..sharing import actions as _sharing  # noqa: F401
     from . import status as _status  # noqa: F401
     from .dispatcher import bp
 

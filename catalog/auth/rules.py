@@ -101,25 +101,6 @@ def can_write_records(session: Session, actor: User | None, dataset) -> bool:
     return can_edit_datasets_of(session, actor, dataset.owner_org)
 
 
-def can_read_records(session: Session, actor: User | None, dataset) -> bool:
-    """Who reads a dataset's records (not just its metadata).
-
-    The owner department and sysadmins always do. Others need an account in a registered department,
-    a published public dataset and share type ``unconditional``; conditional datasets wait for grants
-    (the sharing rules), ``none`` is never served to other departments.
-    """
-    if is_sysadmin(actor) or role_in(session, actor, dataset.owner_org) is not None:
-        return True
-    if actor is None or dataset.state != "active" or dataset.private:
-        return False
-    if dataset.share_type != "unconditional":
-        return False
-    from ..departments.models import Membership
-
-    return session.scalar(sa.select(sa.func.count()).select_from(Membership).where(
-        Membership.user_id == actor.id)) > 0
-
-
 def can_create_user(actor: User | None) -> bool:
     """Only sysadmins create accounts through the API."""
     return is_sysadmin(actor)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from typing import Any
 from urllib.parse import urlencode
 
@@ -10,15 +11,15 @@ from marshmallow import fields, validate
 
 from ..api.fields import JsonDict, JsonList, ParamsSchema, id_field
 from ..api.registry import ActionContext, action
-from ..auth import rules
 from ..datasets import resources as resource_service
 from ..datasets.models import Resource
 from ..datasets.service import show_dataset
 from ..errors import NotFound, ValidationError
+from ..sharing.reading import open_reader
 from . import query, record_schemas, service
 
 
-class CreateParams(ParamsSchema):
+class DatastoreCreateParams(ParamsSchema):
     resource_id = fields.String(load_default=None, metadata={"description": "an existing resource"})
     resource = JsonDict(load_default=None, metadata={"description": "or a new resource: {package_id, name, …}"})
     fields_ = JsonList(fields.Dict(), data_key="fields", load_default=None,
@@ -29,7 +30,7 @@ class CreateParams(ParamsSchema):
     records = JsonList(fields.Raw(), load_default=None)
 
 
-class UpsertParams(ParamsSchema):
+class DatastoreUpsertParams(ParamsSchema):
     resource_id = id_field("resource id")
     records = JsonList(fields.Raw(), required=True)
     method = fields.String(load_default="upsert", validate=validate.OneOf(service.METHODS))
@@ -38,13 +39,13 @@ class UpsertParams(ParamsSchema):
                                metadata={"description": "fail (409, nothing written), quarantine or skip"})
 
 
-class DeleteParams(ParamsSchema):
+class DatastoreDeleteParams(ParamsSchema):
     resource_id = id_field("resource id")
     filters = JsonDict(load_default=None, metadata={"description": "without filters the table is removed"})
     force = fields.Boolean(load_default=False)
 
 
-class SearchParams(ParamsSchema):
+class DatastoreSearchParams(ParamsSchema):
     resource_id = id_field("resource id")
     filters = JsonDict(load_default=None)
     q = fields.String(load_default=None)
@@ -57,12 +58,12 @@ class SearchParams(ParamsSchema):
     records_format = fields.String(load_default="objects", validate=validate.OneOf(["objects", "lists", "csv"]))
 
 
-class InfoParams(ParamsSchema):
+class DatastoreInfoParams(ParamsSchema):
     id = fields.String(load_default=None, metadata={"description": "resource id"})
     resource_id = fields.String(load_default=None)
 
 
-class ChangesParams(ParamsSchema):
+class DatastoreChangesParams(ParamsSchema):
     resource_id = id_field("resource id")
     cursor = fields.String(load_default=None, allow_none=True,
                            metadata={"description": "next_cursor of the previous call; none for the start"})
@@ -79,13 +80,9 @@ class SchemaCreateParams(ParamsSchema):
     owner_org = fields.String(load_default=None, allow_none=True)
 
 
-def _readable_table(ctx: ActionContext, resource_id: str):
+def _reader(ctx: ActionContext, resource_id: str):
     table = service.get_table(ctx.session, resource_id)
-    dataset = table.resource.dataset
-    show_dataset(ctx.session, ctx.actor, dataset.id)
-    rules.require(rules.can_read_records(ctx.session, ctx.actor, dataset),
-                  f"You may see the metadata of {dataset.name} but not its records")
-    return table
+    return table, open_reader(ctx.session, ctx.actor, table)
 
 
 def _max_records(ctx: ActionContext, records: list) -> None:
@@ -94,7 +91,7 @@ def _max_records(ctx: ActionContext, records: list) -> None:
         raise ValidationError.single("records", f"at most {limit} records per call; send them in batches")
 
 
-@action("datastore_create", params=CreateParams, result={"type": "object"})
+@action("datastore_create", params=DatastoreCreateParams, result={"type": "object"})
 def datastore_create(ctx: ActionContext, data: dict) -> dict:
     """Create the DataStore table of a resource (or of a new resource), optionally with records."""
     if data["resource_id"]:
@@ -129,7 +126,7 @@ def datastore_create(ctx: ActionContext, data: dict) -> dict:
     return result
 
 
-@action("datastore_upsert", params=UpsertParams, result={"type": "object"})
+@action("datastore_upsert", params=DatastoreUpsertParams, result={"type": "object"})
 def datastore_upsert(ctx: ActionContext, data: dict) -> dict:
     """Insert, update or upsert validated records; invalid ones fail the call or go to quarantine."""
     _max_records(ctx, data["records"])
@@ -138,7 +135,7 @@ def datastore_upsert(ctx: ActionContext, data: dict) -> dict:
                                   dry_run=data["dry_run"], on_invalid=data["on_invalid"])
 
 
-@action("datastore_delete", params=DeleteParams, result={"type": "object"})
+@action("datastore_delete", params=DatastoreDeleteParams, result={"type": "object"})
 def datastore_delete(ctx: ActionContext, data: dict) -> dict:
     """Delete the records matching ``filters``, or the whole table when no filters are given."""
     table = service.get_table(ctx.session, data["resource_id"])
@@ -160,14 +157,18 @@ def _field_list(raw: Any) -> list[str] | None:
     raise ValidationError.single("fields", "must be a list of field names or a comma-separated string")
 
 
-@action("datastore_search", params=SearchParams, result={"type": "object"}, read_only=True)
+@action("datastore_search", params=DatastoreSearchParams, result={"type": "object"}, read_only=True)
 def datastore_search(ctx: ActionContext, data: dict) -> dict:
     """Read records with filters, a text query, sorting and paging."""
-    table = _readable_table(ctx, data["resource_id"])
+    table, reader = _reader(ctx, data["resource_id"])
+    reader.check_query(filters=data["filters"], q=data["q"], sort=data["sort"])
     names = _field_list(data["fields_"])
     found = query.search_records(ctx.session, table, filters=data["filters"], q=data["q"], fields=names,
                                  sort=data["sort"], limit=data["limit"], offset=data["offset"],
                                  include_total=data["include_total"])
+    found["records"] = [reader.mask(r) for r in found["records"]]
+    reader.log(ctx.session, action="datastore_search", count=len(found["records"]), params={
+        k: data[k] for k in ("filters", "q", "sort", "limit", "offset") if data[k] not in (None, "")})
     columns = names or [f["id"] for f in table.fields]
     result: dict[str, Any] = {"resource_id": table.resource_id, "fields": [
         f for f in table.fields if f["id"] in columns], "limit": data["limit"], "offset": data["offset"]}
@@ -183,15 +184,21 @@ def datastore_search(ctx: ActionContext, data: dict) -> dict:
         for r in found["records"]:
             writer.writerow([query.csv_cell(r.get(c)) for c in columns])
         result["records"] = buffer.getvalue()
-    params = {k: v for k, v in (("resource_id", table.resource_id), ("q", data["q"]), ("sort", data["sort"]),
-                                ("limit", data["limit"])) if v}
+    # The links repeat every parameter that shapes the page, so following "next" continues this search.
+    params = {k: v for k, v in (
+        ("resource_id", table.resource_id), ("q", data["q"]), ("sort", data["sort"]),
+        ("filters", json.dumps(data["filters"], ensure_ascii=False) if data["filters"] else None),
+        ("fields", ",".join(names) if names else None),
+        ("records_format", data["records_format"] if data["records_format"] != "objects" else None),
+        ("include_total", "false" if not data["include_total"] else None),
+        ("limit", data["limit"])) if v}
     base = "/api/3/action/datastore_search?"
     result["_links"] = {"start": base + urlencode(params),
                         "next": base + urlencode({**params, "offset": data["offset"] + data["limit"]})}
     return result
 
 
-@action("datastore_info", params=InfoParams, result={"type": "object"}, read_only=True)
+@action("datastore_info", params=DatastoreInfoParams, result={"type": "object"}, read_only=True)
 def datastore_info(ctx: ActionContext, data: dict) -> dict:
     """A resource's DataStore fields, primary key, record schema, record count and last change."""
     resource_id = data["id"] or data["resource_id"]
@@ -204,12 +211,15 @@ def datastore_info(ctx: ActionContext, data: dict) -> dict:
     return info
 
 
-@action("datastore_changes", params=ChangesParams, result={"type": "object"}, read_only=True)
+@action("datastore_changes", params=DatastoreChangesParams, result={"type": "object"}, read_only=True)
 def datastore_changes(ctx: ActionContext, data: dict) -> dict:
     """The records inserted, updated or deleted after ``cursor``, in order, and the next cursor."""
-    table = _readable_table(ctx, data["resource_id"])
-    return {"resource_id": table.resource_id,
-            **query.changes(ctx.session, table, cursor=data["cursor"], limit=data["limit"])}
+    table, reader = _reader(ctx, data["resource_id"])
+    page = query.changes(ctx.session, table, cursor=data["cursor"], limit=data["limit"])
+    page["changes"] = [reader.mask(c) for c in page["changes"]]
+    reader.log(ctx.session, action="datastore_changes", count=len(page["changes"]),
+               params={"cursor": data["cursor"], "limit": data["limit"]})
+    return {"resource_id": table.resource_id, **page}
 
 
 @action("schema_list", result={"type": "array", "items": {"type": "object"}}, read_only=True)

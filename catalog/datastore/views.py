@@ -5,11 +5,10 @@ import json
 
 from flask import Blueprint, Response, abort, request, stream_with_context
 
-from ..auth import rules
 from ..auth.service import authenticate_headers
-from ..datasets.service import show_dataset
 from ..db import get_db
 from ..errors import CatalogError
+from ..sharing.reading import open_reader
 from . import query, service
 
 bp = Blueprint("datastore", __name__)
@@ -26,15 +25,22 @@ def dump(resource_id: str) -> Response:
     try:
         actor, _token = authenticate_headers(session, request.headers)
         table = service.get_table(session, resource_id)
-        dataset = table.resource.dataset
-        show_dataset(session, actor, dataset.id)
-        rules.require(rules.can_read_records(session, actor, dataset), "not allowed to read these records")
+        reader = open_reader(session, actor, table)
     except CatalogError:
         session.close()
         abort(404)
     header = [f["id"] for f in table.fields]
     bom = request.args.get("bom", "").lower() in ("1", "true", "yes")
-    rows = query.iter_records(session, table)
+    rows = (reader.mask(r) for r in query.iter_records(session, table))
+    sent = 0
+
+    def counted(items):
+        nonlocal sent
+        for item in items:
+            sent += 1
+            yield item
+
+    rows = counted(rows)
 
     def generate():
         try:
@@ -48,6 +54,10 @@ def dump(resource_id: str) -> Response:
                     yield ("," if index else "") + json.dumps(record, ensure_ascii=False)
                 yield "]"
         finally:
+            # Log what was actually sent, even when the client stopped reading half way.
+            session.rollback()
+            reader.log(session, action="datastore_dump", params={"format": fmt}, count=sent)
+            session.commit()
             session.close()
 
     mimetype = "text/csv" if fmt == "csv" else "application/json"

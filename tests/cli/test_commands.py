@@ -105,3 +105,33 @@ def test_passwords_are_stored_as_scrypt_hashes_never_plain(env):
         stored = conn.execute(sa.text("SELECT password_hash FROM \"user\" WHERE name = 'zhao'")).scalar()
     assert stored.startswith("scrypt:")
     assert "plain-text-pw" not in stored
+
+
+def test_audit_verify_reports_an_intact_and_a_tampered_log(env):
+    import sqlalchemy as sa
+
+    from catalog import create_app
+    from catalog.db import get_db
+
+    run("db", "upgrade")
+    run("demo", "load")
+    app = create_app()
+    with app.app_context():
+        from catalog.auth.models import User
+        from catalog.db import get_session
+        from catalog.datasets.service import get_dataset
+        from catalog.sharing.access_log import append_entry
+
+        session = get_session()
+        admin = session.scalar(sa.select(User).where(User.name == "admin"))
+        for count in (3, 5):
+            append_entry(session, admin, action="datastore_search", dataset=get_dataset(session, "household-register"),
+                         resource_id=None, departments=[], params={}, record_count=count)
+        session.commit()
+    intact = run("audit", "verify")
+    assert intact.exit_code == 0 and "2 entries, chain intact" in intact.output
+    with get_db(app).engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM access_log WHERE record_count = 3"))
+    tampered = CliRunner().invoke(main, ["audit", "verify"])
+    assert tampered.exit_code == 1
+    assert "access log tampered" in tampered.output and "deleted or inserted" in tampered.output
