@@ -29,13 +29,17 @@ setup(
         "jieba>=0.42,<0.43",
         "opencc-python-reimplemented>=0.1.7,<0.2",
         "pypinyin>=0.50,<1",
+        "openpyxl>=3.1,<4",
+        "requests>=2.31,<3",
+        "charset-normalizer>=3,<4",
+        "Flask-Limiter[redis]>=4.1,<5",
     ],
     extras_require={
         "test": [
             "pytest>=8,<10",
             "ckanapi>=4.7,<5",
-            "requests>=2.31,<3",
             "openapi-spec-validator>=0.7,<1",
+            "schemathesis>=4.32,<5",
         ],
     },
     entry_points={"console_scripts": ["catalog=catalog.cli:main"]},

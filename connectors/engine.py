@@ -1,0 +1,326 @@
+"""The sync engine: one function, :func:`run_sync`, owns a run from the first read to the report.
+
+    source.read(state) → map → validate → batch → target.write(records, rejected, state) → report
+
+* **State.** In ``incremental`` mode the read starts from ``target.state()``. Every batch is written
+  with the last :class:`~connectors.base.Checkpoint` whose rows are all in that batch or an earlier
+  one, so records and state commit together and a rerun after a crash resumes exactly there. A batch
+  is flushed only when the next row arrives (or the read ends), so a checkpoint that follows a
+  batch's last row travels with that batch.
+* **Invalid rows** (mapping errors, then schema errors, both with field paths) go to quarantine
+  (handed to the target with the batch), are skipped (counted only), or stop the run (``fail``:
+  nothing of the failing batch is written, earlier batches stay committed).
+* **Counts.** ``read = inserted + updated + unchanged + quarantined + skipped`` is checked after
+  every batch; counts cover committed batches only.
+* **Mirror** deletes keys missing from the source only after a complete, successful read — and not
+  when no valid record was read at all (an empty or unreadable export must not empty the dataset).
+* **Retries.** A :class:`~connectors.base.TransientSourceError` is retried ``retries`` times with
+  exponential backoff (``backoff * 2**(attempt-1)`` seconds, at most ``max_backoff``); the read
+  resumes from the last checkpoint, skipping the rows it had already yielded since. When the source
+  fails for good, the rows read before the failure are still committed (with their checkpoint).
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import time
+import traceback
+from typing import Any, Callable, Iterator
+
+from .base import (Checkpoint, Rejected, Row, Source, SourceError, Stream, Target, TargetError,
+                   TransientSourceError, WriteCounts, jsonable)
+from .mapping import Mapping, MappingConfigError
+from .report import FAILED, INVALID_SAMPLE, SUCCEEDED, RunReport, capture_log
+
+__all__ = ["MODES", "ON_INVALID", "WRITES", "RunReport", "run_sync"]
+
+log = logging.getLogger(__name__)
+
+MODES = ("full_refresh", "incremental")
+WRITES = ("append", "upsert", "mirror")
+ON_INVALID = ("quarantine", "fail", "skip")
+
+
+class _InvalidRow(Exception):
+    """on_invalid=fail met an invalid row."""
+
+    def __init__(self, rejected: Rejected):
+        super().__init__(rejected.describe())
+        self.rejected = rejected
+
+
+def run_sync(source: Source, config: dict[str, Any], stream: Stream | None, target: Target, *,
+             mapping: Mapping | dict[str, Any] | None = None, validator: Any = None,
+             mode: str = "full_refresh",
+             write: str = "upsert", on_invalid: str = "quarantine", batch_size: int = 1000,
+             progress: Callable[[RunReport], None] | None = None, retries: int = 3,
+             backoff: float = 1.0, max_backoff: float = 60.0,
+             sleep: Callable[[float], None] = time.sleep) -> RunReport:
+    """Run one sync of ``stream`` (``None``: the source's first stream) into ``target``; never raises
+    for a failed run — the :class:`RunReport` says what happened. Bad options raise ``ValueError``.
+
+    ``mapping`` is a :class:`Mapping` or its configuration (a malformed one fails the run);
+    ``None`` passes rows on as they are. ``validator`` is a :class:`schemas.validation.RecordValidator`
+    (or anything with its ``validate_many`` and ``errors``); ``None`` accepts every mapped record. ``progress`` is called
+    with the report after every committed batch.
+    """
+    _check_options(mode=mode, write=write, on_invalid=on_invalid, batch_size=batch_size, retries=retries)
+    report = RunReport(source=getattr(source, "name", "") or type(source).__name__,
+                       stream=stream.name if stream else "", mode=mode, write=write, on_invalid=on_invalid)
+    run = _Run(source, config, stream, target, report, mapping=mapping, validator=validator,
+               batch_size=batch_size, progress=progress, retries=retries, backoff=backoff,
+               max_backoff=max_backoff, sleep=sleep)
+    started = time.perf_counter()
+    with capture_log(report.log):
+        try:
+            run.execute()
+            report.status = SUCCEEDED
+        except _InvalidRow as exc:
+            _fail(report, f"stopped at the first invalid row (on_invalid=fail): {exc}",
+                  "\n".join(f"{e['field']} [{e['keyword']}]: {e['message']}" for e in exc.rejected.errors))
+        except (SourceError, TargetError, MappingConfigError) as exc:
+            _fail(report, str(exc), traceback.format_exc())
+        except Exception as exc:  # noqa: BLE001 - the report is the way out, with the traceback inside
+            _fail(report, f"the sync stopped on an unexpected error ({type(exc).__name__}) while {run.phase}; "
+                          "the error detail has the traceback", traceback.format_exc())
+        finally:
+            report.duration_seconds = round(time.perf_counter() - started, 6)
+            report.finished_at = dt.datetime.now(dt.timezone.utc)
+            log.info("sync %s: %s in %.2f s; %s", report.status, report.stream, report.duration_seconds,
+                     ", ".join(f"{k} {v}" for k, v in report.counts().items()))
+    _assert_balanced(report)
+    return report
+
+
+def _check_options(*, mode: str, write: str, on_invalid: str, batch_size: int, retries: int) -> None:
+    for name, value, allowed in (("mode", mode, MODES), ("write", write, WRITES),
+                                 ("on_invalid", on_invalid, ON_INVALID)):
+        if value not in allowed:
+            raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+    if mode == "incremental" and write == "mirror":
+        raise ValueError("write=mirror needs a complete read: use mode=full_refresh")
+    if batch_size < 1 or retries < 0:
+        raise ValueError("batch_size must be at least 1 and retries at least 0")
+
+
+def _fail(report: RunReport, message: str, detail: str) -> None:
+    report.status, report.error_message, report.error_detail = FAILED, message, detail
+    log.error("sync failed: %s", message)
+
+
+def _assert_balanced(report: RunReport) -> None:
+    """The engine's invariant: every committed row has exactly one outcome."""
+    if not report.balanced():
+        raise AssertionError(f"sync counts do not add up: {report.counts()}")
+
+
+class _Run:
+    """The moving parts of one run (see :func:`run_sync`)."""
+
+    def __init__(self, source: Source, config: dict[str, Any], stream: Stream | None, target: Target,
+                 report: RunReport, *, mapping: Mapping | dict[str, Any] | None, validator: Any,
+                 batch_size: int, progress: Callable[[RunReport], None] | None, retries: int,
+                 backoff: float, max_backoff: float, sleep: Callable[[float], None]):
+        self.source, self.config, self.stream, self.target, self.report = source, config, stream, target, report
+        self.mapping, self.validator, self.batch_size, self.progress = mapping, validator, batch_size, progress
+        self.retries, self.backoff, self.max_backoff, self.sleep = retries, backoff, max_backoff, sleep
+        self.method = "append" if report.write == "append" else "upsert"
+        self.phase = "starting"
+        self.state: dict[str, Any] | None = None      # the last checkpoint seen
+        self.committed: dict[str, Any] | None = None  # the state of the last committed batch
+        self.seen_keys: set[str] = set()
+
+    def execute(self) -> None:
+        """Check, read, batch and write; then mirror deletions after a complete read."""
+        self.phase = "checking the mapping"
+        if isinstance(self.mapping, dict):
+            self.mapping = Mapping.from_config(self.mapping)
+        self.phase = "checking the source configuration"
+        self._retrying(lambda: self.source.check(self.config))
+        if self.stream is None:
+            self.phase = "discovering the source's streams"
+            streams = self._retrying(lambda: self.source.discover(self.config))
+            if not streams:
+                raise SourceError("the source has no stream to read")
+            self.stream = streams[0]
+            self.report.stream = self.stream.name
+        start = self.target.state() if self.report.mode == "incremental" else None
+        self.state = self.committed = self.report.start_state = self.report.state = start
+        log.info("sync of %s started: mode %s, write %s, on_invalid %s, from %s", self.stream.name,
+                 self.report.mode, self.report.write, self.report.on_invalid,
+                 f"state {start}" if start else "the start")
+        pending: list[Row] = []
+        self.phase = "reading the source"
+        with contextlib.closing(self._items(start)) as items:
+            try:
+                for item in items:
+                    if isinstance(item, Checkpoint):
+                        self.state = item.state
+                        continue
+                    if len(pending) >= self.batch_size:
+                        self._commit(pending)
+                        pending = []
+                    pending.append(item)
+            except SourceError:
+                self._salvage(pending)
+                raise
+        self._commit(pending)
+        if self.report.write == "mirror":
+            self._mirror()
+
+    def _salvage(self, pending: list[Row]) -> None:
+        """The source failed: commit the rows read before the failure, so a rerun resumes after them."""
+        try:
+            self._commit(pending)
+        except Exception as exc:  # noqa: BLE001 - the source's error is the one to report
+            log.warning("the %d rows read before the source failed were not written: %s", len(pending), exc)
+
+    # --- reading, with retries ---------------------------------------------------------------
+
+    def _delay(self, attempt: int, hint: float | None) -> float:
+        delay = self.backoff * 2 ** (attempt - 1)
+        return min(self.max_backoff, max(delay, hint or 0.0))
+
+    def _give_up_or_wait(self, exc: TransientSourceError, attempt: int) -> None:
+        if attempt > self.retries:
+            raise SourceError(f"{exc} (still failing after {self.retries} retries)") from exc
+        delay = self._delay(attempt, exc.retry_after)
+        self.report.retries += 1
+        log.warning("%s; retry %d of %d in %.1f s", exc, attempt, self.retries, delay)
+        self.sleep(delay)
+
+    def _retrying(self, call: Callable[[], Any]) -> Any:
+        attempt = 0
+        while True:
+            try:
+                return call()
+            except TransientSourceError as exc:
+                attempt += 1
+                self._give_up_or_wait(exc, attempt)
+
+    def _items(self, start: dict[str, Any] | None) -> Iterator[Row | Checkpoint]:
+        """The source's rows and checkpoints; a transient failure resumes from the last checkpoint."""
+        resume, skip, since, attempt = start, 0, 0, 0
+        while True:
+            reader = None
+            try:
+                reader = iter(self.source.read(self.config, self.stream, resume))
+                while True:
+                    began = time.perf_counter()
+                    try:
+                        item = next(reader)
+                    except StopIteration:
+                        return
+                    finally:
+                        self.report.timings["read"] += time.perf_counter() - began
+                    if skip:  # already yielded before the failure
+                        skip -= isinstance(item, Row)
+                        continue
+                    attempt = 0
+                    if isinstance(item, Checkpoint):
+                        resume, since = item.state, 0
+                    else:
+                        since += 1
+                    yield item
+            except TransientSourceError as exc:
+                attempt += 1
+                self._give_up_or_wait(exc, attempt)
+                skip = since
+            finally:
+                if reader is not None and hasattr(reader, "close"):
+                    reader.close()
+
+    # --- one batch ---------------------------------------------------------------------------
+
+    def _transform(self, rows: list[Row]) -> tuple[list[tuple[int, dict[str, Any]]], list[Rejected]]:
+        """Map and validate: the valid (row number, record) pairs and the rejected rows, in order."""
+        mapped: list[tuple[Row, Any, list[dict[str, str]]]] = []
+        for row in rows:
+            if self.mapping is not None:
+                record, field_errors = self.mapping.apply(row.data)
+            else:
+                record, field_errors = dict(row.data), []
+            mapped.append((row, jsonable(record), [_error(e) for e in field_errors]))
+        clean = [i for i, (_row, _record, errors) in enumerate(mapped) if not errors]
+        if self.validator is not None:
+            _valid, invalid = self.validator.validate_many([mapped[i][1] for i in clean])
+            for position, field_errors in invalid.items():
+                mapped[clean[position]][2].extend(_error(e) for e in field_errors)
+            for position in sorted(set(range(len(mapped))) - set(clean)):
+                # the mapping failed; add the schema's view of the fields it did not already name
+                _row, record, errors = mapped[position]
+                named = tuple(e["field"] for e in errors)
+                errors.extend(_error(e) for e in self.validator.errors(record)
+                              if not any(e.path == p or e.path.startswith(p + ".") for p in named))
+        records: list[tuple[int, dict[str, Any]]] = []
+        rejected: list[Rejected] = []
+        for row, record, errors in mapped:
+            if errors:
+                rejected.append(Rejected(row.row_number, jsonable(row.data), record, errors))
+            else:
+                records.append((row.row_number, record))
+        return records, rejected
+
+    def _commit(self, rows: list[Row]) -> None:
+        """Write one batch with the current state in one target transaction, then count it."""
+        if not rows and self.state == self.committed:
+            return
+        report = self.report
+        began = time.perf_counter()
+        records, rejected = self._transform(rows)
+        report.timings["transform"] += time.perf_counter() - began
+        for item in rejected[:max(0, INVALID_SAMPLE - len(report.invalid_rows))]:
+            report.invalid_rows.append({"row_number": item.row_number, "errors": item.errors})
+        if rejected and report.on_invalid == "fail":
+            raise _InvalidRow(rejected[0])
+        quarantine = rejected if report.on_invalid == "quarantine" else []
+        self.phase = f"writing batch {report.batches + 1}"
+        began = time.perf_counter()
+        counts = self.target.write(records, quarantine, self.state, method=self.method)
+        report.timings["write"] += time.perf_counter() - began
+        if not isinstance(counts, WriteCounts) or counts.total != len(records):
+            raise AssertionError(f"the target reported {counts} for {len(records)} records")
+        report.read += len(rows)
+        report.inserted += counts.inserted
+        report.updated += counts.updated
+        report.unchanged += counts.unchanged
+        report.quarantined += len(quarantine)
+        report.skipped += len(rejected) - len(quarantine)
+        report.batches += 1
+        self.committed = report.state = self.state
+        if report.write == "mirror":
+            self._remember_keys(records, rejected)
+        _assert_balanced(report)
+        log.info("batch %d committed: %d rows: inserted %d, updated %d, unchanged %d, %s %d%s",
+                 report.batches, len(rows), counts.inserted, counts.updated, counts.unchanged,
+                 "quarantined" if quarantine else "skipped", len(rejected),
+                 "".join(f"; {r.describe()}" for r in rejected[:3]) + (" …" if len(rejected) > 3 else ""))
+        self.phase = "reading the source"
+        if self.progress is not None:
+            self.progress(report)
+
+    def _remember_keys(self, records: list[tuple[int, dict[str, Any]]], rejected: list[Rejected]) -> None:
+        self.seen_keys.update(self.target.key_of(record) for _row, record in records)
+        # a row that is still in the source but invalid now keeps its last good version
+        for item in rejected:
+            if isinstance(item.record, dict):
+                with contextlib.suppress(Exception):
+                    self.seen_keys.add(self.target.key_of(item.record))
+
+    def _mirror(self) -> None:
+        report = self.report
+        if report.inserted + report.updated + report.unchanged == 0:
+            log.warning("mirror: no valid record was read, so nothing is deleted "
+                        "(an empty or unreadable export must not empty the dataset)")
+            return
+        self.phase = "deleting the records missing from the source"
+        began = time.perf_counter()
+        report.deleted = int(self.target.finish_mirror(self.seen_keys))
+        report.timings["mirror"] += time.perf_counter() - began
+        log.info("mirror: %d records missing from the source deleted", report.deleted)
+
+
+def _error(error: Any) -> dict[str, str]:
+    """A FieldError as the dict a quarantine keeps."""
+    return {"field": error.path or "__root__", "keyword": error.keyword, "message": error.message}
