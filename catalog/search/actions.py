@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import RAISE, fields, validate
 
-from ..api.fields import JsonList, ParamsSchema
+from ..api.fields import MAX_OFFSET, JsonList, ParamsSchema
 from ..api.registry import ActionContext, action
 from ..datasets.actions import dataset_dicts
 from ..datasets.schemas import DatasetOut
@@ -23,7 +23,7 @@ class SearchParams(ParamsSchema):
     sort = fields.String(load_default=None, allow_none=True,
                          metadata={"description": "e.g. score desc, metadata_modified desc, title_string asc"})
     rows = fields.Integer(load_default=10, validate=validate.Range(min=0, max=1000))
-    start = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    start = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
     facet = fields.Boolean(load_default=True)
     facet_field = JsonList(fields.String(), data_key="facet.field", load_default=None, allow_none=True)
     facet_limit = fields.Integer(data_key="facet.limit", load_default=50, validate=validate.Range(min=-1))

@@ -31,6 +31,8 @@ FACET_FIELDS = ("organization", "tags", "res_format", "share_type", "update_cycl
 SORT_FIELDS = {"score": "score", "metadata_modified": "metadata_modified",
                "metadata_created": "metadata_created", "title_string": "title", "title": "title",
                "name": "name"}
+#: The marker of page rows in the combined count, facets and page statement.
+_PAGE = "#page"
 _FACET_TITLES = {"organization": {"zh": "部门", "en": "Organizations"}, "tags": {"zh": "标签", "en": "Tags"},
                  "res_format": {"zh": "格式", "en": "Formats"}}
 
@@ -71,33 +73,55 @@ def _enum_labels() -> dict[str, dict[str, dict[str, str]]]:
     return {name: prop.get("x-enumLabels", {}) for name, prop in properties.items()}
 
 
-def _facet(session: Session, name: str, ids: sa.Subquery, *, limit: int, mincount: int,
-           lang: str) -> list[tuple[str, str, int]]:
-    count = sa.func.count(sa.distinct(ids.c.id)).label("n")
+def _facet_rows(name: str, hits) -> sa.Select:
+    """``(facet, value, n)`` rows of one facet over the ``hits`` CTE (one row per dataset).
+
+    Every branch counts rows that are unique per dataset, so ``count(*)`` is exact and no
+    ``count(DISTINCT ...)`` (a sort per group) is needed; nothing joins back to ``dataset``.
+    """
+    label = sa.literal(name).label("facet")
+    n = sa.func.count().label("n")
     if name == "organization":
-        stmt = (sa.select(Department.name, Department.title, count)
-                .join(Dataset, Dataset.owner_org == Department.id).join(ids, ids.c.id == Dataset.id)
-                .group_by(Department.name, Department.title))
-    elif name == "tags":
-        stmt = (sa.select(Tag.name, Tag.name, count).join(dataset_tag, dataset_tag.c.tag_id == Tag.id)
-                .join(ids, ids.c.id == dataset_tag.c.dataset_id).group_by(Tag.name))
-    elif name == "res_format":
+        return sa.select(label, hits.c.owner_org.label("value"), n).group_by(hits.c.owner_org)
+    if name == "tags":  # (dataset_id, tag_id) is the primary key of dataset_tag
+        return (sa.select(label, Tag.name.label("value"), n)
+                .select_from(dataset_tag.join(hits, hits.c.id == dataset_tag.c.dataset_id)
+                             .join(Tag, Tag.id == dataset_tag.c.tag_id))
+                .group_by(Tag.name))
+    if name == "res_format":  # a dataset counts once per format, however many resources have it
         fmt = sa.func.upper(Resource.format)
-        stmt = (sa.select(fmt, fmt, count).join(ids, ids.c.id == Resource.package_id)
-                .where(Resource.format.is_not(None), Resource.format != "").group_by(fmt))
-    else:
-        column = COLUMN_FIELDS[name]
-        stmt = (sa.select(column, column, count).join(ids, ids.c.id == Dataset.id)
-                .where(column.is_not(None)).group_by(column))
-    stmt = stmt.having(count >= max(mincount, 1)).order_by(sa.desc("n"), sa.text("1"))
-    if limit >= 0:
-        stmt = stmt.limit(limit)
-    labels = _enum_labels().get(name, {})
-    rows = []
-    for value, display, n in session.execute(stmt):
-        display = labels.get(value, {}).get(lang, display) if labels else display
-        rows.append((value, display, n))
-    return rows
+        formats = (sa.select(Resource.package_id, fmt.label("fmt")).distinct()
+                   .join(hits, hits.c.id == Resource.package_id)
+                   .where(Resource.format.is_not(None), Resource.format != "")
+                   .subquery("formats"))
+        return sa.select(label, formats.c.fmt.label("value"), n).group_by(formats.c.fmt)
+    column = hits.c[f"f_{name}"]
+    return sa.select(label, column.label("value"), n).where(column.is_not(None)).group_by(column)
+
+
+def _facets(session: Session, counted: dict[str, list[tuple[str, int]]], *, limit: int, mincount: int,
+            lang: str) -> dict[str, list[tuple[str, str, int]]]:
+    """Facet items ``(value, display name, count)``: most frequent first, then by value."""
+    organizations = {}
+    ids = [value for value, _n in counted.get("organization", [])]
+    if ids:
+        organizations = {d.id: (d.name, d.title) for d in session.scalars(
+            sa.select(Department).where(Department.id.in_(ids)))}
+    facets = {}
+    for name, rows in counted.items():
+        labels = _enum_labels().get(name, {})
+        items = []
+        for value, n in rows:
+            if n < max(mincount, 1):
+                continue
+            if name == "organization":
+                value, display = organizations.get(value, (value, value))
+            else:
+                display = labels.get(value, {}).get(lang, value) if labels else value
+            items.append((value, display, n))
+        items.sort(key=lambda item: (-item[2], item[0]))
+        facets[name] = items[:limit] if limit >= 0 else items
+    return facets
 
 
 def search_datasets(session: Session, actor: User | None, *, q: str = "", fq: list[str] | None = None,
@@ -127,31 +151,54 @@ def search_datasets(session: Session, actor: User | None, *, q: str = "", fq: li
     conditions.extend(_clause_condition(c) for c in clauses)
 
     terms = text.query_terms(q or "")
-    score = sa.literal(0.0)
-    base = sa.select(Dataset.id.label("id"))
-    if terms:
-        match = index.matches(session, terms)
-        base = base.join(match, match.c.dataset_id == Dataset.id)
-        score = match.c.score
-    base = base.where(*conditions)
-    ids = base.subquery("hits")
-
-    count = session.scalar(sa.select(sa.func.count()).select_from(ids))
+    facet_fields = list(dict.fromkeys(facet_fields or []))
     if not order:
         order = [("score", True), ("metadata_modified", True)] if terms else [("metadata_modified", True)]
-    columns = {"score": score, "metadata_modified": Dataset.metadata_modified,
-               "metadata_created": Dataset.metadata_created, "title": Dataset.title, "name": Dataset.name}
-    page = sa.select(Dataset.id)
+
+    # The matching datasets, computed once per request as a CTE that the count, the facets and
+    # (with words) the page all read in one statement. Before, the count, the page and every
+    # facet each repeated the full-text match and the visibility conditions in its own query.
+    columns = [Dataset.id.label("id"), Dataset.owner_org.label("owner_org")]
+    columns += [COLUMN_FIELDS[name].label(f"f_{name}") for name in facet_fields if name in COLUMN_FIELDS]
+    base = sa.select(*columns)
     if terms:
-        page = page.join(match, match.c.dataset_id == Dataset.id)
-    page = page.where(*conditions).order_by(
-        *[columns[key].desc() if desc else columns[key].asc() for key, desc in order],
-        Dataset.metadata_modified.desc(), Dataset.id).offset(start).limit(rows)
-    page_ids = list(session.scalars(page))
+        match = index.matches(session, terms)
+        base = base.add_columns(match.c.score.label("score"), Dataset.metadata_modified,
+                                Dataset.metadata_created, Dataset.title, Dataset.name)
+        base = base.join(match, match.c.dataset_id == Dataset.id)
+    hits = base.where(*conditions).cte("hits")
+    if facet_fields or terms:  # read more than once: compute it once (a lone count inlines it)
+        hits = hits.prefix_with("MATERIALIZED")
+
+    parts = [sa.select(sa.literal("").label("facet"), sa.null().label("value"),
+                       sa.func.count().label("n")).select_from(hits)]
+    parts += [_facet_rows(name, hits) for name in facet_fields]
+    if terms:  # the page in relevance (or the asked) order, numbered to survive the UNION
+        sort = [hits.c[key].desc() if desc else hits.c[key].asc() for key, desc in order]
+        sort += [hits.c.metadata_modified.desc(), hits.c.id]
+        page = (sa.select(sa.literal(_PAGE).label("facet"), hits.c.id.label("value"),
+                          sa.func.row_number().over(order_by=sort).label("n"))
+                .order_by(*sort).offset(start).limit(rows).subquery("page"))
+        parts.append(sa.select(page))
+    count, counted, ranked = 0, {name: [] for name in facet_fields}, []
+    for facet, value, n in session.execute(sa.union_all(*parts)):
+        if facet == "":
+            count = n
+        elif facet == _PAGE:
+            ranked.append((n, value))
+        else:
+            counted[facet].append((value, n))
+    if terms:
+        page_ids = [value for _n, value in sorted(ranked)]
+    else:  # without words the newest (or the asked) order comes straight from the indexes
+        keys = {"metadata_modified": Dataset.metadata_modified, "metadata_created": Dataset.metadata_created,
+                "title": Dataset.title, "name": Dataset.name}
+        sort = [keys[key].desc() if desc else keys[key].asc() for key, desc in order if key in keys]
+        page_ids = list(session.scalars(sa.select(Dataset.id).where(*conditions).order_by(
+            *sort, Dataset.metadata_modified.desc(), Dataset.id).offset(start).limit(rows)))
     found = {d.id: d for d in session.scalars(sa.select(Dataset).where(Dataset.id.in_(page_ids)).options(
         selectinload(Dataset.tags), selectinload(Dataset.resources), selectinload(Dataset.organization)))}
-    facets = {name: _facet(session, name, ids, limit=facet_limit, mincount=facet_mincount, lang=lang)
-              for name in facet_fields or []}
+    facets = _facets(session, counted, limit=facet_limit, mincount=facet_mincount, lang=lang)
     return SearchResult(count=count or 0, datasets=[found[i] for i in page_ids], facets=facets, terms=terms)
 
 

@@ -114,6 +114,13 @@ def check(expect: dict[str, Any], result: dict[str, Any]) -> list[str]:
         top = list(expect["top"])
         if names[:len(top)] != top:
             problems.append(f"top {len(top)} in order:\n  expected {top}\n  actual   {names[:len(top)]}")
+    if "then" in expect:  # the results right after ``top``, any order
+        start, then = len(expect.get("top", [])), list(expect["then"])
+        got = names[start:start + len(then)]
+        if sorted(got) != sorted(then):
+            problems.append(f"results {start + 1}-{start + len(then)} after the top ones:\n"
+                            f"  missing    {sorted(set(then) - set(got))}\n"
+                            f"  unexpected {sorted(set(got) - set(then))}")
     if "tiers" in expect:  # consecutive groups; order inside a group is free
         position = 0
         for number, tier in enumerate(expect["tiers"]):
@@ -142,7 +149,7 @@ def check(expect: dict[str, Any], result: dict[str, Any]) -> list[str]:
 
 
 def _rows(expect: dict[str, Any]) -> int:
-    wanted = [len(expect.get("top", [])), sum(len(t) for t in expect.get("tiers", [])),
+    wanted = [len(expect.get("top", [])) + len(expect.get("then", [])), sum(len(t) for t in expect.get("tiers", [])),
               len(expect.get("all", [])), 50 if ("includes" in expect or "excludes" in expect) else 0]
     return max(wanted + [10])
 
