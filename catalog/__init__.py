@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then ``CATALOG_*`` environment variables, then ``config``."""
-    from . import api, config as settings, db
+    from . import api, config as settings, db, security
     from .datasets import views as dataset_views
     from .datastore import views as datastore_views
     from .web import views as web_views
@@ -30,4 +30,5 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(dataset_views.bp)
     app.register_blueprint(datastore_views.bp)
     app.register_blueprint(web_views.bp)
+    security.init_app(app)
     return app

@@ -24,11 +24,18 @@ DEFAULTS = {
     "HOLIDAYS": "",  # comma-separated ISO dates excluded from working days
     "WORKDAYS": "",  # comma-separated weekend dates that are working days (调休)
     "SQL_ECHO": False,
+    # Hardening (catalog/security.py; docs/SECURITY.md)
+    "REDIS_URL": None,  # rate-limit counters shared by every worker; default: in this process's memory
+    "RATELIMIT_ENABLED": True,
+    "RATELIMIT_API": "600 per minute",  # Action API calls per API token
+    "RATELIMIT_API_ANONYMOUS": "3000 per minute",  # per client address: everyone behind one NAT shares it
+    "PROXY_COUNT": 0,  # reverse proxies in front whose X-Forwarded-For / -Proto are trusted
+    "SESSION_COOKIE_SECURE": None,  # default: true when SITE_URL is https
 }
 
 _INT_SETTINGS = {"MAX_CONTENT_LENGTH", "MAX_JSON_BYTES", "MAX_JSON_DEPTH", "TOKEN_DEFAULT_DAYS",
-                 "DATASTORE_MAX_RECORDS", "SHARE_DEADLINE_DAYS"}
-_BOOL_SETTINGS = {"SQL_ECHO"}
+                 "DATASTORE_MAX_RECORDS", "SHARE_DEADLINE_DAYS", "PROXY_COUNT"}
+_BOOL_SETTINGS = {"SQL_ECHO", "RATELIMIT_ENABLED", "SESSION_COOKIE_SECURE"}
 
 
 def from_environment(environ: dict[str, str] | None = None) -> dict:

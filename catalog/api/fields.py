@@ -54,10 +54,15 @@ def limit_field(default: int, maximum: int) -> fields.Integer:
                           metadata={"description": f"page size, at most {maximum}"})
 
 
+#: The largest offset or page size the databases take (SQLite and PostgreSQL bind at most 64-bit
+#: integers; a larger one made the driver raise instead of the API answering 409).
+MAX_OFFSET = 2**31 - 1
+
+
 def offset_field() -> fields.Integer:
     """A non-negative offset parameter."""
     from marshmallow.validate import Range
-    return fields.Integer(load_default=0, validate=Range(min=0))
+    return fields.Integer(load_default=0, validate=Range(min=0, max=MAX_OFFSET))
 
 
 def id_field(description: str = "id or name") -> fields.String:

@@ -52,6 +52,28 @@ def _profile_attributes(self, field, ret=None, **kwargs) -> dict[str, Any]:
     return prop
 
 
+def _open_result_objects(document: dict[str, Any]) -> None:
+    """Let result objects carry fields beyond the documented ones, as CKAN's dicts do (an action adds
+    ``package_count``, ``users``, ``packages``...); apispec closes every output schema because output
+    schemas keep marshmallow's ``unknown = RAISE``, which only matters when loading."""
+    components = document.get("components", {}).get("schemas", {})
+    seen: set[str] = set()
+    stack: list[Any] = [op["responses"]["200"] for path in document["paths"].values() for op in path.values()]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+                name = ref.rsplit("/", 1)[-1]
+                if name not in seen and name in components:
+                    seen.add(name)
+                    components[name].pop("additionalProperties", None)
+                    stack.append(components[name])
+            stack.extend(node.values())
+
+
 def build_spec(app: Flask) -> dict[str, Any]:
     """The OpenAPI document for every registered action (cached per app)."""
     cached = app.extensions.get("catalog.openapi")
@@ -80,6 +102,12 @@ def build_spec(app: Flask) -> dict[str, Any]:
                 "403": {"description": "not authorized", "content": {"application/json": {"schema": _ERROR}}},
                 "404": {"description": "not found", "content": {"application/json": {"schema": _ERROR}}},
                 "409": {"description": "validation error", "content": {"application/json": {"schema": _ERROR}}},
+                "413": {"description": "request body over the size limit",
+                        "content": {"application/json": {"schema": _ERROR}}},
+                "429": {"description": "too many requests for this API token or address; wait for "
+                                       "Retry-After seconds",
+                        "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
+                        "content": {"application/json": {"schema": _ERROR}}},
             },
         }
         body_schema = action.params if action.params is not None else {"type": "object"}
@@ -94,5 +122,6 @@ def build_spec(app: Flask) -> dict[str, Any]:
             path["get"] = get_op
         spec.path(path=f"/api/3/action/{name}", operations=path)
     document = spec.to_dict()
+    _open_result_objects(document)
     app.extensions["catalog.openapi"] = document
     return document

@@ -121,12 +121,20 @@ def authenticate_token(session: Session, secret: str) -> tuple[User, ApiToken]:
     return token.user, token
 
 
-def authenticate_headers(session: Session, headers) -> tuple[User | None, ApiToken | None]:
-    """The actor named by an ``Authorization`` (raw or ``Bearer``) or ``X-CKAN-API-Key`` header."""
+def token_secret_from(headers) -> str | None:
+    """The token secret in an ``Authorization`` (raw or ``Bearer``) or ``X-CKAN-API-Key`` header."""
     header = headers.get("Authorization") or headers.get("X-CKAN-API-Key")
     if not header or not header.strip():
-        return None, None
+        return None
     secret = header.strip()
     if secret.lower().startswith("bearer "):
         secret = secret[7:].strip()
+    return secret
+
+
+def authenticate_headers(session: Session, headers) -> tuple[User | None, ApiToken | None]:
+    """The actor named by the request's token header; ``(None, None)`` when there is none."""
+    secret = token_secret_from(headers)
+    if secret is None:
+        return None, None
     return authenticate_token(session, secret)

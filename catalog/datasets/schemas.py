@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from ..api.fields import CkanDateTime, JsonDict, JsonList, ParamsSchema, id_field, limit_field, offset_field
+from ..api.fields import (MAX_OFFSET, CkanDateTime, JsonDict, JsonList, ParamsSchema, id_field, limit_field,
+                          offset_field)
 from ..departments.schemas import DepartmentOut
 
 
@@ -92,7 +93,7 @@ class DatasetShowParams(ParamsSchema):
 
 
 class DatasetListParams(ParamsSchema):
-    limit = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0))
+    limit = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0, max=MAX_OFFSET))
     offset = offset_field()
 
 
