@@ -32,6 +32,9 @@ setup(
         "openpyxl>=3.1,<4",
         "requests>=2.31,<3",
         "charset-normalizer>=3,<4",
+        "PyYAML>=6,<7",
+        "croniter>=2,<8",
+        "celery[redis]>=5.3,<6",
         "Flask-Limiter[redis]>=4.1,<5",
     ],
     extras_require={

@@ -198,6 +198,245 @@ def search_rebuild(batch_size: int) -> None:
 
 
 @main.group()
+def sync() -> None:
+    """Sync jobs: bring departments' systems into the DataStore."""
+
+
+def load_job_file(path: str) -> dict:
+    """A job definition from a YAML (or JSON) file; relative file paths in it are taken from the file's folder."""
+    import yaml
+
+    text = Path(path).read_text(encoding="utf-8")
+    try:
+        definition = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ValidationError.single("file", f"{path} is not valid YAML: {error}") from None
+    if not isinstance(definition, dict):
+        raise ValidationError.single("file", f"{path} must hold a mapping of job settings")
+    config = (definition.get("source") or {}).get("config") or {}
+    if isinstance(config.get("path"), str) and not Path(config["path"]).is_absolute():
+        config["path"] = str((Path(path).parent / config["path"]).resolve())
+    return definition
+
+
+def definition_values(definition: dict) -> tuple[str, str | None, dict]:
+    """Split a job file into (dataset, resource, job values)."""
+    source = definition.get("source") or {}
+    values = {"name": definition.get("name"), "title": definition.get("title"), "source": source.get("type"),
+              "source_config": source.get("config") or {}, "stream": source.get("stream"),
+              "mapping": definition.get("mapping") or {}, "mode": definition.get("mode"),
+              "write": definition.get("write"), "on_invalid": definition.get("on_invalid"),
+              "schedule": definition.get("schedule"), "batch_size": definition.get("batch_size"),
+              "enabled": definition.get("enabled")}
+    if not definition.get("dataset"):
+        raise ValidationError.single("dataset", "Missing value: the dataset the job fills")
+    return definition["dataset"], definition.get("resource"), values
+
+
+@sync.command("add")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--as", "username", default=None, help="the account the job is created as (default: a sysadmin)")
+def sync_add(file: str, username: str | None) -> None:
+    """Create (or update) the sync job described in FILE (YAML)."""
+    from .db import get_session
+    from .sync import service as sync_service
+
+    definition = load_job_file(file)
+    dataset, resource, values = definition_values(definition)
+    app = _app()
+    with app.app_context():
+        session = get_session()
+        actor = _cli_actor(session, username)
+        try:
+            job = sync_service.get_job(session, values["name"] or "")
+        except CatalogError:
+            job = sync_service.create_job(session, actor, package_id=dataset, resource_id=resource, values=values)
+            verb = "Created"
+        else:
+            sync_service.update_job(session, actor, job, values)
+            verb = "Updated"
+        session.commit()
+        click.echo(f"{verb} sync job {job.name} ({job.source} → {job.dataset.name})")
+
+
+def _cli_actor(session, username: str | None):
+    import sqlalchemy as sa
+
+    from .auth.models import User
+    from .auth.service import get_user
+
+    if username:
+        return get_user(session, username)
+    actor = session.scalar(sa.select(User).where(User.sysadmin.is_(True), User.state == "active").order_by(User.created))
+    if actor is None:
+        raise ValidationError.single("--as", "no sysadmin exists; create one with catalog user create --sysadmin")
+    return actor
+
+
+def print_run(run) -> None:
+    """A run's summary table."""
+    click.echo(f"Run {run.id}: {run.status}" + (f" — {run.error_message}" if run.error_message else ""))
+    for name in ("read", "inserted", "updated", "unchanged", "quarantined", "skipped", "deleted"):
+        click.echo(f"  {name:<12}{run.counts.get(name, 0):>10}")
+    if run.finished and run.started:
+        click.echo(f"  {'seconds':<12}{(run.finished - run.started).total_seconds():>10.1f}")
+
+
+@sync.command("run")
+@click.argument("job")
+def sync_run(job: str) -> None:
+    """Run JOB now, with a progress line, and print the summary (exit 1 when the run failed)."""
+    import time
+
+    from .db import get_db
+    from .sync import service as sync_service
+
+    app = _app()
+    started = time.perf_counter()
+
+    def progress(report) -> None:
+        rate = report.read / max(time.perf_counter() - started, 1e-9)
+        click.echo(f"\r  read {report.read:>10,}  rate {rate:>9,.0f}/s  rejected "
+                   f"{report.quarantined + report.skipped:>7,}", nl=False, err=True)
+
+    with app.app_context():
+        run = sync_service.run_job(get_db(app), job, trigger="cli", progress=progress)
+    click.echo("", err=True)
+    print_run(run)
+    if run.status != "succeeded":
+        sys.exit(1)
+
+
+@sync.command("list")
+def sync_list() -> None:
+    """The sync jobs with their last run."""
+    import sqlalchemy as sa
+
+    from .db import get_session
+    from .sync.models import SyncJob, SyncRun
+
+    app = _app()
+    with app.app_context():
+        session = get_session()
+        for job in session.scalars(sa.select(SyncJob).order_by(SyncJob.name)):
+            last = session.scalar(sa.select(SyncRun).where(SyncRun.job_id == job.id).order_by(SyncRun.started.desc()).limit(1))
+            status = f"{last.status} {last.counts}" if last else "never run"
+            click.echo(f"{job.name:<30} {job.source:<10} {job.dataset.name:<30} {status}")
+
+
+@sync.command("scheduler")
+@click.option("--once", is_flag=True, help="start the due jobs once and exit")
+@click.option("--interval", type=click.IntRange(5, 3600), default=60, show_default=True, help="seconds between checks")
+def sync_scheduler(once: bool, interval: int) -> None:
+    """Start due jobs: in-process, or on Celery workers when CATALOG_BROKER_URL is set."""
+    import time
+
+    from .db import get_db, utcnow
+    from .sync import service as sync_service
+    from .sync.tasks import dispatch
+
+    app = _app()
+    while True:
+        with app.app_context():
+            database = get_db(app)
+            with database.session() as session:
+                due = [job.id for job in sync_service.due_jobs(session, utcnow())]
+            for job_id in due:
+                click.echo(dispatch(app, job_id))
+        if once:
+            return
+        time.sleep(interval)
+
+
+@main.command("worker")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=1, show_default=True)
+def worker(concurrency: int) -> None:
+    """A Celery worker that runs sync jobs (needs CATALOG_BROKER_URL)."""
+    from .sync.tasks import celery_app
+
+    app = _app()
+    celery = celery_app(app)
+    celery.worker_main(["worker", "--loglevel=INFO", f"--concurrency={concurrency}", "--pool=prefork"])
+
+
+@main.group()
+def quarantine() -> None:
+    """Rows refused by validation."""
+
+
+@quarantine.command("list")
+@click.option("--job", default=None, help="only rows from this job's runs")
+def quarantine_list_cmd(job: str | None) -> None:
+    """Open quarantined rows: id, row number and errors."""
+    from .db import get_session
+    from .sync import quarantine as q
+    from .sync import service as sync_service
+
+    app = _app()
+    with app.app_context():
+        session = get_session()
+        job_id = sync_service.get_job(session, job).id if job else None
+        for entry in q.list_entries(session, _cli_actor(session, None), resource_id=None, job_id=job_id,
+                                    status="open", offset=0, limit=10000):
+            errors = "; ".join(f"{e['field']}: {e['message']}" for e in entry.errors)
+            click.echo(f"{entry.id}  row {entry.row_number}  {errors}")
+
+
+@quarantine.command("show")
+@click.argument("entry_id")
+def quarantine_show_cmd(entry_id: str) -> None:
+    """One quarantined row: raw values and errors."""
+    import json
+
+    from .db import get_session
+    from .sync import quarantine as q
+
+    app = _app()
+    with app.app_context():
+        session = get_session()
+        entry = q.get_entry(session, _cli_actor(session, None), entry_id)
+        click.echo(json.dumps({"row": entry.row_number, "source": entry.source, "raw": entry.raw,
+                               "errors": entry.errors, "status": entry.status}, ensure_ascii=False, indent=2))
+
+
+@quarantine.command("retry")
+@click.argument("entry_id")
+@click.option("--record", "record_json", default=None, help="the fixed record as JSON (default: as kept)")
+def quarantine_retry_cmd(entry_id: str, record_json: str | None) -> None:
+    """Write a fixed quarantined record into the DataStore."""
+    import json
+
+    from .db import get_session
+    from .sync import quarantine as q
+
+    app = _app()
+    with app.app_context():
+        session = get_session()
+        actor = _cli_actor(session, None)
+        record = json.loads(record_json) if record_json else None
+        q.retry(session, actor, q.get_entry(session, actor, entry_id), record=record)
+        session.commit()
+        click.echo(f"Retried {entry_id}: written")
+
+
+@quarantine.command("discard")
+@click.argument("entry_id")
+@click.option("--reason", required=True)
+def quarantine_discard_cmd(entry_id: str, reason: str) -> None:
+    """Close a quarantined row without writing it."""
+    from .db import get_session
+    from .sync import quarantine as q
+
+    app = _app()
+    with app.app_context():
+        session = get_session()
+        actor = _cli_actor(session, None)
+        q.discard(session, actor, q.get_entry(session, actor, entry_id), reason=reason)
+        session.commit()
+        click.echo(f"Discarded {entry_id}")
+
+
+@main.group()
 def audit() -> None:
     """The access log."""
 

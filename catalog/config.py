@@ -20,6 +20,7 @@ DEFAULTS = {
     "MAX_JSON_DEPTH": 32,
     "TOKEN_DEFAULT_DAYS": 365,
     "DATASTORE_MAX_RECORDS": 10000,  # records per datastore_upsert call
+    "BROKER_URL": None,  # Redis URL: sync runs go to Celery workers (`catalog worker`)
     "SHARE_DEADLINE_DAYS": 10,  # working days a provider has to answer a share request
     "HOLIDAYS": "",  # comma-separated ISO dates excluded from working days
     "WORKDAYS": "",  # comma-separated weekend dates that are working days (调休)

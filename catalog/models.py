@@ -5,6 +5,7 @@ from .datasets.models import Dataset, Resource, Tag, dataset_tag
 from .datastore.models import DatastoreTable, QuarantinedRecord, Record, RecordSchema
 from .departments.models import Department, Membership
 from .sharing.models import AccessLogEntry, AccessLogHead, Grant, ShareRequest
+from .sync.models import SyncJob, SyncRun
 
-__all__ = ["AccessLogEntry", "AccessLogHead", "Grant", "ShareRequest", "Activity", "ApiToken", "Dataset", "DatastoreTable", "Department", "Membership",
+__all__ = ["SyncJob", "SyncRun", "AccessLogEntry", "AccessLogHead", "Grant", "ShareRequest", "Activity", "ApiToken", "Dataset", "DatastoreTable", "Department", "Membership",
            "QuarantinedRecord", "Record", "RecordSchema", "Resource", "Tag", "User", "dataset_tag"]

@@ -13,6 +13,7 @@ def init_app(app: Flask) -> None:
     from ..departments import actions as _departments  # noqa: F401
     from ..search import actions as _search  # noqa: F401
     from ..sharing import actions as _sharing  # noqa: F401
+    from ..sync import actions as _sync  # noqa: F401
     from . import status as _status  # noqa: F401
     from .dispatcher import bp
 

@@ -9,6 +9,7 @@ import base64
 import csv
 import io
 import json
+import re
 from typing import Any, Iterator
 
 import sqlalchemy as sa
@@ -19,6 +20,10 @@ from .models import DatastoreTable, Record
 
 MAX_LIMIT = 32000
 DUMP_CHUNK = 1000
+
+
+#: a field name plain enough to quote back in an error message
+_PLAIN_NAME = re.compile(r"^[\w-]{1,64}$")
 
 
 def _types(table: DatastoreTable) -> dict[str, str]:
@@ -35,34 +40,48 @@ def filter_conditions(table: DatastoreTable, filters: dict[str, Any] | None) -> 
     conditions = []
     for name, wanted in filters.items():
         if name not in types:
-            raise ValidationError.single("filters", f"unknown field {name!r}; fields: {', '.join(types)}")
+            shown = f" {name!r}" if _PLAIN_NAME.match(str(name)) else ""
+            raise ValidationError.single("filters", f"unknown field{shown}; fields: {', '.join(types)}")
         values = wanted if isinstance(wanted, list) else [wanted]
-        options = []
-        for value in values:
-            element = Record.data[name]
-            if value is None:
-                options.append(sa.or_(element.as_string().is_(None), element.as_string() == "null"))
-            elif isinstance(value, bool):
-                options.append(element.as_boolean() == value)
-            elif isinstance(value, (int, float)):
-                options.append(element.as_float() == float(value))
-            elif isinstance(value, str):
-                if types[name] in ("int", "numeric"):
-                    try:
-                        options.append(element.as_float() == float(value))
-                    except ValueError:
-                        raise ValidationError.single("filters", f"{name} takes numbers, not {value[:30]!r}") from None
-                elif types[name] == "bool" and value.lower() in ("true", "false"):
-                    options.append(element.as_boolean() == (value.lower() == "true"))
-                else:
-                    options.append(element.as_string() == value)
-            else:
-                raise ValidationError.single("filters", f"{name}: filter values must be text, numbers or booleans")
+        options = [_matches(name, types[name], value) for value in values]
         conditions.append(sa.or_(*options) if options else sa.false())
     return conditions
 
 
+def _matches(name: str, kind: str, value: Any) -> Any:
+    """The condition "field ``name`` (of CKAN type ``kind``) equals ``value``".
+
+    The comparison follows the field's type, not the value's: casting a text field to a number
+    (or a boolean) would fail in PostgreSQL on the first record that is not one.
+    """
+    element = Record.data[name]
+    if value is None:
+        return sa.or_(element.as_string().is_(None), element.as_string() == "null")
+    if isinstance(value, (dict, list)):
+        raise ValidationError.single("filters", f"{name}: filter values must be text, numbers or booleans")
+    if kind in ("int", "numeric"):
+        if isinstance(value, bool):
+            raise ValidationError.single("filters", f"{name} takes numbers, not {json.dumps(value)}")
+        try:
+            return element.as_float() == float(value)
+        except ValueError:
+            raise ValidationError.single("filters", f"{name} takes numbers, not {value[:30]!r}") from None
+    if kind == "bool":
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            value = value.lower() == "true"
+        if not isinstance(value, bool):
+            raise ValidationError.single("filters", f"{name} takes true or false")
+        return element.as_boolean() == value
+    if kind == "json":  # the value's JSON text: "x" matches the string x, 3 the number 3
+        return element.as_string() == (value if isinstance(value, str) else json.dumps(value))
+    if isinstance(value, bool):
+        raise ValidationError.single("filters", f"{name} takes text, not {json.dumps(value)}")
+    return element.as_string() == (value if isinstance(value, str) else json.dumps(value))
+
+
 def _order(table: DatastoreTable, sort: str | None) -> list[Any]:
+    # Error messages never repeat the caller's sort text (beyond a plain field name): it may be SQL
+    # someone is trying out, and echoing it back looks as if it reached the database.
     if not sort:
         return [Record.key]
     types = _types(table)
@@ -70,17 +89,19 @@ def _order(table: DatastoreTable, sort: str | None) -> list[Any]:
     for part in sort.split(","):
         words = part.split()
         if not words or len(words) > 2:
-            raise ValidationError.single("sort", f"invalid sort {part.strip()[:40]!r}; use 'field asc|desc'")
+            raise ValidationError.single(
+                "sort", "invalid sort: give comma-separated 'field asc|desc'; fields: " + ", ".join(types))
         name, direction = words[0].strip('"'), (words[1].lower() if len(words) == 2 else "asc")
         if direction not in ("asc", "desc"):
-            raise ValidationError.single("sort", f"direction must be asc or desc, not {words[1][:20]!r}")
+            raise ValidationError.single("sort", "the direction after a field must be asc or desc")
         if name == "_seq":
             column = Record.seq
         elif name in types:
             element = Record.data[name]
             column = element.as_float() if types[name] in ("int", "numeric") else element.as_string()
         else:
-            raise ValidationError.single("sort", f"unknown field {name[:40]!r}; fields: {', '.join(types)}")
+            shown = f" {name!r}" if _PLAIN_NAME.match(name) else ""
+            raise ValidationError.single("sort", f"unknown field{shown}; fields: {', '.join(types)}")
         order.append(column.desc() if direction == "desc" else column.asc())
     return order + [Record.key]
 

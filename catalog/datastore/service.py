@@ -7,6 +7,7 @@ order and the change feed can be read by "everything after the last number I saw
 from __future__ import annotations
 
 import json
+import math
 from functools import lru_cache
 from typing import Any, Iterable
 
@@ -75,7 +76,8 @@ def schema_from_fields(fields: list[dict[str, Any]], primary_key: list[str]) -> 
     errors: dict[str, list[str]] = {}
     properties: dict[str, Any] = {}
     for index, field in enumerate(fields):
-        name, kind = field.get("id"), (field.get("type") or "text").lower()
+        name, kind = field.get("id"), field.get("type") or "text"
+        kind = kind.lower() if isinstance(kind, str) else None
         if not isinstance(name, str) or not name.strip() or name.startswith("_"):
             errors[f"fields.{index}.id"] = ["must be a name that does not start with _"]
         elif name in properties:
@@ -170,76 +172,148 @@ def _lock(session: Session, table: DatastoreTable) -> int:
     return int(last or 0)
 
 
-def _existing(session: Session, resource_id: str, keys: Iterable[str]) -> dict[str, tuple[dict, bool]]:
-    found: dict[str, tuple[dict, bool]] = {}
-    keys = list(dict.fromkeys(keys))
-    for start in range(0, len(keys), KEY_CHUNK):
-        chunk = keys[start:start + KEY_CHUNK]
-        for key, data, deleted in session.execute(sa.select(Record.key, Record.data, Record.deleted).where(
-                Record.resource_id == resource_id, Record.key.in_(chunk))):
-            found[key] = (data, deleted)
+def _postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _driver_cursor(session: Session):
+    """A psycopg cursor on the session's connection, inside its transaction (pending ORM changes flushed)."""
+    session.flush()
+    return session.connection().connection.driver_connection.cursor()
+
+
+#: stands for "the stored data differs from the record sent" where the database compared them
+_DIFFERENT = object()
+
+
+def _existing(session: Session, resource_id: str,
+              keyed: list[tuple[int, str | None, dict, str]]) -> dict[str, tuple[Any, bool]]:
+    """``{key: (stored data, deleted)}`` of the stored records among the keys of ``keyed``.
+
+    On PostgreSQL the stored data is not fetched: the database compares it with the JSON of the
+    (first) record sent with that key, and the entry holds that record when they are equal (jsonb
+    equality), else a marker that equals no record.
+    """
+    found: dict[str, tuple[Any, bool]] = {}
+    first: dict[str, tuple[dict, str]] = {}
+    for _index, key, record, text in keyed:
+        if key is not None and key not in first:
+            first[key] = (record, text)
+    if not first:
+        return found
+    keys = list(first)
+    if not _postgres(session):
+        for start in range(0, len(keys), KEY_CHUNK):
+            chunk = keys[start:start + KEY_CHUNK]
+            for key, data, deleted in session.execute(sa.select(Record.key, Record.data, Record.deleted).where(
+                    Record.resource_id == resource_id, Record.key.in_(chunk))):
+                found[key] = (data, deleted)
+        return found
+    # Whole-batch statements with the keys as one array, sent in binary (psycopg's text form of a
+    # large array costs more than the query). "r.key = ANY(keys)" lets the planner find the rows by
+    # index whatever its statistics say (after a bulk load they may claim the table is empty). Not
+    # prepared: psycopg prepares a statement after a few runs, and PostgreSQL may then keep a generic
+    # plan made while the table was still empty (a sequential scan) for every later batch.
+    with _driver_cursor(session) as cursor:
+        cursor.execute("SELECT key, deleted FROM datastore_record WHERE resource_id = %s AND key = ANY(%b::text[])",
+                       (resource_id, keys), prepare=False)
+        stored = cursor.fetchall()
+        live = [key for key, deleted in stored if not deleted]
+        same: set[str] = set()
+        if live:
+            cursor.execute(
+                "SELECT r.key FROM datastore_record AS r JOIN unnest(%b::text[], %b::text[]) AS v(key, data) "
+                "ON r.key = v.key WHERE r.resource_id = %s AND r.key = ANY(%b::text[]) AND r.data = v.data::jsonb",
+                (live, [first[key][1] for key in live], resource_id, live), prepare=False)
+            same = {key for (key,) in cursor}
+    for key, deleted in stored:
+        found[key] = (first[key][0] if key in same else _DIFFERENT, deleted)
     return found
 
 
-def upsert_records(session: Session, actor: User | None, table: DatastoreTable,
-                   records: list[Any], *, method: str = "upsert", dry_run: bool = False,
-                   on_invalid: str = "fail", source: str = "api", first_row: int = 0,
-                   check_auth: bool = True) -> dict[str, Any]:
-    """Validate and write records; unchanged records are left alone and get no new change number.
+def _same(stored: Any, record: Any) -> bool:
+    """Whether two JSON values are the same: as ``==``, except that true is not 1 and false is not 0."""
+    if stored is _DIFFERENT or stored != record:
+        return False
+    return _strictly_same(stored, record)
 
-    Invalid records fail the whole call (409, each by index), or with ``on_invalid="quarantine"``
-    are kept in quarantine with their errors while the valid ones are written; ``"skip"`` reports
-    them without keeping them. ``first_row`` offsets the reported row numbers (batched callers).
+
+def _strictly_same(a: Any, b: Any) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    if isinstance(a, dict):
+        return all(_strictly_same(value, b[key]) for key, value in a.items())
+    if isinstance(a, list):
+        return all(_strictly_same(x, y) for x, y in zip(a, b))
+    return True  # already equal (==); numbers 1 and 1.0 are the same JSON number
+
+
+def _write(session: Session, table: DatastoreTable, inserts: list[dict[str, Any]],
+           updates: list[dict[str, Any]]) -> None:
+    """Store the planned rows: new keys inserted, existing keys (live or tombstones) overwritten."""
+    if not _postgres(session):
+        if inserts:
+            session.execute(sa.insert(Record), [_columns(row) for row in inserts])
+        if updates:
+            session.execute(sa.update(Record), [_columns(row) for row in updates])
+        return
+    # PostgreSQL: COPY for the new keys and one UPDATE ... FROM unnest(...) for the others, instead
+    # of a statement per row; the JSON is serialized once, here.
+    now = utcnow()
+    with _driver_cursor(session) as cursor:
+        if inserts:
+            with cursor.copy("COPY datastore_record (resource_id, key, seq, deleted, data, updated_at) "
+                             "FROM STDIN") as copy:
+                for row in inserts:
+                    copy.write_row((row["resource_id"], row["key"], row["seq"], False, row["_text"], now))
+        if updates:
+            # "r.key = ANY(keys)" lets the planner find the rows by index whatever its statistics say
+            # (right after a bulk load they may claim the table is nearly empty).
+            keys = [row["key"] for row in updates]
+            cursor.execute(
+                "UPDATE datastore_record AS r SET seq = v.seq, deleted = false, data = v.data::jsonb, "
+                "updated_at = %s FROM unnest(%b::text[], %b::bigint[], %b::text[]) AS v(key, seq, data) "
+                "WHERE r.resource_id = %s AND r.key = ANY(%b::text[]) AND r.key = v.key",
+                (now, keys, [row["seq"] for row in updates], [row["_text"] for row in updates],
+                 table.resource_id, keys), prepare=False)
+
+
+def _columns(row: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in row.items() if name != "_text"}
+
+
+def _json(value: Any) -> str:
+    """Stored JSON text, as :func:`catalog.db._json_dumps` writes it; ValueError for NaN and Infinity."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def _non_finite_path(value: Any) -> str:
+    """The dotted path of the first NaN or infinite number in ``value``."""
+    stack = [(value, "")]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return path or "__root__"
+        if isinstance(item, dict):
+            stack.extend((v, f"{path}.{k}" if path else str(k)) for k, v in item.items())
+        elif isinstance(item, list):
+            stack.extend((v, f"{path}.{i}" if path else str(i)) for i, v in enumerate(item))
+    return "__root__"
+
+
+def _plan(table: DatastoreTable, keyed: list[tuple[int, str | None, dict, str]],
+          state: dict[str, tuple[dict, bool]], counts: dict[str, int], *, method: str, seq: int,
+          first_row: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+    """The rows to insert and update for ``keyed`` records given the stored ``state``.
+
+    Counts go into ``counts``; a conflict with ``method`` (insert of a live key, update of a missing
+    one) raises for the whole batch. Returns ``(inserts, updates, last change number)``.
     """
-    dataset = table.resource.dataset
-    if check_auth:
-        rules.require(rules.can_write_records(session, actor, dataset),
-                      f"You cannot write records of dataset {dataset.name}")
-    if method not in METHODS:
-        raise ValidationError.single("method", "must be one of: " + ", ".join(METHODS))
-    if on_invalid not in ON_INVALID:
-        raise ValidationError.single("on_invalid", "must be one of: " + ", ".join(ON_INVALID))
-    validator = validator_for(table)
-    invalid: dict[int, list[dict[str, str]]] = {}
-    valid_indices, errors = validator.validate_many(records)
-    for index, field_errors in errors.items():
-        invalid[index] = [{"field": e.path or "__root__", "keyword": e.keyword, "message": e.message}
-                          for e in field_errors]
-    keyed: list[tuple[int, str, dict]] = []
-    for index in valid_indices:
-        problem = _key_problem(records[index], table.primary_key)
-        if problem:
-            invalid[index] = [{"field": problem, "keyword": "required", "message": "Missing value (primary key)"}]
-            continue
-        key = record_key(records[index], table.primary_key) if table.primary_key else None
-        if key is not None and len(key) > 500:
-            invalid[index] = [{"field": table.primary_key[0], "keyword": "maxLength",
-                               "message": "primary key longer than 500 characters"}]
-            continue
-        keyed.append((index, key, records[index]))
-    if invalid and on_invalid == "fail":
-        raise ValidationError({f"records.{i + first_row}.{e['field']}": [e["message"]]
-                               for i in sorted(invalid) for e in invalid[i]})
-    counts = {"inserted": 0, "updated": 0, "unchanged": 0, "quarantined": 0, "skipped": 0}
-    if dry_run:
-        state = _existing(session, table.resource_id, [k for _i, k, _r in keyed if k is not None])
-        for _index, key, record in keyed:
-            current = state.get(key) if key is not None else None
-            if current is None or current[1]:
-                counts["inserted"] += 1
-            elif current[0] == record:
-                counts["unchanged"] += 1
-            else:
-                counts["updated"] += 1
-        counts["quarantined" if on_invalid == "quarantine" else "skipped"] = len(invalid)
-        return {**counts, "invalid": _report(invalid, first_row), "dry_run": True}
-    seq = _lock(session, table)
-    state = _existing(session, table.resource_id, [k for _i, k, _r in keyed if k is not None])
     now = utcnow()
     inserts: dict[str, dict[str, Any]] = {}
     updates: dict[str, dict[str, Any]] = {}
     conflicts: dict[str, list[str]] = {}
-    for index, key, record in keyed:
+    for index, key, record, text in keyed:
         if key is None:  # no primary key: every record is new
             key = f"~{seq + 1}"
         current = state.get(key)
@@ -250,15 +324,13 @@ def upsert_records(session: Session, actor: User | None, table: DatastoreTable,
         if method == "update" and not live:
             conflicts[f"records.{index + first_row}"] = [f"no record with key {key} to update"]
             continue
-        if live and current[0] == record:
+        if live and (current[0] is record or _same(current[0], record)):
             counts["unchanged"] += 1
             continue
         seq += 1
         row = {"resource_id": table.resource_id, "key": key, "seq": seq, "deleted": False,
-               "data": record, "updated_at": now}
-        if current is None and key not in inserts:
-            inserts[key] = row
-        elif key in inserts:
+               "data": record, "updated_at": now, "_text": text}
+        if key in inserts or current is None:
             inserts[key] = row
         else:
             updates[key] = row
@@ -266,10 +338,70 @@ def upsert_records(session: Session, actor: User | None, table: DatastoreTable,
         state[key] = (record, False)
     if conflicts:
         raise ValidationError(conflicts)
-    if inserts:
-        session.execute(sa.insert(Record), list(inserts.values()))
-    if updates:
-        session.execute(sa.update(Record), list(updates.values()))
+    return list(inserts.values()), list(updates.values()), seq
+
+
+def upsert_records(session: Session, actor: User | None, table: DatastoreTable,
+                   records: list[Any], *, method: str = "upsert", dry_run: bool = False,
+                   on_invalid: str = "fail", source: str = "api", first_row: int = 0,
+                   check_auth: bool = True, validated: bool = False) -> dict[str, Any]:
+    """Validate and write records; unchanged records are left alone and get no new change number.
+
+    Invalid records fail the whole call (409, each by index), or with ``on_invalid="quarantine"``
+    are kept in quarantine with their errors while the valid ones are written; ``"skip"`` reports
+    them without keeping them. ``first_row`` offsets the reported row numbers (batched callers).
+    ``validated=True``: the caller (the sync engine) already ran this table's validator.
+    """
+    dataset = table.resource.dataset
+    if check_auth:
+        rules.require(rules.can_write_records(session, actor, dataset),
+                      f"You cannot write records of dataset {dataset.name}")
+    if method not in METHODS:
+        raise ValidationError.single("method", "must be one of: " + ", ".join(METHODS))
+    if on_invalid not in ON_INVALID:
+        raise ValidationError.single("on_invalid", "must be one of: " + ", ".join(ON_INVALID))
+    invalid: dict[int, list[dict[str, str]]] = {}
+    if validated:
+        valid_indices, errors = list(range(len(records))), {}
+    else:
+        valid_indices, errors = validator_for(table).validate_many(records)
+    for index, field_errors in errors.items():
+        invalid[index] = [{"field": e.path or "__root__", "keyword": e.keyword, "message": e.message}
+                          for e in field_errors]
+    keyed: list[tuple[int, str | None, dict, str]] = []
+    for index in valid_indices:
+        problem = _key_problem(records[index], table.primary_key)
+        if problem:
+            invalid[index] = [{"field": problem, "keyword": "required", "message": "Missing value (primary key)"}]
+            continue
+        key = record_key(records[index], table.primary_key) if table.primary_key else None
+        if key is not None and len(key) > 500:
+            invalid[index] = [{"field": table.primary_key[0], "keyword": "maxLength",
+                               "message": "primary key longer than 500 characters"}]
+            continue
+        try:
+            text = _json(records[index])
+        except ValueError:  # NaN or Infinity: Python's JSON reader takes them, JSON and the databases do not
+            invalid[index] = [{"field": _non_finite_path(records[index]), "keyword": "type",
+                               "message": "must be a finite number (NaN and Infinity are not JSON)"}]
+            continue
+        keyed.append((index, key, records[index], text))
+    if invalid and on_invalid == "fail":
+        messages: dict[str, list[str]] = {}
+        for i in sorted(invalid):
+            for e in invalid[i]:
+                messages.setdefault(f"records.{i + first_row}.{e['field']}", []).append(e["message"])
+        raise ValidationError(messages)
+    counts = {"inserted": 0, "updated": 0, "unchanged": 0, "quarantined": 0, "skipped": 0}
+    if dry_run:
+        state = _existing(session, table.resource_id, keyed)
+        _plan(table, keyed, state, counts, method=method, seq=int(table.last_seq or 0), first_row=first_row)
+        counts["quarantined" if on_invalid == "quarantine" else "skipped"] = len(invalid)
+        return {**counts, "invalid": _report(invalid, first_row), "dry_run": True}
+    seq = _lock(session, table)
+    state = _existing(session, table.resource_id, keyed)
+    inserts, updates, seq = _plan(table, keyed, state, counts, method=method, seq=seq, first_row=first_row)
+    _write(session, table, inserts, updates)
     session.execute(sa.update(DatastoreTable).where(DatastoreTable.resource_id == table.resource_id)
                     .values(last_seq=seq))
     if invalid and on_invalid == "quarantine":
@@ -286,7 +418,7 @@ def upsert_records(session: Session, actor: User | None, table: DatastoreTable,
 
 def _jsonable(value: Any) -> Any:
     try:
-        json.dumps(value)
+        json.dumps(value, allow_nan=False)
         return value
     except (TypeError, ValueError):
         return repr(value)
@@ -297,11 +429,12 @@ def _report(invalid: dict[int, list[dict[str, str]]], first_row: int) -> list[di
 
 
 def delete_records(session: Session, actor: User | None, table: DatastoreTable,
-                   conditions: list[Any]) -> int:
+                   conditions: list[Any], *, check_auth: bool = True) -> int:
     """Tombstone the live records matching ``conditions`` (SQL over ``Record``); returns how many."""
     dataset = table.resource.dataset
-    rules.require(rules.can_write_records(session, actor, dataset),
-                  f"You cannot delete records of dataset {dataset.name}")
+    if check_auth:
+        rules.require(rules.can_write_records(session, actor, dataset),
+                      f"You cannot delete records of dataset {dataset.name}")
     seq = _lock(session, table)
     keys = list(session.scalars(sa.select(Record.key).where(
         Record.resource_id == table.resource_id, Record.deleted.is_(False), *conditions).order_by(Record.key)))

@@ -1,0 +1,1 @@
+"""Sync jobs: connectors bring departments' systems into the DataStore, validated and resumable."""

@@ -1,0 +1,204 @@
+"""Sync jobs: define, validate, run (one at a time), and read their runs.
+
+The engine lives in ``connectors``; this module builds its source, mapping, validator and the
+:class:`DatastoreTarget`, holds the job lock for the run and records the :class:`SyncRun`.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import traceback
+from typing import Any, Callable
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from connectors import sources
+from connectors.base import SourceError, Stream
+from connectors.engine import run_sync
+from connectors.mapping import Mapping, MappingConfigError
+
+from ..auth import rules
+from ..auth.models import User
+from ..datasets.service import show_dataset
+from ..datastore import service as datastore
+from ..datastore.models import DatastoreTable
+from ..db import Database, utcnow
+from ..errors import NotFound, ValidationError
+from . import schedule as schedules
+from .locks import job_lock
+from .models import COUNTS, SyncJob, SyncRun
+from .target import DatastoreTarget
+
+NAME_RE = re.compile(r"^[a-z0-9_-]{2,100}$")
+MODES = ("full_refresh", "incremental")
+WRITES = ("append", "upsert", "mirror")
+ON_INVALID = ("quarantine", "fail", "skip")
+FIELDS = ("name", "title", "source", "source_config", "stream", "mapping", "mode", "write", "on_invalid",
+          "schedule", "batch_size", "enabled")
+
+
+def get_job(session: Session, id_or_name: str) -> SyncJob:
+    """The job with this id or name, or :class:`NotFound`."""
+    job = session.scalar(sa.select(SyncJob).where(sa.or_(SyncJob.id == id_or_name, SyncJob.name == id_or_name)))
+    if job is None:
+        raise NotFound(f"Sync job not found: {id_or_name}")
+    return job
+
+
+def _datastore_resource(session: Session, actor: User | None, dataset, resource_id: str | None) -> str:
+    tables = session.scalars(sa.select(DatastoreTable).join(DatastoreTable.resource).where(
+        DatastoreTable.resource.has(package_id=dataset.id))).all()
+    if resource_id:
+        if resource_id not in {t.resource_id for t in tables}:
+            raise ValidationError.single("resource_id", "the resource has no DataStore table (datastore_create)")
+        return resource_id
+    if len(tables) == 1:
+        return tables[0].resource_id
+    if len(tables) > 1:
+        raise ValidationError.single("resource_id", "the dataset has several DataStore resources; name one")
+    if not dataset.record_schema:
+        raise ValidationError.single("package_id", f"dataset {dataset.name} has neither a DataStore resource "
+                                                   "nor a record schema to create one from")
+    from ..datasets.resources import create_resource
+
+    resource = create_resource(session, actor, dataset, values={
+        "name": dataset.title or dataset.name, "format": "JSON", "url": "http://localhost/datastore/dump/pending"})
+    resource.url, resource.url_type = f"/datastore/dump/{resource.id}", "datastore"
+    datastore.create_table(session, actor, resource)
+    return resource.id
+
+
+def _validate(values: dict[str, Any]) -> None:
+    errors: dict[str, list[str]] = {}
+    if not NAME_RE.match(values.get("name") or ""):
+        errors["name"] = ["must be 2 to 100 lower-case letters, digits, - or _"]
+    for field, allowed in (("mode", MODES), ("write", WRITES), ("on_invalid", ON_INVALID)):
+        if values.get(field) not in allowed:
+            errors[field] = ["must be one of: " + ", ".join(allowed)]
+    if values.get("mode") == "incremental" and values.get("write") == "mirror":
+        errors["write"] = ["mirror needs a complete read: use it with mode full_refresh"]
+    if not isinstance(values.get("batch_size"), int) or not 1 <= values["batch_size"] <= 10000:
+        errors["batch_size"] = ["must be a whole number from 1 to 10000"]
+    try:
+        source = sources.get(values.get("source") or "")
+    except LookupError:
+        errors["source"] = ["must be one of: " + ", ".join(sources.names())]
+    else:
+        try:
+            source.check(values.get("source_config") or {})
+        except SourceError as error:
+            errors["source_config"] = [str(error)]
+    try:
+        Mapping.from_config(values.get("mapping") or {})
+    except MappingConfigError as error:
+        errors["mapping"] = [str(error)]
+    if values.get("schedule"):
+        problem = schedules.check(values["schedule"])
+        if problem:
+            errors["schedule"] = [problem]
+    if errors:
+        raise ValidationError(errors)
+
+
+def create_job(session: Session, actor: User | None, *, package_id: str, resource_id: str | None = None,
+               values: dict[str, Any]) -> SyncJob:
+    """Define a job that keeps a dataset's DataStore resource in sync with a source."""
+    dataset = show_dataset(session, actor, package_id)
+    rules.require(rules.can_write_records(session, actor, dataset),
+                  f"You cannot define sync jobs for dataset {dataset.name}")
+    values = {"mode": "full_refresh", "write": "upsert", "on_invalid": "quarantine", "batch_size": 1000,
+              "enabled": True, "mapping": {}, "source_config": {}, **{k: v for k, v in values.items() if v is not None}}
+    _validate(values)
+    if session.scalar(sa.select(SyncJob.id).where(SyncJob.name == values["name"])):
+        raise ValidationError.single("name", f"A sync job named {values['name']} exists already")
+    job = SyncJob(package_id=dataset.id, resource_id=_datastore_resource(session, actor, dataset, resource_id),
+                  creator_user_id=actor.id if actor else None, **{k: values[k] for k in FIELDS if k in values})
+    session.add(job)
+    session.flush()
+    return job
+
+
+def update_job(session: Session, actor: User | None, job: SyncJob, changes: dict[str, Any]) -> SyncJob:
+    """Change a job's definition; a changed source or mapping starts again from no state."""
+    rules.require(rules.can_write_records(session, actor, job.dataset), f"You cannot change sync job {job.name}")
+    values = {k: getattr(job, k) for k in FIELDS}
+    values.update({k: v for k, v in changes.items() if k in FIELDS and v is not None})
+    _validate(values)
+    if values["name"] != job.name and session.scalar(sa.select(SyncJob.id).where(SyncJob.name == values["name"])):
+        raise ValidationError.single("name", f"A sync job named {values['name']} exists already")
+    if any(values[k] != getattr(job, k) for k in ("source", "source_config", "stream", "mapping")):
+        job.state = None
+    for key, value in values.items():
+        setattr(job, key, value)
+    job.modified = utcnow()
+    return job
+
+
+def delete_job(session: Session, actor: User | None, job: SyncJob) -> None:
+    """Remove a job and its run history (records already synced stay)."""
+    rules.require(rules.can_write_records(session, actor, job.dataset), f"You cannot delete sync job {job.name}")
+    session.delete(job)
+
+
+def can_see_job(session: Session, actor: User | None, job: SyncJob) -> None:
+    """Jobs and runs are for the dataset's department and sysadmins."""
+    rules.require(rules.is_sysadmin(actor) or rules.role_in(session, actor, job.dataset.owner_org) is not None,
+                  f"Only {job.dataset.organization.name}'s members can see its sync jobs")
+
+
+def run_job(database: Database, job_id: str, *, trigger: str = "manual",
+            progress: Callable[[Any], None] | None = None) -> SyncRun:
+    """Run a job now (raises Conflict when it is already running); returns the finished run."""
+    with database.session() as session:
+        job = get_job(session, job_id)
+        job_id, job_name = job.id, job.name
+    with job_lock(database.engine, job_id, job_name):
+        with database.session() as session:
+            job = get_job(session, job_id)
+            run = SyncRun(job_id=job.id, trigger=trigger, status="running")
+            session.add(run)
+            session.commit()
+            run_id = run.id
+            spec = {k: getattr(job, k) for k in FIELDS}
+            table = datastore.get_table(session, job.resource_id)
+            validator = datastore.validator_for(table)
+        try:
+            source = sources.get(spec["source"])
+            target = DatastoreTarget(database, job_id, run_id)
+            stream = Stream(name=spec["stream"]) if spec["stream"] else None
+            report = run_sync(source, spec["source_config"], stream, target, mapping=spec["mapping"],
+                              validator=validator, mode=spec["mode"], write=spec["write"],
+                              on_invalid=spec["on_invalid"], batch_size=spec["batch_size"], progress=progress)
+            outcome = {"status": report.status, "counts": report.counts(), "error_message": report.error_message,
+                       "error_detail": report.error_detail, "log": list(report.log)[-500:]}
+        except Exception as error:  # the run must end recorded, whatever happened
+            outcome = {"status": "failed", "counts": {k: 0 for k in COUNTS},
+                       "error_message": f"unexpected error: {error}", "error_detail": traceback.format_exc(),
+                       "log": []}
+        with database.session() as session:
+            run = session.get(SyncRun, run_id)
+            for key, value in outcome.items():
+                setattr(run, key, value)
+            run.finished = utcnow()
+            session.commit()
+            session.refresh(run)
+            session.expunge(run)
+            return run
+
+
+def list_runs(session: Session, job: SyncJob, *, offset: int = 0, limit: int = 20) -> list[SyncRun]:
+    """A job's runs, newest first."""
+    return list(session.scalars(sa.select(SyncRun).where(SyncRun.job_id == job.id)
+                                .order_by(SyncRun.started.desc(), SyncRun.id).offset(offset).limit(limit)))
+
+
+def due_jobs(session: Session, now: dt.datetime) -> list[SyncJob]:
+    """Enabled jobs whose schedule (or dataset update cycle) says they should run now."""
+    due = []
+    for job in session.scalars(sa.select(SyncJob).where(SyncJob.enabled.is_(True))):
+        last = session.scalar(sa.select(sa.func.max(SyncRun.started)).where(SyncRun.job_id == job.id))
+        expression = job.schedule or schedules.from_update_cycle(job.dataset.update_cycle)
+        if expression and schedules.is_due(expression, last, now):
+            due.append(job)
+    return due

@@ -1,0 +1,82 @@
+"""The catalog's DataStore as a connectors Target: each batch, its quarantined rows and the source
+state commit in one transaction."""
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from connectors.base import Rejected, Target, TargetError, WriteCounts
+
+from ..datastore import service as datastore
+from ..datastore.models import QuarantinedRecord, Record
+from ..db import Database, utcnow
+from ..errors import ValidationError
+from .models import SyncJob
+
+KEY_CHUNK = 1000
+
+
+class DatastoreTarget(Target):
+    """Writes a job's records into its resource's DataStore table, with the job's state."""
+
+    def __init__(self, database: Database, job_id: str, run_id: str):
+        self.database = database
+        self.job_id = job_id
+        self.run_id = run_id
+        with database.session() as session:
+            job = session.get(SyncJob, job_id)
+            table = datastore.get_table(session, job.resource_id)
+            self.resource_id = table.resource_id
+            self.primary_key = list(table.primary_key)
+
+    def state(self) -> dict[str, Any] | None:
+        """The source position committed with the last batch."""
+        with self.database.session() as session:
+            return session.scalar(sa.select(SyncJob.state).where(SyncJob.id == self.job_id))
+
+    def key_of(self, record: dict[str, Any]) -> str:
+        """The DataStore key of a record."""
+        return datastore.record_key(record, self.primary_key)
+
+    def write(self, records: list[tuple[int, dict[str, Any]]], rejected: list[Rejected],
+              state: dict[str, Any] | None, *, method: str = "upsert") -> WriteCounts:
+        """Upsert (or insert) the records, quarantine the rejected rows and store the state, atomically."""
+        with self.database.session() as session:
+            table = datastore.get_table(session, self.resource_id)
+            counts = {"inserted": 0, "updated": 0, "unchanged": 0}
+            if records:
+                try:
+                    result = datastore.upsert_records(
+                        session, None, table, [r for _n, r in records],
+                        method="insert" if method == "append" else "upsert", on_invalid="fail",
+                        source=f"sync:{self.run_id}", check_auth=False, validated=True)
+                except ValidationError as error:
+                    first = next(iter(error.errors.items()))
+                    raise TargetError(f"{first[0]}: {'; '.join(first[1])}") from None
+                counts = {k: result[k] for k in counts}
+            if rejected:
+                session.add_all(QuarantinedRecord(
+                    resource_id=self.resource_id, source=f"sync:{self.run_id}", row_number=r.row_number,
+                    raw=r.raw, errors=r.errors) for r in rejected)
+            values: dict[str, Any] = {"modified": utcnow()}
+            if state is not None:
+                values["state"] = state
+            session.execute(sa.update(SyncJob).where(SyncJob.id == self.job_id).values(**values))
+            session.commit()
+        return WriteCounts(**counts)
+
+    def finish_mirror(self, seen_keys: set[str]) -> int:
+        """Tombstone the live records the complete read did not contain."""
+        with self.database.session() as session:
+            live = session.scalars(sa.select(Record.key).where(
+                Record.resource_id == self.resource_id, Record.deleted.is_(False))).all()
+            missing = [key for key in live if key not in seen_keys]
+            deleted = 0
+            table = datastore.get_table(session, self.resource_id)
+            for start in range(0, len(missing), KEY_CHUNK):
+                chunk = missing[start:start + KEY_CHUNK]
+                deleted += datastore.delete_records(session, None, table, [Record.key.in_(chunk)],
+                                                    check_auth=False)
+            session.commit()
+        return deleted

@@ -1,0 +1,51 @@
+"""Where runs happen: in-process by default, on Celery workers when ``CATALOG_BROKER_URL`` is set."""
+from __future__ import annotations
+
+import threading
+
+from flask import Flask
+
+from ..db import get_db
+
+_celery = {}
+
+
+def celery_app(app: Flask):
+    """The Celery app bound to ``app``'s broker (created once per Flask app)."""
+    from celery import Celery
+
+    if id(app) not in _celery:
+        broker = app.config.get("BROKER_URL")
+        if not broker:
+            raise RuntimeError("CATALOG_BROKER_URL is not set; runs happen in-process")
+        celery = Celery("catalog", broker=broker, backend=broker)
+        celery.conf.update(task_acks_late=True, worker_prefetch_multiplier=1, task_serializer="json")
+
+        @celery.task(name="catalog.sync.run_job")
+        def run_job_task(job_id: str, trigger: str = "schedule") -> dict:
+            from .service import run_job
+
+            run = run_job(get_db(app), job_id, trigger=trigger)
+            return {"run_id": run.id, "status": run.status, "counts": run.counts}
+
+        _celery[id(app)] = celery
+    return _celery[id(app)]
+
+
+def dispatch(app: Flask, job_id: str, trigger: str = "schedule") -> str:
+    """Start a job's run on a worker (broker configured) or in a background thread; say which."""
+    if app.config.get("BROKER_URL"):
+        result = celery_app(app).send_task("catalog.sync.run_job", args=[job_id, trigger])
+        return f"dispatched {job_id} to a worker (task {result.id})"
+    from ..errors import Conflict
+    from .service import run_job
+
+    def target():
+        try:
+            run_job(get_db(app), job_id, trigger=trigger)
+        except Conflict:
+            pass  # already running elsewhere: this tick skips it
+
+    thread = threading.Thread(target=target, name=f"sync-{job_id}", daemon=False)
+    thread.start()
+    return f"started {job_id} in-process"

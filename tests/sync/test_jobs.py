@@ -1,0 +1,103 @@
+"""Sync jobs end to end: a GB18030 petition CSV with bad rows into the DataStore, resumable and idempotent."""
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+import sqlalchemy as sa
+
+from catalog.datastore.models import QuarantinedRecord, Record
+from catalog.db import get_db
+from catalog.sync import service as sync_service
+from tests.schemas.records_samples import petitions
+
+HEADERS = {"petition_number": "信访件编号", "channel": "信访渠道", "content": "诉求内容", "category": "诉求类别",
+           "responsible_unit": "责任单位", "accepted_on": "受理日期", "deadline": "办结期限", "status": "办理状态",
+           "reply": "答复意见", "completed_on": "办结日期"}
+
+
+def petition_csv(path, rows: list[dict], bad: int = 0) -> None:
+    """A petition office export: Chinese headers, GB18030, CRLF, dates written 2026/01/03."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(list(HEADERS.values()) + ["信访人姓名"])
+    for index, row in enumerate(rows):
+        values = [row.get(k, "") for k in HEADERS]
+        values[5] = values[5].replace("-", "/")
+        if index < bad:
+            values[5] = "2026年13月45日"  # not a date
+        writer.writerow(values + [row["petitioner"]["name"]])
+    path.write_bytes(buffer.getvalue().encode("gb18030"))
+
+
+@pytest.fixture
+def job(api, make, sysadmin, tmp_path):
+    dept = make.department("ningshan-xfj")
+    dataset = make.dataset(dept["id"], name="petitions", record_schema="petition@1")
+    rows = list(petitions(40, seed=3))
+    source = tmp_path / "信访台账.csv"
+    petition_csv(source, rows, bad=3)
+    mapping = {"rename": {v: k for k, v in HEADERS.items()} | {"信访人姓名": "petitioner.name"},
+               "dates": ["accepted_on", "deadline", "completed_on"]}
+    created = api.call("sync_job_create", {
+        "name": "petition-office", "package_id": dataset["id"], "source": "csv",
+        "source_config": {"path": str(source)}, "mapping": mapping, "write": "upsert"}, token=sysadmin.token)
+    assert created.status == 200, created.body
+    return {"job": created.result, "rows": rows, "source": source}
+
+
+def test_run_accounts_for_every_row_and_quarantines_bad_ones(api, app, job, sysadmin, db):
+    run = api.call("sync_job_run", {"id": "petition-office"}, token=sysadmin.token)
+    assert run.status == 200, run.body
+    counts = run.result["counts"]
+    assert run.result["status"] == "succeeded", run.result
+    assert counts["read"] == 40
+    assert counts["read"] == counts["inserted"] + counts["updated"] + counts["unchanged"] + \
+        counts["quarantined"] + counts["skipped"]
+    assert counts["quarantined"] == 3
+    entries = api.call("quarantine_list", {"job_id": job["job"]["id"]}, token=sysadmin.token).result
+    assert [e["row_number"] for e in entries] == [2, 3, 4]
+    assert "accepted_on" in entries[0]["errors"][0]["field"]
+    assert entries[0]["raw"]["受理日期"] == "2026年13月45日"
+
+
+def test_second_run_over_an_unchanged_source_writes_nothing(api, job, sysadmin):
+    api.call("sync_job_run", {"id": "petition-office"}, token=sysadmin.token)
+    resource_id = job["job"]["resource_id"]
+    feed = api.call("datastore_changes", {"resource_id": resource_id, "limit": 10000}, token=sysadmin.token).result
+    again = api.call("sync_job_run", {"id": "petition-office"}, token=sysadmin.token).result
+    assert again["counts"]["inserted"] == 0 and again["counts"]["updated"] == 0
+    assert again["counts"]["unchanged"] == 37
+    later = api.call("datastore_changes", {"resource_id": resource_id, "cursor": feed["next_cursor"]},
+                     token=sysadmin.token).result
+    assert later["changes"] == []
+
+
+def test_a_source_that_disappears_fails_the_run_with_a_clear_message(api, job, sysadmin):
+    job["source"].unlink()
+    run = api.call("sync_job_run", {"id": "petition-office"}, token=sysadmin.token).result
+    assert run["status"] == "failed"
+    assert "not found" in run["error_message"]
+
+
+def test_quarantine_fix_and_retry_then_discard(api, job, sysadmin):
+    api.call("sync_job_run", {"id": "petition-office"}, token=sysadmin.token)
+    entries = api.call("quarantine_list", {"job_id": job["job"]["id"]}, token=sysadmin.token).result
+    fixed = dict(job["rows"][0])
+    retried = api.call("quarantine_retry", {"id": entries[0]["id"], "record": fixed}, token=sysadmin.token)
+    assert retried.status == 200 and retried.result["status"] == "retried"
+    still_bad = api.call("quarantine_retry", {"id": entries[1]["id"]}, token=sysadmin.token)
+    assert still_bad.status == 409
+    discarded = api.call("quarantine_discard", {"id": entries[1]["id"], "reason": "重复登记"}, token=sysadmin.token)
+    assert discarded.result["status"] == "discarded" and discarded.result["reason"] == "重复登记"
+
+
+def test_bad_job_definitions_name_the_field(api, make, sysadmin):
+    dept = make.department("ningshan-zwfw")
+    dataset = make.dataset(dept["id"], name="services", record_schema="service@1")
+    reply = api.call("sync_job_create", {"name": "Bad Name", "package_id": dataset["id"], "source": "ftp",
+                                         "mode": "incremental", "write": "mirror", "schedule": "every day"},
+                     token=sysadmin.token)
+    assert reply.status == 409
+    assert {"name", "source", "write", "schedule"} <= set(reply.error)
