@@ -44,6 +44,28 @@ def _credentials(app: Flask, session) -> tuple[list[str], bool]:
     return lines, True
 
 
+def _sync_demo_systems(app: Flask, session, admin) -> list[str]:
+    """Create the three department systems' sync jobs (once) and run each new job once."""
+    from .demo_systems import demo_jobs
+    from .db import get_db
+    from .sync import service as sync_service
+    from .sync.models import SyncJob
+
+    folder = Path(app.instance_path) / "demo-systems"
+    created = []
+    for definition in demo_jobs(folder) if not session.scalar(sa.select(SyncJob.id).limit(1)) else []:
+        dataset = definition.pop("dataset")
+        job = sync_service.create_job(session, admin, package_id=dataset, values=definition)
+        created.append((job.id, job.name))
+    session.commit()  # and touch the session no more: the runs write through their own
+    lines = []
+    for job_id, name in created:
+        run = sync_service.run_job(get_db(app), job_id, trigger="demo")
+        counts = ", ".join(f"{k} {v}" for k, v in run.counts.items() if v)
+        lines.append(f"Synced {name}: {run.status} ({counts})")
+    return lines
+
+
 def load_demo(app: Flask) -> list[str]:
     """Create whatever part of the demo catalog is missing; return lines to print."""
     data = json.loads(DATA.read_text(encoding="utf-8"))
@@ -74,6 +96,7 @@ def load_demo(app: Flask) -> list[str]:
         create_dataset(session, admin, values=values, tags=tags)
         added["datasets"] += 1
     session.commit()
+    lines.extend(_sync_demo_systems(app, session, admin))
     if any(added.values()):
         lines.insert(0, "Demo data loaded: " + ", ".join(f"{n} {k}" for k, n in added.items()))
     else:

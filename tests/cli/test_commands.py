@@ -135,3 +135,18 @@ def test_audit_verify_reports_an_intact_and_a_tampered_log(env):
     tampered = CliRunner().invoke(main, ["audit", "verify"])
     assert tampered.exit_code == 1
     assert "access log tampered" in tampered.output and "deleted or inserted" in tampered.output
+
+
+def test_demo_syncs_three_department_systems_with_bad_rows_in_quarantine(env):
+    run("db", "upgrade")
+    loaded = run("demo", "load")
+    assert "Synced police-households: succeeded (read 200, inserted 200)" in loaded.output
+    assert "Synced hr-migrant-households: succeeded" in loaded.output
+    petition = next(line for line in loaded.output.splitlines() if line.startswith("Synced petition-office"))
+    assert "succeeded" in petition and "quarantined 8" in petition
+    listed = run("quarantine", "list", "--job", "petition-office")
+    lines = listed.output.strip().splitlines()
+    assert len(lines) == 8
+    assert any("accepted_on: '2026年13月01日' is not a date" in line for line in lines)
+    again = run("demo", "load")
+    assert "Synced" not in again.output  # one run each, not one per make run
