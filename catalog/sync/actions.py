@@ -1,6 +1,9 @@
 """Sync job, run and quarantine actions."""
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from marshmallow import Schema, fields, validate
 
 from ..api.fields import CkanDateTime, JsonDict, ParamsSchema, id_field, limit_field, offset_field
@@ -10,6 +13,21 @@ from . import quarantine, service
 from .models import SyncJob
 
 
+_SECRET_KEY = re.compile(r"(token|password|secret|api_?key|authorization)", re.IGNORECASE)
+_URL_PASSWORD = re.compile(r"(://[^:/@]+:)[^@]+@")
+
+
+def redact(config: Any) -> Any:
+    """A source config as the API shows it: tokens and passwords (also inside URLs) replaced by ***."""
+    if isinstance(config, dict):
+        return {k: "***" if _SECRET_KEY.search(str(k)) and v else redact(v) for k, v in config.items()}
+    if isinstance(config, list):
+        return [redact(v) for v in config]
+    if isinstance(config, str):
+        return _URL_PASSWORD.sub(r"\1***@", config)
+    return config
+
+
 class SyncJobOut(Schema):
     id = fields.String()
     name = fields.String()
@@ -17,7 +35,7 @@ class SyncJobOut(Schema):
     package_id = fields.String()
     resource_id = fields.String()
     source = fields.String()
-    source_config = fields.Dict()
+    source_config = fields.Function(lambda j: redact(j.source_config))
     stream = fields.String(allow_none=True)
     mapping = fields.Dict()
     mode = fields.String()

@@ -1,7 +1,7 @@
 """The registry of sources: ``get("csv")`` returns a ready :class:`~connectors.base.Source`.
 
 Sources are imported on first use, so ``openpyxl`` or ``requests`` load only when needed.
-Other packages add theirs with :func:`register` (the catalog will register ``ckan``).
+Other packages add theirs with :func:`register`; ``ckan`` (another CKAN-compatible catalog) is registered lazily below.
 """
 from __future__ import annotations
 
@@ -39,3 +39,6 @@ def get(name: str) -> Source:
         module, _, attribute = entry.partition(":")
         entry = getattr(importlib.import_module(module), attribute)
     return entry()
+
+
+register("ckan", "connectors.sources.ckan:CkanSource")

@@ -101,3 +101,21 @@ def test_bad_job_definitions_name_the_field(api, make, sysadmin):
                      token=sysadmin.token)
     assert reply.status == 409
     assert {"name", "source", "write", "schedule"} <= set(reply.error)
+
+
+def test_job_answers_never_show_source_secrets(api, make, sysadmin, tmp_path):
+    from catalog.sync.actions import redact
+
+    assert redact({"url": "postgresql+psycopg://police:s3cret@10.0.0.5/hukou", "token": "cat_abc",
+                   "headers": {"Authorization": "Bearer x"}, "path": "/data/a.csv"}) == {
+        "url": "postgresql+psycopg://police:***@10.0.0.5/hukou", "token": "***",
+        "headers": {"Authorization": "***"}, "path": "/data/a.csv"}
+    dept = make.department("ningshan-secret")
+    dataset = make.dataset(dept["id"], name="secret-petitions", record_schema="petition@1")
+    created = api.call("sync_job_create", {"name": "with-token", "package_id": dataset["id"], "source": "http_json",
+                                           "source_config": {"url": "http://127.0.0.1:9/api", "token": "cat_abc"}},
+                       token=sysadmin.token)
+    assert created.status == 200, created.body
+    assert "cat_abc" not in str(created.body)
+    shown = api.call("sync_job_show", {"id": "with-token"}, token=sysadmin.token)
+    assert shown.result["source_config"]["token"] == "***"
