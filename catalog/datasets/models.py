@@ -31,6 +31,8 @@ class Dataset(Base):
     """A data resource with CKAN's fields and the GB/T 21063.3 core metadata."""
 
     __tablename__ = "dataset"
+    # package_search's common filter (a department's datasets of one share type), visible ones only.
+    __table_args__ = (sa.Index("ix_dataset_owner_share", "owner_org", "share_type", "state", "private"),)
 
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(sa.String(100), unique=True)
