@@ -20,6 +20,8 @@ from .models import DatastoreTable, Record
 
 MAX_LIMIT = 32000
 DUMP_CHUNK = 1000
+#: the first window of sequence numbers one change-feed query looks at
+CHANGES_WINDOW = 2000
 
 
 #: a field name plain enough to quote back in an error message
@@ -153,8 +155,21 @@ def decode_cursor(cursor: str | None) -> int:
 def changes(session: Session, table: DatastoreTable, *, cursor: str | None, limit: int) -> dict[str, Any]:
     """The changes after ``cursor`` in order: records with ``_seq``, tombstones with ``_deleted``."""
     after = decode_cursor(cursor)
-    rows = session.execute(sa.select(Record.seq, Record.key, Record.deleted, Record.data).where(
-        Record.resource_id == table.resource_id, Record.seq > after).order_by(Record.seq).limit(limit)).all()
+    # Read in windows of sequence numbers, up to the last committed change. A window bounds the work
+    # of one query whatever plan the database picks: without statistics (right after a bulk load,
+    # or with autovacuum off) PostgreSQL may fetch and sort every change after the cursor to return
+    # the first ``limit``, and paging through a million changes then never ends. Windows widen over
+    # the gaps that rewritten records leave.
+    newest = session.scalar(sa.select(DatastoreTable.last_seq).where(
+        DatastoreTable.resource_id == table.resource_id)) or 0
+    rows: list[Any] = []
+    lower, window = after, max(2 * limit, CHANGES_WINDOW)
+    while len(rows) < limit and lower < newest:
+        upper = min(lower + window, newest)
+        rows.extend(session.execute(sa.select(Record.seq, Record.key, Record.deleted, Record.data).where(
+            Record.resource_id == table.resource_id, Record.seq > lower, Record.seq <= upper)
+            .order_by(Record.seq).limit(limit - len(rows))).all())
+        lower, window = upper, window * 2
     entries = []
     for seq, key, deleted, data in rows:
         if deleted:
@@ -164,24 +179,46 @@ def changes(session: Session, table: DatastoreTable, *, cursor: str | None, limi
             entry = {**data, "_seq": seq, "_key": key, "_deleted": False}
         entries.append(entry)
     last = rows[-1][0] if rows else after
-    return {"changes": entries, "next_cursor": encode_cursor(last), "has_more": len(rows) == limit}
+    return {"changes": entries, "next_cursor": encode_cursor(last), "has_more": last < newest}
 
 
 def iter_records(session: Session, table: DatastoreTable) -> Iterator[dict[str, Any]]:
-    """Every live record in key order, fetched in chunks (memory stays flat)."""
+    """Every live record in key order, fetched in chunks (memory stays flat).
+
+    The chunks are key ranges fixed by one query at the start (every ``DUMP_CHUNK``-th key), so
+    each chunk query reads about ``DUMP_CHUNK`` records whatever plan the database picks. Plain
+    keyset paging ("key > last ORDER BY key LIMIT n") is only cheap when the database walks the
+    index: without statistics (right after a bulk load, or with autovacuum off) PostgreSQL fetched
+    and sorted every remaining record for each chunk, and a million-record dump never finished.
+    Records written during the dump are included when their range has not been sent yet.
+    """
+    live = (Record.resource_id == table.resource_id, Record.deleted.is_(False))
+    numbered = sa.select(Record.key, sa.func.row_number().over(order_by=Record.key).label("n")) \
+        .where(*live).subquery()
+    bounds = list(session.scalars(sa.select(numbered.c.key).where(numbered.c.n % DUMP_CHUNK == 0)
+                                  .order_by(numbered.c.key)))
+    # End the transaction between chunks: a long dump must not hold SQLite's lock or an old
+    # PostgreSQL snapshot; range and keyset paging need neither.
+    session.rollback()
     last_key = None
-    while True:
-        query = sa.select(Record.key, Record.data).where(
-            Record.resource_id == table.resource_id, Record.deleted.is_(False))
+    for bound in bounds:
+        query = sa.select(Record.key, Record.data).where(*live, Record.key <= bound)
+        if last_key is not None:
+            query = query.where(Record.key > last_key)
+        chunk = session.execute(query.order_by(Record.key)).all()
+        session.rollback()
+        last_key = bound
+        for _key, data in chunk:
+            yield data
+    while True:  # after the last bound: the tail (and whatever was added there meanwhile)
+        query = sa.select(Record.key, Record.data).where(*live)
         if last_key is not None:
             query = query.where(Record.key > last_key)
         chunk = session.execute(query.order_by(Record.key).limit(DUMP_CHUNK)).all()
+        session.rollback()
         if not chunk:
             return
         last_key = chunk[-1][0]
-        # End the transaction between chunks: a long dump must not hold SQLite's lock or an old
-        # PostgreSQL snapshot; keyset paging needs neither.
-        session.rollback()
         for _key, data in chunk:
             yield data
 

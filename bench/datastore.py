@@ -1,0 +1,456 @@
+"""DataStore benchmark: validation, upsert, a raw COPY for comparison, a no-op re-upsert, the change feed.
+
+    python bench/datastore.py [--records 1000000] [--database-url URL] [--batch 5000] [--sample 50000]
+
+The database is ``--database-url`` (default: the local PostgreSQL server
+postgresql://postgres@127.0.0.1:5432/postgres). For PostgreSQL the URL names the server: each run
+creates a fresh database ``catalog_bench_ds`` there, migrates it with ``catalog.cli.run_migrations``
+and drops it at the end (``--keep`` keeps it). A ``sqlite:///file.db`` URL benchmarks SQLite
+(the file must not exist; it is removed afterwards unless ``--keep``).
+
+The benchmark runs twice, each time in a fresh process and a fresh database: at N/10 and at N
+records (``--no-small`` skips the N/10 run), so that the two peak memory figures (ru_maxrss) show
+whether memory stays flat as N grows. Each run:
+
+0. creates a department, a dataset bound to ``household@1`` and its DataStore table through the
+   services, and generates N household records with ``tests.schemas.records_samples.households``,
+   batch by batch (batch ``b`` uses seed ``b``), rewriting each record's household number, division
+   code, town and village from its position so keys are unique by construction (checked at the end:
+   the table holds N distinct keys). The records go to a temporary JSON-lines file, so no phase holds
+   more than one batch; reading a batch back is not timed.
+1. validation: ``RecordValidator.validate_many`` (the fast path) over every record, and plain
+   jsonschema (``schemas.registry.SchemaValidator.is_valid``, Draft 2020-12) on the first
+   ``--sample`` records;
+2. upsert: ``catalog.datastore.service.upsert_records`` per batch, one commit per batch (the time
+   spent in validation inside it is reported too);
+3. COPY: the same rows ``(resource_id, key, seq, deleted, data)`` into a plain table with those
+   columns and no index, with psycopg's ``cursor.copy`` (``json.dumps`` of each record included), one
+   commit per batch: the physical limit of getting these rows into PostgreSQL. On SQLite the
+   stand-in is a plain ``executemany`` INSERT into such a table. The same again into a table with
+   datastore_record's two unique indexes shows what index upkeep costs at that size;
+4. the same records upserted again: nothing changed, so inserted = updated = 0;
+5. the change feed: ``catalog.datastore.query.changes`` with limit 10,000 until it is empty; and the
+   JSON dump (``query.iter_records``, what ``/datastore/dump`` streams);
+6. peak memory of the process (``resource.getrusage(RUSAGE_SELF).ru_maxrss``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import sqlalchemy as sa  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+BENCH_DATABASE = "catalog_bench_ds"
+FEED_LIMIT = 10_000
+RESULT_MARK = "BENCH-RESULT "
+
+
+# -- records -----------------------------------------------------------------------------------
+
+def unique_place(index: int) -> tuple[str, str, str, str]:
+    """(town, village, division code, household number) for record ``index``: distinct for every index
+    below 110 x 99 x 9999 (about 108 million)."""
+    from tests.schemas.records_samples import COUNTY, TOWNS, VILLAGES
+
+    spot, rest = index % (len(TOWNS) * len(VILLAGES)), index // (len(TOWNS) * len(VILLAGES))
+    town, township = TOWNS[spot // len(VILLAGES)]
+    village_index = spot % len(VILLAGES)
+    division = f"{COUNTY}{township}{200 + village_index:03d}"
+    group, number = rest // 9999 + 1, rest % 9999 + 1
+    if group > 99:
+        raise SystemExit("too many records for distinct household numbers")
+    return town, VILLAGES[village_index], division, f"{division}{group:02d}{number:04d}"
+
+
+def generate(path: Path, count: int, batch: int) -> float:
+    """Write ``count`` valid household records to ``path`` (one JSON per line); returns the seconds."""
+    from tests.schemas.records_samples import households
+
+    started = time.perf_counter()
+    with path.open("w", encoding="utf-8") as out:
+        for number, start in enumerate(range(0, count, batch)):
+            size = min(batch, count - start)
+            lines = []
+            for offset, record in enumerate(households(size, seed=number + 1)):
+                town, village, division, household_number = unique_place(start + offset)
+                record.update(household_number=household_number, division_code=division, town=town,
+                              village=village)
+                lines.append(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+            out.write("\n".join(lines) + "\n")
+    return time.perf_counter() - started
+
+
+def batches(path: Path, batch: int, limit: int | None = None):
+    """The records of ``path`` in lists of ``batch`` (the first ``limit`` records only, if given)."""
+    current, seen = [], 0
+    with path.open(encoding="utf-8") as lines:
+        for line in lines:
+            current.append(json.loads(line))
+            seen += 1
+            if len(current) == batch:
+                yield current
+                current = []
+            if limit is not None and seen >= limit:
+                break
+    if current:
+        yield current
+
+
+# -- database ----------------------------------------------------------------------------------
+
+def driver_url(url: str) -> sa.URL:
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def prepare_database(url: str, keep: bool):
+    """(the URL to benchmark, a cleanup function) for a fresh database."""
+    parsed = driver_url(url)
+    if not parsed.drivername.startswith("postgresql"):
+        path = Path(parsed.database or "")
+        if not parsed.database or path.exists():
+            sys.exit(f"give a new SQLite file (the benchmark fills it): {parsed.database!r}")
+        return parsed.render_as_string(hide_password=False), lambda: keep or _remove_sqlite(path)
+    admin = sa.create_engine(parsed, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
+        conn.exec_driver_sql(f'CREATE DATABASE "{BENCH_DATABASE}"')
+
+    def cleanup() -> None:
+        if not keep:
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
+        admin.dispose()
+
+    return parsed.set(database=BENCH_DATABASE).render_as_string(hide_password=False), cleanup
+
+
+def _remove_sqlite(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+
+
+def setup_catalog(app):
+    """A sysadmin, a department, a dataset bound to household@1 and its DataStore table."""
+    from catalog.auth.models import User
+    from catalog.datasets.resources import create_resource
+    from catalog.datasets.service import create_dataset
+    from catalog.datastore import service
+    from catalog.db import get_db
+    from catalog.departments.service import create_department
+
+    with get_db(app).session() as session:
+        admin = User(name="bench-admin", sysadmin=True)
+        session.add(admin)
+        session.flush()
+        department = create_department(session, admin, name="ningshan-mzj", title="宁陕县民政局")
+        dataset = create_dataset(session, admin, values={
+            "name": "household-register", "title": "宁陕县住户信息", "notes": "全县住户及家庭成员信息。",
+            "owner_org": department.id, "resource_code": "101001/000001", "category": "101",
+            "share_type": "unconditional", "share_method": {"channel": "platform", "type": "api"},
+            "open_type": "none", "open_condition": "含个人信息，依法不予开放", "update_cycle": "monthly",
+            "publish_date": "2026-01-03", "record_schema": "household@1",
+            "items": [{"name": "户编号", "type": "C"}, {"name": "户主姓名", "type": "C"}]}, tags=["住户"])
+        resource = create_resource(session, admin, dataset, values={"name": "住户", "url": "http://localhost/ds"},
+                                   record=False)
+        table = service.create_table(session, admin, resource)
+        assert table.record_schema == "household@1" and table.primary_key == ["household_number"]
+        session.commit()
+        return admin.id, resource.id
+
+
+# -- phases ------------------------------------------------------------------------------------
+
+def rate(count: int, seconds: float) -> str:
+    return f"{count / seconds:,.0f} records/s ({count:,} in {seconds:.1f} s)" if seconds else "n/a"
+
+
+def measure_validation(path: Path, batch: int, sample: int) -> dict:
+    from schemas import load_schema
+    from schemas.registry import SchemaValidator
+    from schemas.validation import record_validator
+
+    validator = record_validator("household", 1)
+    fast_seconds, count, invalid = 0.0, 0, 0
+    for records in batches(path, batch):
+        started = time.perf_counter()
+        valid, errors = validator.validate_many(records)
+        fast_seconds += time.perf_counter() - started
+        count += len(records)
+        invalid += len(errors)
+    assert invalid == 0, f"{invalid} generated records are invalid"
+    plain = SchemaValidator(load_schema("records", "household", 1))
+    plain_seconds, plain_count = 0.0, 0
+    for records in batches(path, batch, limit=sample):
+        started = time.perf_counter()
+        ok = all(plain.is_valid(record) for record in records)
+        plain_seconds += time.perf_counter() - started
+        plain_count += len(records)
+        assert ok
+    print(f"(1) validation, fast path (RecordValidator.validate_many): {rate(count, fast_seconds)}")
+    print(f"    validation, plain jsonschema (SchemaValidator.is_valid, Draft 2020-12), "
+          f"on the first {plain_count:,} records: {rate(plain_count, plain_seconds)}")
+    print(f"    fast path / plain jsonschema: {(count / fast_seconds) / (plain_count / plain_seconds):.1f}x")
+    return {"validate_fast": count / fast_seconds, "validate_jsonschema": plain_count / plain_seconds,
+            "jsonschema_sample": plain_count}
+
+
+def upsert_pass(app, ids, path: Path, batch: int) -> tuple[dict, float, float]:
+    """Every record through upsert_records, one commit per batch: (summed counts, seconds, of which validating)."""
+    from catalog.auth.models import User
+    from catalog.datastore import service
+    from catalog.db import get_db
+
+    database = get_db(app)
+    totals = {"inserted": 0, "updated": 0, "unchanged": 0, "quarantined": 0, "skipped": 0}
+    seconds = validating = 0.0
+    for records in batches(path, batch):
+        started = time.perf_counter()
+        with database.session() as session:
+            admin = session.get(User, ids[0])
+            table = service.get_table(session, ids[1])
+            validator = service.validator_for(table)
+            original = validator.validate_many
+
+            def timed(items, _original=original):
+                nonlocal validating
+                began = time.perf_counter()
+                try:
+                    return _original(items)
+                finally:
+                    validating += time.perf_counter() - began
+
+            validator.validate_many = timed
+            try:
+                counts = service.upsert_records(session, admin, table, records)
+            finally:
+                del validator.validate_many
+            session.commit()
+        seconds += time.perf_counter() - started
+        for name in totals:
+            totals[name] += counts[name]
+        assert not counts["invalid"]
+    return totals, seconds, validating
+
+
+def measure_copy(app, path: Path, batch: int, resource_id: str, *, indexed: bool = False) -> float:
+    """Seconds to COPY (PostgreSQL) or executemany-INSERT (SQLite) every record as a plain row, into a
+    table without index, or (``indexed``) with the primary key and sequence index of datastore_record."""
+    from catalog.db import get_db
+
+    engine = get_db(app).engine
+    seconds = 0.0
+    postgres = engine.dialect.name == "postgresql"
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE IF EXISTS bench_copy")
+        conn.exec_driver_sql(
+            "CREATE TABLE bench_copy (resource_id VARCHAR(36) NOT NULL, key VARCHAR(500) NOT NULL, "
+            f"seq BIGINT NOT NULL, deleted BOOLEAN NOT NULL, data {'JSONB' if postgres else 'JSON'} NOT NULL"
+            + (", PRIMARY KEY (resource_id, key))" if indexed else ")"))
+        if indexed:
+            conn.exec_driver_sql("CREATE UNIQUE INDEX ix_bench_copy_seq ON bench_copy (resource_id, seq)")
+    seq = 0
+    raw = engine.raw_connection()
+    try:
+        for records in batches(path, batch):
+            started = time.perf_counter()
+            rows = []
+            for record in records:
+                seq += 1
+                rows.append((resource_id, record["household_number"], seq, False,
+                             json.dumps(record, ensure_ascii=False, separators=(",", ":"))))
+            cursor = raw.cursor()
+            if postgres:
+                with cursor.copy("COPY bench_copy (resource_id, key, seq, deleted, data) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            else:
+                cursor.execute("BEGIN")
+                cursor.executemany("INSERT INTO bench_copy VALUES (?, ?, ?, ?, ?)", rows)
+            raw.commit() if postgres else cursor.execute("COMMIT")
+            cursor.close()
+            seconds += time.perf_counter() - started
+        cursor = raw.cursor()
+        cursor.execute("SELECT count(*) FROM bench_copy")
+        assert cursor.fetchone()[0] == seq
+        cursor.close()
+    finally:
+        raw.close()
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE bench_copy")
+    return seconds
+
+
+def measure_feed(app, resource_id: str) -> tuple[int, float]:
+    from catalog.datastore import query, service
+    from catalog.db import get_db
+
+    database = get_db(app)
+    cursor, count, seconds, last = None, 0, 0.0, 0
+    while True:
+        started = time.perf_counter()
+        with database.session() as session:
+            table = service.get_table(session, resource_id)
+            page = query.changes(session, table, cursor=cursor, limit=FEED_LIMIT)
+        seconds += time.perf_counter() - started
+        if not page["changes"]:
+            return count, seconds
+        assert page["changes"][0]["_seq"] > last
+        last = page["changes"][-1]["_seq"]
+        count += len(page["changes"])
+        cursor = page["next_cursor"]
+
+
+def measure_dump(app, resource_id: str) -> tuple[int, float]:
+    """Every live record through query.iter_records (what /datastore/dump streams), as JSON text."""
+    from catalog.datastore import query, service
+    from catalog.db import get_db
+
+    started, count, size = time.perf_counter(), 0, 0
+    with get_db(app).session() as session:
+        table = service.get_table(session, resource_id)
+        for record in query.iter_records(session, table):
+            size += len(json.dumps(record, ensure_ascii=False))
+            count += 1
+    return count, time.perf_counter() - started
+
+
+def peak_memory_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
+
+
+def run(count: int, url: str, batch: int, sample: int, keep: bool) -> dict:
+    """One complete benchmark in this process; prints the figures and returns them."""
+    from catalog import create_app
+    from catalog.cli import run_migrations
+    from catalog.datastore import service
+    from catalog.db import get_db
+
+    bench_url, cleanup = prepare_database(url, keep)
+    folder = Path(tempfile.mkdtemp(prefix="catalog-bench-ds-"))
+    try:
+        app = create_app({"DATABASE_URL": bench_url, "INSTANCE_PATH": str(folder / "instance"),
+                          "SECRET_KEY": "bench"})
+        run_migrations(app)
+        ids = setup_catalog(app)
+        engine = get_db(app).engine
+        print(f"== {count:,} household records, batches of {batch:,}, {engine.dialect.name} "
+              f"{engine.dialect.server_version_info or ''} "
+              f"({make_url(bench_url).render_as_string(hide_password=True)})")
+        path = folder / "records.jsonl"
+        generated = generate(path, count, batch)
+        print(f"    generating the records (not part of any figure): {rate(count, generated)}, "
+              f"{path.stat().st_size / count:,.0f} bytes of JSON each")
+        figures = {"records": count, "database": engine.dialect.name, "batch": batch}
+        figures.update(measure_validation(path, batch, sample))
+
+        totals, seconds, validating = upsert_pass(app, ids, path, batch)
+        assert totals["inserted"] == count and totals["updated"] == totals["unchanged"] == 0, totals
+        with get_db(app).session() as session:
+            table = service.get_table(session, ids[1])
+            stored = session.scalar(sa.text("SELECT count(DISTINCT key) FROM datastore_record "
+                                            "WHERE resource_id = :r"), {"r": ids[1]})
+            info = service.table_info(session, table)
+        assert stored == info["count"] == count and info["last_seq"] == count, (stored, info)
+        figures["upsert"] = count / seconds
+        figures["upsert_validation_share"] = validating / seconds
+        print(f"(2) upsert (upsert_records + commit per batch): {rate(count, seconds)}; "
+              f"{validating:.1f} s of it validating ({validating / seconds:.0%}); "
+              f"without validation {count / (seconds - validating):,.0f} records/s; "
+              f"inserted {totals['inserted']:,}, {stored:,} distinct keys stored")
+
+        copy_seconds = measure_copy(app, path, batch, ids[1])
+        figures["copy"] = count / copy_seconds
+        postgres = engine.dialect.name == "postgresql"
+        label = "COPY (psycopg cursor.copy, json.dumps included)" if postgres \
+            else "plain executemany INSERT (SQLite has no COPY; json.dumps included)"
+        baseline = "COPY" if postgres else "plain INSERT"
+        print(f"(3) {label} into a plain table without index: {rate(count, copy_seconds)}")
+        print(f"    upsert / {baseline}: {figures['upsert'] / figures['copy']:.2f}; "
+              f"upsert without validation / {baseline}: {count / (seconds - validating) / figures['copy']:.2f}")
+        indexed_seconds = measure_copy(app, path, batch, ids[1], indexed=True)
+        figures["copy_indexed"] = count / indexed_seconds
+        print(f"    the same {baseline} into a table with datastore_record's primary key (resource_id, key) and "
+              f"unique (resource_id, seq) index: {rate(count, indexed_seconds)}")
+
+        totals, seconds, validating = upsert_pass(app, ids, path, batch)
+        assert totals["inserted"] == totals["updated"] == 0 and totals["unchanged"] == count, totals
+        figures["reupsert"] = count / seconds
+        print(f"(4) upsert of the same, unchanged records: {rate(count, seconds)}; "
+              f"inserted {totals['inserted']}, updated {totals['updated']}, unchanged {totals['unchanged']:,}; "
+              f"{validating:.1f} s of it validating")
+
+        pulled, seconds = measure_feed(app, ids[1])
+        assert pulled == count, pulled
+        figures["feed"] = count / seconds
+        print(f"(5) datastore_changes pull (query.changes, limit {FEED_LIMIT:,}): {rate(count, seconds)}")
+        dumped, seconds = measure_dump(app, ids[1])
+        assert dumped == count, dumped
+        figures["dump"] = count / seconds
+        print(f"    the JSON dump (query.iter_records + json.dumps, as /datastore/dump): {rate(count, seconds)}")
+        figures["peak_memory_mb"] = peak_memory_mb()
+        print(f"(6) peak memory (ru_maxrss): {figures['peak_memory_mb']:,.0f} MB")
+        get_db(app).engine.dispose()
+        return figures
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        cleanup()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--database-url", default=os.environ.get("CATALOG_BENCH_URL", DEFAULT_SERVER))
+    parser.add_argument("--batch", type=int, default=5000)
+    parser.add_argument("--sample", type=int, default=50_000, help="records validated with plain jsonschema")
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    parser.add_argument("--no-small", action="store_true", help="skip the N/10 run")
+    parser.add_argument("--single", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.single:
+        figures = run(args.records, args.database_url, args.batch, args.sample, args.keep)
+        print(RESULT_MARK + json.dumps(figures), flush=True)
+        return
+    sizes = ([max(args.records // 10, 1)] if not args.no_small else []) + [args.records]
+    results = []
+    for size in sizes:
+        # A fresh process per size: ru_maxrss is the peak of the whole process.
+        command = [sys.executable, "-u", __file__, "--single", "--records", str(size), "--database-url",
+                   args.database_url, "--batch", str(args.batch), "--sample", str(min(args.sample, size))]
+        if args.keep:
+            command.append("--keep")
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        for line in process.stdout:
+            if line.startswith(RESULT_MARK):
+                results.append(json.loads(line[len(RESULT_MARK):]))
+            else:
+                print(line, end="", flush=True)
+        if process.wait():
+            sys.exit(f"the run with {size:,} records failed")
+    print("== summary")
+    for figures in results:
+        print(f"   {figures['records']:>9,} records: validation {figures['validate_fast']:,.0f}/s "
+              f"(jsonschema {figures['validate_jsonschema']:,.0f}/s), upsert {figures['upsert']:,.0f}/s, "
+              f"COPY {figures['copy']:,.0f}/s (ratio {figures['upsert'] / figures['copy']:.2f}; "
+              f"with indexes {figures['copy_indexed']:,.0f}/s), re-upsert {figures['reupsert']:,.0f}/s, "
+              f"feed {figures['feed']:,.0f}/s, dump {figures['dump']:,.0f}/s, peak memory {figures['peak_memory_mb']:,.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
