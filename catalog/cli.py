@@ -13,7 +13,7 @@ import click
 from flask import Flask
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from .errors import CatalogError, ValidationError
+from .errors import CatalogError, Conflict, ValidationError
 
 
 class CatalogGroup(click.Group):
@@ -300,7 +300,10 @@ def sync_run(job: str) -> None:
                    f"{report.quarantined + report.skipped:>7,}", nl=False, err=True)
 
     with app.app_context():
-        run = sync_service.run_job(get_db(app), job, trigger="cli", progress=progress)
+        try:
+            run = sync_service.run_job(get_db(app), job, trigger="cli", progress=progress)
+        except Conflict as error:  # already running: say so plainly, not as "invalid input"
+            _fail("; ".join(message for messages in error.errors.values() for message in messages))
     click.echo("", err=True)
     print_run(run)
     if run.status != "succeeded":

@@ -30,8 +30,18 @@ def from_update_cycle(cycle: str | None) -> str | None:
 
 
 def is_due(expression: str, last_run: dt.datetime | None, now: dt.datetime) -> bool:
-    """Whether a scheduled time has passed since the last run (never run: due)."""
+    """Whether a scheduled time has passed since the last run (never run: due).
+
+    Expressions are in UTC whatever zone the moments are given in (naive moments are taken as UTC):
+    croniter reads an expression in the zone of its start time.
+    """
     if last_run is None:
         return True
-    following = croniter(expression, last_run).get_next(dt.datetime)
-    return following <= now
+    following = croniter(expression, _utc(last_run)).get_next(dt.datetime)
+    return following <= _utc(now)
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone(dt.timezone.utc)

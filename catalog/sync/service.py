@@ -73,6 +73,9 @@ def _validate(values: dict[str, Any]) -> None:
     errors: dict[str, list[str]] = {}
     if not NAME_RE.match(values.get("name") or ""):
         errors["name"] = ["must be 2 to 100 lower-case letters, digits, - or _"]
+    for field in ("title", "stream"):  # String(200) columns: PostgreSQL refuses longer values
+        if values.get(field) is not None and (not isinstance(values[field], str) or len(values[field]) > 200):
+            errors[field] = ["must be text of at most 200 characters"]
     for field, allowed in (("mode", MODES), ("write", WRITES), ("on_invalid", ON_INVALID)):
         if values.get(field) not in allowed:
             errors[field] = ["must be one of: " + ", ".join(allowed)]
@@ -156,6 +159,7 @@ def run_job(database: Database, job_id: str, *, trigger: str = "manual",
     with job_lock(database.engine, job_id, job_name):
         with database.session() as session:
             job = get_job(session, job_id)
+            close_interrupted_runs(session, job.id)
             run = SyncRun(job_id=job.id, trigger=trigger, status="running")
             session.add(run)
             session.commit()
@@ -163,13 +167,26 @@ def run_job(database: Database, job_id: str, *, trigger: str = "manual",
             spec = {k: getattr(job, k) for k in FIELDS}
             table = datastore.get_table(session, job.resource_id)
             validator = datastore.validator_for(table)
+
+        def committed(report) -> None:
+            # After each committed batch: the run's counts so far, so that a run that is still going, or
+            # whose process died, shows how far it got (a separate transaction: at most a batch behind).
+            try:
+                with database.session() as session:
+                    session.execute(sa.update(SyncRun).where(SyncRun.id == run_id).values(counts=report.counts()))
+                    session.commit()
+            except Exception:  # noqa: BLE001 - progress is informative; the batch itself is committed
+                pass
+            if progress is not None:
+                progress(report)
+
         try:
             source = sources.get(spec["source"])
             target = DatastoreTarget(database, job_id, run_id)
             stream = Stream(name=spec["stream"]) if spec["stream"] else None
             report = run_sync(source, spec["source_config"], stream, target, mapping=spec["mapping"],
                               validator=validator, mode=spec["mode"], write=spec["write"],
-                              on_invalid=spec["on_invalid"], batch_size=spec["batch_size"], progress=progress)
+                              on_invalid=spec["on_invalid"], batch_size=spec["batch_size"], progress=committed)
             outcome = {"status": report.status, "counts": report.counts(), "error_message": report.error_message,
                        "error_detail": report.error_detail, "log": list(report.log)[-500:]}
         except Exception as error:  # the run must end recorded, whatever happened
@@ -185,6 +202,26 @@ def run_job(database: Database, job_id: str, *, trigger: str = "manual",
             session.refresh(run)
             session.expunge(run)
             return run
+
+
+INTERRUPTED = ("interrupted: the process running it stopped before the run finished (killed, crashed or "
+               "restarted); the batches it had committed are kept, and its counts are those recorded up to then")
+
+
+def close_interrupted_runs(session: Session, job_id: str) -> int:
+    """Mark the job's runs still recorded as running as failed (interrupted); how many.
+
+    Call it only while holding the job's lock: a run holds that lock until it has recorded its end,
+    so a run still marked running then belongs to a process that died (SIGKILL, OOM, power loss).
+    """
+    now = utcnow()
+    stale = session.scalars(sa.select(SyncRun).where(SyncRun.job_id == job_id, SyncRun.status == "running")).all()
+    for run in stale:
+        run.status, run.finished, run.error_message = "failed", now, INTERRUPTED
+        run.counts = {**{k: 0 for k in COUNTS}, **(run.counts or {})}
+        run.log = [*(run.log or []), f"{now:%H:%M:%S} found still running by the next run of the job "
+                                     "(its process had ended): marked failed, interrupted"]
+    return len(stale)
 
 
 def list_runs(session: Session, job: SyncJob, *, offset: int = 0, limit: int = 20) -> list[SyncRun]:

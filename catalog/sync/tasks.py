@@ -23,9 +23,13 @@ def celery_app(app: Flask):
 
         @celery.task(name="catalog.sync.run_job")
         def run_job_task(job_id: str, trigger: str = "schedule") -> dict:
+            from ..errors import Conflict
             from .service import run_job
 
-            run = run_job(get_db(app), job_id, trigger=trigger)
+            try:
+                run = run_job(get_db(app), job_id, trigger=trigger)
+            except Conflict:  # already running elsewhere: skipped, as the in-process dispatch does
+                return {"run_id": None, "status": "skipped", "reason": f"sync job {job_id} is already running"}
             return {"run_id": run.id, "status": run.status, "counts": run.counts}
 
         _celery[id(app)] = celery
