@@ -2,6 +2,7 @@
 state commit in one transaction."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import sqlalchemy as sa
@@ -56,9 +57,16 @@ class DatastoreTarget(Target):
                     raise TargetError(f"{first[0]}: {'; '.join(first[1])}") from None
                 counts = {k: result[k] for k in counts}
             if rejected:
+                # A rerun over the same export meets the same bad rows: keep one open entry for each.
+                already = {(q.row_number, json.dumps(q.raw, sort_keys=True, ensure_ascii=False))
+                           for q in session.scalars(sa.select(QuarantinedRecord).where(
+                               QuarantinedRecord.resource_id == self.resource_id,
+                               QuarantinedRecord.status == "open",
+                               QuarantinedRecord.row_number.in_([r.row_number for r in rejected])))}
                 session.add_all(QuarantinedRecord(
                     resource_id=self.resource_id, source=f"sync:{self.run_id}", row_number=r.row_number,
-                    raw=r.raw, errors=r.errors) for r in rejected)
+                    raw=r.raw, errors=r.errors) for r in rejected
+                    if (r.row_number, json.dumps(r.raw, sort_keys=True, ensure_ascii=False)) not in already)
             values: dict[str, Any] = {"modified": utcnow()}
             if state is not None:
                 values["state"] = state

@@ -72,6 +72,9 @@ def test_second_run_over_an_unchanged_source_writes_nothing(api, job, sysadmin):
     later = api.call("datastore_changes", {"resource_id": resource_id, "cursor": feed["next_cursor"]},
                      token=sysadmin.token).result
     assert later["changes"] == []
+    # The same three bad rows are still in the export: still three open entries, not six.
+    entries = api.call("quarantine_list", {"resource_id": resource_id}, token=sysadmin.token).result
+    assert len(entries) == 3
 
 
 def test_a_source_that_disappears_fails_the_run_with_a_clear_message(api, job, sysadmin):
