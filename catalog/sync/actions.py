@@ -103,7 +103,7 @@ class JobUpdateParams(JobFields):
     id = id_field("job id or name")
 
 
-class IdParams(ParamsSchema):
+class SyncIdParams(ParamsSchema):
     id = id_field()
 
 
@@ -145,7 +145,7 @@ def sync_job_create(ctx: ActionContext, data: dict) -> dict:
     return SyncJobOut().dump(job)
 
 
-@action("sync_job_show", params=IdParams, result=SyncJobOut, read_only=True)
+@action("sync_job_show", params=SyncIdParams, result=SyncJobOut, read_only=True)
 def sync_job_show(ctx: ActionContext, data: dict) -> dict:
     """A sync job's definition and committed state."""
     return SyncJobOut().dump(_job(ctx, data["id"]))
@@ -174,14 +174,14 @@ def sync_job_update(ctx: ActionContext, data: dict) -> dict:
     return SyncJobOut().dump(service.update_job(ctx.session, ctx.actor, job, data))
 
 
-@action("sync_job_delete", params=IdParams, result={"type": "object", "nullable": True})
+@action("sync_job_delete", params=SyncIdParams, result={"type": "object", "nullable": True})
 def sync_job_delete(ctx: ActionContext, data: dict) -> None:
     """Delete a sync job and its runs (the records it synced stay)."""
     service.delete_job(ctx.session, ctx.actor, _job(ctx, data["id"]))
     return None
 
 
-@action("sync_job_run", params=IdParams, result=SyncRunOut)
+@action("sync_job_run", params=SyncIdParams, result=SyncRunOut)
 def sync_job_run(ctx: ActionContext, data: dict) -> dict:
     """Run a sync job now and answer with the finished run (409 when it is already running)."""
     from ..auth import rules
@@ -200,7 +200,7 @@ def sync_run_list(ctx: ActionContext, data: dict) -> list:
     return SyncRunOut(many=True).dump(service.list_runs(ctx.session, job, offset=data["offset"], limit=data["limit"]))
 
 
-@action("sync_run_show", params=IdParams, result=SyncRunOut, read_only=True)
+@action("sync_run_show", params=SyncIdParams, result=SyncRunOut, read_only=True)
 def sync_run_show(ctx: ActionContext, data: dict) -> dict:
     """One run: status, timings, counts, errors and log."""
     from ..errors import NotFound
@@ -219,7 +219,7 @@ def quarantine_list(ctx: ActionContext, data: dict) -> list:
     return QuarantineOut(many=True).dump(quarantine.list_entries(ctx.session, ctx.actor, **data))
 
 
-@action("quarantine_show", params=IdParams, result=QuarantineOut, read_only=True)
+@action("quarantine_show", params=SyncIdParams, result=QuarantineOut, read_only=True)
 def quarantine_show(ctx: ActionContext, data: dict) -> dict:
     """One quarantined row."""
     return QuarantineOut().dump(quarantine.get_entry(ctx.session, ctx.actor, data["id"]))
