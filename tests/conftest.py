@@ -23,7 +23,8 @@ from catalog.db import get_db
 PG_ENV = "CATALOG_TEST_POSTGRES_URL"
 
 
-def _pg_url() -> str | None:
+def postgres_server_url() -> str | None:
+    """The PostgreSQL server named by ``CATALOG_TEST_POSTGRES_URL`` (psycopg 3 driver), or None."""
     url = os.environ.get(PG_ENV)
     if not url:
         return None
@@ -39,7 +40,7 @@ def database_url(request, tmp_path_factory):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'catalog.db'}"
         return
-    base = _pg_url()
+    base = postgres_server_url()
     if base is None:
         pytest.skip(f"PostgreSQL half skipped: set {PG_ENV} to run the suite on PostgreSQL too")
     name = f"catalog_test_{uuid.uuid4().hex[:10]}"
@@ -137,6 +138,21 @@ class Api:
             response = self.client.post(f"/api/3/action/{name}", json=data or {}, headers=headers)
         assert response.status_code != 500, response.get_data(as_text=True)
         return Reply(response.status_code, response.get_json(silent=True) or {})
+
+
+@pytest.fixture
+def live_url(app):
+    """The app served on a free loopback port for the duration of one test (real HTTP clients)."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=False)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
 
 
 @pytest.fixture

@@ -1,24 +1,13 @@
 """The published ckanapi client drives the catalog unchanged over real HTTP."""
 from __future__ import annotations
 
-import threading
 
 import ckanapi
 import pytest
-from werkzeug.serving import make_server
 
 from tests.conftest import dataset_values
 
 
-@pytest.fixture
-def live_url(app):
-    """The app served on a free loopback port for the duration of one test."""
-    server = make_server("127.0.0.1", 0, app, threaded=False)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
 
 
 def test_ckanapi_remote_round_trip(live_url, make, sysadmin):

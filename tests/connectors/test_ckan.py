@@ -9,7 +9,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 
 import pytest
-from werkzeug.serving import make_server
 
 from connectors import Checkpoint, Row, Source, SourceError, Stream, TargetError, TransientSourceError
 from connectors.sources import get
@@ -25,15 +24,6 @@ def by_key(records):
     return {r[KEY]: r for r in records}
 
 
-@pytest.fixture
-def live_url(app):
-    """The app served on a free loopback port for the duration of one test."""
-    server = make_server("127.0.0.1", 0, app, threaded=False)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
 
 
 @pytest.fixture

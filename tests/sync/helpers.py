@@ -39,10 +39,12 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from tests.conftest import postgres_server_url  # noqa: F401  (one definition of the server URL rule)
 from tests.connectors.exports import HEADER, HOUSEHOLD_MAPPING, household_row
 from tests.schemas.records_samples import households
 
 ROOT = Path(__file__).resolve().parents[2]
+
 PG_ENV = "CATALOG_TEST_POSTGRES_URL"
 PASSWORD = "correct-horse-battery"
 KINDS = ["sqlite", "postgresql"]
@@ -121,15 +123,6 @@ def household_csv(path: Path, n: int, seed: int = 11, *, encoding: str = "gb1803
 # --- databases and processes --------------------------------------------------------------------
 
 
-def postgres_server_url() -> str | None:
-    """The PostgreSQL server URL from the environment (psycopg 3 driver), or None."""
-    url = os.environ.get(PG_ENV)
-    if not url:
-        return None
-    parsed = make_url(url)
-    if parsed.drivername in ("postgresql", "postgres"):
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    return parsed.render_as_string(hide_password=False)
 
 
 @dataclass

@@ -2,11 +2,9 @@
 petition office's petitions on the same catalog served over real HTTP, under the peer's share rules."""
 from __future__ import annotations
 
-import threading
 from types import SimpleNamespace
 
 import pytest
-from werkzeug.serving import make_server
 
 from tests.schemas.records_samples import petitions
 
@@ -15,15 +13,6 @@ KEY = "petition_number"
 SENSITIVE = ["petitioner", "content", "reply", "follow_up_visit"]
 
 
-@pytest.fixture
-def live_url(app):
-    """The app served on a free loopback port for the duration of one test."""
-    server = make_server("127.0.0.1", 0, app, threaded=False)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
 
 
 @pytest.fixture
