@@ -445,12 +445,13 @@ def main() -> None:
             sys.exit(f"the run with {size:,} records failed")
     print("== summary")
     for figures in results:
+        baseline = "COPY" if figures["database"] == "postgresql" else "plain INSERT"
         print(f"   {figures['records']:>9,} records: validation {figures['validate_fast']:,.0f}/s "
               f"(jsonschema {figures['validate_jsonschema']:,.0f}/s), upsert {figures['upsert']:,.0f}/s, "
-              f"COPY {figures['copy']:,.0f}/s (ratio {figures['upsert'] / figures['copy']:.2f}; "
+              f"{baseline} {figures['copy']:,.0f}/s (ratio {figures['upsert'] / figures['copy']:.2f}; "
               f"with indexes {figures['copy_indexed']:,.0f}/s), re-upsert {figures['reupsert']:,.0f}/s, "
-              f"feed {figures['feed']:,.0f}/s, dump {figures['dump']:,.0f}/s, peak memory {figures['peak_memory_mb']:,.0f} MB")
-
+              f"feed {figures['feed']:,.0f}/s, dump {figures['dump']:,.0f}/s, "
+              f"peak memory {figures['peak_memory_mb']:,.0f} MB")
 
 if __name__ == "__main__":
     main()

@@ -219,10 +219,10 @@ def _table_by_service(app, make, org) -> str:
 def coded(api, make, org) -> str:
     """A table described by fields, keyed by ``code``."""
     dataset = make.dataset(org.id, share_type="unconditional", share_condition=None)
+    fields = [{"id": "code", "type": "text"}, {"id": "n", "type": "int"}, {"id": "x", "type": "numeric"},
+              {"id": "extra", "type": "json"}]
     created = api.call("datastore_create", {"resource": {"package_id": dataset["id"]}, "primary_key": "code",
-                                            "fields": [{"id": "code", "type": "text"}, {"id": "n", "type": "int"},
-                                                       {"id": "x", "type": "numeric"}, {"id": "extra", "type": "json"}]},
-                       token=org.editor.token)
+                                            "fields": fields}, token=org.editor.token)
     assert created.status == 200, created.body
     return created.result["resource_id"]
 
