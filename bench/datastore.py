@@ -150,23 +150,15 @@ def setup_catalog(app):
     """A sysadmin, a department, a dataset bound to household@1 and its DataStore table."""
     from catalog.auth.models import User
     from catalog.datasets.resources import create_resource
-    from catalog.datasets.service import create_dataset
     from catalog.datastore import service
     from catalog.db import get_db
-    from catalog.departments.service import create_department
+    from bench.common import household_dataset
 
     with get_db(app).session() as session:
         admin = User(name="bench-admin", sysadmin=True)
         session.add(admin)
         session.flush()
-        department = create_department(session, admin, name="ningshan-mzj", title="宁陕县民政局")
-        dataset = create_dataset(session, admin, values={
-            "name": "household-register", "title": "宁陕县住户信息", "notes": "全县住户及家庭成员信息。",
-            "owner_org": department.id, "resource_code": "101001/000001", "category": "101",
-            "share_type": "unconditional", "share_method": {"channel": "platform", "type": "api"},
-            "open_type": "none", "open_condition": "含个人信息，依法不予开放", "update_cycle": "monthly",
-            "publish_date": "2026-01-03", "record_schema": "household@1",
-            "items": [{"name": "户编号", "type": "C"}, {"name": "户主姓名", "type": "C"}]}, tags=["住户"])
+        dataset = household_dataset(session, admin, department_name="ningshan-mzj", department_title="宁陕县民政局")
         resource = create_resource(session, admin, dataset, values={"name": "住户", "url": "http://localhost/ds"},
                                    record=False)
         table = service.create_table(session, admin, resource)

@@ -133,9 +133,8 @@ def make_app(url: str, folder: Path):
 def setup_job(app, export: Path, batch: int) -> str:
     """A sysadmin, a department, a dataset bound to household@1 and the csv job; the resource id."""
     from catalog.auth.models import User
-    from catalog.datasets.service import create_dataset
     from catalog.db import get_db
-    from catalog.departments.service import create_department
+    from bench.common import household_dataset
     from catalog.sync import service
     from tests.connectors.exports import HOUSEHOLD_MAPPING
 
@@ -143,14 +142,7 @@ def setup_job(app, export: Path, batch: int) -> str:
         admin = User(name="bench-admin", sysadmin=True)
         session.add(admin)
         session.flush()
-        department = create_department(session, admin, name="ningshan-gaj", title="宁陕县公安局")
-        dataset = create_dataset(session, admin, values={
-            "name": "household-register", "title": "宁陕县住户信息", "notes": "全县住户及家庭成员信息。",
-            "owner_org": department.id, "resource_code": "101001/000001", "category": "101",
-            "share_type": "unconditional", "share_method": {"channel": "platform", "type": "api"},
-            "open_type": "none", "open_condition": "含个人信息，依法不予开放", "update_cycle": "monthly",
-            "publish_date": "2026-01-03", "record_schema": "household@1",
-            "items": [{"name": "户编号", "type": "C"}, {"name": "户主姓名", "type": "C"}]}, tags=["住户"])
+        dataset = household_dataset(session, admin, department_name="ningshan-gaj", department_title="宁陕县公安局")
         job = service.create_job(session, admin, package_id=dataset.id, values={
             "name": JOB, "title": "公安户籍系统住户导出", "source": "csv", "source_config": {"path": str(export)},
             "mapping": HOUSEHOLD_MAPPING, "mode": "full_refresh", "write": "upsert", "on_invalid": "quarantine",

@@ -6,6 +6,7 @@ The whole suite runs once per database: SQLite always, PostgreSQL when
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from dataclasses import dataclass
@@ -66,21 +67,28 @@ def base_app(database_url, tmp_path_factory):
     get_db(app).engine.dispose()
 
 
-@pytest.fixture
-def app(base_app):
-    """The app with every session joined to one transaction that is rolled back after the test."""
-    database = get_db(base_app)
+@contextlib.contextmanager
+def rolled_back(app):
+    """Join every session of ``app`` to one transaction (commits become savepoints); roll it back at the end."""
+    database = get_db(app)
     connection = database.engine.connect()
     transaction = connection.begin()
     original = database.sessionmaker
     database.sessionmaker = sessionmaker(bind=connection, expire_on_commit=False,
                                          join_transaction_mode="create_savepoint")
     try:
-        yield base_app
+        yield app
     finally:
         database.sessionmaker = original
         transaction.rollback()
         connection.close()
+
+
+@pytest.fixture
+def app(base_app):
+    """The app with every session joined to one transaction that is rolled back after the test."""
+    with rolled_back(base_app):
+        yield base_app
 
 
 @pytest.fixture(autouse=True)

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.orm import sessionmaker
 
 from catalog.db import get_db
+from tests.conftest import rolled_back
 
 from . import corpus
 from .relevance_queries import CORPUS_SIZE, EXTRA_DATASETS, QUERIES
@@ -78,19 +78,10 @@ def load_catalog(session) -> dict[str, Any]:
 def relevance(base_app):
     """The app with the relevance catalog loaded in a module-wide transaction (rolled back after)."""
     database = get_db(base_app)
-    connection = database.engine.connect()
-    transaction = connection.begin()
-    original = database.sessionmaker
-    database.sessionmaker = sessionmaker(bind=connection, expire_on_commit=False,
-                                         join_transaction_mode="create_savepoint")
-    try:
+    with rolled_back(base_app):
         with base_app.app_context(), database.session() as session:
             loaded = load_catalog(session)
         yield {"client": base_app.test_client(), **loaded}
-    finally:
-        database.sessionmaker = original
-        transaction.rollback()
-        connection.close()
 
 
 def search(relevance, params: dict[str, Any], *, as_admin: bool = False) -> dict[str, Any]:
