@@ -3,10 +3,10 @@
 It knows nothing of ``catalog``: the catalog hands :func:`run_sync` a :class:`Target` that writes
 into its DataStore. See ``connectors.base`` for the contracts and ``connectors.engine`` for a run.
 """
-from .base import (Checkpoint, Rejected, Row, Source, SourceError, Stream, Target, TargetError,
+from .base import (Checkpoint, Deletion, Rejected, Row, Source, SourceError, Stream, Target, TargetError,
                    TransientSourceError, WriteCounts)
 from .engine import RunReport, run_sync
 from .mapping import Mapping, MappingConfigError
 
-__all__ = ["Checkpoint", "Mapping", "MappingConfigError", "Rejected", "Row", "RunReport", "Source",
+__all__ = ["Checkpoint", "Deletion", "Mapping", "MappingConfigError", "Rejected", "Row", "RunReport", "Source",
            "SourceError", "Stream", "Target", "TargetError", "TransientSourceError", "WriteCounts", "run_sync"]

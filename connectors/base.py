@@ -15,7 +15,7 @@ from typing import Any, Iterator
 
 import jsonschema
 
-__all__ = ["Checkpoint", "Rejected", "Row", "Source", "SourceError", "Stream", "Target", "TargetError",
+__all__ = ["Checkpoint", "Deletion", "Rejected", "Row", "Source", "SourceError", "Stream", "Target", "TargetError",
            "TransientSourceError", "WriteCounts", "jsonable"]
 
 
@@ -28,6 +28,18 @@ class Row:
 
     ``row_number`` is the physical line of the record's first line in a CSV file (header = 1),
     the row of a spreadsheet, or the 1-based position of the record in the read for other sources.
+    """
+
+    data: dict[str, Any]
+    row_number: int
+
+
+@dataclass(frozen=True, slots=True)
+class Deletion:
+    """The source says a record was deleted (a tombstone of a change feed).
+
+    ``data`` holds at least the record's primary-key fields, named as the source names them (the
+    engine maps them like a row's); ``row_number`` places it in the read, as for :class:`Row`.
     """
 
     data: dict[str, Any]
@@ -78,6 +90,8 @@ class WriteCounts:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
+    #: records removed because the source reported them deleted (not part of :attr:`total`)
+    deleted: int = 0
 
     @property
     def total(self) -> int:
@@ -145,8 +159,9 @@ class Source(abc.ABC):
 
     @abc.abstractmethod
     def read(self, config: dict[str, Any], stream: Stream,
-             state: dict[str, Any] | None) -> Iterator[Row | Checkpoint]:
-        """Yield the rows of ``stream`` after ``state`` (``None``: from the start)."""
+             state: dict[str, Any] | None) -> Iterator[Row | Deletion | Checkpoint]:
+        """Yield the rows of ``stream`` after ``state`` (``None``: from the start), and a
+        :class:`Deletion` for each record the source reports deleted, in the order they happened."""
 
 
 # --- targets ------------------------------------------------------------------------------------
@@ -168,13 +183,17 @@ class Target(abc.ABC):
 
     @abc.abstractmethod
     def write(self, records: list[tuple[int, dict[str, Any]]], rejected: list[Rejected],
-              state: dict[str, Any] | None, *, method: str = "upsert") -> WriteCounts:
-        """Commit one batch: ``(row_number, record)`` pairs, quarantined rows and the new state.
+              state: dict[str, Any] | None, *, method: str = "upsert",
+              deletions: list[dict[str, Any]] = ()) -> WriteCounts:
+        """Commit one batch: ``(row_number, record)`` pairs, quarantined rows, deletions and the new state.
 
         ``method`` is ``"upsert"`` (insert or replace by key; an identical record is unchanged) or
         ``"append"`` (insert only; the target decides whether a duplicate key is a
         :class:`TargetError`). Records are applied in order, so a key repeated within a batch is
-        inserted once and then updated or unchanged.
+        inserted once and then updated or unchanged. ``deletions`` (mapped records holding at least
+        the key fields) are applied after the records — the engine never puts a record after a
+        deletion in one batch — and a key that is not stored, or incomplete, is ignored;
+        :attr:`WriteCounts.deleted` says how many records were removed.
         """
 
     @abc.abstractmethod

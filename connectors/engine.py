@@ -12,6 +12,10 @@
   nothing of the failing batch is written, earlier batches stay committed).
 * **Counts.** ``read = inserted + updated + unchanged + quarantined + skipped`` is checked after
   every batch; counts cover committed batches only.
+* **Deletions** a source reports (:class:`~connectors.base.Deletion`, e.g. a change feed's tombstones)
+  are mapped like rows and handed to the target with the batch, after its records; a row that
+  follows a deletion starts a new batch, so the order of the source's changes is kept. They count
+  in ``deleted`` (with mirror deletions), not in ``read``.
 * **Mirror** deletes keys missing from the source only after a complete, successful read — and not
   when no valid record was read at all (an empty or unreadable export must not empty the dataset).
 * **Retries.** A :class:`~connectors.base.TransientSourceError` is retried ``retries`` times with
@@ -28,7 +32,7 @@ import time
 import traceback
 from typing import Any, Callable, Iterator
 
-from .base import (Checkpoint, Rejected, Row, Source, SourceError, Stream, Target, TargetError,
+from .base import (Checkpoint, Deletion, Rejected, Row, Source, SourceError, Stream, Target, TargetError,
                    TransientSourceError, WriteCounts, jsonable)
 from .mapping import Mapping, MappingConfigError
 from .report import FAILED, INVALID_SAMPLE, SUCCEEDED, RunReport, capture_log
@@ -151,6 +155,7 @@ class _Run:
                  self.report.mode, self.report.write, self.report.on_invalid,
                  f"state {start}" if start else "the start")
         pending: list[Row] = []
+        deletions: list[Deletion] = []
         self.phase = "reading the source"
         with contextlib.closing(self._items(start)) as items:
             try:
@@ -158,21 +163,23 @@ class _Run:
                     if isinstance(item, Checkpoint):
                         self.state = item.state
                         continue
-                    if len(pending) >= self.batch_size:
-                        self._commit(pending)
-                        pending = []
-                    pending.append(item)
+                    # a row after a deletion starts a new batch: the target applies deletions last
+                    if len(pending) + len(deletions) >= self.batch_size or (
+                            deletions and isinstance(item, Row)):
+                        self._commit(pending, deletions)
+                        pending, deletions = [], []
+                    (deletions if isinstance(item, Deletion) else pending).append(item)
             except SourceError:
-                self._salvage(pending)
+                self._salvage(pending, deletions)
                 raise
-        self._commit(pending)
+        self._commit(pending, deletions)
         if self.report.write == "mirror":
             self._mirror()
 
-    def _salvage(self, pending: list[Row]) -> None:
+    def _salvage(self, pending: list[Row], deletions: list[Deletion]) -> None:
         """The source failed: commit the rows read before the failure, so a rerun resumes after them."""
         try:
-            self._commit(pending)
+            self._commit(pending, deletions)
         except Exception as exc:  # noqa: BLE001 - the source's error is the one to report
             log.warning("the %d rows read before the source failed were not written: %s", len(pending), exc)
 
@@ -199,7 +206,7 @@ class _Run:
                 attempt += 1
                 self._give_up_or_wait(exc, attempt)
 
-    def _items(self, start: dict[str, Any] | None) -> Iterator[Row | Checkpoint]:
+    def _items(self, start: dict[str, Any] | None) -> Iterator[Row | Deletion | Checkpoint]:
         """The source's rows and checkpoints; a transient failure resumes from the last checkpoint."""
         resume, skip, since, attempt = start, 0, 0, 0
         while True:
@@ -215,7 +222,7 @@ class _Run:
                     finally:
                         self.report.timings["read"] += time.perf_counter() - began
                     if skip:  # already yielded before the failure
-                        skip -= isinstance(item, Row)
+                        skip -= not isinstance(item, Checkpoint)
                         continue
                     attempt = 0
                     if isinstance(item, Checkpoint):
@@ -262,13 +269,29 @@ class _Run:
                 records.append((row.row_number, record))
         return records, rejected
 
-    def _commit(self, rows: list[Row]) -> None:
+    def _keys(self, deletions: list[Deletion]) -> list[dict[str, Any]]:
+        """The deletions mapped like rows; one the mapping refuses is logged and left out."""
+        mapped = []
+        for deletion in deletions:
+            if self.mapping is None:
+                mapped.append(jsonable(dict(deletion.data)))
+                continue
+            record, field_errors = self.mapping.apply(deletion.data)
+            if field_errors:
+                log.warning("deletion at row %d ignored: its key does not map: %s", deletion.row_number,
+                            "; ".join(f"{e.path}: {e.message}" for e in field_errors))
+                continue
+            mapped.append(jsonable(record))
+        return mapped
+
+    def _commit(self, rows: list[Row], deletions: list[Deletion] = ()) -> None:
         """Write one batch with the current state in one target transaction, then count it."""
-        if not rows and self.state == self.committed:
+        if not rows and not deletions and self.state == self.committed:
             return
         report = self.report
         began = time.perf_counter()
         records, rejected = self._transform(rows)
+        keys = self._keys(deletions)
         report.timings["transform"] += time.perf_counter() - began
         for item in rejected[:max(0, INVALID_SAMPLE - len(report.invalid_rows))]:
             report.invalid_rows.append({"row_number": item.row_number, "errors": item.errors})
@@ -277,7 +300,10 @@ class _Run:
         quarantine = rejected if report.on_invalid == "quarantine" else []
         self.phase = f"writing batch {report.batches + 1}"
         began = time.perf_counter()
-        counts = self.target.write(records, quarantine, self.state, method=self.method)
+        if keys:
+            counts = self.target.write(records, quarantine, self.state, method=self.method, deletions=keys)
+        else:
+            counts = self.target.write(records, quarantine, self.state, method=self.method)
         report.timings["write"] += time.perf_counter() - began
         if not isinstance(counts, WriteCounts) or counts.total != len(records):
             raise AssertionError(f"the target reported {counts} for {len(records)} records")
@@ -287,11 +313,15 @@ class _Run:
         report.unchanged += counts.unchanged
         report.quarantined += len(quarantine)
         report.skipped += len(rejected) - len(quarantine)
+        report.deleted += counts.deleted
         report.batches += 1
         self.committed = report.state = self.state
         if report.write == "mirror":
             self._remember_keys(records, rejected)
         _assert_balanced(report)
+        if deletions:
+            log.info("batch %d: %d of the %d deletions the source reported removed a record (the others "
+                     "were not stored here)", report.batches, counts.deleted, len(deletions))
         log.info("batch %d committed: %d rows: inserted %d, updated %d, unchanged %d, %s %d%s",
                  report.batches, len(rows), counts.inserted, counts.updated, counts.unchanged,
                  "quarantined" if quarantine else "skipped", len(rejected),
@@ -316,7 +346,7 @@ class _Run:
             return
         self.phase = "deleting the records missing from the source"
         began = time.perf_counter()
-        report.deleted = int(self.target.finish_mirror(self.seen_keys))
+        report.deleted += int(self.target.finish_mirror(self.seen_keys))
         report.timings["mirror"] += time.perf_counter() - began
         log.info("mirror: %d records missing from the source deleted", report.deleted)
 

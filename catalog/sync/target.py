@@ -41,11 +41,13 @@ class DatastoreTarget(Target):
         return datastore.record_key(record, self.primary_key)
 
     def write(self, records: list[tuple[int, dict[str, Any]]], rejected: list[Rejected],
-              state: dict[str, Any] | None, *, method: str = "upsert") -> WriteCounts:
-        """Upsert (or insert) the records, quarantine the rejected rows and store the state, atomically."""
+              state: dict[str, Any] | None, *, method: str = "upsert",
+              deletions: list[dict[str, Any]] = ()) -> WriteCounts:
+        """Upsert (or insert) the records, quarantine the rejected rows, tombstone the deleted keys
+        and store the state, atomically."""
         with self.database.session() as session:
             table = datastore.get_table(session, self.resource_id)
-            counts = {"inserted": 0, "updated": 0, "unchanged": 0}
+            counts = {"inserted": 0, "updated": 0, "unchanged": 0, "deleted": 0}
             if records:
                 try:
                     result = datastore.upsert_records(
@@ -55,7 +57,12 @@ class DatastoreTarget(Target):
                 except ValidationError as error:
                     first = next(iter(error.errors.items()))
                     raise TargetError(f"{first[0]}: {'; '.join(first[1])}") from None
-                counts = {k: result[k] for k in counts}
+                counts.update({k: result[k] for k in ("inserted", "updated", "unchanged")})
+            keys = sorted({self.key_of(d) for d in deletions
+                           if all(d.get(name) not in (None, "") for name in self.primary_key)})
+            for start in range(0, len(keys), KEY_CHUNK):
+                counts["deleted"] += datastore.delete_records(
+                    session, None, table, [Record.key.in_(keys[start:start + KEY_CHUNK])], check_auth=False)
             if rejected:
                 # A rerun over the same export meets the same bad rows: keep one open entry for each.
                 already = {(q.row_number, json.dumps(q.raw, sort_keys=True, ensure_ascii=False))

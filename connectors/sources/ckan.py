@@ -40,7 +40,7 @@ from typing import Any, Iterator
 
 import requests
 
-from ..base import Checkpoint, Row, Source, SourceError, Stream, TransientSourceError
+from ..base import Checkpoint, Deletion, Row, Source, SourceError, Stream, TransientSourceError
 
 __all__ = ["CkanClient", "CkanReply", "CkanSource", "CkanTransportError", "INTERNAL_FIELDS", "strip_internal"]
 
@@ -221,12 +221,12 @@ class CkanSource(Source):
     # --- read ----------------------------------------------------------------------------------
 
     def read(self, config: dict[str, Any], stream: Stream | None,
-             state: dict[str, Any] | None) -> Iterator[Row | Checkpoint]:
+             state: dict[str, Any] | None) -> Iterator[Row | Deletion | Checkpoint]:
         """The peer's records after ``state``, through the change feed or datastore_search.
 
-        Deletions: the engine's contract has a path for rows (upsert/append) and for a complete
-        read (mirror), but none for "this key was deleted", so tombstones of the change feed are
-        counted and logged, never yielded.
+        The change feed's tombstones (``_deleted: true`` with the key fields) are yielded as
+        :class:`Deletion` values, so an incremental run removes what the peer deleted. A
+        datastore_search read sees no deletions: use ``write: mirror`` with it.
         """
         client = self._client(config)
         state = state or {}
@@ -255,9 +255,8 @@ class CkanSource(Source):
         return bool(choice)
 
     def _changes(self, client: CkanClient, config: dict[str, Any],
-                 cursor: str | None) -> Iterator[Row | Checkpoint]:
+                 cursor: str | None) -> Iterator[Row | Deletion | Checkpoint]:
         size = config.get("page_size", 1000)
-        deleted = 0
         while True:
             params: dict[str, Any] = {"resource_id": config["resource_id"], "limit": size}
             if cursor:
@@ -267,20 +266,14 @@ class CkanSource(Source):
             if not isinstance(changes, list) or not all(isinstance(c, dict) for c in changes):
                 raise SourceError(f"{client.action_url('datastore_changes')}: the answer has no list of changes")
             for number, change in enumerate(changes, start=1):
-                if change.get("_deleted") is True:
-                    deleted += 1
-                    continue
                 seq = change.get("_seq")
-                yield Row(strip_internal(change), seq if isinstance(seq, int) else number)
+                item = Deletion if change.get("_deleted") is True else Row
+                yield item(strip_internal(change), seq if isinstance(seq, int) else number)
             following = result.get("next_cursor") or cursor
             yield Checkpoint({"cursor": following})
             if not result.get("has_more") or not changes or following == cursor:
                 break
             cursor = following
-        if deleted:
-            log.warning("%d deletions in the peer's change feed were not applied (the sync engine has no "
-                        "deletion path); a full_refresh run with write: mirror removes deleted records",
-                        deleted)
 
     def _search(self, client: CkanClient, config: dict[str, Any], offset: int) -> Iterator[Row | Checkpoint]:
         size = config.get("page_size", 1000)

@@ -107,8 +107,13 @@ class RemoteCkanTarget(Target):
         return json.dumps(values, ensure_ascii=False, separators=(",", ":"))
 
     def write(self, records: list[tuple[int, dict[str, Any]]], rejected: list[Rejected],
-              state: dict[str, Any] | None, *, method: str = "upsert") -> WriteCounts:
-        """Send the records in one ``datastore_upsert``; on success keep the rejected rows and the state."""
+              state: dict[str, Any] | None, *, method: str = "upsert",
+              deletions: list[dict[str, Any]] = ()) -> WriteCounts:
+        """Send the records in one ``datastore_upsert`` and the deletions with ``datastore_delete``;
+        on success keep the rejected rows and the state.
+
+        Not one transaction, as a peer offers none: the state is saved last, so a failure part way
+        makes the next run send the batch again (upserts and deletions are idempotent)."""
         counts = WriteCounts()
         if records:
             remote_method = "insert" if method == "append" else "upsert"
@@ -118,6 +123,9 @@ class RemoteCkanTarget(Target):
                 data["force"] = True
             reply = self._call("datastore_upsert", data, rows=[row for row, _record in records])
             counts = self._counts(reply, len(records), remote_method)
+        if deletions:
+            counts = WriteCounts(counts.inserted, counts.updated, counts.unchanged,
+                                 deleted=self._delete_keys(deletions))
         if rejected:
             self._keep_rejected(rejected)
         if state is not None:
@@ -129,6 +137,13 @@ class RemoteCkanTarget(Target):
         if not self.key_fields:
             raise TargetError("write: mirror needs the remote target's key_fields")
         missing = [record for record in self._remote_keys() if self.key_of(record) not in seen_keys]
+        return self._delete_keys(missing)
+
+    def _delete_keys(self, missing: list[dict[str, Any]]) -> int:
+        """Delete the peer's records with these keys (chunks of filters on a single key field)."""
+        if not self.key_fields:
+            raise TargetError("deleting records on the peer needs the remote target's key_fields")
+        missing = [r for r in missing if all(r.get(name) not in (None, "") for name in self.key_fields)]
         deleted = 0
         if len(self.key_fields) == 1:
             name = self.key_fields[0]

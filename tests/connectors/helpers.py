@@ -41,7 +41,7 @@ class MemoryTarget(Target):
             return values[0] if isinstance(values[0], str) else json.dumps(values[0])
         return json.dumps(values, ensure_ascii=False, separators=(",", ":"))
 
-    def write(self, records, rejected, state, *, method="upsert") -> WriteCounts:
+    def write(self, records, rejected, state, *, method="upsert", deletions=()) -> WriteCounts:
         if self.crash_after is not None and self.writes >= self.crash_after:
             raise SimulatedCrash(f"simulated crash before committing batch {self.writes + 1}")
         staged, changes = dict(self.records), []
@@ -60,6 +60,12 @@ class MemoryTarget(Target):
                 inserted += 1
                 changes.append(("insert", key))
             staged[key] = copy.deepcopy(record)
+        deleted = 0
+        for record in deletions:  # after the records, as the contract says
+            key = self.key_of(record)
+            if staged.pop(key, None) is not None:
+                deleted += 1
+                changes.append(("delete", key))
         # commit: everything at once
         self.records = staged
         self.rejected.extend(rejected)
@@ -68,7 +74,7 @@ class MemoryTarget(Target):
         self.writes += 1
         self.methods.append(method)
         self.log.extend(changes)
-        return WriteCounts(inserted, updated, unchanged)
+        return WriteCounts(inserted, updated, unchanged, deleted)
 
     def finish_mirror(self, seen_keys: set[str]) -> int:
         missing = set(self.records) - seen_keys

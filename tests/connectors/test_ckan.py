@@ -73,7 +73,7 @@ def test_change_feed_pages_carry_a_checkpoint_each_and_rows_are_numbered_by_chan
     assert not any(name.startswith("_") for row in rows for name in row.data)
 
 
-def test_an_incremental_run_resumes_from_the_cursor_and_skips_tombstones(api, live_url, peer, sysadmin):
+def test_an_incremental_run_resumes_from_the_cursor_and_applies_the_peers_deletions(api, live_url, peer, sysadmin):
     config = source_config(live_url, peer, peer.admin.token)
     first, target = pull(config, mode="incremental")
     assert first.succeeded and first.inserted == 30
@@ -89,16 +89,34 @@ def test_an_incremental_run_resumes_from_the_cursor_and_skips_tombstones(api, li
     second, target = pull(config, target, mode="incremental")
     assert second.succeeded, second.error_message
     assert second.start_state == first.state and second.state != first.state
-    assert (second.read, second.inserted, second.updated) == (3, 1, 2)
+    assert (second.read, second.inserted, second.updated, second.deleted) == (3, 1, 2, 1)
     assert target.records[changed[0][KEY]]["category"] == "道路交通"
-    # the engine has no deletion path: the tombstone is logged, not applied
-    assert gone in target.records
-    assert any("1 deletions in the peer's change feed were not applied" in line for line in second.log)
+    assert gone not in target.records
+    assert target.records == by_key(api.call("datastore_search", {"resource_id": peer.resource_id, "limit": 100},
+                                             token=sysadmin.token).result["records"])
 
-    # a complete read with write: mirror removes what the peer deleted
+    # a complete read with write: mirror finds nothing left to delete
     mirror, target = pull(config, target, mode="full_refresh", write="mirror")
-    assert mirror.succeeded and mirror.deleted == 1 and gone not in target.records
-    assert mirror.unchanged == 30
+    assert mirror.succeeded and (mirror.deleted, mirror.unchanged) == (0, 30)
+
+
+def test_a_record_deleted_and_written_again_on_the_peer_survives_the_pull(api, live_url, peer, sysadmin):
+    """The feed's order is kept: delete then re-insert in one read ends with the record present."""
+    config = source_config(live_url, peer, peer.admin.token)
+    first, target = pull(config, mode="incremental")
+    assert first.succeeded
+    again = dict(peer.records[3], category="城乡建设")
+    api.call("datastore_delete", {"resource_id": peer.resource_id, "filters": {KEY: again[KEY]}},
+             token=sysadmin.token)
+    api.call("datastore_upsert", {"resource_id": peer.resource_id, "records": [again]}, token=sysadmin.token)
+    api.call("datastore_delete", {"resource_id": peer.resource_id, "filters": {KEY: peer.records[4][KEY]}},
+             token=sysadmin.token)
+
+    second, target = pull(config, target, mode="incremental", batch_size=1000)
+    assert second.succeeded, second.error_message
+    assert second.deleted == 1  # the first tombstone of records[3] is superseded by its re-insert
+    assert target.records[again[KEY]]["category"] == "城乡建设"
+    assert peer.records[4][KEY] not in target.records
 
 
 # --- the source: datastore_search ---------------------------------------------------------------------

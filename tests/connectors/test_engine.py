@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from connectors import (Checkpoint, Mapping, Row, Source, SourceError, Stream, TransientSourceError, WriteCounts,
+from connectors import (Checkpoint, Deletion, Mapping, Row, Source, SourceError, Stream, TransientSourceError, WriteCounts,
                         run_sync)
 from connectors.sources import get
 from schemas import record_validator
@@ -324,3 +324,44 @@ def test_a_mapping_given_as_configuration_is_compiled_and_a_bad_one_fails_the_ru
     assert report.succeeded and target.records["1"] == {"k": "1", "v": 1, "source": "scripted"}
     report = sync(Scripted(2), {}, target, mapping={"dates": "v"})
     assert report.status == "failed" and report.error_message == "invalid mapping: dates: 'v' is not of type 'array'"
+
+
+class Feed(Source):
+    """A change feed: ("put", id, value) and ("del", id) events with source field names, a
+    checkpoint after each."""
+
+    name = "feed"
+
+    def __init__(self, events):
+        self.events = events
+
+    def spec(self):
+        return {"type": "object"}
+
+    def discover(self, config):
+        return [Stream("feed", ["编号", "值"], ["编号"])]
+
+    def read(self, config, stream, state):
+        start = (state or {}).get("position", 0)
+        for position, event in enumerate(self.events[start:], start=start + 1):
+            if event[0] == "put":
+                yield Row({"编号": event[1], "值": event[2]}, position)
+            else:
+                yield Deletion({"编号": event[1]}, position)
+            yield Checkpoint({"position": position})
+
+
+def test_deletions_are_mapped_applied_in_the_feeds_order_and_counted_apart_from_reads():
+    events = [("put", "a", 1), ("put", "b", 1), ("put", "c", 1), ("del", "b"), ("del", "a"),
+              ("put", "a", 2), ("del", "zz"), ("put", "d", 1), ("del", "d")]
+    target = MemoryTarget(["k"])
+    report = sync(Feed(events), {}, target, mapping={"rename": {"编号": "k", "值": "v"}}, batch_size=100,
+                  mode="incremental")
+    assert report.succeeded, report.error_message
+    assert target.records == {"a": {"k": "a", "v": 2}, "c": {"k": "c", "v": 1}}
+    # 5 rows read; "a" written twice; 3 stored records deleted ("zz" was never stored)
+    assert (report.read, report.inserted, report.deleted) == (5, 5, 3)
+    # a row after a deletion starts a new batch, so a deleted-then-rewritten key survives
+    assert report.batches == 3 and report.state == {"position": 9}
+    again = sync(Feed(events), {}, target, mapping={"rename": {"编号": "k", "值": "v"}}, mode="incremental")
+    assert (again.read, again.deleted, again.batches) == (0, 0, 0)

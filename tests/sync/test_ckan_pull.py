@@ -144,3 +144,26 @@ def test_an_unconditional_dataset_arrives_masked_as_the_peer_masks_it(api, count
         if "id_number" in clear[key]["petitioner"]:
             assert record["petitioner"]["id_number"] != clear[key]["petitioner"]["id_number"]
             assert "********" in record["petitioner"]["id_number"]
+
+
+def test_an_incremental_pull_removes_what_the_peer_deleted_and_reports_it(api, county, live_url, make, sysadmin):
+    peer = county.publish("conditional", n=12)
+    grant(api, county, peer, SENSITIVE)
+    copy = make.dataset(county.civil["id"], name="petitions-copy", record_schema="petition@1")
+    job = create_job(api, county, live_url, peer, name="petitions-copy", package_id=copy["id"], mode="incremental")
+    assert run(api, county, job)["counts"]["inserted"] == 12
+
+    gone = [peer.records[2][KEY], peer.records[7][KEY]]
+    deleted = api.call("datastore_delete", {"resource_id": peer.resource_id, "filters": {KEY: gone}},
+                       token=county.office_admin.token)
+    assert deleted.result["deleted"] == 2
+    second = run(api, county, job)
+    assert second["status"] == "succeeded", second
+    assert (second["counts"]["read"], second["counts"]["deleted"]) == (0, 2)
+    kept = records_of(api, job["resource_id"], county.puller.token)
+    assert len(kept) == 10 and not set(gone) & set(kept)
+    # the copy's own change feed tells its readers about the deletions in turn
+    feed = api.call("datastore_changes", {"resource_id": job["resource_id"], "limit": 1000},
+                    token=county.puller.token).result["changes"]
+    assert sorted(c[KEY] for c in feed if c["_deleted"]) == sorted(gone)
+    assert run(api, county, job)["counts"]["deleted"] == 0  # nothing is deleted twice
