@@ -19,7 +19,7 @@ install: $(VENV)/.installed
 
 run: install
 	$(BIN)/catalog db upgrade
-	$(BIN)/catalog demo load
+	PORT=$(PORT) $(BIN)/catalog demo load
 	$(BIN)/catalog serve --port $(PORT)
 
 test: install

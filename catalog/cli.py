@@ -227,7 +227,7 @@ def definition_values(definition: dict) -> tuple[str, str | None, dict]:
               "mapping": definition.get("mapping") or {}, "mode": definition.get("mode"),
               "write": definition.get("write"), "on_invalid": definition.get("on_invalid"),
               "schedule": definition.get("schedule"), "batch_size": definition.get("batch_size"),
-              "enabled": definition.get("enabled")}
+              "enabled": definition.get("enabled"), "target": definition.get("target")}
     if not definition.get("dataset"):
         raise ValidationError.single("dataset", "Missing value: the dataset the job fills")
     return definition["dataset"], definition.get("resource"), values
@@ -343,7 +343,11 @@ def sync_scheduler(once: bool, interval: int) -> None:
         with app.app_context():
             database = get_db(app)
             with database.session() as session:
+                expired = sync_service.expire_queued_runs(session, utcnow(), app.config["SYNC_QUEUE_TIMEOUT"])
+                session.commit()
                 due = [job.id for job in sync_service.due_jobs(session, utcnow())]
+            if expired:
+                click.echo(f"{expired} queued run(s) waited too long for a worker: marked expired", err=True)
             for job_id in due:
                 click.echo(dispatch(app, job_id))
         if once:

@@ -21,6 +21,7 @@ DEFAULTS = {
     "TOKEN_DEFAULT_DAYS": 365,
     "DATASTORE_MAX_RECORDS": 10000,  # records per datastore_upsert call
     "BROKER_URL": None,  # Redis URL: sync runs go to Celery workers (`catalog worker`)
+    "SYNC_QUEUE_TIMEOUT": 3600,  # seconds a dispatched run may wait for a worker before it is failed
     "SHARE_DEADLINE_DAYS": 10,  # working days a provider has to answer a share request
     "HOLIDAYS": "",  # comma-separated ISO dates excluded from working days
     "WORKDAYS": "",  # comma-separated weekend dates that are working days (调休)
@@ -35,7 +36,7 @@ DEFAULTS = {
 }
 
 _INT_SETTINGS = {"MAX_CONTENT_LENGTH", "MAX_JSON_BYTES", "MAX_JSON_DEPTH", "TOKEN_DEFAULT_DAYS",
-                 "DATASTORE_MAX_RECORDS", "SHARE_DEADLINE_DAYS", "PROXY_COUNT"}
+                 "DATASTORE_MAX_RECORDS", "SHARE_DEADLINE_DAYS", "PROXY_COUNT", "SYNC_QUEUE_TIMEOUT"}
 _BOOL_SETTINGS = {"SQL_ECHO", "RATELIMIT_ENABLED", "SESSION_COOKIE_SECURE"}
 
 

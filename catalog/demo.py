@@ -97,6 +97,9 @@ def load_demo(app: Flask) -> list[str]:
         added["datasets"] += 1
     session.commit()
     lines.extend(_sync_demo_systems(app, session, admin))
+    from .demo_peer import pull_into_second_catalog
+
+    lines.extend(pull_into_second_catalog(app, session, admin))
     if any(added.values()):
         lines.insert(0, "Demo data loaded: " + ", ".join(f"{n} {k}" for k, n in added.items()))
     else:

@@ -36,6 +36,7 @@ class SyncJobOut(Schema):
     resource_id = fields.String()
     source = fields.String()
     source_config = fields.Function(lambda j: redact(j.source_config))
+    target = fields.Function(lambda j: redact(j.target))
     stream = fields.String(allow_none=True)
     mapping = fields.Dict()
     mode = fields.String()
@@ -80,8 +81,12 @@ class QuarantineOut(Schema):
 class JobFields(ParamsSchema):
     name = fields.String()
     title = fields.String(allow_none=True)
-    source = fields.String(metadata={"description": "csv, xlsx, sql, http_json, …"})
+    source = fields.String(metadata={"description": "csv, xlsx, sql, http_json, ckan, dcat, or datastore "
+                                                    "(the job's own resource, for a push job)"})
     source_config = JsonDict()
+    target = JsonDict(allow_none=True, metadata={
+        "description": "a push job's destination: {type: ckan, url, resource_id, token, key_fields}; "
+                       "default: the job's DataStore resource"})
     stream = fields.String(allow_none=True)
     mapping = JsonDict()
     mode = fields.String(validate=validate.OneOf(service.MODES))

@@ -10,7 +10,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..datasets.models import Dataset, Resource
 from ..db import Base, JSONDocument, UTCDateTime, new_id, utcnow
 
-RUN_STATES = ("running", "succeeded", "failed")
+#: queued: dispatched to the workers, not started yet; skipped: a queued run found its job already running;
+#: expired: no worker started a queued run in time (CATALOG_SYNC_QUEUE_TIMEOUT)
+RUN_STATES = ("queued", "running", "succeeded", "failed", "skipped", "expired")
 COUNTS = ("read", "inserted", "updated", "unchanged", "quarantined", "skipped", "deleted")
 
 
@@ -32,6 +34,8 @@ class SyncJob(Base):
     write: Mapped[str] = mapped_column(sa.String(20), default="upsert")
     on_invalid: Mapped[str] = mapped_column(sa.String(20), default="quarantine")
     schedule: Mapped[str | None] = mapped_column(sa.String(100))
+    # A push job's destination ({"type": "ckan", "url", "resource_id", "token", ...}); None: the resource.
+    target: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
     batch_size: Mapped[int] = mapped_column(sa.Integer, default=1000)
     enabled: Mapped[bool] = mapped_column(sa.Boolean, default=True)
     # The source position committed with the last written batch (same transaction as the records).

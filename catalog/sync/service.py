@@ -10,6 +10,7 @@ import re
 import traceback
 from typing import Any, Callable
 
+import jsonschema
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -28,14 +29,32 @@ from ..errors import NotFound, ValidationError
 from . import schedule as schedules
 from .locks import job_lock
 from .models import COUNTS, SyncJob, SyncRun
-from .target import DatastoreTarget
+from .local_source import LocalDatastoreSource
+from .target import DatastoreTarget, RemoteJobTarget
 
 NAME_RE = re.compile(r"^[a-z0-9_-]{2,100}$")
 MODES = ("full_refresh", "incremental")
 WRITES = ("append", "upsert", "mirror")
 ON_INVALID = ("quarantine", "fail", "skip")
 FIELDS = ("name", "title", "source", "source_config", "stream", "mapping", "mode", "write", "on_invalid",
-          "schedule", "batch_size", "enabled")
+          "schedule", "batch_size", "enabled", "target")
+#: the source of push jobs: the job's own DataStore resource (see local_source.py)
+LOCAL_SOURCE = "datastore"
+#: what a push job's ``target`` may say
+TARGET_SPEC = {
+    "type": "object",
+    "required": ["type", "url", "resource_id"],
+    "additionalProperties": False,
+    "properties": {
+        "type": {"const": "ckan"},
+        "url": {"type": "string", "pattern": "^https?://"},
+        "resource_id": {"type": "string", "minLength": 1},
+        "token": {"type": "string", "minLength": 1},
+        "key_fields": {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1},
+        "force": {"type": "boolean"},
+        "timeout": {"type": "number", "exclusiveMinimum": 0},
+    },
+}
 
 
 def get_job(session: Session, id_or_name: str) -> SyncJob:
@@ -83,11 +102,25 @@ def _validate(values: dict[str, Any]) -> None:
         errors["write"] = ["mirror needs a complete read: use it with mode full_refresh"]
     if not isinstance(values.get("batch_size"), int) or not 1 <= values["batch_size"] <= 10000:
         errors["batch_size"] = ["must be a whole number from 1 to 10000"]
-    try:
-        source = sources.get(values.get("source") or "")
-    except LookupError:
-        errors["source"] = ["must be one of: " + ", ".join(sources.names())]
+    target = values.get("target")
+    if target is not None:
+        problems = [f"{'.'.join(map(str, e.absolute_path)) or 'target'}: {e.message}" for e in
+                    jsonschema.Draft202012Validator(TARGET_SPEC).iter_errors(target)]
+        if problems:
+            errors["target"] = problems
+    if values.get("source") == LOCAL_SOURCE:
+        if target is None:
+            errors["source"] = [f"{LOCAL_SOURCE} reads the job's own resource: use it in a push job, with a target"]
+        elif values.get("source_config"):
+            errors["source_config"] = [f"the {LOCAL_SOURCE} source takes no settings"]
+        source = None
     else:
+        try:
+            source = sources.get(values.get("source") or "")
+        except LookupError:
+            errors["source"] = ["must be one of: " + ", ".join([*sources.names(), LOCAL_SOURCE])]
+            source = None
+    if source is not None:
         try:
             source.check(values.get("source_config") or {})
         except SourceError as error:
@@ -130,7 +163,7 @@ def update_job(session: Session, actor: User | None, job: SyncJob, changes: dict
     _validate(values)
     if values["name"] != job.name and session.scalar(sa.select(SyncJob.id).where(SyncJob.name == values["name"])):
         raise ValidationError.single("name", f"A sync job named {values['name']} exists already")
-    if any(values[k] != getattr(job, k) for k in ("source", "source_config", "stream", "mapping")):
+    if any(values[k] != getattr(job, k) for k in ("source", "source_config", "stream", "mapping", "target")):
         job.state = None
     for key, value in values.items():
         setattr(job, key, value)
@@ -150,9 +183,45 @@ def can_see_job(session: Session, actor: User | None, job: SyncJob) -> None:
                   f"Only {job.dataset.organization.name}'s members can see its sync jobs")
 
 
+def queue_run(database: Database, job_id: str, *, trigger: str = "schedule") -> str:
+    """Record a run as queued (dispatched to the workers, not started); its id, for the worker."""
+    with database.session() as session:
+        job = get_job(session, job_id)
+        run = SyncRun(job_id=job.id, trigger=trigger, status="queued", counts={k: 0 for k in COUNTS},
+                      log=[f"{utcnow():%H:%M:%S} queued for a worker"])
+        session.add(run)
+        session.commit()
+        return run.id
+
+
+def skip_queued_run(database: Database, run_id: str, reason: str) -> None:
+    """A queued run that will not happen (its job was already running): say so on the run."""
+    with database.session() as session:
+        run = session.get(SyncRun, run_id)
+        if run is not None and run.status == "queued":
+            run.status, run.finished, run.error_message = "skipped", utcnow(), reason
+            session.commit()
+
+
+def expire_queued_runs(session: Session, now: dt.datetime, timeout: float) -> int:
+    """Mark expired the runs that waited longer than ``timeout`` seconds for a worker; how many.
+    Their jobs are due again at once: an expired run did not happen."""
+    cutoff = now - dt.timedelta(seconds=timeout)
+    stale = session.scalars(sa.select(SyncRun).where(SyncRun.status == "queued", SyncRun.started < cutoff)).all()
+    for run in stale:
+        run.status, run.finished = "expired", now
+        run.error_message = (f"no worker started this run within {int(timeout)} s of its dispatch: are the workers "
+                             "(`catalog worker`) running and reaching CATALOG_BROKER_URL?")
+    return len(stale)
+
+
 def run_job(database: Database, job_id: str, *, trigger: str = "manual",
-            progress: Callable[[Any], None] | None = None) -> SyncRun:
-    """Run a job now (raises Conflict when it is already running); returns the finished run."""
+            progress: Callable[[Any], None] | None = None, run_id: str | None = None) -> SyncRun:
+    """Run a job now (raises Conflict when it is already running); returns the finished run.
+
+    ``run_id`` names a queued run (:func:`queue_run`) to carry out; if it is no longer queued (it
+    expired, or a worker that took it died) a new run is recorded instead.
+    """
     with database.session() as session:
         job = get_job(session, job_id)
         job_id, job_name = job.id, job.name
@@ -160,8 +229,13 @@ def run_job(database: Database, job_id: str, *, trigger: str = "manual",
         with database.session() as session:
             job = get_job(session, job_id)
             close_interrupted_runs(session, job.id)
-            run = SyncRun(job_id=job.id, trigger=trigger, status="running")
-            session.add(run)
+            run = session.get(SyncRun, run_id) if run_id else None
+            if run is not None and run.job_id == job.id and run.status == "queued":
+                run.status, run.started = "running", utcnow()
+                run.log = [*(run.log or []), f"{run.started:%H:%M:%S} started"]
+            else:
+                run = SyncRun(job_id=job.id, trigger=trigger, status="running")
+                session.add(run)
             session.commit()
             run_id = run.id
             spec = {k: getattr(job, k) for k in FIELDS}
@@ -180,9 +254,16 @@ def run_job(database: Database, job_id: str, *, trigger: str = "manual",
             if progress is not None:
                 progress(report)
 
+        target = None
         try:
-            source = sources.get(spec["source"])
-            target = DatastoreTarget(database, job_id, run_id)
+            if spec["source"] == LOCAL_SOURCE:
+                source = LocalDatastoreSource(database, table.resource_id)
+            else:
+                source = sources.get(spec["source"])
+            if spec["target"]:
+                target = RemoteJobTarget(database, job_id, run_id, spec["target"], list(table.primary_key))
+            else:
+                target = DatastoreTarget(database, job_id, run_id)
             stream = Stream(name=spec["stream"]) if spec["stream"] else None
             report = run_sync(source, spec["source_config"], stream, target, mapping=spec["mapping"],
                               validator=validator, mode=spec["mode"], write=spec["write"],
@@ -193,6 +274,9 @@ def run_job(database: Database, job_id: str, *, trigger: str = "manual",
             outcome = {"status": "failed", "counts": {k: 0 for k in COUNTS},
                        "error_message": f"unexpected error: {error}", "error_detail": traceback.format_exc(),
                        "log": []}
+        finally:
+            if target is not None and hasattr(target, "close"):
+                target.close()
         with database.session() as session:
             run = session.get(SyncRun, run_id)
             for key, value in outcome.items():
@@ -224,6 +308,17 @@ def close_interrupted_runs(session: Session, job_id: str) -> int:
     return len(stale)
 
 
+def list_jobs(session: Session, actor: User | None) -> list[SyncJob]:
+    """The sync jobs of the actor's departments (every job for sysadmins), by name."""
+    from ..datasets.models import Dataset
+    from ..sharing.service import departments_of_actor
+
+    query = sa.select(SyncJob).join(Dataset, Dataset.id == SyncJob.package_id).order_by(SyncJob.name)
+    if not rules.is_sysadmin(actor):
+        query = query.where(Dataset.owner_org.in_(departments_of_actor(session, actor)))
+    return list(session.scalars(query))
+
+
 def list_runs(session: Session, job: SyncJob, *, offset: int = 0, limit: int = 20) -> list[SyncRun]:
     """A job's runs, newest first."""
     return list(session.scalars(sa.select(SyncRun).where(SyncRun.job_id == job.id)
@@ -231,10 +326,13 @@ def list_runs(session: Session, job: SyncJob, *, offset: int = 0, limit: int = 2
 
 
 def due_jobs(session: Session, now: dt.datetime) -> list[SyncJob]:
-    """Enabled jobs whose schedule (or dataset update cycle) says they should run now."""
+    """Enabled jobs whose schedule (or dataset update cycle) says they should run now, and which
+    have no run waiting for a worker (a queued run is not sent again)."""
     due = []
-    for job in session.scalars(sa.select(SyncJob).where(SyncJob.enabled.is_(True))):
-        last = session.scalar(sa.select(sa.func.max(SyncRun.started)).where(SyncRun.job_id == job.id))
+    waiting = sa.select(SyncRun.id).where(SyncRun.job_id == SyncJob.id, SyncRun.status == "queued").exists()
+    for job in session.scalars(sa.select(SyncJob).where(SyncJob.enabled.is_(True), ~waiting)):
+        last = session.scalar(sa.select(sa.func.max(SyncRun.started)).where(
+            SyncRun.job_id == job.id, SyncRun.status.not_in(("skipped", "expired"))))
         expression = job.schedule or schedules.from_update_cycle(job.dataset.update_cycle)
         if expression and schedules.is_due(expression, last, now):
             due.append(job)

@@ -1,5 +1,5 @@
-"""The catalog's DataStore as a connectors Target: each batch, its quarantined rows and the source
-state commit in one transaction."""
+"""Where sync jobs write: the catalog's DataStore (each batch, its quarantined rows and the source
+state commit in one transaction), or, for a push job, another catalog's DataStore."""
 from __future__ import annotations
 
 import json
@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from connectors.base import Rejected, Target, TargetError, WriteCounts
+from connectors.targets.ckan import RemoteCkanTarget
 
 from ..datastore import service as datastore
 from ..datastore.models import QuarantinedRecord, Record
@@ -95,3 +96,36 @@ class DatastoreTarget(Target):
                                                     check_auth=False)
             session.commit()
         return deleted
+
+
+class RemoteJobTarget(RemoteCkanTarget):
+    """A push job's target: another CKAN-compatible catalog's DataStore resource, reached through
+    ``datastore_upsert``/``datastore_delete``, with the job's state kept on the job (not in a file)
+    and rows refused here kept in the job's local quarantine."""
+
+    def __init__(self, database: Database, job_id: str, run_id: str, config: dict[str, Any],
+                 key_fields: list[str]):
+        super().__init__(config["url"], config["resource_id"], config.get("token"),
+                         config.get("key_fields") or key_fields, state_store=f"sync-job-{job_id}.json",
+                         timeout=config.get("timeout", 60), force=bool(config.get("force")))
+        self.database, self.job_id, self.run_id = database, job_id, run_id
+        with database.session() as session:
+            self.local_resource_id = session.scalar(sa.select(SyncJob.resource_id).where(SyncJob.id == job_id))
+
+    def state(self) -> dict[str, Any] | None:
+        """The position in the local change feed committed after the last batch the peer accepted."""
+        with self.database.session() as session:
+            return session.scalar(sa.select(SyncJob.state).where(SyncJob.id == self.job_id))
+
+    def _save_state(self, state: dict[str, Any]) -> None:
+        with self.database.session() as session:
+            session.execute(sa.update(SyncJob).where(SyncJob.id == self.job_id)
+                            .values(state=state, modified=utcnow()))
+            session.commit()
+
+    def _keep_rejected(self, rejected: list[Rejected]) -> None:
+        with self.database.session() as session:
+            session.add_all(QuarantinedRecord(
+                resource_id=self.local_resource_id, source=f"sync:{self.run_id}", row_number=r.row_number,
+                raw=r.raw, errors=r.errors) for r in rejected)
+            session.commit()

@@ -22,14 +22,17 @@ def celery_app(app: Flask):
         celery.conf.update(task_acks_late=True, worker_prefetch_multiplier=1, task_serializer="json")
 
         @celery.task(name="catalog.sync.run_job")
-        def run_job_task(job_id: str, trigger: str = "schedule") -> dict:
+        def run_job_task(job_id: str, trigger: str = "schedule", run_id: str | None = None) -> dict:
             from ..errors import Conflict
-            from .service import run_job
+            from .service import run_job, skip_queued_run
 
             try:
-                run = run_job(get_db(app), job_id, trigger=trigger)
+                run = run_job(get_db(app), job_id, trigger=trigger, run_id=run_id)
             except Conflict:  # already running elsewhere: skipped, as the in-process dispatch does
-                return {"run_id": None, "status": "skipped", "reason": f"sync job {job_id} is already running"}
+                reason = f"sync job {job_id} was already running when a worker took this run"
+                if run_id:
+                    skip_queued_run(get_db(app), run_id, reason)
+                return {"run_id": run_id, "status": "skipped", "reason": reason}
             return {"run_id": run.id, "status": run.status, "counts": run.counts}
 
         _celery[id(app)] = celery
@@ -38,11 +41,13 @@ def celery_app(app: Flask):
 
 def dispatch(app: Flask, job_id: str, trigger: str = "schedule") -> str:
     """Start a job's run on a worker (broker configured) or in a background thread; say which."""
-    if app.config.get("BROKER_URL"):
-        result = celery_app(app).send_task("catalog.sync.run_job", args=[job_id, trigger])
-        return f"dispatched {job_id} to a worker (task {result.id})"
     from ..errors import Conflict
-    from .service import run_job
+    from .service import queue_run, run_job
+
+    if app.config.get("BROKER_URL"):
+        run_id = queue_run(get_db(app), job_id, trigger=trigger)
+        result = celery_app(app).send_task("catalog.sync.run_job", args=[job_id, trigger, run_id])
+        return f"dispatched {job_id} to a worker (task {result.id}, run {run_id} queued)"
 
     def target():
         try:

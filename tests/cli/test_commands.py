@@ -148,5 +148,15 @@ def test_demo_syncs_three_department_systems_with_bad_rows_in_quarantine(env):
     lines = listed.output.strip().splitlines()
     assert len(lines) == 8
     assert any("accepted_on: '2026年13月01日' is not a date" in line for line in lines)
+    # civil affairs' own catalog pulled the petitions through the ckan source, under its share grant
+    second = next(line for line in loaded.output.splitlines() if line.startswith("Second catalog"))
+    assert "county-petitions pulled the county petitions through the ckan source" in second
+    assert "succeeded (read 142, inserted 142)" in second  # 150 rows, 8 of them in the county's quarantine
+    import sqlite3
+
+    with sqlite3.connect(env / "instance" / "mzj-catalog" / "catalog.db") as peer:
+        assert peer.execute("SELECT count(*) FROM datastore_record WHERE NOT deleted").fetchone() == (142,)
+        assert peer.execute("SELECT status FROM sync_run").fetchall() == [("succeeded",)]
     again = run("demo", "load")
     assert "Synced" not in again.output  # one run each, not one per make run
+    assert "exists already" in again.output

@@ -167,3 +167,58 @@ def test_an_incremental_pull_removes_what_the_peer_deleted_and_reports_it(api, c
                     token=county.puller.token).result["changes"]
     assert sorted(c[KEY] for c in feed if c["_deleted"]) == sorted(gone)
     assert run(api, county, job)["counts"]["deleted"] == 0  # nothing is deleted twice
+
+
+def test_a_push_job_sends_the_owners_records_and_deletions_to_another_catalog(api, county, live_url, make):
+    """The petition office pushes its dataset to civil affairs' copy (here on the same catalog over HTTP)."""
+    mine = county.publish("conditional", n=15)
+    inbox = make.dataset(county.civil["id"], name="petitions-inbox", record_schema="petition@1")
+    inbox_resource = api.call("datastore_create", {"resource": {"package_id": inbox["id"]}},
+                              token=county.puller.token).result["resource_id"]
+    definition = {"name": "push-to-mzj", "package_id": mine.id, "source": "datastore",
+                  "target": {"type": "ckan", "url": live_url, "resource_id": inbox_resource,
+                             "token": county.puller.token},
+                  "mode": "incremental", "batch_size": 4}
+    created = api.call("sync_job_create", definition, token=county.office_admin.token)
+    assert created.status == 200, created.body
+    assert created.result["target"]["token"] == "***" and created.result["target"]["url"] == live_url
+
+    push = api.call("sync_job_run", {"id": "push-to-mzj"}, token=county.office_admin.token).result
+    assert push["status"] == "succeeded", push
+    assert (push["counts"]["read"], push["counts"]["inserted"]) == (15, 15) and balanced(push["counts"])
+    assert records_of(api, inbox_resource, county.puller.token) == {r[KEY]: r for r in mine.records}
+
+    # the owner changes one record and deletes two: the next push sends exactly that
+    changed = dict(mine.records[0], category="城乡建设")
+    api.call("datastore_upsert", {"resource_id": mine.resource_id, "records": [changed]},
+             token=county.office_admin.token)
+    gone = [mine.records[4][KEY], mine.records[9][KEY]]
+    api.call("datastore_delete", {"resource_id": mine.resource_id, "filters": {KEY: gone}},
+             token=county.office_admin.token)
+    again = api.call("sync_job_run", {"id": "push-to-mzj"}, token=county.office_admin.token).result
+    assert again["status"] == "succeeded", again
+    assert (again["counts"]["read"], again["counts"]["updated"], again["counts"]["deleted"]) == (1, 1, 2)
+    copy = records_of(api, inbox_resource, county.puller.token)
+    assert len(copy) == 13 and copy[changed[KEY]]["category"] == "城乡建设" and not set(gone) & set(copy)
+    idle = api.call("sync_job_run", {"id": "push-to-mzj"}, token=county.office_admin.token).result
+    assert idle["counts"]["read"] == idle["counts"]["deleted"] == 0
+
+
+def test_a_push_job_is_checked_when_defined_and_a_refused_token_fails_the_run(api, county, live_url, make):
+    mine = county.publish("conditional", n=3)
+    bad = api.call("sync_job_create", {"name": "push-bad", "package_id": mine.id, "source": "datastore",
+                                       "target": {"type": "ftp", "resource_id": "x"}},
+                   token=county.office_admin.token)
+    assert bad.status == 409 and "target" in bad.error
+    alone = api.call("sync_job_create", {"name": "push-alone", "package_id": mine.id, "source": "datastore"},
+                     token=county.office_admin.token)
+    assert alone.status == 409 and "push job" in " ".join(alone.error["source"])
+    stranger = make.user("stranger")
+    inbox = make.dataset(county.civil["id"], name="petitions-inbox2", record_schema="petition@1")
+    inbox_resource = api.call("datastore_create", {"resource": {"package_id": inbox["id"]}},
+                              token=county.puller.token).result["resource_id"]
+    api.call("sync_job_create", {"name": "push-refused", "package_id": mine.id, "source": "datastore",
+                                 "target": {"type": "ckan", "url": live_url, "resource_id": inbox_resource,
+                                            "token": stranger.token}}, token=county.office_admin.token)
+    run = api.call("sync_job_run", {"id": "push-refused"}, token=county.office_admin.token).result
+    assert run["status"] == "failed" and "the peer refused the token" in run["error_message"]

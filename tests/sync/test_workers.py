@@ -71,9 +71,40 @@ def finished_run(catalog, job: dict):
     """The job's only run once it has finished (bounded wait)."""
     def done():
         runs = catalog.runs(job)
-        return runs[-1] if runs and runs[-1].status != "running" else None
+        return runs[-1] if runs and runs[-1].status not in ("queued", "running") else None
 
     return wait_for(done, timeout=RUN_TIMEOUT, interval=0.2, what=f"the run of {job['name']} to finish")
+
+
+def test_a_dispatched_run_waits_queued_is_not_sent_twice_and_expires_without_a_worker(catalog, broker):
+    """Runs before the module's worker starts: nothing takes the task."""
+    if broker[0] is None:
+        pytest.skip(broker[1])
+    from catalog.db import utcnow
+    from catalog.sync import service
+
+    job = csv_job(catalog, "queued-no-worker", 20, schedule="0 18 1 1 *")  # never run: due
+    try:
+        message = dispatch(catalog.app, job["id"], trigger="schedule")
+        run_id = re.search(r"run ([0-9a-f-]+) queued\)", message).group(1)
+        (run,) = catalog.runs(job)
+        assert (run.id, run.status, run.finished) == (run_id, "queued", None)
+        # the scheduler does not send a job that is waiting for a worker again
+        again = catalog.cli("sync", "scheduler", "--once", timeout=60)
+        assert again.returncode == 0 and again.stdout == "", again.stdout
+        with catalog.database.session() as session:
+            assert job["id"] not in [j.id for j in service.due_jobs(session, utcnow())]
+            assert service.expire_queued_runs(session, utcnow(), 0) == 1
+            session.commit()
+        (run,) = catalog.runs(job)
+        assert run.status == "expired" and "no worker started this run" in run.error_message
+        with catalog.database.session() as session:
+            assert job["id"] in [j.id for j in service.due_jobs(session, utcnow())]  # it did not happen
+    finally:
+        celery_app(catalog.app).control.purge()  # the module's worker must not take the stale task
+        with catalog.database.session() as session:  # nor the later scheduler tests see it due
+            session.get(service.SyncJob, job["id"]).enabled = False
+            session.commit()
 
 
 def test_a_dispatched_run_happens_on_the_worker(catalog, worker):
@@ -85,9 +116,10 @@ def test_a_dispatched_run_happens_on_the_worker(catalog, worker):
     assert run.trigger == "api" and expected_counts_balance(run.counts)
     assert run.counts["read"] == run.counts["inserted"] == 400
     assert catalog.record_count(job["resource_id"]) == 400
-    task_id = re.search(r"\(task ([0-9a-f-]+)\)", message).group(1)
+    task_id = re.search(r"\(task ([0-9a-f-]+),", message).group(1)
     result = celery_app(catalog.app).AsyncResult(task_id).get(timeout=RUN_TIMEOUT)
     assert result == {"run_id": run.id, "status": "succeeded", "counts": run.counts}
+    assert message.endswith(f"run {run.id} queued)")  # the worker carried out the queued run
 
 
 def test_the_scheduler_dispatches_due_jobs_to_the_worker(catalog, worker):

@@ -1,0 +1,150 @@
+"""The demo's second catalog: civil affairs (民政局) runs its own catalog instance and pulls the county
+petition dataset from the county catalog through the ``ckan`` source, under a share grant.
+
+It lives in ``<instance>/mzj-catalog`` (its own SQLite database). During ``catalog demo load`` the
+county catalog is served for a moment on a loopback port (``PORT``, default 5000, the port
+``make run`` then serves on, so the job keeps working afterwards; any free port if that one is
+taken); serve the second catalog with
+``CATALOG_INSTANCE_PATH=instance/mzj-catalog catalog serve --port 5001``.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import socket
+import threading
+from pathlib import Path
+from typing import Iterator
+
+import sqlalchemy as sa
+from flask import Flask
+
+from .auth.models import User
+
+PEER_FOLDER = "mzj-catalog"
+DEPARTMENT = "ningshan-mzj"
+PULLER = "mzj-officer"
+JOB = "county-petitions"
+PURPOSE = "核实信访人的低保、救助情况（民政局业务系统比对）"
+#: the petition dataset's sensitive fields: the grant names them so the copy holds valid records
+FIELDS = ["petitioner", "content", "reply", "follow_up_visit"]
+
+
+def _port() -> int:
+    wanted = int(os.environ.get("PORT") or 5000)
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", wanted))
+        except OSError:
+            return 0
+    return wanted
+
+
+@contextlib.contextmanager
+def _served(app: Flask) -> Iterator[str]:
+    """``app`` on a loopback port while the block runs."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", _port(), app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+def _grant_and_token(session, admin: User) -> tuple[str, str] | None:
+    """An approved share request of civil affairs for the petitions, and a token of its officer:
+    (the petition resource id, the token secret); None when the demo's petition job is missing."""
+    from .auth.service import create_token
+    from .datasets.models import Dataset
+    from .departments.service import get_department
+    from .sharing import service as sharing
+    from .sharing.models import ShareRequest
+    from .sync.models import SyncJob
+
+    resource_id = session.scalar(sa.select(SyncJob.resource_id).where(SyncJob.name == "petition-office"))
+    puller = session.scalar(sa.select(User).where(User.name == PULLER))
+    provider = session.scalar(sa.select(User).where(User.name == "xfj-officer"))
+    if resource_id is None or puller is None or provider is None:
+        return None
+    dataset = session.scalar(sa.select(Dataset).where(Dataset.name == "petition-cases"))
+    department = get_department(session, DEPARTMENT)
+    already = session.scalar(sa.select(ShareRequest).where(
+        ShareRequest.package_id == dataset.id, ShareRequest.organization_id == department.id))
+    if already is None:
+        request = sharing.create_request(session, puller, dataset=dataset, organization_id=department.id,
+                                         purpose=PURPOSE, fields=FIELDS, expires=None, config={})
+        sharing.approve_request(session, provider, request, fields=FIELDS, expires=None)
+    _token, secret = create_token(session, None, user=puller, name="mzj-catalog-sync", check_auth=False)
+    session.commit()
+    return resource_id, secret
+
+
+def _second_catalog(app: Flask) -> Flask:
+    from . import create_app
+    from .cli import run_migrations
+
+    folder = Path(app.instance_path) / PEER_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    # everything named: CATALOG_INSTANCE_PATH, which points at the county catalog, wins over INSTANCE_PATH
+    peer = create_app({"INSTANCE_PATH": str(folder), "DATABASE_URL": f"sqlite:///{folder / 'catalog.db'}",
+                       "STORAGE_PATH": str(folder / "storage"), "SITE_URL": "http://127.0.0.1:5001",
+                       "BROKER_URL": None})
+    run_migrations(peer)
+    return peer
+
+
+def pull_into_second_catalog(app: Flask, session, admin: User) -> list[str]:
+    """Set up the second catalog (once) and run its pull; lines to print."""
+    from .auth.service import create_user
+    from .datasets.service import create_dataset
+    from .db import get_db
+    from .demo import DATA
+    from .departments.service import create_department, set_member
+    from .sync import service as sync_service
+
+    folder = Path(app.instance_path) / PEER_FOLDER
+    if (folder / "catalog.db").exists():
+        return [f"Second catalog (民政局) in {folder}: exists already"]
+    granted = _grant_and_token(session, admin)
+    if granted is None:
+        return ["Second catalog skipped: the demo's petition sync job is missing"]
+    resource_id, token = granted
+    county = json.loads(DATA.read_text(encoding="utf-8"))
+    peer = _second_catalog(app)
+    with peer.app_context(), _served(app) as url:
+        database = get_db(peer)
+        with database.session() as peer_session:
+            peer_admin = create_user(peer_session, None, name="admin", password=secrets.token_urlsafe(12),
+                                     fullname="民政局目录管理员", sysadmin=True, check_auth=False)
+            item = next(d for d in county["departments"] if d["name"] == DEPARTMENT)
+            from schemas.formats import uscc_check_char
+
+            department = create_department(peer_session, peer_admin, name=item["name"], title=item["title"],
+                                           code=item["code17"] + uscc_check_char(item["code17"]),
+                                           description=item["description"])
+            officer = create_user(peer_session, None, name=PULLER, password=secrets.token_urlsafe(12),
+                                  fullname="民政局数据专员", check_auth=False)
+            set_member(peer_session, peer_admin, department, officer, "admin")
+            values = dict(next(d for d in county["datasets"] if d["name"] == "petition-cases"))
+            values.pop("tags", None)
+            values.update(name="county-petitions", title="县信访局信访件（共享副本）", owner_org=department.id,
+                          notes="从县政务数据资源目录按共享授权同步的信访件，用于民政救助核实。")
+            dataset = create_dataset(peer_session, peer_admin, values=values, tags=["信访", "共享"])
+            job = sync_service.create_job(peer_session, peer_admin, package_id=dataset.id, values={
+                "name": JOB, "title": "县目录信访件 → 民政局目录（ckan 来源）", "source": "ckan",
+                "source_config": {"url": url, "resource_id": resource_id, "token": token},
+                "mode": "incremental", "write": "upsert", "schedule": "*/30 * * * *"})
+            peer_session.commit()
+            job_id = job.id
+        run = sync_service.run_job(database, job_id, trigger="demo")
+        counts = ", ".join(f"{k} {v}" for k, v in run.counts.items() if v)
+        database.engine.dispose()
+    return [f"Second catalog (民政局) in {folder}: {JOB} pulled the county petitions through the ckan "
+            f"source from {url}: {run.status} ({counts})",
+            f"  serve it: CATALOG_INSTANCE_PATH={folder} catalog serve --port 5001"]
