@@ -1,15 +1,18 @@
 """Resources: the files and links that carry a dataset's data."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import mimetypes
 import os
 import shutil
+import uuid
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urlparse
 
 import sqlalchemy as sa
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 from werkzeug.utils import secure_filename
 
@@ -55,17 +58,55 @@ def _safe_filename(filename: str | None) -> str:
     return f"{stem}.{suffix}" if suffix else stem
 
 
-def _store_upload(resource: Resource, upload: tuple[str, BinaryIO], *, storage_path: str,
-                  site_url: str) -> None:
+# --- files follow the transaction ---------------------------------------------------------------
+# A file is written beside the resource's current one as ".pending-…" and takes its place only
+# once the transaction that records it has committed; a deleted resource's folder goes only then
+# too. A rolled-back change leaves the files as they were (the database still points at them).
+
+_ON_COMMIT, _ON_ROLLBACK = "resource_files_on_commit", "resource_files_on_rollback"
+
+
+def _after(session: Session, on_commit, on_rollback=None) -> None:
+    session.info.setdefault(_ON_COMMIT, []).append(on_commit)
+    if on_rollback is not None:
+        session.info.setdefault(_ON_ROLLBACK, []).append(on_rollback)
+
+
+@event.listens_for(Session, "after_commit")
+def _apply_file_changes(session: Session) -> None:
+    session.info.pop(_ON_ROLLBACK, None)
+    for action in session.info.pop(_ON_COMMIT, []):
+        with contextlib.suppress(OSError):
+            action()
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_file_changes(session: Session) -> None:
+    session.info.pop(_ON_COMMIT, None)
+    for action in session.info.pop(_ON_ROLLBACK, []):
+        with contextlib.suppress(OSError):
+            action()
+
+
+def _promote(folder: Path, pending: Path, final: Path) -> None:
+    """After commit: the new file replaces whatever the folder held."""
+    for old in folder.iterdir():
+        if old != pending:
+            old.unlink()
+    pending.rename(final)
+
+
+def _store_upload(session: Session, resource: Resource, upload: tuple[str, BinaryIO], *,
+                  storage_path: str, site_url: str) -> None:
     filename, stream = upload
     safe = _safe_filename(filename)
     folder = Path(storage_path) / "resources" / resource.id
     folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.iterdir():
-        old.unlink()
+    pending = folder / f".pending-{uuid.uuid4().hex}"
+    _after(session, lambda: _promote(folder, pending, folder / safe), lambda: pending.unlink(missing_ok=True))
     digest = hashlib.sha256()
     size = 0
-    with open(folder / safe, "wb") as target:
+    with open(pending, "wb") as target:
         while chunk := stream.read(1 << 16):
             digest.update(chunk)
             size += len(chunk)
@@ -119,7 +160,7 @@ def create_resource(session: Session, actor: User | None, dataset: Dataset, *, v
     session.add(resource)
     session.flush()
     if upload is not None:
-        _store_upload(resource, upload, storage_path=storage_path, site_url=site_url)
+        _store_upload(session, resource, upload, storage_path=storage_path, site_url=site_url)
     _guess_format(resource)
     session.flush()
     if record:
@@ -147,7 +188,7 @@ def update_resource(session: Session, actor: User | None, resource: Resource, *,
     if "extras" in values:
         resource.extras = values["extras"] or {}
     if upload is not None:
-        _store_upload(resource, upload, storage_path=storage_path, site_url=site_url)
+        _store_upload(session, resource, upload, storage_path=storage_path, site_url=site_url)
     _guess_format(resource)
     resource.metadata_modified = utcnow()
     changes = changes_between(before_resource, _resource_summary(resource))
@@ -164,7 +205,8 @@ def delete_resource(session: Session, actor: User | None, resource: Resource, *,
                   f"You cannot delete resources of dataset {dataset.name}")
     summary = _resource_summary(resource)
     if storage_path:
-        shutil.rmtree(Path(storage_path) / "resources" / resource.id, ignore_errors=True)
+        folder = Path(storage_path) / "resources" / resource.id
+        _after(session, lambda: shutil.rmtree(folder, ignore_errors=True))
     dataset.resources.remove(resource)
     session.delete(resource)
     for position, other in enumerate(dataset.resources):

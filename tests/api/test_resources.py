@@ -448,3 +448,39 @@ def test_a_stale_package_update_after_a_resource_change_is_refused(api, org, dat
     old["title"] = "基于旧版本"
     reply = api.call("package_update", old, token=org.editor.token)
     assert reply.status == 409
+
+
+def test_files_change_only_when_the_transaction_commits(app, api, org, dataset):
+    """A replaced or deleted upload whose transaction rolls back keeps the file the database points at."""
+    from pathlib import Path
+
+    from catalog.auth.models import User
+    from catalog.datasets.models import Resource
+    from catalog.datasets.resources import delete_resource, update_resource
+    from catalog.db import get_db
+
+    created = upload(api, org.editor.token, dataset["id"]).result
+    storage = app.config["STORAGE_PATH"]
+    folder = Path(storage) / "resources" / created["id"]
+    database = get_db(app)
+
+    def attempt(change, commit):
+        with database.session() as session:
+            actor = session.get(User, org.editor.id)
+            change(session, actor, session.get(Resource, created["id"]))
+            session.commit() if commit else session.rollback()
+
+    def replace(session, actor, resource):
+        update_resource(session, actor, resource, values={}, upload=("v2.csv", io.BytesIO(b"a\n1\n")),
+                        storage_path=storage, site_url="http://localhost")
+
+    attempt(replace, commit=False)
+    assert [p.name for p in folder.iterdir()] == ["data.csv"] and (folder / "data.csv").read_bytes() == CSV
+    attempt(lambda s, a, r: delete_resource(s, a, r, storage_path=storage), commit=False)
+    assert (folder / "data.csv").read_bytes() == CSV
+    assert api.call("resource_show", {"id": created["id"]}, token=org.editor.token).result["url"] == created["url"]
+
+    attempt(replace, commit=True)
+    assert [p.name for p in folder.iterdir()] == ["v2.csv"]
+    attempt(lambda s, a, r: delete_resource(s, a, r, storage_path=storage), commit=True)
+    assert not folder.exists()
