@@ -133,28 +133,42 @@ def search_records(session: Session, table: DatastoreTable, *, filters: dict | N
     return result
 
 
-def encode_cursor(seq: int) -> str:
-    """An opaque change-feed cursor for the position after change ``seq``."""
-    return base64.urlsafe_b64encode(f"v1:{seq}".encode()).decode().rstrip("=")
+def generation(table: DatastoreTable) -> str:
+    """Which incarnation of a resource's table this is: a table dropped and created again numbers its
+    changes from 1 again, so a cursor of the old one must not be taken for a position in the new."""
+    return format(int(table.created.timestamp() * 1_000_000), "x")
 
 
-def decode_cursor(cursor: str | None) -> int:
-    """The change number a cursor stands for; 409 on anything that is not one of ours."""
+def encode_cursor(seq: int, table: DatastoreTable | None = None) -> str:
+    """An opaque change-feed cursor for the position after change ``seq`` (of ``table``'s generation)."""
+    text = f"v2:{generation(table)}:{seq}" if table is not None else f"v1:{seq}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, table: DatastoreTable | None = None) -> int:
+    """The change number a cursor stands for; 409 on anything that is not one of ours, or a cursor of
+    an earlier generation of ``table`` (v1 cursors carry no generation and are taken as they are)."""
     if not cursor:
         return 0
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        version, _, number = raw.partition(":")
-        if version != "v1" or not number.isdigit():
+        parts = raw.split(":")
+        if parts[0] == "v1" and len(parts) == 2 and parts[1].isdigit():
+            return int(parts[1])
+        if parts[0] != "v2" or len(parts) != 3 or not parts[2].isdigit():
             raise ValueError
-        return int(number)
     except (ValueError, UnicodeDecodeError):
         raise ValidationError.single("cursor", "not a cursor returned by datastore_changes") from None
+    if table is not None and parts[1] != generation(table):
+        raise ValidationError.single("cursor", "the cursor belongs to an earlier DataStore table of this resource "
+                                               "(it was deleted and created again): read the feed again from the "
+                                               "start, without a cursor")
+    return int(parts[2])
 
 
 def changes(session: Session, table: DatastoreTable, *, cursor: str | None, limit: int) -> dict[str, Any]:
     """The changes after ``cursor`` in order: records with ``_seq``, tombstones with ``_deleted``."""
-    after = decode_cursor(cursor)
+    after = decode_cursor(cursor, table)
     # Read in windows of sequence numbers, up to the last committed change. A window bounds the work
     # of one query whatever plan the database picks: without statistics (right after a bulk load,
     # or with autovacuum off) PostgreSQL may fetch and sort every change after the cursor to return
@@ -179,7 +193,7 @@ def changes(session: Session, table: DatastoreTable, *, cursor: str | None, limi
             entry = {**data, "_seq": seq, "_key": key, "_deleted": False}
         entries.append(entry)
     last = rows[-1][0] if rows else after
-    return {"changes": entries, "next_cursor": encode_cursor(last), "has_more": last < newest}
+    return {"changes": entries, "next_cursor": encode_cursor(last, table), "has_more": last < newest}
 
 
 def iter_records(session: Session, table: DatastoreTable) -> Iterator[dict[str, Any]]:

@@ -261,7 +261,15 @@ class CkanSource(Source):
             params: dict[str, Any] = {"resource_id": config["resource_id"], "limit": size}
             if cursor:
                 params["cursor"] = cursor
-            result = self._call(client, config, "datastore_changes", params).result
+            reply = self._call(client, config, "datastore_changes", params, stale_cursor=bool(cursor))
+            if reply is None:
+                # the peer's table was deleted and created again: its changes are numbered anew
+                log.warning("the peer no longer knows the saved cursor (its DataStore table was created "
+                            "again): reading its change feed from the start")
+                cursor = None
+                yield Checkpoint({"cursor": None})
+                continue
+            result = reply.result
             changes = result.get("changes") if isinstance(result, dict) else None
             if not isinstance(changes, list) or not all(isinstance(c, dict) for c in changes):
                 raise SourceError(f"{client.action_url('datastore_changes')}: the answer has no list of changes")
@@ -305,11 +313,13 @@ class CkanSource(Source):
         return CkanClient(config["url"], config.get("token"), timeout=config.get("timeout", 30))
 
     def _call(self, client: CkanClient, config: dict[str, Any], name: str, data: dict[str, Any], *,
-              fallible: bool = False, unknown_sort: bool = False) -> CkanReply | None:
+              fallible: bool = False, unknown_sort: bool = False,
+              stale_cursor: bool = False) -> CkanReply | None:
         """The successful answer of one call, or the error the module docstring lists.
 
         ``fallible``: ``None`` when the peer does not know the action (HTTP 400). ``unknown_sort``:
-        ``None`` when the peer refuses the sort field (HTTP 409 naming ``sort``).
+        ``None`` when the peer refuses the sort field (HTTP 409 naming ``sort``). ``stale_cursor``:
+        ``None`` when the peer refuses the cursor as one of an earlier table (HTTP 409 naming ``cursor``).
         """
         try:
             reply = client.call(name, data)
@@ -332,6 +342,9 @@ class CkanSource(Source):
             log.info("%s: HTTP 400: %s", reply.url, peer)
             return None
         if unknown_sort and status == 409 and "sort" in reply.error:
+            return None
+        if stale_cursor and status == 409 and "earlier DataStore table" in json.dumps(
+                reply.error.get("cursor"), ensure_ascii=False):
             return None
         if status == 400 and "action name not known" in peer.lower():
             raise SourceError(f"the peer does not offer {name} ({reply.url}: {peer}); "

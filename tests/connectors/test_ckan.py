@@ -418,3 +418,24 @@ def test_the_target_counts_every_record_as_updated_when_ckan_gives_no_counts(fak
     with pytest.raises(TargetError, match="still failing after 3 retries"):
         target.write(records, [], {"offset": 99})
     assert target.state() == {"offset": 3}
+
+
+def test_a_peer_table_created_again_refuses_the_old_cursor_and_the_pull_reads_from_the_start(
+        api, live_url, peer, sysadmin):
+    config = source_config(live_url, peer, peer.admin.token)
+    first, target = pull(config, mode="incremental")
+    assert first.succeeded and first.inserted == 30
+    old_cursor = first.state["cursor"]
+    # the peer drops its table and loads a new one: its changes are numbered from 1 again
+    assert api.call("datastore_delete", {"resource_id": peer.resource_id}, token=sysadmin.token).status == 200
+    fresh = list(petitions(40, seed=99))[:5]
+    api.call("datastore_create", {"resource_id": peer.resource_id, "records": fresh}, token=sysadmin.token)
+    refused = api.call("datastore_changes", {"resource_id": peer.resource_id, "cursor": old_cursor},
+                       token=sysadmin.token)
+    assert refused.status == 409 and "earlier DataStore table" in refused.error["cursor"][0]
+
+    second, target = pull(config, target, mode="incremental")
+    assert second.succeeded, second.error_message
+    assert second.read == 5  # nothing skipped for a cursor past the new numbers
+    assert all(target.records[r[KEY]] == r for r in fresh)
+    assert any("reading its change feed from the start" in line for line in second.log)
