@@ -13,6 +13,7 @@ import re
 from typing import Any, Iterator
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from ..errors import ValidationError
@@ -123,8 +124,7 @@ def search_records(session: Session, table: DatastoreTable, *, filters: dict | N
     conditions = [Record.resource_id == table.resource_id, Record.deleted.is_(False),
                   *filter_conditions(table, filters)]
     if q:
-        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        conditions.append(sa.cast(Record.data, sa.Text).ilike(pattern, escape="\\"))
+        conditions.append(_text_matches(session, q))
     rows = session.scalars(sa.select(Record.data).where(*conditions).order_by(*_order(table, sort))
                            .offset(offset).limit(limit)).all()
     result: dict[str, Any] = {"records": [_project(r, fields) for r in rows]}
@@ -137,6 +137,19 @@ def generation(table: DatastoreTable) -> str:
     """Which incarnation of a resource's table this is: a table dropped and created again numbers its
     changes from 1 again, so a cursor of the old one must not be taken for a position in the new."""
     return format(int(table.created.timestamp() * 1_000_000), "x")
+
+
+def _text_matches(session: Session, q: str) -> Any:
+    """Records with a value (at any depth, not a field name) containing ``q``, case-insensitively."""
+    pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    if session.get_bind().dialect.name == "postgresql":
+        values = sa.func.jsonb_path_query_array(
+            Record.data, sa.literal('strict $.** ? (@.type() == "string" || @.type() == "number")',
+                                    type_=sa.Text).cast(postgresql.JSONPATH))
+        return sa.cast(values, sa.Text).ilike(pattern, escape="\\")
+    leaves = sa.func.json_tree(Record.data).table_valued("atom", "type").alias("leaf")
+    return sa.exists(sa.select(sa.literal(1)).select_from(leaves).where(
+        leaves.c.type.in_(("text", "integer", "real")), sa.cast(leaves.c.atom, sa.Text).ilike(pattern, escape="\\")))
 
 
 def encode_cursor(seq: int, table: DatastoreTable | None = None) -> str:
