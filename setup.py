@@ -36,6 +36,8 @@ setup(
         "croniter>=2,<8",
         "celery[redis]>=5.3,<6",
         "Flask-Limiter[redis]>=4.1,<5",
+        "python-dateutil>=2.8,<3",
+        "cryptography>=42,<51",
     ],
     extras_require={
         "test": [

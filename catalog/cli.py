@@ -337,6 +337,7 @@ def sync_scheduler(once: bool, interval: int) -> None:
     from .db import get_db, utcnow
     from .sync import service as sync_service
     from .sync.tasks import dispatch
+    from .webhooks.tasks import scheduler_tick
 
     app = _app()
     while True:
@@ -350,6 +351,7 @@ def sync_scheduler(once: bool, interval: int) -> None:
                 click.echo(f"{expired} queued run(s) waited too long for a worker: marked expired", err=True)
             for job_id in due:
                 click.echo(dispatch(app, job_id))
+            scheduler_tick(app)  # freshness.overdue notifications; webhook deliveries waiting to be sent
         if once:
             return
         time.sleep(interval)
@@ -477,6 +479,12 @@ def serve(host: str, port: int | None, threads: bool) -> None:
 
 
 
+
+from .freshness.cli import freshness as _freshness_commands  # noqa: E402  (catalog freshness report)
+from .webhooks.cli import webhooks as _webhooks_commands  # noqa: E402  (catalog webhooks deliver)
+
+main.add_command(_freshness_commands)
+main.add_command(_webhooks_commands)
 
 if __name__ == "__main__":  # python -m catalog.cli
     main()

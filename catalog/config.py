@@ -33,10 +33,18 @@ DEFAULTS = {
     "RATELIMIT_API_ANONYMOUS": "3000 per minute",  # per client address: everyone behind one NAT shares it
     "PROXY_COUNT": 0,  # reverse proxies in front whose X-Forwarded-For / -Proto are trusted
     "SESSION_COOKIE_SECURE": None,  # default: true when SITE_URL is https
+    # Freshness and change notifications (docs/FRESHNESS.md)
+    "FRESHNESS_GRACE": "10%",  # before overdue: a share of the update cycle (10%) or a duration (2d, 6h, 30m)
+    "WEBHOOK_MAX_ATTEMPTS": 8,  # tries per delivery before it is marked failed
+    "WEBHOOK_RETRY_DELAY": 5,  # seconds before the first retry; doubled for each later one
+    "WEBHOOK_RETRY_MAX_DELAY": 3600,  # longest wait between two tries, in seconds
+    "WEBHOOK_TIMEOUT": 10,  # seconds to wait for a receiver's answer
+    "WEBHOOK_DISPATCH": "auto",  # auto: after commit (Celery or a thread); manual: `catalog webhooks deliver`
 }
 
 _INT_SETTINGS = {"MAX_CONTENT_LENGTH", "MAX_JSON_BYTES", "MAX_JSON_DEPTH", "TOKEN_DEFAULT_DAYS",
-                 "DATASTORE_MAX_RECORDS", "SHARE_DEADLINE_DAYS", "PROXY_COUNT", "SYNC_QUEUE_TIMEOUT"}
+                 "DATASTORE_MAX_RECORDS", "SHARE_DEADLINE_DAYS", "PROXY_COUNT", "SYNC_QUEUE_TIMEOUT",
+                 "WEBHOOK_MAX_ATTEMPTS", "WEBHOOK_TIMEOUT"}
 _BOOL_SETTINGS = {"SQL_ECHO", "RATELIMIT_ENABLED", "SESSION_COOKIE_SECURE"}
 
 

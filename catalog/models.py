@@ -4,8 +4,10 @@ from .auth.models import ApiToken, User
 from .datasets.models import Dataset, Resource, Tag, dataset_tag
 from .datastore.models import DatastoreTable, QuarantinedRecord, Record, RecordSchema
 from .departments.models import Department, Membership
+from .freshness.models import FreshnessState
 from .sharing.models import AccessLogEntry, AccessLogHead, Grant, ShareRequest
 from .sync.models import SyncJob, SyncRun
+from .webhooks.models import WebhookDelivery, WebhookSubscription
 
-__all__ = ["SyncJob", "SyncRun", "AccessLogEntry", "AccessLogHead", "Grant", "ShareRequest", "Activity", "ApiToken", "Dataset", "DatastoreTable", "Department", "Membership",
+__all__ = ["FreshnessState", "WebhookDelivery", "WebhookSubscription", "SyncJob", "SyncRun", "AccessLogEntry", "AccessLogHead", "Grant", "ShareRequest", "Activity", "ApiToken", "Dataset", "DatastoreTable", "Department", "Membership",
            "QuarantinedRecord", "Record", "RecordSchema", "Resource", "Tag", "User", "dataset_tag"]

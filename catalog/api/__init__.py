@@ -11,10 +11,13 @@ def init_app(app: Flask) -> None:
     from ..datasets import actions as _datasets  # noqa: F401
     from ..datastore import actions as _datastore  # noqa: F401
     from ..departments import actions as _departments  # noqa: F401
+    from ..freshness import actions as _freshness  # noqa: F401
     from ..search import actions as _search  # noqa: F401
     from ..sharing import actions as _sharing  # noqa: F401
     from ..sync import actions as _sync  # noqa: F401
+    from ..webhooks import actions as _webhooks, init_app as init_webhooks  # noqa: F401
     from . import status as _status  # noqa: F401
     from .dispatcher import bp
 
     app.register_blueprint(bp)
+    init_webhooks(app)

@@ -101,6 +101,19 @@ def can_write_records(session: Session, actor: User | None, dataset) -> bool:
     return can_edit_datasets_of(session, actor, dataset.owner_org)
 
 
+def can_subscribe(session: Session, actor: User | None, dataset) -> bool:
+    """Signed-in users who may read a dataset subscribe to its events (webhooks)."""
+    return actor is not None and can_read_dataset(session, actor, owner_org=dataset.owner_org,
+                                                  private=dataset.private, state=dataset.state)
+
+
+def can_manage_subscription(session: Session, actor: User | None, subscription) -> bool:
+    """A webhook subscription is seen and deleted by its subscriber, the dataset's editors and admins,
+    and sysadmins."""
+    return actor is not None and (actor.id == subscription.creator_user_id
+                                  or can_edit_datasets_of(session, actor, subscription.dataset.owner_org))
+
+
 def can_create_user(actor: User | None) -> bool:
     """Only sysadmins create accounts through the API."""
     return is_sysadmin(actor)

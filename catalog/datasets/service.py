@@ -15,6 +15,7 @@ from ..departments.models import Department
 from ..departments.service import get_department
 from ..errors import Conflict, NotFound, ValidationError
 from ..search.index import index_dataset
+from ..webhooks.service import metadata_changed as announce_metadata_changed
 from .models import Dataset, Tag, dataset_tag
 from .validation import validate_metadata
 
@@ -194,6 +195,7 @@ def update_dataset(session: Session, actor: User | None, dataset: Dataset, *,
     record_activity(session, actor, object_id=dataset.id, department_id=dataset.owner_org,
                     activity_type="changed package",
                     data={"package": after, "changes": changes_between(before, after)})
+    announce_metadata_changed(session, dataset)  # webhooks outbox
     return dataset
 
 
@@ -218,6 +220,7 @@ def delete_dataset(session: Session, actor: User | None, dataset: Dataset) -> No
     index_dataset(session, dataset)
     record_activity(session, actor, object_id=dataset.id, department_id=dataset.owner_org,
                     activity_type="deleted package", data={"package": metadata_of(dataset)})
+    announce_metadata_changed(session, dataset)  # webhooks outbox
 
 
 def list_dataset_names(session: Session, *, offset: int = 0, limit: int | None = None) -> list[str]:

@@ -23,6 +23,7 @@ from ..db import utcnow
 from ..errors import NotFound, ValidationError
 from .models import DatastoreTable, QuarantinedRecord, Record
 from .record_schemas import get_record_schema
+from ..webhooks.service import records_changed as announce_records_changed
 
 #: CKAN field types and the JSON Schema each stands for.
 FIELD_TYPES: dict[str, dict[str, Any]] = {
@@ -409,6 +410,7 @@ def upsert_records(session: Session, actor: User | None, table: DatastoreTable,
     _write(session, table, inserts, updates)
     session.execute(sa.update(DatastoreTable).where(DatastoreTable.resource_id == table.resource_id)
                     .values(last_seq=seq))
+    announce_records_changed(session, table, seq - len(inserts) - len(updates) + 1, seq)  # webhooks outbox
     if invalid and on_invalid == "quarantine":
         session.add_all(QuarantinedRecord(resource_id=table.resource_id, source=source,
                                           row_number=index + first_row, raw=_jsonable(records[index]),
@@ -453,6 +455,7 @@ def delete_records(session: Session, actor: User | None, table: DatastoreTable,
         session.execute(sa.update(Record), rows)
         session.execute(sa.update(DatastoreTable).where(DatastoreTable.resource_id == table.resource_id)
                         .values(last_seq=seq))
+        announce_records_changed(session, table, seq - len(rows) + 1, seq)  # webhooks outbox
     session.expire(table, ["last_seq", "modified"])
     return len(rows)
 

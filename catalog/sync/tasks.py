@@ -35,6 +35,8 @@ def celery_app(app: Flask):
                 return {"run_id": run_id, "status": "skipped", "reason": reason}
             return {"run_id": run.id, "status": run.status, "counts": run.counts}
 
+        from ..webhooks.tasks import register_tasks as register_webhook_tasks  # same workers send webhooks
+        register_webhook_tasks(celery, app)
         _celery[id(app)] = celery
     return _celery[id(app)]
 

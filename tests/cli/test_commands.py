@@ -113,8 +113,15 @@ def test_audit_verify_reports_an_intact_and_a_tampered_log(env):
     from catalog import create_app
     from catalog.db import get_db
 
+    import re
+
     run("db", "upgrade")
     run("demo", "load")
+    # the demo's second catalog read the petitions through the API: those reads are logged already
+    demo = run("audit", "verify")
+    assert demo.exit_code == 0, demo.output
+    logged = int(re.search(r"(\d+) entries, chain intact", demo.output).group(1))
+    assert logged >= 1
     app = create_app()
     with app.app_context():
         from catalog.auth.models import User
@@ -129,7 +136,7 @@ def test_audit_verify_reports_an_intact_and_a_tampered_log(env):
                          resource_id=None, departments=[], params={}, record_count=count)
         session.commit()
     intact = run("audit", "verify")
-    assert intact.exit_code == 0 and "2 entries, chain intact" in intact.output
+    assert intact.exit_code == 0 and f"{logged + 2} entries, chain intact" in intact.output
     with get_db(app).engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM access_log WHERE record_count = 3"))
     tampered = CliRunner().invoke(main, ["audit", "verify"])

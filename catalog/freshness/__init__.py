@@ -1,0 +1,1 @@
+"""Freshness: whether each dataset is updated as often as its update cycle promises (issue 8)."""
