@@ -12,7 +12,7 @@ setup(
     package_data={
         "catalog": ["migrations/*.py", "migrations/*.mako", "migrations/versions/*.py",
                     "templates/**/*", "static/**/*", "translations/**/*", "demo_data/*",
-                    "web/templates/*"],
+                    "web/templates/**/*", "web/static/**/*"],
         "schemas": ["metadata/*/*.json", "records/*/*.json"],
     },
     install_requires=[
@@ -38,6 +38,9 @@ setup(
         "Flask-Limiter[redis]>=4.1,<5",
         "python-dateutil>=2.8,<3",
         "cryptography>=42,<51",
+        "Flask-Babel>=4,<5",
+        "Flask-Login>=0.6.3,<0.7",
+        "Flask-WTF>=1.2,<2",
     ],
     extras_require={
         "test": [
@@ -45,6 +48,7 @@ setup(
             "ckanapi>=4.7,<5",
             "openapi-spec-validator>=0.7,<1",
             "schemathesis>=4.32,<5",
+            "playwright>=1.40,<2",
         ],
     },
     entry_points={"console_scripts": ["catalog=catalog.cli:main"]},

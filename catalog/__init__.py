@@ -11,10 +11,9 @@ __version__ = "0.1.0"
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then ``CATALOG_*`` environment variables, then ``config``."""
-    from . import api, config as settings, db, security
+    from . import api, config as settings, db, security, web
     from .datasets import views as dataset_views
     from .datastore import views as datastore_views
-    from .web import views as web_views
 
     instance_path = os.environ.get("CATALOG_INSTANCE_PATH") or (config or {}).get("INSTANCE_PATH")
     app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
@@ -29,6 +28,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     api.init_app(app)
     app.register_blueprint(dataset_views.bp)
     app.register_blueprint(datastore_views.bp)
-    app.register_blueprint(web_views.bp)
+    web.init_app(app)
     security.init_app(app)
     return app

@@ -17,6 +17,10 @@ def download(dataset_id: str, resource_id: str, filename: str):
     session = get_session()
     try:
         actor, _token = authenticate_headers(session, request.headers)
+        if actor is None:  # a logged-in browser (the dataset page's download links)
+            from ..web.login import browser_user
+
+            actor = browser_user()
         resource = get_resource(session, actor, resource_id)
     except (NotFound, NotAuthorized):
         abort(404)

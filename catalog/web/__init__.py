@@ -1,1 +1,19 @@
-"""Server-rendered pages (a landing page for now; the officers' interface is its own issue)."""
+"""The web interface for department data officers and the data authority (server-rendered, zh/en).
+
+Pages call the same service functions as the Action API; templates only lay the results out.
+"""
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Register translations, the browser login, CSRF protection and the pages."""
+    from . import common, i18n, login
+    from . import account, datasets, departments, health, search, sharing, sync  # noqa: F401  (routes)
+
+    i18n.init_app(app)
+    login.init_app(app)
+    common.init_csrf(app)
+    app.register_blueprint(common.bp)
+    common.init_error_pages(app)

@@ -1,0 +1,158 @@
+"""What every page shares: the blueprint, the actor, CSRF, error pages and small view helpers."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as N_
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+
+from ..auth import rules
+from ..auth.models import User
+from ..db import get_session
+from ..errors import NotAuthorized, NotFound
+from .login import browser_user
+
+bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
+               static_url_path="/assets")
+
+csrf = CSRFProtect()
+
+#: Service messages that are the same every time, so the page can show them translated.
+KNOWN_MESSAGES = {
+    "Missing value": N_("Missing value"),
+    "must be a date written as YYYY-MM-DD": N_("must be a date written as YYYY-MM-DD"),
+    "must be a date in the future": N_("must be a date in the future"),
+}
+
+
+def actor() -> User | None:
+    """The account behind this page request (browser login), or ``None``."""
+    return browser_user()
+
+
+def is_sysadmin() -> bool:
+    """Whether the viewer is a sysadmin (the county data authority)."""
+    return rules.is_sysadmin(actor())
+
+
+def commit() -> None:
+    """Commit the request's session: pages that change data commit once, at the end."""
+    get_session().commit()
+
+
+def messages(errors: dict[str, list[str]]) -> dict[str, list[str]]:
+    """A service ValidationError's messages, translated where the message is a known one."""
+    return {field: [str(KNOWN_MESSAGES.get(m, m)) for m in (msgs if isinstance(msgs, list) else [msgs])]
+            for field, msgs in errors.items()}
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """A redirect target on this site only (a path), never another host."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//") \
+                and "\\" not in target:
+            return target
+    return default
+
+
+def parse_date(raw: str | None) -> tuple[dt.date | None, bool]:
+    """``(date, ok)``: a blank value is ``(None, True)``; a bad one ``(None, False)``."""
+    raw = (raw or "").strip()
+    if not raw:
+        return None, True
+    try:
+        return dt.date.fromisoformat(raw), True
+    except ValueError:
+        return None, False
+
+
+def int_arg(name: str, default: int, *, minimum: int = 0, maximum: int = 10_000) -> int:
+    """An integer query parameter, clamped; bad input falls back to the default."""
+    try:
+        value = int(request.args.get(name, default))
+    except (TypeError, ValueError):
+        return default
+    return max(minimum, min(maximum, value))
+
+
+def login_redirect():
+    """Send an anonymous visitor to the login page, coming back here afterwards."""
+    return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
+
+
+def render_error(status: int, message: str | None = None):
+    """The HTML error page for ``status``."""
+    titles = {400: _("Bad request"), 403: _("Not allowed"), 404: _("Not found"),
+              405: _("Method not allowed"), 413: _("Too large"), 500: _("Something went wrong")}
+    return render_template("errors/error.html", status=status, title=titles.get(status, str(status)),
+                           message=message), status
+
+
+@bp.errorhandler(NotFound)
+def _not_found(error: NotFound):
+    return render_error(404, error.message)
+
+
+@bp.errorhandler(NotAuthorized)
+def _not_authorized(error: NotAuthorized):
+    if actor() is None:
+        return login_redirect()
+    return render_error(403, error.message)
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_error(error: CSRFError):
+    return render_error(400, _("The form has expired or did not come from this site; reload the page "
+                               "and try again."))
+
+
+def _html_error(error: HTTPException):
+    # The Action API answers in its own JSON envelope; every other path gets a page.
+    if request.path.startswith("/api/"):
+        return error
+    # A message given to abort() says what was wrong; Werkzeug's stock text is left out (English only).
+    custom = error.description if error.description != type(error).description else None
+    return render_error(error.code or 500, custom)
+
+
+def init_csrf(app: Flask) -> None:
+    """CSRF tokens on every form of these pages.
+
+    Only these pages read the browser's login cookie, so only they can be forged across sites; every
+    other route (the Action API, DataStore, exchange) authenticates by token header and stays exempt,
+    so CKAN clients keep posting without a CSRF token.
+    """
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid for the browser session's life
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    csrf.init_app(app)
+    csrf.exempt(app.blueprints["api"])
+
+
+@bp.before_request
+def _check_csrf() -> None:
+    csrf.protect()
+
+
+def init_error_pages(app: Flask) -> None:
+    """HTML pages for 400/403/404/405/413 and a non-revealing 500 outside the API."""
+    for code in (400, 403, 404, 405, 413):
+        app.register_error_handler(code, _html_error)
+    app.register_error_handler(CSRFError, _csrf_error)
+
+    @app.errorhandler(500)
+    def _server_error(error):
+        if request.path.startswith("/api/"):
+            return error
+        current_app.logger.exception("unexpected error on %s", request.path)
+        return render_error(500)
+
+    @app.context_processor
+    def _globals() -> dict[str, Any]:
+        viewer = actor()
+        return {"viewer": viewer, "viewer_is_sysadmin": rules.is_sysadmin(viewer)}

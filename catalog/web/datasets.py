@@ -1,0 +1,279 @@
+"""The dataset page (catalog sheet, data items, resources, record schema, preview, API examples,
+activity) and the register / edit form with drafts and publishing."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlalchemy as sa
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import login_required
+
+from ..activity.service import list_activities
+from ..auth import rules
+from ..auth.models import User
+from ..datasets.models import Dataset
+from ..datasets.service import create_dataset, show_dataset, update_dataset
+from ..datastore.models import DatastoreTable
+from ..datastore.query import search_records
+from ..datastore.record_schemas import find_record_schema, list_record_schemas
+from ..db import get_session
+from ..departments.service import departments_of, list_departments
+from ..errors import Conflict, NotAuthorized, ValidationError
+from ..sharing.reading import open_reader
+from ..sharing.service import record_access
+from . import forms, metadata
+from .common import actor, bp, commit, messages
+
+PREVIEW_ROWS = 10
+
+
+def freshness_of(dataset: Dataset) -> dict[str, Any] | None:
+    """The freshness badge's data from catalog.freshness, or ``None`` while that module is absent."""
+    try:
+        from ..freshness.service import dataset_freshness
+    except ImportError:
+        return None
+    found = dict(dataset_freshness(get_session(), dataset))
+    for key in ("last_change", "due_at"):
+        found[key] = found[key].strftime("%Y-%m-%d") if found.get(key) else None
+    return found
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    return str(value)
+
+
+def _previews(dataset: Dataset, viewer: User | None) -> list[dict[str, Any]]:
+    """A few records of each DataStore resource, through the share rules' reader (masked, logged)."""
+    session = get_session()
+    previews = []
+    for resource in dataset.resources:
+        table = session.get(DatastoreTable, resource.id)
+        if table is None:
+            continue
+        preview: dict[str, Any] = {"resource": resource, "columns": [f["id"] for f in table.fields]}
+        try:
+            reader = open_reader(session, viewer, table)
+        except NotAuthorized as refusal:
+            preview["refused"] = refusal.message
+        else:
+            page = search_records(session, table, limit=PREVIEW_ROWS)
+            records = [reader.mask(r) for r in page["records"]]
+            reader.log(session, action="web_preview", params={"limit": PREVIEW_ROWS}, count=len(records))
+            preview.update(total=page.get("total", 0), masked=sorted(reader.masked_fields),
+                           rows=[[_cell(r.get(c)) for c in preview["columns"]] for r in records])
+        previews.append(preview)
+    return previews
+
+
+def _api_examples(dataset: Dataset) -> list[dict[str, str]]:
+    site = request.url_root.rstrip("/")
+    examples = [
+        {"title": "curl — package_show",
+         "code": f'curl -H "Authorization: $CATALOG_TOKEN" "{site}/api/3/action/package_show?id={dataset.name}"'},
+        {"title": "ckanapi — package_show",
+         "code": f'ckanapi action package_show id={dataset.name} -r {site} -a "$CATALOG_TOKEN"'},
+    ]
+    session = get_session()
+    for resource in dataset.resources:
+        if session.get(DatastoreTable, resource.id) is not None:
+            examples.append({"title": "curl — datastore_search",
+                             "code": f'curl -H "Authorization: $CATALOG_TOKEN" '
+                                     f'"{site}/api/3/action/datastore_search?resource_id={resource.id}&limit=5"'})
+            examples.append({"title": "ckanapi — datastore_search",
+                             "code": f'ckanapi action datastore_search resource_id={resource.id} limit=5 '
+                                     f'-r {site} -a "$CATALOG_TOKEN"'})
+            break
+    return examples
+
+
+def activity_label(kind: str) -> str:
+    """An activity type in the page language."""
+    labels = {"new package": _("registered the dataset"), "changed package": _("changed the dataset"),
+              "deleted package": _("deleted the dataset"), "new share request": _("requested access"),
+              "approved share request": _("approved an access request"),
+              "rejected share request": _("rejected an access request"),
+              "revoked share request": _("revoked an access grant"),
+              "new organization": _("registered the department"),
+              "changed organization": _("changed the department")}
+    return labels.get(kind, kind)
+
+
+def _activities(dataset: Dataset) -> list[dict[str, Any]]:
+    session = get_session()
+    rows = list_activities(session, object_id=dataset.id, limit=10)
+    ids = {a.user_id for a in rows if a.user_id}
+    names = dict(session.execute(sa.select(User.id, User.name).where(User.id.in_(ids))).all()) if ids else {}
+    return [{"when": a.timestamp, "who": names.get(a.user_id, "—"), "what": activity_label(a.activity_type)}
+            for a in rows]
+
+
+def _sheet(dataset: Dataset) -> list[tuple[str, str]]:
+    method = dataset.share_method or {}
+    rows = [
+        ("title", dataset.title), ("resource_code", dataset.resource_code), ("category", dataset.category),
+        ("owner_org", None), ("notes", dataset.notes),
+        ("share_type", metadata.choice_label("share_type", dataset.share_type)),
+        ("share_condition", dataset.share_condition),
+        ("share_method", " / ".join(x for x in (metadata.choice_label("share_method.channel", method.get("channel")),
+                                               metadata.choice_label("share_method.type", method.get("type"))) if x)),
+        ("open_type", metadata.choice_label("open_type", dataset.open_type)),
+        ("open_condition", dataset.open_condition),
+        ("update_cycle", metadata.choice_label("update_cycle", dataset.update_cycle)),
+        ("publish_date", dataset.publish_date.isoformat() if dataset.publish_date else ""),
+        ("related_codes", ", ".join(dataset.related_codes or [])),
+        ("tags", ", ".join(t.name for t in dataset.tags)),
+        ("state", metadata.choice_label("state", dataset.state)),
+    ]
+    sheet = []
+    for field, value in rows:
+        if field == "owner_org":
+            sheet.append((_("Providing department"), dataset.organization.title))
+        else:
+            sheet.append((metadata.label(field), value or ""))
+    return sheet
+
+
+@bp.route("/dataset/<name>")
+def dataset_page(name: str):
+    """A dataset as a catalog sheet, with everything an officer or a consumer needs."""
+    session = get_session()
+    viewer = actor()
+    dataset = show_dataset(session, viewer, name)
+    can_edit = rules.can_edit_datasets_of(session, viewer, dataset.owner_org)
+    access = record_access(session, viewer, dataset)
+    schema = find_record_schema(session, dataset.record_schema) if dataset.record_schema else None
+    items = [{"name": i.get("name", ""), "type": metadata.choice_label("items.type", i.get("type")),
+              "code": i.get("type", ""), "length": i.get("length", ""), "description": i.get("description", "")}
+             for i in dataset.items or []]
+    can_request = (viewer is not None and dataset.share_type == "conditional" and not access.allowed
+                   and dataset.state == "active")
+    previews = _previews(dataset, viewer)
+    page = render_template(
+        "dataset/show.html", dataset=dataset, sheet=_sheet(dataset), items=items, can_edit=can_edit,
+        schema_rows=metadata.record_field_labels(schema), schema_title=metadata.record_schema_title(
+            schema, dataset.record_schema or ""), freshness=freshness_of(dataset), previews=previews,
+        examples=_api_examples(dataset), activities=_activities(dataset), can_request=can_request,
+        access=access, item_labels={k: metadata.label(f"items.{k}") for k in forms.ITEM_FIELDS},
+        downloads={r.id: url_for("datasets.download", dataset_id=dataset.id, resource_id=r.id,
+                                 filename=r.url.rsplit("/", 1)[-1]) if r.url_type == "upload" else r.url
+                   for r in dataset.resources})
+    commit()  # the preview's reads are in the access log
+    return page
+
+
+def _form_context(form: dict[str, Any], errors: dict[str, list[str]], *, dataset: Dataset | None) -> dict[str, Any]:
+    session = get_session()
+    viewer = actor()
+    if rules.is_sysadmin(viewer):
+        departments = list_departments(session)
+    else:
+        departments = [d for d, role in departments_of(session, viewer) if role in rules.EDIT_ROLES]
+    rows = list(form["items"]) + [{k: "" for k in forms.ITEM_FIELDS} for _i in range(forms.BLANK_ROWS)]
+    fields = ("name", "title", "notes", "owner_org", "resource_code", "category", "share_type", "share_condition",
+              "share_method", "open_type", "open_condition", "update_cycle", "publish_date", "related_codes",
+              "record_schema", "tags", "private", "url", "version", "author", "author_email", "maintainer",
+              "maintainer_email", "license_id", "items")
+    labels = {f: metadata.label(f) for f in fields}
+    labels["owner_org"] = _("Providing department")
+    labels["tags"] = metadata.label("tags")
+    labels["share_channel"] = metadata.label("share_method.channel")
+    labels["share_method_type"] = metadata.label("share_method.type")
+    shown = set(fields) | {"share_method.channel", "share_method.type", "share_condition"}
+    other_errors = {k: v for k, v in errors.items()
+                    if k.split(".")[0] not in shown and not k.startswith("items.")}
+    return dict(
+        form=form, errors=errors, other_errors=other_errors, dataset=dataset, departments=departments, rows=rows,
+        labels=labels, helps={f: metadata.help_text(f) for f in fields},
+        choices={f: metadata.choices(f) for f in ("share_type", "open_type", "update_cycle")},
+        channel_choices=metadata.choices("share_method.channel"),
+        method_choices=metadata.choices("share_method.type"), type_choices=metadata.choices("items.type"),
+        item_labels={k: metadata.label(f"items.{k}") for k in forms.ITEM_FIELDS},
+        required=metadata.required_when_published(), record_schemas=list_record_schemas(session))
+
+
+def _save(form: dict[str, Any], dataset: Dataset | None):
+    """Save the posted form as a draft or published; re-show it with inline errors when refused."""
+    action = request.form.get("action", "")
+    if action == "add-row" or forms.apply_row_action(form, action):
+        if action == "add-row":
+            form["items"].append({k: "" for k in forms.ITEM_FIELDS})
+        return render_template("dataset/form.html", **_form_context(form, {}, dataset=dataset))
+    if action == "publish":
+        state = "active"
+    elif action == "draft":
+        state = "draft"
+    else:
+        state = dataset.state if dataset is not None and dataset.state != "deleted" else "draft"
+    values, tags, errors = forms.values_from_form(form, state=state)
+    session = get_session()
+    viewer = actor()
+    if not errors:
+        try:
+            if dataset is None:
+                dataset = create_dataset(session, viewer, values=values, tags=tags)
+            else:
+                update_dataset(session, viewer, dataset, values=values, tags=tags,
+                               revision=_int(request.form.get("revision")))
+        except Conflict as conflict:
+            session.rollback()
+            errors = messages(conflict.errors)
+        except ValidationError as invalid:
+            session.rollback()
+            errors = messages(invalid.errors)
+        else:
+            commit()
+            flash(_("The dataset was published.") if state == "active" else _("The draft was saved."), "success")
+            return redirect(url_for("web.dataset_page", name=dataset.name))
+    if dataset is not None:
+        session.refresh(dataset)
+    return render_template("dataset/form.html", **_form_context(form, errors, dataset=dataset)), 422
+
+
+def _int(raw: str | None) -> int | None:
+    try:
+        return int(raw) if raw else None
+    except ValueError:
+        return None
+
+
+@bp.route("/dataset/new", methods=["GET", "POST"])
+@login_required
+def dataset_new():
+    """Register a dataset: save as a draft or publish at once."""
+    if request.method == "POST":
+        return _save(forms.form_from_post(request.form), None)
+    form = forms.empty_form()
+    owner = request.args.get("organization")
+    context = _form_context(form, {}, dataset=None)
+    if not context["departments"]:
+        raise NotAuthorized(_("You are not an editor of any department, so you cannot register datasets."))
+    known = {d.id for d in context["departments"]} | {d.name for d in context["departments"]}
+    if owner in known:
+        form["owner_org"] = next(d.id for d in context["departments"] if owner in (d.id, d.name))
+    return render_template("dataset/form.html", **context)
+
+
+@bp.route("/dataset/edit/<name>", methods=["GET", "POST"])
+@login_required
+def dataset_edit(name: str):
+    """Change a dataset's metadata and data items; publish a draft."""
+    session = get_session()
+    viewer = actor()
+    dataset = show_dataset(session, viewer, name)
+    rules.require(rules.can_edit_datasets_of(session, viewer, dataset.owner_org),
+                  _("You cannot edit this dataset."))
+    if dataset.state == "deleted":
+        abort(404)
+    if request.method == "POST":
+        return _save(forms.form_from_post(request.form), dataset)
+    return render_template("dataset/form.html", **_form_context(forms.form_from_dataset(dataset), {},
+                                                                 dataset=dataset))

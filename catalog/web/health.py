@@ -1,0 +1,64 @@
+"""Catalog health for the county data authority: datasets per department, freshness by department,
+overdue share requests and failing sync jobs, with server-drawn bar charts (no scripts, no CDN)."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import render_template
+from flask_babel import gettext as _
+from flask_login import login_required
+
+from ..auth import rules
+from ..db import get_session
+from ..departments.service import dataset_counts, list_departments
+from ..sharing.service import list_requests
+from ..sync import service as sync_service
+from .common import actor, bp
+
+
+def bars(rows: list[tuple[str, int]]) -> list[dict[str, Any]]:
+    """Chart rows: label, value and the bar's share of the longest one (percent)."""
+    top = max((value for _label, value in rows), default=0) or 1
+    return [{"label": label, "value": value, "percent": round(100 * value / top, 1)} for label, value in rows]
+
+
+def freshness_report(viewer) -> list[dict[str, Any]] | None:
+    """Per-department freshness ranked (catalog.freshness), or ``None`` while that module is absent."""
+    try:
+        from ..freshness.service import department_report
+    except ImportError:
+        return None
+    rows = department_report(get_session(), actor=viewer, everything=True)
+    for row in rows:
+        share = row.get("share_on_time")
+        row["on_time_percent"] = None if share is None else round(100 * share)
+    return rows
+
+
+@bp.route("/health")
+@login_required
+def health():
+    """The whole catalog at a glance (sysadmins only)."""
+    session = get_session()
+    viewer = actor()
+    rules.require(rules.is_sysadmin(viewer), _("Only the data authority (sysadmins) sees catalog health."))
+    departments = list_departments(session)
+    counts = dataset_counts(session, [d.id for d in departments], viewer)
+    per_department = sorted(((d.title, counts.get(d.id, 0)) for d in departments), key=lambda r: (-r[1], r[0]))
+    overdue = list_requests(session, viewer, direction="incoming", organization_id=None, package_id=None,
+                            status="pending", overdue=True, offset=0, limit=500)
+    overdue_by_department: dict[str, int] = {}
+    for request in overdue:
+        title = request.dataset.organization.title
+        overdue_by_department[title] = overdue_by_department.get(title, 0) + 1
+    failures = []
+    for job in sync_service.list_jobs(session, viewer):
+        last = sync_service.list_runs(session, job, limit=1)
+        if last and last[0].status == "failed":
+            failures.append({"job": job, "run": last[0]})
+    return render_template(
+        "health.html", per_department=bars(per_department), overdue=overdue,
+        overdue_chart=bars(sorted(overdue_by_department.items(), key=lambda r: (-r[1], r[0]))),
+        failures=failures, freshness=(freshness := freshness_report(viewer)), total=sum(counts.values()),
+        freshness_chart=bars([(r["title"], r["on_time_percent"]) for r in freshness or []
+                              if r["on_time_percent"] is not None]))

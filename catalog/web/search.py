@@ -1,0 +1,123 @@
+"""Home and search: words, facet filters, sorting and paging, all in the URL so results can be shared."""
+from __future__ import annotations
+
+import re
+from urllib.parse import urlencode
+
+from flask import render_template, request
+from flask_babel import gettext as _
+from markupsafe import Markup, escape
+
+from ..db import get_session
+from ..departments.service import list_departments
+from ..errors import ValidationError
+from ..search.service import facet_title, search_datasets
+from . import metadata
+from .common import actor, bp, int_arg
+from .i18n import lang
+
+#: Facets shown, in order (URL parameter = package_search field).
+FACETS = ("organization", "tags", "res_format", "share_type", "update_cycle", "category")
+PAGE_SIZE = 20
+MAX_PAGE = 500
+
+
+def sort_options() -> list[tuple[str, str]]:
+    """``(sort parameter, label)`` offered on the page."""
+    return [("", _("Relevance")), ("metadata_modified desc", _("Last modified")),
+            ("metadata_created desc", _("Newest")), ("title_string asc", _("Title A–Z"))]
+
+
+def _quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def selected_filters() -> dict[str, list[str]]:
+    """The facet values chosen in the query string."""
+    chosen = {}
+    for name in FACETS:
+        values = [v for v in request.args.getlist(name) if v.strip()][:20]
+        if values:
+            chosen[name] = list(dict.fromkeys(values))
+    return chosen
+
+
+def _url(args: dict[str, list[str] | str]) -> str:
+    pairs = []
+    for key, values in args.items():
+        for value in values if isinstance(values, list) else [values]:
+            if value not in ("", None):
+                pairs.append((key, value))
+    return "/dataset" + ("?" + urlencode(pairs) if pairs else "")
+
+
+def highlight(text: str | None, terms: list[str], limit: int | None = None) -> Markup:
+    """``text`` escaped, with the query words wrapped in <mark> (case-insensitive)."""
+    text = text or ""
+    if limit is not None and len(text) > limit:
+        text = text[:limit].rstrip() + "…"
+    words = sorted({t for t in terms if t and len(t.strip()) > 0}, key=len, reverse=True)
+    if not words:
+        return escape(text)
+    pattern = re.compile("|".join(re.escape(w) for w in words), re.IGNORECASE)
+    out, last = [], 0
+    for match in pattern.finditer(text):
+        out.append(escape(text[last:match.start()]))
+        out.append(Markup("<mark>") + escape(match.group(0)) + Markup("</mark>"))
+        last = match.end()
+    out.append(escape(text[last:]))
+    return Markup("").join(out)
+
+
+@bp.route("/")
+@bp.route("/dataset")
+def search():
+    """Search the datasets the viewer may see."""
+    q = request.args.get("q", "")[:200]
+    sort = request.args.get("sort", "")
+    if sort not in dict(sort_options()):
+        sort = ""
+    page = int_arg("page", 1, minimum=1, maximum=MAX_PAGE)
+    chosen = selected_filters()
+    fq = [f"{name}:{_quote(value)}" for name, values in chosen.items() for value in values]
+    error = None
+    try:
+        found = search_datasets(get_session(), actor(), q=q, fq=fq, sort=sort or None, rows=PAGE_SIZE,
+                                start=(page - 1) * PAGE_SIZE, facet_fields=list(FACETS), facet_limit=10,
+                                lang=lang())
+    except ValidationError as problem:
+        error = "; ".join(m for msgs in problem.errors.values() for m in msgs)
+        found = search_datasets(get_session(), actor(), rows=0, facet_fields=[])
+
+    base = {"q": q, "sort": sort, **chosen}
+    facets = []
+    for name in FACETS:
+        items = []
+        for value, display, count in found.facets.get(name, []):
+            if name in ("share_type", "update_cycle"):
+                display = metadata.choice_label(name, value)
+            active = value in chosen.get(name, [])
+            values = [v for v in chosen.get(name, []) if v != value] if active else [*chosen.get(name, []), value]
+            items.append({"value": value, "display": display, "count": count, "active": active,
+                          "url": _url({**base, name: values})})
+        if items:
+            facets.append({"name": name, "title": facet_title(name, lang()), "items": items})
+    pages = max(1, -(-found.count // PAGE_SIZE))
+    is_home = request.path == "/"
+    departments = len(list_departments(get_session())) if is_home else 0
+    results = [{
+        "dataset": d,
+        "title": highlight(d.title or d.name, found.terms),
+        "notes": highlight(d.notes, found.terms, limit=240),
+        "share_type": metadata.choice_label("share_type", d.share_type),
+        "update_cycle": metadata.choice_label("update_cycle", d.update_cycle),
+        "formats": sorted({(r.format or "").upper() for r in d.resources if r.format}),
+    } for d in found.datasets]
+    active_filters = [{"label": f"{facet_title(name, lang())}: {value}", "url": _url(
+        {**base, name: [v for v in values if v != value]})} for name, values in chosen.items() for value in values]
+    return render_template(
+        "search.html", q=q, sort=sort, sort_options=sort_options(), count=found.count, results=results,
+        facets=facets, active_filters=active_filters, page=page, pages=min(pages, MAX_PAGE), error=error,
+        chosen=chosen, prev_url=_url({**base, "page": str(page - 1)}) if page > 1 else None,
+        next_url=_url({**base, "page": str(page + 1)}) if page < pages and page < MAX_PAGE else None,
+        clear_url=_url({"q": q}) if chosen else None, is_home=is_home, departments=departments)

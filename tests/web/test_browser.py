@@ -1,0 +1,176 @@
+"""Real-browser tests: headless Chromium (Debian's package) driven by Playwright against the app served
+on a loopback port. They run on SQLite only (the pages are the same on both databases; the
+test-client tests cover PostgreSQL) and share one browser for the session. Each saves a screenshot
+in docs/screenshots/ (overwritten on every run; the README shows two of them)."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = os.environ.get("CATALOG_TEST_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """One headless Chromium for every browser test of the session."""
+    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def site(request, database_url, live_url):
+    """The live app's URL; SQLite only."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("browser tests run on SQLite only")
+    return live_url
+
+
+@pytest.fixture
+def page_for(chromium, site):
+    """``page_for(user)``: a fresh browser context (own cookies), logged in as ``user`` when given."""
+    contexts = []
+
+    def open_page(user=None, *, locale="zh-CN"):
+        context = chromium.new_context(locale=locale, viewport={"width": 1280, "height": 900},
+                                       extra_http_headers={"Accept-Language": locale})
+        context.set_default_timeout(15000)
+        contexts.append(context)
+        page = context.new_page()
+        if user is not None:
+            page.goto(f"{site}/user/login")
+            page.get_by_label("用户名").fill(user.name)
+            page.get_by_label("密码").fill("correct-horse")
+            page.get_by_role("button", name="登录").click()
+            page.wait_for_url(re.compile(r"/user/"))
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def test_register_publish_find_and_switch_language(page_for, site, catalog, make):
+    make.dataset("minzheng", name="huji-renkou", title="宁陕县户籍人口信息表")
+    page = page_for(catalog.editor)
+    page.goto(f"{site}/dataset/new")
+    page.get_by_label("信息资源名称").fill("")
+    page.get_by_label("标识名").fill("dibao-duixiang")
+    page.get_by_label("信息资源分类").fill("301")
+    page.get_by_label("信息资源代码").fill("301001/000001")
+    page.get_by_label("信息资源摘要").fill("全县城乡低保对象名单，按月更新。")
+    page.get_by_label("标签").fill("低保, 救助")
+    page.get_by_label("共享类型").select_option("conditional")
+    page.get_by_label("共享条件").fill("仅限救助核实使用")
+    page.get_by_label("开放类型").select_option("none")
+    page.get_by_label("开放条件").fill("含个人信息")
+    page.get_by_label("更新周期").select_option("monthly")
+    page.get_by_label("发布日期").fill("2026-01-05")
+    # two data items: the page offers blank rows; the JavaScript editor adds and moves rows in place
+    page.locator("#items-0-name").fill("身份证号")
+    page.locator("#items-0-type").select_option("C")
+    page.locator("#items-1-name").fill("姓名")
+    page.locator("#items-1-type").select_option("C")
+    rows = page.locator("tr.item-row")
+    before = rows.count()
+    page.get_by_role("button", name="添加一行").click()
+    assert rows.count() == before + 1
+    page.get_by_role("button", name="第 2 行上移").click()  # 姓名 first, without a round trip
+    assert page.locator("#items-0-name").input_value() == "姓名"
+    page.get_by_role("button", name="发布").click()
+    # the missing title is reported next to the field, and what was typed is kept
+    error = page.locator("#title-error")
+    assert error.inner_text() == "此项必填"
+    assert page.locator("#f-title").get_attribute("aria-invalid") == "true"
+    assert page.locator("#items-1-name").input_value() == "身份证号"
+    page.get_by_label("信息资源名称").fill("宁陕县低保对象信息")
+    page.get_by_role("button", name="发布").click()
+    page.wait_for_url(f"{site}/dataset/dibao-duixiang")
+    assert "数据资源已发布" in page.inner_text(".flashes")
+    assert page.locator("table").nth(1).inner_text().index("姓名") < page.locator("table").nth(1).inner_text().index("身份证号")
+    shot(page, "dataset")
+
+    # find it by a Chinese word, then by pinyin
+    page.goto(site)
+    page.get_by_label("搜索词（中文、拼音或代码）").fill("低保")
+    page.get_by_role("button", name="搜索").click()
+    assert "找到 1 个数据资源" in page.inner_text(".summary")
+    assert page.locator("mark").first.inner_text() == "低保"
+    page.goto(f"{site}/dataset?q=dibao")
+    link = page.get_by_role("link", name="宁陕县低保对象信息")
+    assert link.count() == 1
+    page.goto(f"{site}/dataset?q=宁陕")
+    shot(page, "search")
+    page.goto(f"{site}/dataset?q=dibao")
+    link.click()
+    page.wait_for_url(f"{site}/dataset/dibao-duixiang")
+
+    # switch to English and back
+    page.get_by_role("link", name="English").click()
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert page.get_by_role("heading", name="Core metadata").count() == 1
+    assert "Conditional sharing" in page.inner_text("table.sheet")
+    page.get_by_role("link", name="中文").click()
+    assert page.get_by_role("heading", name="核心元数据").count() == 1
+
+
+def test_create_and_revoke_a_token(page_for, site, catalog):
+    page = page_for(catalog.editor)
+    page.goto(f"{site}/dashboard")
+    page.get_by_label("令牌名称").fill("同步脚本")
+    page.get_by_label("权限范围").select_option("read")
+    page.get_by_role("button", name="创建令牌").click()
+    secret = page.locator("#new-token").inner_text()
+    assert secret.startswith("cat_")
+    shot(page, "token")
+    import requests
+
+    assert requests.get(f"{site}/api/3/action/package_list", headers={"Authorization": secret},
+                        timeout=10).status_code == 200
+    page.goto(f"{site}/dashboard")
+    assert secret not in page.content()
+    page.get_by_role("button", name="吊销令牌 同步脚本").click()
+    assert "已吊销" in page.inner_text(".flashes")
+    assert requests.get(f"{site}/api/3/action/package_list", headers={"Authorization": secret},
+                        timeout=10).status_code == 403
+
+
+def test_request_access_from_another_department_and_approve_it(page_for, site, catalog, make):
+    make.dataset("minzheng", name="dibao", title="宁陕县低保对象信息", tags=["低保"])
+    asker = page_for(catalog.asker)
+    asker.goto(f"{site}/dataset/dibao")
+    asker.get_by_role("link", name="申请使用").click()
+    asker.get_by_label("用途").fill("核实就业困难人员的低保身份")
+    asker.get_by_label("使用截止日期").fill((dt.date.today() + dt.timedelta(days=180)).isoformat())
+    asker.get_by_role("button", name="提交申请").click()
+    asker.wait_for_url(f"{site}/sharing")
+    assert "核实就业困难人员" in asker.inner_text("body")
+
+    admin = page_for(catalog.admin)
+    admin.goto(f"{site}/sharing")
+    row = admin.locator("tr", has_text="核实就业困难人员")
+    row.get_by_label("授权截止日期").fill((dt.date.today() + dt.timedelta(days=90)).isoformat())
+    shot(admin, "sharing")
+    row.get_by_role("button", name="同意", exact=True).click()
+    assert "已同意该申请" in admin.inner_text(".flashes")
+    asker.reload()
+    assert "已同意" in asker.inner_text("table.requests >> nth=1")
