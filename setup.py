@@ -41,6 +41,7 @@ setup(
         "Flask-Babel>=4,<5",
         "Flask-Login>=0.6.3,<0.7",
         "Flask-WTF>=1.2,<2",
+        "rdflib>=7,<8",
     ],
     extras_require={
         "test": [
@@ -49,6 +50,7 @@ setup(
             "openapi-spec-validator>=0.7,<1",
             "schemathesis>=4.32,<5",
             "playwright>=1.40,<2",
+            "pyshacl>=0.26,<1",
         ],
     },
     entry_points={"console_scripts": ["catalog=catalog.cli:main"]},

@@ -14,6 +14,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from . import api, config as settings, db, security, web
     from .datasets import views as dataset_views
     from .datastore import views as datastore_views
+    from .exchange import views as exchange_views
 
     instance_path = os.environ.get("CATALOG_INSTANCE_PATH") or (config or {}).get("INSTANCE_PATH")
     app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
@@ -28,6 +29,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     api.init_app(app)
     app.register_blueprint(dataset_views.bp)
     app.register_blueprint(datastore_views.bp)
+    app.register_blueprint(exchange_views.bp)
     web.init_app(app)
     security.init_app(app)
     return app

@@ -480,6 +480,10 @@ def serve(host: str, port: int | None, threads: bool) -> None:
 
 
 
+from .exchange.cli import exchange as _exchange_commands  # noqa: E402  (catalog exchange …)
+
+main.add_command(_exchange_commands)
+
 from .freshness.cli import freshness as _freshness_commands  # noqa: E402  (catalog freshness report)
 from .webhooks.cli import webhooks as _webhooks_commands  # noqa: E402  (catalog webhooks deliver)
 

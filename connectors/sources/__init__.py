@@ -1,7 +1,8 @@
 """The registry of sources: ``get("csv")`` returns a ready :class:`~connectors.base.Source`.
 
 Sources are imported on first use, so ``openpyxl`` or ``requests`` load only when needed.
-Other packages add theirs with :func:`register`; ``ckan`` (another CKAN-compatible catalog) is registered lazily below.
+Other packages add theirs with :func:`register`; ``ckan`` (another CKAN-compatible catalog) and ``dcat``
+(another catalog's DCAT-AP export) are registered lazily below.
 """
 from __future__ import annotations
 
@@ -42,3 +43,4 @@ def get(name: str) -> Source:
 
 
 register("ckan", "connectors.sources.ckan:CkanSource")
+register("dcat", "connectors.sources.dcat:DcatSource")  # dataset metadata from a DCAT-AP export (harvesting)

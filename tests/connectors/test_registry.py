@@ -17,7 +17,7 @@ ROOT = pathlib.Path(connectors.__file__).resolve().parent
 
 
 def test_every_registered_source_has_a_valid_config_schema():
-    assert names() == ["ckan", "csv", "http_json", "sql", "xlsx"]
+    assert names() == ["ckan", "csv", "dcat", "http_json", "sql", "xlsx"]
     for name in names():
         source = get(name)
         assert isinstance(source, Source) and source.name == name
@@ -25,7 +25,7 @@ def test_every_registered_source_has_a_valid_config_schema():
 
 
 def test_an_unknown_source_names_the_known_ones_and_others_can_register():
-    with pytest.raises(LookupError, match="unknown source .ftp.; known sources: ckan, csv, http_json, sql, xlsx"):
+    with pytest.raises(LookupError, match="unknown source .ftp.; known sources: ckan, csv, dcat, http_json, sql, xlsx"):
         get("ftp")
 
     class Fake(Source):
