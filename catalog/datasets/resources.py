@@ -21,6 +21,7 @@ from ..auth import rules
 from ..auth.models import User
 from ..db import utcnow
 from ..errors import NotFound, ValidationError
+from ..webhooks.service import metadata_changed as announce_metadata_changed
 from .models import Dataset, Resource
 from .service import metadata_of, show_dataset, touch
 
@@ -143,6 +144,7 @@ def _dataset_changed(session: Session, actor: User | None, dataset: Dataset, bef
                     activity_type="changed package",
                     data={"package": metadata_of(dataset), **what,
                           "changes": changes_between(before, metadata_of(dataset))})
+    announce_metadata_changed(session, dataset)  # webhooks outbox: resources are part of the metadata
 
 
 def create_resource(session: Session, actor: User | None, dataset: Dataset, *, values: dict[str, Any],

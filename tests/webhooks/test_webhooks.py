@@ -274,3 +274,15 @@ def test_a_delivery_whose_secret_cannot_be_decrypted_fails_saying_why(app, api, 
     assert list(send(app).values()) == ["failed"]
     (delivery,) = api.call("webhook_delivery_list", {"id": subscription["id"]}, token=setup.consumer.token).result
     assert "SECRET_KEY changed" in delivery["last_error"] and receiver.received == []
+
+
+def test_a_resource_added_or_removed_is_a_metadata_change(app, api, setup, receiver):
+    subscribe(api, setup, receiver, events=["metadata.changed"])
+    added = api.call("resource_create", {"package_id": setup.dataset["id"], "name": "人口统计表",
+                                         "url": "https://data.example.gov.cn/people.csv"}, token=setup.editor.token)
+    assert added.status == 200, added.body
+    api.call("resource_delete", {"id": added.result["id"]}, token=setup.editor.token)
+    send(app)
+    requests = receiver.wait(1)
+    assert requests and all(r.verified and r.json["type"] == "metadata.changed" for r in requests)
+    assert requests[0].json["data"]["package_id"] == setup.dataset["id"]
