@@ -21,6 +21,7 @@ from ..datastore.record_schemas import find_record_schema, list_record_schemas
 from ..db import get_session
 from ..departments.service import departments_of, list_departments
 from ..errors import Conflict, NotAuthorized, ValidationError
+from ..freshness.service import dataset_freshness
 from ..sharing.reading import open_reader
 from ..sharing.service import record_access
 from . import forms, metadata
@@ -29,12 +30,8 @@ from .common import actor, bp, commit, messages
 PREVIEW_ROWS = 10
 
 
-def freshness_of(dataset: Dataset) -> dict[str, Any] | None:
-    """The freshness badge's data from catalog.freshness, or ``None`` while that module is absent."""
-    try:
-        from ..freshness.service import dataset_freshness
-    except ImportError:
-        return None
+def freshness_of(dataset: Dataset) -> dict[str, Any]:
+    """The freshness badge's data (catalog.freshness)."""
     found = dict(dataset_freshness(get_session(), dataset))
     for key in ("last_change", "due_at"):
         found[key] = found[key].strftime("%Y-%m-%d") if found.get(key) else None

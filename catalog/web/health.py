@@ -11,6 +11,7 @@ from flask_login import login_required
 from ..auth import rules
 from ..db import get_session
 from ..departments.service import dataset_counts, list_departments
+from ..freshness.service import department_report
 from ..sharing.service import list_requests
 from ..sync import service as sync_service
 from .common import actor, bp
@@ -22,12 +23,8 @@ def bars(rows: list[tuple[str, int]]) -> list[dict[str, Any]]:
     return [{"label": label, "value": value, "percent": round(100 * value / top, 1)} for label, value in rows]
 
 
-def freshness_report(viewer) -> list[dict[str, Any]] | None:
-    """Per-department freshness ranked (catalog.freshness), or ``None`` while that module is absent."""
-    try:
-        from ..freshness.service import department_report
-    except ImportError:
-        return None
+def freshness_report(viewer) -> list[dict[str, Any]]:
+    """Per-department freshness ranked (catalog.freshness)."""
     rows = department_report(get_session(), actor=viewer, everything=True)
     for row in rows:
         share = row.get("share_on_time")
