@@ -45,9 +45,13 @@ def _port() -> int:
 @contextlib.contextmanager
 def _served(app: Flask) -> Iterator[str]:
     """``app`` on a loopback port while the block runs."""
-    from werkzeug.serving import make_server
+    from werkzeug.serving import WSGIRequestHandler, make_server
 
-    server = make_server("127.0.0.1", _port(), app, threaded=True)
+    class Quiet(WSGIRequestHandler):
+        def log_request(self, *args, **kwargs) -> None:  # the demo's output stays the summary
+            pass
+
+    server = make_server("127.0.0.1", _port(), app, threaded=True, request_handler=Quiet)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
