@@ -40,6 +40,8 @@ FALSE_WORDS = frozenset({"否", "n", "no", "false", "f", "0", "不是", "×"})
 
 def _normal(value: str) -> str:
     """Full-width digits and punctuation to ASCII (NFKC), trimmed."""
+    if value.isascii():  # NFKC leaves ASCII as it is; most export values are ASCII
+        return value.strip()
     return unicodedata.normalize("NFKC", value).strip()
 
 
@@ -82,8 +84,9 @@ def _parse(value: Any, kind: str) -> tuple[dt.datetime, bool, dt.tzinfo | None]:
         raise CoercionError(f"{value!r} is not a {kind}")
     text = _normal(value)
     try:
-        if _COMPACT_DATE_RE.match(text):
-            year, month, day = _COMPACT_DATE_RE.match(text).groups()
+        compact = _COMPACT_DATE_RE.match(text)
+        if compact:
+            year, month, day = compact.groups()
             return dt.datetime(int(year), int(month), int(day)), False, None
         if _SERIAL_RE.match(text):
             return _parse(float(text), kind)[0], "." in text, None
@@ -103,7 +106,16 @@ def _parse(value: Any, kind: str) -> tuple[dt.datetime, bool, dt.tzinfo | None]:
 def to_date(value: Any) -> str:
     """An ISO date (``2026-01-03``) from 2026-01-03, 2026/01/03, 2026年01月03日, 2026.1.3, 20260103,
     an Excel serial number, or a date/datetime object (a time of day is dropped)."""
+    if type(value) is str:  # noqa: E721 - exact str only: a subclass's repr may differ in the message
+        return _date_from_text(value)
     moment, _timed, _zone = _parse(value, "date")
+    return moment.date().isoformat()
+
+
+@lru_cache(maxsize=4096)
+def _date_from_text(text: str) -> str:
+    # an export repeats the same few hundred dates; a refused one raises and is not cached
+    moment, _timed, _zone = _parse(text, "date")
     return moment.date().isoformat()
 
 
@@ -188,4 +200,17 @@ def _t2s():
 
 def to_simplified(value: Any) -> Any:
     """Traditional characters folded to simplified (OpenCC t2s); non-text is returned as is."""
-    return _t2s().convert(value) if isinstance(value, str) else value
+    if not isinstance(value, str):
+        return value
+    if type(value) is str and len(value) <= _SHORT_TEXT:  # noqa: E721
+        return _simplified_short(value)
+    return _t2s().convert(value)
+
+
+# names, towns and villages repeat on every row, and OpenCC takes ~30 µs a call even for 3 characters
+_SHORT_TEXT = 64
+
+
+@lru_cache(maxsize=4096)
+def _simplified_short(text: str) -> str:
+    return _t2s().convert(text)

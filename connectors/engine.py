@@ -245,10 +245,11 @@ class _Run:
         mapped: list[tuple[Row, Any, list[dict[str, str]]]] = []
         for row in rows:
             if self.mapping is not None:
-                record, field_errors = self.mapping.apply(row.data)
-            else:
-                record, field_errors = dict(row.data), []
-            mapped.append((row, jsonable(record), [_error(e) for e in field_errors]))
+                # JSON-safe as jsonable() makes it; the mapping skips that walk when it can tell
+                record, field_errors = self.mapping.apply_json(row.data)
+            else:  # sources such as sql yield dates and decimals
+                record, field_errors = jsonable(dict(row.data)), []
+            mapped.append((row, record, [_error(e) for e in field_errors]))
         clean = [i for i, (_row, _record, errors) in enumerate(mapped) if not errors]
         if self.validator is not None:
             _valid, invalid = self.validator.validate_many([mapped[i][1] for i in clean])

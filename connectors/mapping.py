@@ -25,11 +25,19 @@ Field paths are dotted (``applicant.name``); ``*`` stands for every item of a li
 :class:`schemas.registry.FieldError` naming the field (``path``), the rule (``keyword``: ``date``,
 ``integer``…) and what was wrong (``message``, without the path, like the validator's):
 ``f"{e.path}: {e.message}"`` reads ``accepted_on: '2026-13-01' is not a date``. A value that fails a
-coercion keeps its source value in the record.
+coercion keeps its source value in the record. :meth:`Mapping.apply_json` also makes the record JSON-safe
+(:func:`connectors.base.jsonable`), which is what the engine stores.
+
+Speed (a sync maps every row): the per-field steps are compiled once into a tree of path parts, so a
+record is walked once for all of them (``members`` once for ``members.*.sex`` and
+``members.*.working_away``); the errors are then put back in the order of the steps. Configurations
+where one step's path runs through another's field (``members`` and ``members.*.sex``) run the steps
+one at a time instead, as written.
 """
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
@@ -39,6 +47,7 @@ import jsonschema
 from schemas.registry import FieldError
 
 from . import coerce
+from .base import jsonable
 
 __all__ = ["MAPPING_SCHEMA", "Mapping", "MappingConfigError"]
 
@@ -74,6 +83,8 @@ DEFAULT_ITEM_SEPARATORS = (";", "；", "\n")
 DEFAULT_FIELD_SEPARATORS = (",", "，")
 # characters str.strip() leaves but exports carry: BOM, zero-width space
 _INVISIBLE = "\ufeff\u200b"
+# what str.strip() (\s of a str pattern is str.isspace) and _INVISIBLE would take from the ends of a text
+_TRIMMABLE = re.compile(r"[\s\ufeff\u200b]")
 
 
 class MappingConfigError(ValueError):
@@ -85,10 +96,36 @@ class _Split:
     fields: tuple[str, ...]
     items: re.Pattern[str]
     parts: re.Pattern[str]
+    # the separators of ``items`` and ``parts`` when each is one character: str.split does then
+    item_characters: tuple[str, ...] | None = None
+    field_characters: tuple[str, ...] | None = None
+
+    def split_items(self, text: str) -> list[str]:
+        """``items.split(text)``."""
+        return _split_at(self.items, self.item_characters, text)
+
+    def split_parts(self, text: str) -> list[str]:
+        """``parts.split(text)``."""
+        return _split_at(self.parts, self.field_characters, text)
 
 
 def _alternation(separators: Any) -> re.Pattern[str]:
     return re.compile("|".join(re.escape(s) for s in separators))
+
+
+def _characters(separators: Any) -> tuple[str, ...] | None:
+    separators = tuple(separators)
+    return separators if all(len(s) == 1 for s in separators) else None
+
+
+def _split_at(pattern: re.Pattern[str], characters: tuple[str, ...] | None, text: str) -> list[str]:
+    """``pattern.split(text)``: splitting at any one of single characters is str.replace and str.split."""
+    if characters is None:
+        return pattern.split(text)
+    first = characters[0]
+    for other in characters[1:]:
+        text = text.replace(other, first)
+    return text.split(first)
 
 
 @dataclass
@@ -118,45 +155,94 @@ class Mapping:
         steps: list[tuple[str, str, Callable[[Any], Any]]] = []
         steps += [(p, "t2s", coerce.to_simplified) for p in config.get("t2s", [])]
         for path, table in config.get("value_maps", {}).items():
-            steps.append((path, "value_map", lambda v, t=table: _lookup(t, v)))
+            steps.append((path, "value_map", functools.partial(_lookup, table)))
         for key, keyword, function in (("strings", "string", coerce.to_string),
                                        ("integers", "integer", coerce.to_integer),
                                        ("numbers", "number", coerce.to_number),
                                        ("booleans", "boolean", coerce.to_boolean),
                                        ("dates", "date", coerce.to_date),
-                                       ("datetimes", "date-time", lambda v: coerce.to_datetime(v, zone))):
+                                       ("datetimes", "date-time", functools.partial(coerce.to_datetime,
+                                                                                    zone=zone))):
             steps += [(p, keyword, function) for p in config.get(key, [])]
-        split = {path: _Split(tuple(spec["fields"]),
-                              _alternation(spec.get("item_separators", DEFAULT_ITEM_SEPARATORS)),
-                              _alternation(spec.get("field_separators", DEFAULT_FIELD_SEPARATORS)))
-                 for path, spec in config.get("split", {}).items()}
+        split = {}
+        for path, spec in config.get("split", {}).items():
+            items = spec.get("item_separators", DEFAULT_ITEM_SEPARATORS)
+            parts = spec.get("field_separators", DEFAULT_FIELD_SEPARATORS)
+            split[path] = _Split(tuple(spec["fields"]), _alternation(items), _alternation(parts),
+                                 _characters(items), _characters(parts))
         rename = dict(config.get("rename", {}))
         return cls(rename=rename, unmapped=config.get("unmapped", "drop" if rename else "keep"),
                    constants=dict(config.get("constants", {})), trim=config.get("trim", True),
                    drop_empty=config.get("drop_empty", True), timezone=config.get("timezone", "+08:00"),
                    value_maps=dict(config.get("value_maps", {})), split=split, steps=steps)
 
+    def __post_init__(self) -> None:
+        # compiled once: the field steps as one tree walk, and what the records can hold
+        self._tree = _step_tree(self.steps)
+        self._json_steps = all(_yields_json(function) for _path, _keyword, function in self.steps)
+        self._json_names = all(type(name) is str for name in (  # noqa: E721 - jsonable makes keys text
+            *self.rename.values(), *self.constants, *(n for rule in self.split.values() for n in rule.fields)))
+        self._json_constants = all(_is_json(value) for value in self.constants.values())
+
     # --- applying ------------------------------------------------------------------------------
 
     def apply(self, row: dict[str, Any]) -> tuple[dict[str, Any], list[FieldError]]:
         """Map one source row to a record; the errors name each field and the rule it broke."""
+        record, errors, _json = self._apply(row)
+        return record, errors
+
+    def apply_json(self, row: dict[str, Any]) -> tuple[dict[str, Any], list[FieldError]]:
+        """:meth:`apply`, with the record made JSON-safe as :func:`connectors.base.jsonable` does."""
+        record, errors, is_json = self._apply(row)
+        # the walk is skipped only when every value is known to be a JSON type already
+        return (record if is_json else jsonable(record)), errors
+
+    def _apply(self, row: dict[str, Any]) -> tuple[dict[str, Any], list[FieldError], bool]:
+        """The record, its errors, and whether it holds JSON types only (then jsonable is a copy)."""
         errors: list[FieldError] = []
         record: dict[str, Any] = {}
+        rename, keep, trim, drop_empty = self.rename, self.unmapped == "keep", self.trim, self.drop_empty
+        is_json = self._json_steps and self._json_constants and self._json_names
         for column, value in row.items():
-            value = self._clean(value)
-            if value is _ABSENT:
-                continue
-            target = self.rename.get(column)
+            if type(value) is str:  # noqa: E721 - the common case of _clean, inline
+                if trim:
+                    value = value.strip().strip(_INVISIBLE).strip()
+                if drop_empty and value == "":
+                    continue
+            else:
+                value = self._clean(value)
+                if value is _ABSENT:
+                    continue
+                if is_json and not (value is None or type(value) in _JSON_SCALARS):
+                    is_json = False
+            target = rename.get(column)
             if target is not None:
-                _set(record, target, value, errors)
-            elif self.unmapped == "keep":
+                if "." in target:
+                    _set(record, target, value, errors)
+                else:
+                    record[target] = value
+            elif keep:
                 record[column] = value
+                if is_json and type(column) is not str:  # noqa: E721 - jsonable would turn it into text
+                    is_json = False
         for path, rule in self.split.items():
             for holder, key in _positions(record, path):
                 if isinstance(holder[key], str):
                     holder[key] = self._split(holder[key], rule, path, errors)
         for path, value in self.constants.items():
             _set(record, path, copy.deepcopy(value), errors)  # records must not share one object
+        if self._tree is None:
+            self._run_steps(record, errors)
+        elif self._tree:
+            problems: list[tuple[int, int, FieldError]] = []
+            _visit_children(self._tree, record, None, problems)
+            if len(problems) > 1:
+                problems.sort(key=lambda problem: problem[:2])  # steps in order, each in walk order
+            errors.extend(error for _step, _seq, error in problems)
+        return record, errors, is_json
+
+    def _run_steps(self, record: dict[str, Any], errors: list[FieldError]) -> None:
+        """The steps one after the other, each walking the record for its path (any configuration)."""
         failed: set[str] = set()
         for path, keyword, function in self.steps:
             for holder, key, concrete in _positions(record, path, with_path=True):
@@ -167,7 +253,6 @@ class Mapping:
                 except coerce.CoercionError as exc:
                     failed.add(concrete)
                     errors.append(FieldError(concrete, keyword, str(exc)))
-        return record, errors
 
     def _clean(self, value: Any) -> Any:
         if isinstance(value, str) and self.trim:
@@ -178,19 +263,120 @@ class Mapping:
 
     def _split(self, text: str, rule: _Split, path: str, errors: list[FieldError]) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
-        for chunk in rule.items.split(text):
+        fields, trim, drop_empty = rule.fields, self.trim, self.drop_empty
+        for chunk in rule.split_items(text):
             if not chunk.strip():
                 continue  # a trailing separator
-            values = [self._clean(v) for v in rule.parts.split(chunk)]
-            if len(values) > len(rule.fields):
+            values = rule.split_parts(chunk)
+            if len(values) > len(fields):
                 where = f"{path}.{len(items)}"
                 errors.append(FieldError(where, "split", f"{chunk.strip()!r} has {len(values)} values, "
-                                         f"expected at most {len(rule.fields)} ({', '.join(rule.fields)})"))
-            items.append({name: v for name, v in zip(rule.fields, values) if v is not _ABSENT})
+                                         f"expected at most {len(fields)} ({', '.join(fields)})"))
+            if trim and _TRIMMABLE.search(chunk):  # else no part has anything to trim: skip 3 strips a part
+                values = [value.strip().strip(_INVISIBLE).strip() for value in values]
+            # _clean, inline: the parts are text, and an empty text is ""
+            items.append({name: value for name, value in zip(fields, values) if value or not drop_empty})
         return items
 
 
 _ABSENT = object()
+
+# types jsonable() returns as they are (a float may be NaN or infinite: not taken on trust)
+_JSON_SCALARS = frozenset({str, int, bool})
+# step functions that turn JSON values into JSON values
+_JSON_FUNCTIONS = frozenset({coerce.to_simplified, coerce.to_string, coerce.to_integer, coerce.to_boolean,
+                             coerce.to_date})
+
+
+def _is_json(value: Any) -> bool:
+    """Whether jsonable(value) would be an equal copy (dicts with text keys, lists, JSON scalars)."""
+    if isinstance(value, dict):
+        return all(type(k) is str and _is_json(v) for k, v in value.items())  # noqa: E721
+    if isinstance(value, list):
+        return all(_is_json(v) for v in value)
+    return value is None or type(value) in _JSON_SCALARS
+
+
+def _yields_json(function: Callable[[Any], Any]) -> bool:
+    """Whether a step function is known to turn JSON values into JSON values."""
+    if function in _JSON_FUNCTIONS:
+        return True
+    if isinstance(function, functools.partial):
+        if function.func is coerce.to_datetime:
+            return not function.args and set(function.keywords) == {"zone"}
+        if function.func is _lookup and len(function.args) == 1 and not function.keywords:
+            table = function.args[0]  # its values must not be lists or objects a record would share
+            return isinstance(table, dict) and all(v is None or type(v) in _JSON_SCALARS for v in table.values())
+    return False
+
+
+class _Overlap(Exception):
+    """One step's path leads through the field another step changes."""
+
+
+def _step_tree(steps: list[tuple[str, str, Callable[[Any], Any]]]) -> tuple[Any, ...] | None:
+    """The steps as a tree of path parts, to be walked once per record: nodes are
+    ``(part, ((step index, keyword, function), ...), children)``. ``None`` when a path goes through the
+    field of another (``members`` and ``members.*.sex``): the order of the steps matters then."""
+    root: dict[str, tuple[list[Any], dict[str, Any]]] = {}
+    for index, (path, keyword, function) in enumerate(steps):
+        children = root
+        *parents, last = path.split(".")
+        for part in parents:
+            children = children.setdefault(part, ([], {}))[1]
+        children.setdefault(last, ([], {}))[0].append((index, keyword, function))
+
+    def freeze(children: dict[str, tuple[list[Any], dict[str, Any]]]) -> tuple[Any, ...]:
+        nodes = []
+        for part, (ops, below) in children.items():
+            if ops and below:
+                raise _Overlap(part)
+            nodes.append((part, tuple(ops), freeze(below)))
+        return tuple(nodes)
+
+    try:
+        return freeze(root)
+    except _Overlap:
+        return None
+
+
+def _visit_children(nodes: tuple[Any, ...], container: Any, trail: Any,
+                    problems: list[tuple[int, int, FieldError]]) -> None:
+    """Run the steps of ``nodes`` on ``container``; a failure is kept as (step index, order, error).
+
+    The same walk as :func:`_positions` (``*``: the items of a list; a name: the key of an object), and
+    the same rule as the one-step-at-a-time loop: a field's steps run in order and stop at its first failure.
+    """
+    for part, ops, below in nodes:
+        if part == "*":
+            if not isinstance(container, list):
+                continue
+            keys: Any = range(len(container))
+        elif isinstance(container, dict) and part in container:
+            keys = (part,)
+        else:
+            continue
+        for key in keys:
+            if below:
+                _visit_children(below, container[key], (trail, key), problems)
+                continue
+            value = container[key]
+            for index, keyword, function in ops:
+                try:
+                    value = function(value)
+                except coerce.CoercionError as exc:
+                    problems.append((index, len(problems), FieldError(_concrete(trail, key), keyword, str(exc))))
+                    break
+                container[key] = value
+
+
+def _concrete(trail: Any, key: Any) -> str:
+    """The dotted path of ``key`` below ``trail`` (a chain of (parent trail, key) pairs)."""
+    parts = [str(key)]
+    while trail is not None:
+        trail, key = trail
+        parts.append(str(key))
+    return ".".join(reversed(parts))
 
 
 def _lookup(table: dict[str, Any], value: Any) -> Any:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 
 # Patterns are ASCII-only (a bare \d also matches full-width and other Unicode digits, which int()
 # accepts) and used with fullmatch (``$`` would also match before a trailing newline).
@@ -16,6 +17,8 @@ import re
 _RESIDENT_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _RESIDENT_ID_CHECK = "10X98765432"
 _RESIDENT_ID_RE = re.compile(r"^\d{17}[\dX]$", re.ASCII)
+# the proleptic Gregorian ordinal of 1970-01-01, to turn time.time() into a day
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 
 # GB 32100-2015 unified social credit code: 0-9 and A-Z without I, O, Z, S, V.
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -34,8 +37,20 @@ _DATE_TIME_RE = re.compile(
 
 def resident_id_check_char(first17: str) -> str:
     """Return the GB 11643 check character for the first 17 digits of a resident ID."""
+    if len(first17) == 17 and first17.isascii() and first17.isdigit():
+        # the weight of digit i (from 0) is 2**(17-i) mod 11, and 13 = 2 (mod 11): mod 11, the weighted sum
+        # is twice the digits read as a base-13 number; one int() instead of 17 (a test compares the two)
+        return _RESIDENT_ID_CHECK[2 * int(first17, 13) % 11]
     total = sum(int(d) * w for d, w in zip(first17, _RESIDENT_ID_WEIGHTS))
     return _RESIDENT_ID_CHECK[total % 11]
+
+
+def _after_today(day: dt.date) -> bool:
+    """``day > dt.date.today()``, without asking for the local date when ``day`` is before yesterday in UTC."""
+    # the local date is never more than a day behind the UTC one (offsets are within ±14 hours)
+    if day.toordinal() < _EPOCH_ORDINAL + int(time.time() // 86400) - 1:
+        return False
+    return day > dt.date.today()
 
 
 def check_resident_id(value: str) -> str | None:
@@ -43,10 +58,10 @@ def check_resident_id(value: str) -> str | None:
     if not isinstance(value, str) or not _RESIDENT_ID_RE.fullmatch(value):
         return "resident ID must be 17 digits followed by a digit or X (GB 11643)"
     try:
-        birth = dt.date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
+        birth = dt.date.fromisoformat(value[6:14])  # YYYYMMDD: the same check as dt.date(y, m, d), in C
     except ValueError:
         return f"resident ID birth date {value[6:14]} is not a real date (GB 11643)"
-    if birth.year < 1900 or birth > dt.date.today():
+    if birth.year < 1900 or _after_today(birth):
         return f"resident ID birth date {value[6:14]} is out of range (GB 11643)"
     expected = resident_id_check_char(value[:17])
     if value[17] != expected:

@@ -35,6 +35,8 @@ A schema outside it still works with :class:`RecordValidator`: the fast path is 
 itself (``fast`` is False and ``fast_path_problems`` says why), never a wrong answer.
 
 The fast path never fills in ``default`` values (``use_default=False``): records are not modified.
+Its failures carry no message (:class:`_YesNoGenerator`): it only answers yes or no, and valid records
+fail the ``if`` of a conditional all the time, which fastjsonschema would otherwise word each time.
 :meth:`RecordValidator.validate_many` takes jsonschema's word whenever the two disagree, so its
 result is always the reference one (a disagreement is logged and counted in ``disagreements``).
 
@@ -48,12 +50,15 @@ Schema extensions read here
 """
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from functools import lru_cache
 from typing import Any, Callable, Iterable, Iterator
 
 import fastjsonschema
+from fastjsonschema.draft07 import CodeGeneratorDraft07
+from fastjsonschema.ref_resolver import RefResolver
 from jsonschema import Draft202012Validator
 
 from .formats import CHECKERS, STANDARD_CHECKERS
@@ -184,6 +189,10 @@ def _fast_copy(node: Any) -> Any:
         elif key == "pattern" and isinstance(value, str):
             value = python_pattern(value)
         out[key] = value
+    if "const" in out:
+        # {"enum": [x]} generates the same test as {"const": x}; fastjsonschema 2.22 cannot compile a const
+        # without detailed exceptions (the fallback of _compile_fast)
+        out["allOf"] = [*out.get("allOf", []), {"enum": [out.pop("const")]}]
     if "$ref" in out and set(out) - {"$ref", "$schema", "$id", "$defs", "definitions", "$comment"}:
         # draft-07 ignores the siblings of $ref; 2020-12 applies them
         out["allOf"] = [*out.get("allOf", []), {"$ref": out.pop("$ref")}]
@@ -206,12 +215,39 @@ def _refuse_remote(uri: str) -> Any:
 _NO_REMOTE = {scheme: _refuse_remote for scheme in ("http", "https", "file", "ftp", "urn", "data", "")}
 
 
+class _YesNoGenerator(CodeGeneratorDraft07):
+    """fastjsonschema's draft-07 generator whose failures carry no message.
+
+    The fast path only answers yes or no, and valid records fail branches all the time (the ``if`` of a
+    member who is not working away): even without detailed exceptions, the generated code words each
+    such failure with ``"...".format(**locals())`` before the branch swallows it.
+    """
+
+    def exc(self, msg: str, *args: Any, append_to_msg: Any = None, rule: Any = None) -> None:
+        self.l('raise JsonSchemaValueException("invalid")')
+
+
+def _compile_yes_no(copy: dict[str, Any], formats: dict[str, Callable[[str], bool]]) -> Callable[[Any], Any]:
+    """``fastjsonschema.compile(copy, ...)`` with :class:`_YesNoGenerator` (what compile does, step by step)."""
+    resolver = RefResolver.from_schema(copy, handlers=_NO_REMOTE, store={})
+    generator = _YesNoGenerator(copy, resolver=resolver, formats=formats, use_default=False,
+                                detailed_exceptions=False)
+    global_state = generator.global_state
+    exec(generator.func_code, global_state)  # noqa: S102 - fastjsonschema.compile does the same
+    function = global_state[resolver.get_scope_name()]
+    return functools.partial(function, custom_formats=formats) if formats else function
+
+
 def _compile_fast(schema: dict[str, Any]) -> Callable[[Any], Any]:
     copy = _fast_copy(schema)
     copy["$schema"] = DRAFT_07
     formats = {node["format"]: _format_function(node["format"])
                for _pointer, node in _walk(schema) if isinstance(node.get("format"), str)}
-    return fastjsonschema.compile(copy, handlers=_NO_REMOTE, formats=formats, use_default=False)
+    try:
+        return _compile_yes_no(copy, formats)
+    except Exception:  # noqa: BLE001 - should fastjsonschema's generator change: its own compile decides
+        return fastjsonschema.compile(copy, handlers=_NO_REMOTE, formats=formats, use_default=False,
+                                      detailed_exceptions=False)
 
 
 class RecordValidator:

@@ -1,7 +1,11 @@
 """The declarative mapping: renames, constants, value maps, coercions, member lists, t2s folding."""
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import decimal
+import json
+import random
 
 import pytest
 
@@ -157,3 +161,192 @@ def test_a_malformed_configuration_is_refused_with_reasons():
     message = str(caught.value)
     for part in ("rename.a", "dates", "colour", "split.members", "'fields' is a required property"):
         assert part in message
+
+
+# --- the compiled mapping gives what the step-by-step mapping gave ---------------------------------
+# (Mapping.apply walks its steps as one tree, splits at single-character separators with str.split,
+# memoises t2s and dates, and apply_json skips jsonable() when it can tell the record is JSON already.)
+
+
+def reference_apply(mapping, row):
+    """Mapping.apply as it was written before it was compiled: every step walks the record for its path."""
+    from connectors import coerce
+    from connectors.mapping import _ABSENT, _positions, _set
+    from schemas.registry import FieldError
+
+    def clean(value):
+        if isinstance(value, str) and mapping.trim:
+            value = value.strip().strip("\ufeff\u200b").strip()
+        if mapping.drop_empty and (value is None or value == ""):
+            return _ABSENT
+        return value
+
+    errors, record = [], {}
+    for column, value in row.items():
+        value = clean(value)
+        if value is _ABSENT:
+            continue
+        target = mapping.rename.get(column)
+        if target is not None:
+            _set(record, target, value, errors)
+        elif mapping.unmapped == "keep":
+            record[column] = value
+    for path, rule in mapping.split.items():
+        for holder, key in _positions(record, path):
+            if isinstance(holder[key], str):
+                items = []
+                for chunk in rule.items.split(holder[key]):
+                    if not chunk.strip():
+                        continue
+                    values = [clean(v) for v in rule.parts.split(chunk)]
+                    if len(values) > len(rule.fields):
+                        errors.append(FieldError(f"{path}.{len(items)}", "split",
+                                                 f"{chunk.strip()!r} has {len(values)} values, expected at most "
+                                                 f"{len(rule.fields)} ({', '.join(rule.fields)})"))
+                    items.append({n: v for n, v in zip(rule.fields, values) if v is not _ABSENT})
+                holder[key] = items
+    for path, value in mapping.constants.items():
+        _set(record, path, copy.deepcopy(value), errors)
+    failed = set()
+    for path, keyword, function in mapping.steps:
+        for holder, key, concrete in _positions(record, path, with_path=True):
+            if concrete in failed:
+                continue
+            try:
+                holder[key] = function(holder[key])
+            except coerce.CoercionError as exc:
+                failed.add(concrete)
+                errors.append(FieldError(concrete, keyword, str(exc)))
+    return record, errors
+
+
+def assert_same_as_reference(mapping, rows):
+    from connectors.base import jsonable
+
+    for row in rows:
+        expected, expected_errors = reference_apply(mapping, copy.deepcopy(row))
+        record, errors = mapping.apply(copy.deepcopy(row))
+        assert (record, errors) == (expected, expected_errors), row
+        record, errors = mapping.apply_json(copy.deepcopy(row))
+        assert (record, errors) == (jsonable(expected), expected_errors), row
+        assert json.loads(json.dumps(record)) == record  # JSON types only
+
+
+def export_rows(n, seed):
+    from tests.connectors.exports import HEADER, bad_rows, household_export
+
+    rows, _records = household_export(n, seed)
+    rows += [row for row, _field, _keyword in bad_rows(seed)]
+    return [dict(zip(HEADER, row)) for row in rows]
+
+
+def messy(rows, rng):
+    """The export rows with what hand-edited exports carry: stray spaces and BOMs, full-width separators,
+    blank and extra member fields, impossible dates and yes/no words, numbers and dates as objects."""
+    out = []
+    for row in rows:
+        row = dict(row)
+        for _ in range(rng.randint(0, 4)):
+            column = rng.choice(sorted(row))
+            value = row[column]
+            choice = rng.randrange(12)
+            if choice == 0:
+                row[column] = f"\ufeff {value}\u3000"
+            elif choice == 1:
+                row[column] = ""
+            elif choice == 2 and isinstance(value, str):
+                row[column] = value.replace(",", "，").replace(";", "；")
+            elif choice == 3 and isinstance(value, str):
+                row[column] = value + ",多余,再多"
+            elif choice == 4:
+                row[column] = rng.choice(["2026-13-01", "下周一", "2026/2/30 25:00", "46025", "20260103"])
+            elif choice == 5 and isinstance(value, str):
+                row[column] = value.replace("是", "也许").replace("否", "n")
+            elif choice == 6:
+                row[column] = rng.choice([46025, 46025.5, dt.date(2026, 1, 3), dt.datetime(2026, 1, 3, 9, 30),
+                                          decimal.Decimal("12.50"), True, None, float("nan")])
+            elif choice == 7 and isinstance(value, str):
+                row[column] = value.replace(";", ";;\r\n ;")
+            elif choice == 8 and isinstance(value, str):
+                row[column] = value.replace("男", "未知")
+            elif choice == 9:
+                row[column] = "  "
+        out.append(row)
+    return out
+
+
+def test_compiled_mapping_maps_the_household_export_as_before():
+    from tests.connectors.exports import HOUSEHOLD_MAPPING
+
+    mapping = Mapping.from_config(HOUSEHOLD_MAPPING)
+    assert mapping._tree is not None  # compiled: one walk for all steps
+    rows = export_rows(150, 5)
+    assert_same_as_reference(mapping, rows)
+    rng = random.Random(11)
+    mutated = messy(rows, rng) + messy(rows, rng)
+    assert sum(bool(reference_apply(mapping, copy.deepcopy(r))[1]) for r in mutated) > 15  # bad rows too
+    assert_same_as_reference(mapping, mutated)
+
+
+def test_errors_keep_the_order_of_the_steps_then_of_the_fields():
+    mapping = Mapping.from_config({
+        "split": {"members": {"fields": ["name", "n", "working_away", "day"]}},
+        "booleans": ["members.*.working_away", "ok"], "integers": ["members.*.n"], "dates": ["members.*.day", "d"],
+        "datetimes": ["t"]})
+    row = {"members": "甲,x,也许,2026-13-01;乙,2,是,someday;丙,y,maybe,2026-01-03", "ok": "?", "d": "bad",
+           "t": "2026-01-03 25:00"}
+    record, errors = mapping.apply(row)
+    assert [(e.path, e.keyword) for e in errors] == [  # integers, booleans, dates, date-times
+        ("members.0.n", "integer"), ("members.2.n", "integer"),
+        ("members.0.working_away", "boolean"), ("members.2.working_away", "boolean"), ("ok", "boolean"),
+        ("members.0.day", "date"), ("members.1.day", "date"), ("d", "date"), ("t", "date-time")]
+    assert (record, errors) == reference_apply(mapping, row)
+
+
+@pytest.mark.parametrize("config, rows", [
+    # a step on a field and on a field inside it: the steps run one after the other, as written
+    ({"split": {"m": {"fields": ["a", "b"]}}, "value_maps": {"m.*.a": {"男": "1"}, "m": {"x": "y"}},
+      "t2s": ["m"], "strings": ["m.*.b"]}, [{"m": "男,2;女,3"}, {"m": "x"}, {"m": ["男"]}]),
+    # several steps on one field: a failed one stops the later ones
+    ({"integers": ["n"], "dates": ["n"], "strings": ["n"]}, [{"n": "12"}, {"n": "x"}, {"n": 46025}]),
+    ({"strings": ["n"], "integers": ["n"], "numbers": ["n"]}, [{"n": "1e400"}, {"n": 3.0}, {"n": "1,5"}]),
+    # nested objects, lists of lists, a path into a value that is not an object or list
+    ({"rename": {"甲": "a.b", "乙": "a.c", "丙": "a"}, "unmapped": "keep", "booleans": ["a.b", "x.*.*"],
+      "dates": ["a.c.d"], "constants": {"k.l": [1, {"m": (2, 3)}]}},
+     [{"甲": "是", "乙": "2026-01-03", "x": [["y", "n"], "是", [1, "?"]]}, {"丙": "王", "甲": "否"},
+      {1: "one", "x": {"0": ["y"]}, "甲": dt.date(2026, 1, 3)}]),
+    # separators of more than one character (the regular expression splits), and single ones
+    ({"split": {"m": {"fields": ["a", "b"], "item_separators": ["||", "|"], "field_separators": ["::", "/"]}},
+      "booleans": ["m.*.b"]}, [{"m": "甲::是||乙/否|丙::也许:: x"}, {"m": "|||"}, {"m": 12}]),
+    ({"split": {"m": {"fields": ["a"], "item_separators": ["\n"], "field_separators": ["\t", " "]}}},
+     [{"m": "a b\nc\td\n\n"}]),
+    # no trimming, empty strings kept, value maps whose values are objects (jsonable copies them)
+    ({"trim": False, "drop_empty": False, "value_maps": {"v": {"a": [1, 2], "b": {"c": dt.date(2026, 1, 1)}}}},
+     [{"v": "a", "w": " x "}, {"v": "b", "w": None}, {"v": " a"}]),
+    # t2s of long and short text, and of what is not text
+    ({"t2s": ["t", "n"]}, [{"t": "寧陝縣城關鎮" * 20, "n": 12}, {"t": "後來"}]),
+])
+def test_compiled_mapping_matches_the_step_by_step_mapping(config, rows):
+    mapping = Mapping.from_config(config)
+    assert_same_as_reference(mapping, rows)
+
+
+def test_steps_on_a_field_and_inside_it_fall_back_to_one_step_at_a_time():
+    mapping = Mapping.from_config({"t2s": ["m"], "value_maps": {"m.*.a": {"男": "1"}}})
+    assert mapping._tree is None
+    assert Mapping.from_config({"t2s": ["m.*.b"], "value_maps": {"m.*.a": {"男": "1"}}})._tree is not None
+
+
+def test_records_from_apply_json_share_nothing_with_the_mapping():
+    mapping = Mapping.from_config({"value_maps": {"v": {"a": [1, 2]}}, "constants": {"c": {"d": [1]}}})
+    first, _ = mapping.apply_json({"v": "a"})
+    first["v"].append(3)
+    first["c"]["d"].append(2)
+    assert mapping.apply_json({"v": "a"})[0] == {"v": [1, 2], "c": {"d": [1]}}
+
+
+def test_apply_json_turns_dates_and_decimals_into_json_as_the_engine_did():
+    mapping = Mapping.from_config({"rename": {"日期": "day", "金额": "amount", "时间": "at"}, "dates": ["day"]})
+    row = {"日期": dt.datetime(2026, 1, 3, 9, 30), "金额": decimal.Decimal("12.50"),
+           "时间": dt.datetime(2026, 1, 3, 9, 30)}
+    assert mapping.apply_json(row) == ({"day": "2026-01-03", "amount": 12.5, "at": "2026-01-03T09:30:00"}, [])

@@ -266,3 +266,39 @@ def test_formats_in_a_json_schema(fmt, good, bad, rule):
     # a non-string is reported by "type", not by the format checker
     errors = validator.errors({"value": 12})
     assert [e.keyword for e in errors] == ["type"]
+
+
+# --- the fast ways of the resident ID check give the slow ways' answers ----------------------------
+
+
+def test_resident_id_check_char_by_base_13_equals_the_weighted_sum():
+    import random
+
+    rng = random.Random(11643)
+    bodies = ["0" * 17, "9" * 17] + ["".join(rng.choice("0123456789") for _ in range(17)) for _ in range(20000)]
+    for first17 in bodies:
+        total = sum(int(d) * w for d, w in zip(first17, WEIGHTS_11643))
+        assert resident_id_check_char(first17) == "10X98765432"[total % 11], first17
+    # what is not 17 ASCII digits takes the weighted sum as before (int() reads full-width digits)
+    assert resident_id_check_char("１２３") == "10X98765432"[(7 + 18 + 30) % 11]
+    with pytest.raises(ValueError):
+        resident_id_check_char("1234567890123456a")
+
+
+def test_resident_id_birth_dates_are_checked_as_calendar_dates():
+    day, last = dt.date(1899, 12, 25), dt.date.today() + dt.timedelta(days=3)
+    texts = [f"{y:04d}{m:02d}{d:02d}" for y in (1900, 1999, 2000, 2023, 2024, 2100) for m in range(0, 14)
+             for d in (0, 1, 28, 29, 30, 31, 32)]
+    while day <= last:
+        texts.append(day.strftime("%Y%m%d"))
+        day += dt.timedelta(days=1)
+    today = dt.date.today()
+    for text in texts:
+        try:
+            birth = dt.date(int(text[:4]), int(text[4:6]), int(text[6:]))
+        except ValueError:
+            expected = f"resident ID birth date {text} is not a real date (GB 11643)"
+        else:
+            expected = (f"resident ID birth date {text} is out of range (GB 11643)"
+                        if birth.year < 1900 or birth > today else None)
+        assert check_resident_id(resident_id("610923" + text + "123")) == expected, text

@@ -395,3 +395,18 @@ def test_date_time_refuses_a_trailing_newline_in_the_detailed_path_too():
     assert validator.errors({"t": "2026-01-03T09:30:00+08:00"}) == []
     [error] = validator.errors({"t": "2026-01-03T09:30:00+08:00\n"})
     assert error.keyword == "format" and "RFC 3339" in error.message
+
+
+def test_const_and_conditionals_agree_in_the_fast_path():
+    # the fast path compiles const as a one-value enum and words no message for a failed branch
+    schema = {"$schema": DRAFT, "type": "object", "properties": {
+        "flag": {"const": True}, "n": {"const": 1, "enum": [1, 2]}, "s": {"const": "是", "allOf": [{"type": "string"}]},
+        "o": {"const": {"a": [1, None]}},
+        "items": {"type": "array", "items": {
+            "type": "object", "if": {"properties": {"away": {"const": True}}, "required": ["away"]},
+            "then": {"required": ["place"]}, "else": {"not": {"required": ["place"]}}}}}}
+    values = [{}, {"flag": True}, {"flag": 1}, {"flag": 1.0}, {"flag": "true"}, {"n": 1}, {"n": True}, {"n": 2},
+              {"n": 1.0}, {"s": "是"}, {"s": "否"}, {"o": {"a": [1, None]}}, {"o": {"a": [True, None]}},
+              {"o": {"a": [1]}}, {"items": [{"away": True, "place": "x"}, {"away": False}, {}]},
+              {"items": [{"away": True}]}, {"items": [{"away": False, "place": "x"}]}, {"items": [{"away": 1}]}]
+    agree(schema, values)
