@@ -35,16 +35,13 @@ def postgres_server_url() -> str | None:
     return parsed.render_as_string(hide_password=False)
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def database_url(request, tmp_path_factory):
-    """A fresh, migrated database of each kind for the whole session."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'catalog.db'}"
-        return
+@contextlib.contextmanager
+def fresh_postgres_database(prefix: str):
+    """The URL of a new, empty database on the test server, dropped afterwards (skips without a server)."""
     base = postgres_server_url()
     if base is None:
         pytest.skip(f"PostgreSQL half skipped: set {PG_ENV} to run the suite on PostgreSQL too")
-    name = f"catalog_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
@@ -54,6 +51,16 @@ def database_url(request, tmp_path_factory):
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request, tmp_path_factory):
+    """A fresh, migrated database of each kind for the whole session."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'catalog.db'}"
+        return
+    with fresh_postgres_database("catalog_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -1,16 +1,14 @@
-"""Migration 0007 (webhooks, deliveries, freshness state): matches the models, and reverts to base."""
+"""The migrations up to head (0007 webhooks, deliveries, freshness state; 0008 push jobs) match the
+models, and revert to base."""
 from __future__ import annotations
-
-import uuid
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 from catalog import create_app
 from catalog.cli import run_migrations
 from catalog.db import Base, get_db
-from tests.conftest import postgres_server_url
+from tests.conftest import fresh_postgres_database
 
 OURS = {"webhook_subscription", "webhook_delivery", "freshness_state"}
 
@@ -21,19 +19,8 @@ def empty_database(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'migrate.db'}"
         return
-    server = postgres_server_url()
-    if server is None:
-        pytest.skip("PostgreSQL half skipped: set CATALOG_TEST_POSTGRES_URL")
-    name = f"catalog_migrate_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(server).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with fresh_postgres_database("catalog_migrate") as url:
+        yield url
 
 
 def test_upgrade_matches_the_models_and_downgrade_to_base_removes_everything(empty_database, tmp_path):

@@ -377,6 +377,20 @@ def stop(process: subprocess.Popen, timeout: float = 20) -> None:
     process.wait(5)
 
 
+@contextlib.contextmanager
+def running_worker(catalog: "Catalog") -> Iterator[subprocess.Popen]:
+    """``catalog worker`` on the catalog's database and broker, ready to take tasks; stopped afterwards."""
+    log = catalog.folder / "worker.log"
+    process = catalog.start("worker", "--concurrency", "1", log=log)
+    try:
+        wait_for(lambda: " ready." in log.read_text() or process.poll() is not None, timeout=45, interval=0.2,
+                 what="the Celery worker to be ready")
+        assert process.poll() is None, "the worker stopped: " + log.read_text()[-3000:]
+        yield process
+    finally:
+        stop(process)
+
+
 def expected_counts_balance(counts: dict[str, int]) -> bool:
     """read = inserted + updated + unchanged + quarantined + skipped."""
     return counts["read"] == sum(counts[k] for k in ("inserted", "updated", "unchanged", "quarantined", "skipped"))

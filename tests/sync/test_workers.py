@@ -13,7 +13,7 @@ import pytest
 
 from catalog.sync.tasks import celery_app, dispatch
 from tests.connectors.exports import HOUSEHOLD_MAPPING
-from tests.sync.helpers import KINDS, catalog_fixture, expected_counts_balance, household_csv, stop, wait_for
+from tests.sync.helpers import KINDS, catalog_fixture, expected_counts_balance, household_csv, running_worker, wait_for
 
 BROKER_URL = os.environ.get("CATALOG_TEST_BROKER_URL", "redis://127.0.0.1:6379/14")
 RUN_TIMEOUT = 60
@@ -48,15 +48,8 @@ def worker(catalog, broker):
     """``python -m catalog.cli worker`` on the module's database, ready to take tasks."""
     if broker[0] is None:
         pytest.skip(broker[1])
-    log = catalog.folder / "worker.log"
-    process = catalog.start("worker", "--concurrency", "1", log=log)
-    try:
-        wait_for(lambda: " ready." in log.read_text() or process.poll() is not None, timeout=45, interval=0.2,
-                 what="the Celery worker to be ready")
-        assert process.poll() is None, "the worker stopped: " + log.read_text()[-3000:]
+    with running_worker(catalog) as process:
         yield process
-    finally:
-        stop(process)
 
 
 def csv_job(catalog, name: str, rows: int, **overrides) -> dict:

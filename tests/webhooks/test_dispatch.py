@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from catalog.webhooks.models import WebhookDelivery
-from tests.sync.helpers import KINDS, catalog_fixture, stop, wait_for
+from tests.sync.helpers import KINDS, catalog_fixture, running_worker, wait_for
 from tests.webhooks.receiver import Receiver
 
 BROKER_URL = os.environ.get("CATALOG_TEST_WEBHOOK_BROKER_URL", "redis://127.0.0.1:6379/13")
@@ -160,15 +160,8 @@ def queued(request, tmp_path_factory, broker):
 
 @pytest.fixture(scope="module")
 def worker(queued):
-    log = queued.folder / "worker.log"
-    process = queued.start("worker", "--concurrency", "1", log=log)
-    try:
-        wait_for(lambda: " ready." in log.read_text() or process.poll() is not None, timeout=45, interval=0.2,
-                 what="the Celery worker to be ready")
-        assert process.poll() is None, "the worker stopped: " + log.read_text()[-3000:]
+    with running_worker(queued) as process:
         yield process
-    finally:
-        stop(process)
 
 
 def test_deliveries_run_on_the_workers_and_retry_there(queued, worker, receiver):
