@@ -34,7 +34,7 @@ def duration(run: SyncRun) -> str:
 def run_status_label(status: str) -> str:
     """A run status in the page language."""
     return {"running": _("Running"), "succeeded": _("Succeeded"), "failed": _("Failed"),
-            "queued": _("Queued"), "skipped": _("Skipped")}.get(status, status)
+            "queued": _("Queued"), "skipped": _("Skipped"), "expired": _("Expired")}.get(status, status)
 
 
 def _job(name: str):
