@@ -31,6 +31,7 @@ DEFAULTS = {
     "RATELIMIT_ENABLED": True,
     "RATELIMIT_API": "600 per minute",  # Action API calls per API token
     "RATELIMIT_API_ANONYMOUS": "3000 per minute",  # per client address: everyone behind one NAT shares it
+    "RATELIMIT_LOGIN": "10 per minute;50 per hour",  # failed logins on /user/login per client address
     "PROXY_COUNT": 0,  # reverse proxies in front whose X-Forwarded-For / -Proto are trusted
     "SESSION_COOKIE_SECURE": None,  # default: true when SITE_URL is https
     # Freshness and change notifications (docs/FRESHNESS.md)

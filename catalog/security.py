@@ -56,6 +56,17 @@ def _api_limit() -> str:
     return current_app.config[name]
 
 
+def _address() -> str:
+    return f"ip:{request.remote_addr or 'unknown'}"
+
+
+def _login_rate_limited(limit: RequestLimit) -> Response:
+    """The login page's answer to too many password attempts from one address."""
+    from .web.common import too_many_login_attempts
+
+    return too_many_login_attempts(max(1, math.ceil(limit.window[0] - time.time())))
+
+
 def _rate_limited(limit: RequestLimit) -> Response:
     """CKAN's error envelope for a caller over its budget, with the seconds to wait."""
     retry_after = max(1, math.ceil(limit.window[0] - time.time()))
@@ -81,7 +92,7 @@ def _too_many_requests(error: RateLimitExceeded) -> Response:
 
 def _init_rate_limits(app: Flask) -> None:
     """One shared budget per token or address for every API route; counters in Redis when configured."""
-    for name in ("RATELIMIT_API", "RATELIMIT_API_ANONYMOUS"):
+    for name in ("RATELIMIT_API", "RATELIMIT_API_ANONYMOUS", "RATELIMIT_LOGIN"):
         # Flask-Limiter would only log a limit it cannot parse and then not limit at all.
         try:
             parse_many(app.config[name])
@@ -103,6 +114,13 @@ def _init_rate_limits(app: Flask) -> None:
     limiter.init_app(app)
     api_bp = app.blueprints["api"]
     limiter.shared_limit(_api_limit, scope="api")(api_bp)
+    # Password guessing: failed logins (the form answers 401) per client address; once over the budget
+    # every login POST from that address waits, a right password included.
+    login = app.view_functions.get("web.login")
+    if login is not None:
+        app.view_functions["web.login"] = limiter.limit(
+            lambda: current_app.config["RATELIMIT_LOGIN"], key_func=_address, methods=["POST"],
+            deduct_when=lambda response: response.status_code == 401, on_breach=_login_rate_limited)(login)
     app.register_error_handler(429, _too_many_requests)
     app.extensions["catalog.limiter"] = limiter
 

@@ -89,9 +89,19 @@ def login_redirect():
 def render_error(status: int, message: str | None = None):
     """The HTML error page for ``status``."""
     titles = {400: _("Bad request"), 403: _("Not allowed"), 404: _("Not found"),
-              405: _("Method not allowed"), 413: _("Too large"), 500: _("Something went wrong")}
+              405: _("Method not allowed"), 413: _("Too large"), 429: _("Too many requests"),
+              500: _("Something went wrong")}
     return render_template("errors/error.html", status=status, title=titles.get(status, str(status)),
                            message=message), status
+
+
+def too_many_login_attempts(retry_after: int):
+    """The 429 page for an address over its login budget (catalog/security.py), with Retry-After."""
+    message = _("Too many login attempts from your address; try again in %(seconds)s seconds.",
+                seconds=retry_after)
+    response = current_app.make_response(render_error(429, message))
+    response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 @bp.errorhandler(NotFound)

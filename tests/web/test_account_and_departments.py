@@ -95,3 +95,18 @@ def test_the_download_link_works_for_a_logged_in_browser(browser, catalog, app, 
     assert url in browser.text("/dataset/private-file")
     response = browser.get(url)
     assert response.status_code == 200 and response.data == "户编号\n1\n".encode()
+
+
+def test_password_guessing_from_one_address_is_slowed_down(app, browser, catalog, monkeypatch):
+    monkeypatch.setitem(app.config, "RATELIMIT_LOGIN", "3 per minute")
+    guesser = {"environ_base": {"REMOTE_ADDR": "198.51.100.7"}}
+    for attempt in range(3):
+        wrong = browser.post("/user/login", {"name": catalog.editor.name, "password": f"guess-{attempt}"}, **guesser)
+        assert wrong.status_code == 401
+    refused = browser.post("/user/login", {"name": catalog.editor.name, "password": "correct-horse"}, **guesser)
+    assert refused.status_code == 429 and 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert "登录尝试次数过多" in refused.get_data(as_text=True)
+    # another address is not held up, and successful logins spend nothing
+    for _ in range(5):
+        assert browser.post("/user/login", {"name": catalog.editor.name, "password": "correct-horse"},
+                            environ_base={"REMOTE_ADDR": "198.51.100.8"}).status_code == 302
