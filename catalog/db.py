@@ -103,11 +103,16 @@ def _configure_sqlite(engine: sa.Engine) -> None:
 
 
 class Database:
-    """The engine and session factory of one app, kept in ``app.extensions['catalog.db']``."""
+    """The engine and session factory of one app, kept in ``app.extensions['catalog.db']``.
 
-    def __init__(self, engine: sa.Engine):
+    ``secret_key`` is the app's ``SECRET_KEY``, for what is stored sealed (sync job credentials); its
+    sessions carry it in ``session.info["secret_key"]``.
+    """
+
+    def __init__(self, engine: sa.Engine, secret_key: str = ""):
         self.engine = engine
-        self.sessionmaker = sessionmaker(bind=engine, expire_on_commit=False)
+        self.secret_key = secret_key
+        self.sessionmaker = sessionmaker(bind=engine, expire_on_commit=False, info={"secret_key": secret_key})
 
     def session(self) -> Session:
         """A new session (the caller owns it)."""
@@ -117,7 +122,8 @@ class Database:
 def init_app(app: Flask) -> None:
     """Create the engine and register the request-scoped session teardown."""
     app.extensions["catalog.db"] = Database(
-        make_engine(app.config["DATABASE_URL"], echo=app.config.get("SQL_ECHO", False)))
+        make_engine(app.config["DATABASE_URL"], echo=app.config.get("SQL_ECHO", False)),
+        secret_key=str(app.config.get("SECRET_KEY") or ""))
     app.teardown_appcontext(_close_session)
 
 

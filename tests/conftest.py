@@ -82,7 +82,7 @@ def rolled_back(app):
     transaction = connection.begin()
     original = database.sessionmaker
     database.sessionmaker = sessionmaker(bind=connection, expire_on_commit=False,
-                                         join_transaction_mode="create_savepoint")
+                                         join_transaction_mode="create_savepoint", info=original.kw.get("info"))
     try:
         yield app
     finally:

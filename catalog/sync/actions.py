@@ -9,23 +9,37 @@ from marshmallow import Schema, fields, validate
 from ..api.fields import CkanDateTime, JsonDict, ParamsSchema, id_field, limit_field, offset_field
 from ..api.registry import ActionContext, action
 from ..db import get_db
-from . import quarantine, service
+from . import quarantine, secrets, service
 from .models import SyncJob
 
 
-_SECRET_KEY = re.compile(r"(token|password|secret|api_?key|authorization)", re.IGNORECASE)
 _URL_PASSWORD = re.compile(r"(://[^:/@]+:)[^@]+@")
 
 
 def redact(config: Any) -> Any:
     """A source config as the API shows it: tokens and passwords (also inside URLs) replaced by ***."""
+    if secrets.is_sealed(config):
+        return "***"
     if isinstance(config, dict):
-        return {k: "***" if _SECRET_KEY.search(str(k)) and v else redact(v) for k, v in config.items()}
+        return {k: "***" if secrets.SECRET_KEY_NAMES.search(str(k)) and v else redact(v) for k, v in config.items()}
     if isinstance(config, list):
         return [redact(v) for v in config]
     if isinstance(config, str):
         return _URL_PASSWORD.sub(r"\1***@", config)
     return config
+
+
+def shown(config: Any) -> Any:
+    """A stored config as answers show it: unsealed (so a URL keeps its host), then redacted."""
+    from flask import current_app
+
+    from ..errors import ValidationError
+
+    try:
+        config = secrets.unseal(config, current_app.config["SECRET_KEY"])
+    except ValidationError:
+        pass  # sealed under another SECRET_KEY: redact shows *** for what cannot be read
+    return redact(config)
 
 
 class SyncJobOut(Schema):
@@ -35,8 +49,8 @@ class SyncJobOut(Schema):
     package_id = fields.String()
     resource_id = fields.String()
     source = fields.String()
-    source_config = fields.Function(lambda j: redact(j.source_config))
-    target = fields.Function(lambda j: redact(j.target))
+    source_config = fields.Function(lambda j: shown(j.source_config))
+    target = fields.Function(lambda j: shown(j.target))
     stream = fields.String(allow_none=True)
     mapping = fields.Dict()
     mode = fields.String()

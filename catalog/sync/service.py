@@ -29,6 +29,7 @@ from ..errors import NotFound, ValidationError
 from . import schedule as schedules
 from .locks import job_lock
 from .models import COUNTS, SyncJob, SyncRun
+from . import secrets
 from .local_source import LocalDatastoreSource
 from .target import DatastoreTarget, RemoteJobTarget
 
@@ -146,6 +147,7 @@ def create_job(session: Session, actor: User | None, *, package_id: str, resourc
     values = {"mode": "full_refresh", "write": "upsert", "on_invalid": "quarantine", "batch_size": 1000,
               "enabled": True, "mapping": {}, "source_config": {}, **{k: v for k, v in values.items() if v is not None}}
     _validate(values)
+    values = _sealed(session, values)
     if session.scalar(sa.select(SyncJob.id).where(SyncJob.name == values["name"])):
         raise ValidationError.single("name", f"A sync job named {values['name']} exists already")
     job = SyncJob(package_id=dataset.id, resource_id=_datastore_resource(session, actor, dataset, resource_id),
@@ -158,17 +160,35 @@ def create_job(session: Session, actor: User | None, *, package_id: str, resourc
 def update_job(session: Session, actor: User | None, job: SyncJob, changes: dict[str, Any]) -> SyncJob:
     """Change a job's definition; a changed source or mapping starts again from no state."""
     rules.require(rules.can_write_records(session, actor, job.dataset), f"You cannot change sync job {job.name}")
-    values = {k: getattr(job, k) for k in FIELDS}
+    values = clear_values(session, job)
+    before = dict(values)
     values.update({k: v for k, v in changes.items() if k in FIELDS and v is not None})
     _validate(values)
     if values["name"] != job.name and session.scalar(sa.select(SyncJob.id).where(SyncJob.name == values["name"])):
         raise ValidationError.single("name", f"A sync job named {values['name']} exists already")
-    if any(values[k] != getattr(job, k) for k in ("source", "source_config", "stream", "mapping", "target")):
+    if any(values[k] != before[k] for k in ("source", "source_config", "stream", "mapping", "target")):
         job.state = None
-    for key, value in values.items():
+    for key, value in _sealed(session, values).items():
         setattr(job, key, value)
     job.modified = utcnow()
     return job
+
+
+def _sealed(session: Session, values: dict[str, Any]) -> dict[str, Any]:
+    """The job values as stored: credentials in ``source_config`` and ``target`` sealed (secrets.py)."""
+    key = session.info["secret_key"]
+    return {**values, "source_config": secrets.seal(values.get("source_config") or {}, key),
+            "target": secrets.seal(values["target"], key) if values.get("target") else None}
+
+
+def clear_values(session: Session, job: SyncJob, secret_key: str | None = None) -> dict[str, Any]:
+    """A job's definition (:data:`FIELDS`) with its credentials in clear, to validate or to run it."""
+    key = session.info["secret_key"] if secret_key is None else secret_key
+    values = {k: getattr(job, k) for k in FIELDS}
+    values["source_config"] = secrets.unseal(values["source_config"] or {}, key, "source_config")
+    if values["target"]:
+        values["target"] = secrets.unseal(values["target"], key, "target")
+    return values
 
 
 def delete_job(session: Session, actor: User | None, job: SyncJob) -> None:
@@ -238,7 +258,10 @@ def run_job(database: Database, job_id: str, *, trigger: str = "manual",
                 session.add(run)
             session.commit()
             run_id = run.id
-            spec = {k: getattr(job, k) for k in FIELDS}
+            try:
+                spec = clear_values(session, job, database.secret_key)
+            except ValidationError as error:
+                spec = error
             table = datastore.get_table(session, job.resource_id)
             validator = datastore.validator_for(table)
 
@@ -256,6 +279,8 @@ def run_job(database: Database, job_id: str, *, trigger: str = "manual",
 
         target = None
         try:
+            if isinstance(spec, ValidationError):
+                raise spec
             if spec["source"] == LOCAL_SOURCE:
                 source = LocalDatastoreSource(database, table.resource_id)
             else:
@@ -270,6 +295,10 @@ def run_job(database: Database, job_id: str, *, trigger: str = "manual",
                               on_invalid=spec["on_invalid"], batch_size=spec["batch_size"], progress=committed)
             outcome = {"status": report.status, "counts": report.counts(), "error_message": report.error_message,
                        "error_detail": report.error_detail, "log": list(report.log)[-500:]}
+        except ValidationError as error:  # a credential that cannot be unsealed: say which to set again
+            outcome = {"status": "failed", "counts": {k: 0 for k in COUNTS}, "error_detail": None, "log": [],
+                       "error_message": "; ".join(f"{field}: {' '.join(messages)}"
+                                                  for field, messages in error.errors.items())}
         except Exception as error:  # the run must end recorded, whatever happened
             outcome = {"status": "failed", "counts": {k: 0 for k in COUNTS},
                        "error_message": f"unexpected error: {error}", "error_detail": traceback.format_exc(),

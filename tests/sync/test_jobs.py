@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from catalog.datastore.models import QuarantinedRecord, Record
 from catalog.db import get_db
+from catalog.errors import ValidationError
 from catalog.sync import service as sync_service
 from tests.schemas.records_samples import petitions
 
@@ -122,3 +123,43 @@ def test_job_answers_never_show_source_secrets(api, make, sysadmin, tmp_path):
     assert "cat_abc" not in str(created.body)
     shown = api.call("sync_job_show", {"id": "with-token"}, token=sysadmin.token)
     assert shown.result["source_config"]["token"] == "***"
+
+
+def test_credentials_are_stored_sealed_and_unsealed_only_to_run(api, app, db, make, sysadmin, monkeypatch):
+    """The database holds no token or URL password in clear; answers show the host, not the secret;
+    an unchanged update keeps the job's state; a changed SECRET_KEY fails the run saying what to do."""
+    import sqlalchemy as sa
+
+    from catalog.sync import secrets
+    from catalog.sync.models import SyncJob
+    from catalog.sync.service import clear_values
+
+    dept = make.department("ningshan-sealed")
+    dataset = make.dataset(dept["id"], name="sealed-services", record_schema="service@1")
+    config = {"url": "postgresql+psycopg://police:s3cret@10.0.0.5/hukou", "table": "banjian",
+              "primary_key": "case_number"}
+    created = api.call("sync_job_create", {"name": "sealed", "package_id": dataset["id"], "source": "sql",
+                                           "source_config": config}, token=sysadmin.token)
+    assert created.status == 200, created.body
+    assert created.result["source_config"]["url"] == "postgresql+psycopg://police:***@10.0.0.5/hukou"
+
+    stored = db.scalar(sa.select(SyncJob.source_config).where(SyncJob.name == "sealed"))
+    assert "s3cret" not in str(stored) and secrets.is_sealed(stored["url"])
+    job = db.scalar(sa.select(SyncJob).where(SyncJob.name == "sealed"))
+    assert clear_values(db, job)["source_config"] == config
+
+    job.state = {"cursor": "x"}
+    db.commit()
+    same = api.call("sync_job_update", {"id": "sealed", "source_config": config}, token=sysadmin.token)
+    assert same.status == 200, same.body
+    db.refresh(job)
+    assert job.state == {"cursor": "x"}  # nothing changed: the state is kept
+
+    with pytest.raises(ValidationError) as refused:
+        clear_values(db, job, "another key")
+    assert "SECRET_KEY changed" in refused.value.errors["source_config.url"][0]
+
+    monkeypatch.setattr(get_db(app), "secret_key", "another key")  # as if SECRET_KEY had changed
+    run = api.call("sync_job_run", {"id": "sealed"}, token=sysadmin.token).result
+    assert run["status"] == "failed"
+    assert run["error_message"].startswith("source_config.url: this stored credential cannot be decrypted")
