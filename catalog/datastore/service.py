@@ -210,23 +210,35 @@ def _existing(session: Session, resource_id: str,
                     Record.resource_id == resource_id, Record.key.in_(chunk))):
                 found[key] = (data, deleted)
         return found
-    # One statement for the whole batch: the keys and the JSON sent as two arrays, in binary (psycopg's
-    # text form of a large array costs more than the query); the database compares the stored data
-    # with the JSON sent, so the stored records are neither sent back nor parsed here. It reads each
-    # stored row once: at a million records those reads, scattered over the table, are the cost.
+    # Two statements, each one round trip for the whole batch. First the keys alone: a first load
+    # (or a batch of new keys) then costs no more than an index probe per key, instead of sending
+    # every record's JSON to be compared with nothing. Then, for the live keys only, the JSON sent
+    # (two arrays in binary; psycopg's text form of a large array costs more than the query): the
+    # database compares it with the stored data (jsonb equality), so the stored records are neither
+    # sent back nor parsed here; that second read of each row finds it in the buffer cache.
     # "r.key = ANY(keys)" lets the planner find the rows by index whatever its statistics say (after
-    # a bulk load they may claim the table is empty). Not prepared: psycopg prepares a statement
-    # after a few runs, and PostgreSQL may then keep a generic plan made while the table was still
-    # empty (a sequential scan) for every later batch.
+    # a bulk load they may claim the table is empty); a named parameter used twice is sent once. Not
+    # prepared: psycopg prepares a statement after a few runs, and PostgreSQL may then keep a
+    # generic plan made while the table was still empty (a sequential scan) for every later batch.
     with _driver_cursor(session) as cursor:
         cursor.execute(
-            "SELECT r.key, r.deleted, NOT r.deleted AND r.data = v.data::jsonb FROM datastore_record AS r "
-            "JOIN unnest(%b::text[], %b::text[]) AS v(key, data) ON r.key = v.key "
-            "WHERE r.resource_id = %s AND r.key = ANY(%b::text[])",
-            (keys, [first[key][1] for key in keys], resource_id, keys), prepare=False)
+            "SELECT key, deleted FROM datastore_record WHERE resource_id = %s AND key = ANY(%b::text[])",
+            (resource_id, keys), prepare=False)
         stored = cursor.fetchall()
-    for key, deleted, same in stored:
-        found[key] = (first[key][0] if same else _DIFFERENT, deleted)
+        live = [key for key, deleted in stored if not deleted]
+        same: set[str] = set()
+        if live:
+            # The comparison as a column, not a WHERE condition: as a condition this statement took
+            # 44 µs a row instead of 31 (median over batches of 5,000 live keys, same session).
+            cursor.execute(
+                "SELECT r.key, r.data = v.data::jsonb FROM datastore_record AS r "
+                "JOIN unnest(%(keys)b::text[], %(data)b::text[]) AS v(key, data) ON r.key = v.key "
+                "WHERE r.resource_id = %(resource)s AND r.key = ANY(%(keys)b::text[])",
+                {"keys": live, "data": [first[key][1] for key in live], "resource": resource_id},
+                prepare=False)
+            same = {key for key, equal in cursor.fetchall() if equal}
+    for key, deleted in stored:
+        found[key] = (first[key][0] if key in same else _DIFFERENT, deleted)
     return found
 
 
@@ -251,13 +263,25 @@ def _write(session: Session, table: DatastoreTable, inserts: list[dict[str, Any]
            updates: list[dict[str, Any]]) -> None:
     """Store the planned rows: new keys inserted, existing keys (live or tombstones) overwritten."""
     if not _postgres(session):
+        # SQLite: Core executemany with the JSON text made once in upsert_records (through the ORM
+        # the JSON column would serialize every record a second time; the text is the same).
+        columns = Record.__table__.c
+        text = sa.bindparam("_text", type_=sa.Text)
         if inserts:
-            session.execute(sa.insert(Record), [_columns(row) for row in inserts])
+            session.execute(sa.insert(Record.__table__).values(data=text), [
+                {"resource_id": row["resource_id"], "key": row["key"], "seq": row["seq"], "deleted": False,
+                 "updated_at": row["updated_at"], "_text": row["_text"]} for row in inserts])
         if updates:
-            session.execute(sa.update(Record), [_columns(row) for row in updates])
+            session.execute(
+                sa.update(Record.__table__)
+                .where(columns.resource_id == sa.bindparam("_resource"), columns.key == sa.bindparam("_key"))
+                .values(seq=sa.bindparam("_seq"), deleted=False, data=text,
+                        updated_at=sa.bindparam("_updated", type_=columns.updated_at.type)),
+                [{"_resource": row["resource_id"], "_key": row["key"], "_seq": row["seq"],
+                  "_updated": row["updated_at"], "_text": row["_text"]} for row in updates])
         return
     # PostgreSQL: COPY for the new keys and one UPDATE ... FROM unnest(...) for the others, instead
-    # of a statement per row; the JSON is serialized once, here.
+    # of a statement per row, both with the JSON text made once in upsert_records.
     now = utcnow()
     with _driver_cursor(session) as cursor:
         if inserts:
@@ -268,22 +292,22 @@ def _write(session: Session, table: DatastoreTable, inserts: list[dict[str, Any]
         if updates:
             # "r.key = ANY(keys)" lets the planner find the rows by index whatever its statistics say
             # (right after a bulk load they may claim the table is nearly empty).
-            keys = [row["key"] for row in updates]
             cursor.execute(
                 "UPDATE datastore_record AS r SET seq = v.seq, deleted = false, data = v.data::jsonb, "
-                "updated_at = %s FROM unnest(%b::text[], %b::bigint[], %b::text[]) AS v(key, seq, data) "
-                "WHERE r.resource_id = %s AND r.key = ANY(%b::text[]) AND r.key = v.key",
-                (now, keys, [row["seq"] for row in updates], [row["_text"] for row in updates],
-                 table.resource_id, keys), prepare=False)
+                "updated_at = %(now)s "
+                "FROM unnest(%(keys)b::text[], %(seqs)b::bigint[], %(data)b::text[]) AS v(key, seq, data) "
+                "WHERE r.resource_id = %(resource)s AND r.key = ANY(%(keys)b::text[]) AND r.key = v.key",
+                {"now": now, "keys": [row["key"] for row in updates], "seqs": [row["seq"] for row in updates],
+                 "data": [row["_text"] for row in updates], "resource": table.resource_id}, prepare=False)
 
 
-def _columns(row: dict[str, Any]) -> dict[str, Any]:
-    return {name: value for name, value in row.items() if name != "_text"}
+#: one encoder for every record (``json.dumps`` with these options builds a new one per call)
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
 
 def _json(value: Any) -> str:
     """Stored JSON text, as :func:`catalog.db._json_dumps` writes it; ValueError for NaN and Infinity."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return _encode(value)
 
 
 def _not_json(value: Any) -> tuple[str, str]:
@@ -314,6 +338,7 @@ def _plan(table: DatastoreTable, keyed: list[tuple[int, str | None, dict, str]],
     one) raises for the whole batch. Returns ``(inserts, updates, last change number)``.
     """
     now = utcnow()
+    resource_id = table.resource_id  # read once: an ORM attribute costs a call per read
     inserts: dict[str, dict[str, Any]] = {}
     updates: dict[str, dict[str, Any]] = {}
     conflicts: dict[str, list[str]] = {}
@@ -332,7 +357,7 @@ def _plan(table: DatastoreTable, keyed: list[tuple[int, str | None, dict, str]],
             counts["unchanged"] += 1
             continue
         seq += 1
-        row = {"resource_id": table.resource_id, "key": key, "seq": seq, "deleted": False,
+        row = {"resource_id": resource_id, "key": key, "seq": seq, "deleted": False,
                "data": record, "updated_at": now, "_text": text}
         if key in inserts or current is None:
             inserts[key] = row
@@ -373,18 +398,19 @@ def upsert_records(session: Session, actor: User | None, table: DatastoreTable,
         invalid[index] = [{"field": e.path or "__root__", "keyword": e.keyword, "message": e.message}
                           for e in field_errors]
     keyed: list[tuple[int, str | None, dict, str]] = []
+    primary_key = list(table.primary_key or [])  # read once: an ORM attribute costs a call per read
     for index in valid_indices:
-        problem = _key_problem(records[index], table.primary_key)
+        problem = _key_problem(records[index], primary_key)
         if problem:
             invalid[index] = [{"field": problem, "keyword": "required", "message": "Missing value (primary key)"}]
             continue
-        key = record_key(records[index], table.primary_key) if table.primary_key else None
+        key = record_key(records[index], primary_key) if primary_key else None
         if key is not None and len(key) > 500:
-            invalid[index] = [{"field": table.primary_key[0], "keyword": "maxLength",
+            invalid[index] = [{"field": primary_key[0], "keyword": "maxLength",
                                "message": "primary key longer than 500 characters"}]
             continue
         try:
-            text = _json(records[index])
+            text = _encode(records[index])
         except (TypeError, ValueError):
             # NaN or Infinity (Python's JSON reader takes them, JSON and the databases do not), or a
             # Python value that is not JSON at all (a date from a connector, in a field of type json)

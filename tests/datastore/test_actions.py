@@ -399,6 +399,25 @@ def test_a_deleted_record_can_be_written_again(api, people, org):
     assert missing.status == 409, "a deleted record cannot be updated"
 
 
+def test_one_batch_of_new_unchanged_changed_and_deleted_keys(api, people, org):
+    """Each kind of stored state in one call: only the written records get change numbers, in order."""
+    api.call("datastore_delete", {"resource_id": people, "filters": {"id": "p2"}}, token=org.editor.token)
+    last = api.call("datastore_info", {"id": people}, token=org.editor.token).result["last_seq"]
+    cursor = api.call("datastore_changes", {"resource_id": people}, token=org.editor.token).result["next_cursor"]
+    records = [{"id": "p6", "name": "新人"}, PEOPLE[0], PEOPLE[1], dict(PEOPLE[2], age=9), PEOPLE[3],
+               {"id": "p7", "name": "又一人"}]
+    reply = api.call("datastore_upsert", {"resource_id": people, "records": records}, token=org.editor.token)
+    assert reply.status == 200, reply.body
+    # p2 was deleted: written again with its old values it is a new record, not an unchanged one
+    assert {k: reply.result[k] for k in ("inserted", "updated", "unchanged")} == {
+        "inserted": 3, "updated": 1, "unchanged": 2}
+    feed = api.call("datastore_changes", {"resource_id": people, "cursor": cursor},
+                    token=org.editor.token).result["changes"]
+    assert [c["_key"] for c in feed] == ["p6", "p2", "p3", "p7"]
+    assert [c["_seq"] for c in feed] == list(range(last + 1, last + 5))
+    assert feed[1]["name"] == "李秀英" and feed[2]["age"] == 9
+
+
 def test_delete_without_filters_drops_the_table(api, people, org, db):
     reply = api.call("datastore_delete", {"resource_id": people}, token=org.editor.token)
     assert reply.status == 200, reply.body
