@@ -90,14 +90,16 @@ def _grant_and_token(session, admin: User) -> tuple[str, str] | None:
 
 
 def _second_catalog(app: Flask) -> Flask:
-    from . import create_app
+    from . import config as settings, create_app
     from .cli import run_migrations
 
     folder = Path(app.instance_path) / PEER_FOLDER
-    folder.mkdir(parents=True, exist_ok=True)
-    # everything named: CATALOG_INSTANCE_PATH, which points at the county catalog, wins over INSTANCE_PATH
-    peer = create_app({"INSTANCE_PATH": str(folder), "DATABASE_URL": f"sqlite:///{folder / 'catalog.db'}",
-                       "STORAGE_PATH": str(folder / "storage"), "SITE_URL": "http://127.0.0.1:5001",
+    # Its own folder's defaults, named here because CATALOG_INSTANCE_PATH (pointing at the county
+    # catalog) wins over INSTANCE_PATH: the database, the storage and the secret key that seals the job's
+    # token, the same ones `CATALOG_INSTANCE_PATH=<folder> catalog serve` finds later.
+    own = {"DATABASE_URL": None, "STORAGE_PATH": None, "SECRET_KEY": None}
+    settings.finalize(own, str(folder))
+    peer = create_app({"INSTANCE_PATH": str(folder), **own, "SITE_URL": "http://127.0.0.1:5001",
                        "BROKER_URL": None})
     run_migrations(peer)
     return peer

@@ -277,12 +277,12 @@ class _Run:
             if self.mapping is None:
                 mapped.append(jsonable(dict(deletion.data)))
                 continue
-            record, field_errors = self.mapping.apply(deletion.data)
+            record, field_errors = self.mapping.apply_json(deletion.data)
             if field_errors:
                 log.warning("deletion at row %d ignored: its key does not map: %s", deletion.row_number,
                             "; ".join(f"{e.path}: {e.message}" for e in field_errors))
                 continue
-            mapped.append(jsonable(record))
+            mapped.append(record)
         return mapped
 
     def _commit(self, rows: list[Row], deletions: list[Deletion] = ()) -> None:

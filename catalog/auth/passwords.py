@@ -1,4 +1,4 @@
-"""Password hashing (scrypt through Werkzeug) and API token secrets."""
+"""Password hashing (scrypt through Werkzeug), API token secrets, and the keys that seal stored secrets."""
 from __future__ import annotations
 
 import hashlib
@@ -28,3 +28,14 @@ def new_token_secret() -> str:
 def token_digest(secret: str) -> str:
     """The SHA-256 digest under which a token is stored (secrets are random, so no salt is needed)."""
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def sealing_key(secret_key: str, purpose: str) -> "Fernet":
+    """A Fernet key derived from the app's ``SECRET_KEY`` for one ``purpose`` (what is stored sealed:
+    webhook signing secrets, sync job credentials), so one purpose's ciphertext never opens another's."""
+    import base64
+
+    from cryptography.fernet import Fernet
+
+    key = hashlib.sha256(f"catalog.{purpose}.secret:".encode() + str(secret_key).encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(key))

@@ -1,7 +1,6 @@
 """Sync job, run and quarantine actions."""
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from marshmallow import Schema, fields, validate
@@ -13,9 +12,6 @@ from . import quarantine, secrets, service
 from .models import SyncJob
 
 
-_URL_PASSWORD = re.compile(r"(://[^:/@]+:)[^@]+@")
-
-
 def redact(config: Any) -> Any:
     """A source config as the API shows it: tokens and passwords (also inside URLs) replaced by ***."""
     if secrets.is_sealed(config):
@@ -25,7 +21,7 @@ def redact(config: Any) -> Any:
     if isinstance(config, list):
         return [redact(v) for v in config]
     if isinstance(config, str):
-        return _URL_PASSWORD.sub(r"\1***@", config)
+        return secrets.URL_PASSWORD.sub(r"\1***@", config)
     return config
 
 

@@ -8,25 +8,23 @@ readable as they are and are sealed on the job's next update.
 """
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 
+from ..auth.passwords import sealing_key
 from ..errors import ValidationError
 
 #: keys whose values are credentials (the API shows them as ***)
 SECRET_KEY_NAMES = re.compile(r"(token|password|secret|api_?key|authorization)", re.IGNORECASE)
-#: a URL with a password: scheme://user:password@host
-URL_PASSWORD = re.compile(r"://[^:/@]+:[^@]+@")
+#: a URL with a password: scheme://user:password@host (group 1: everything before the password)
+URL_PASSWORD = re.compile(r"(://[^:/@]+:)[^@]+@")
 SEALED = "$sealed"
 
 
 def _fernet(secret_key: str) -> Fernet:
-    key = hashlib.sha256(b"catalog.sync.secret:" + str(secret_key).encode()).digest()
-    return Fernet(base64.urlsafe_b64encode(key))
+    return sealing_key(secret_key, "sync")
 
 
 def is_sealed(value: Any) -> bool:

@@ -183,11 +183,14 @@ def _sealed(session: Session, values: dict[str, Any]) -> dict[str, Any]:
 
 def clear_values(session: Session, job: SyncJob, secret_key: str | None = None) -> dict[str, Any]:
     """A job's definition (:data:`FIELDS`) with its credentials in clear, to validate or to run it."""
-    key = session.info["secret_key"] if secret_key is None else secret_key
-    values = {k: getattr(job, k) for k in FIELDS}
-    values["source_config"] = secrets.unseal(values["source_config"] or {}, key, "source_config")
+    return _unsealed({k: getattr(job, k) for k in FIELDS},
+                     session.info["secret_key"] if secret_key is None else secret_key)
+
+
+def _unsealed(values: dict[str, Any], secret_key: str) -> dict[str, Any]:
+    values = dict(values, source_config=secrets.unseal(values["source_config"] or {}, secret_key, "source_config"))
     if values["target"]:
-        values["target"] = secrets.unseal(values["target"], key, "target")
+        values["target"] = secrets.unseal(values["target"], secret_key, "target")
     return values
 
 
@@ -258,10 +261,7 @@ def run_job(database: Database, job_id: str, *, trigger: str = "manual",
                 session.add(run)
             session.commit()
             run_id = run.id
-            try:
-                spec = clear_values(session, job, database.secret_key)
-            except ValidationError as error:
-                spec = error
+            stored = {k: getattr(job, k) for k in FIELDS}
             table = datastore.get_table(session, job.resource_id)
             validator = datastore.validator_for(table)
 
@@ -279,8 +279,7 @@ def run_job(database: Database, job_id: str, *, trigger: str = "manual",
 
         target = None
         try:
-            if isinstance(spec, ValidationError):
-                raise spec
+            spec = _unsealed(stored, database.secret_key)
             if spec["source"] == LOCAL_SOURCE:
                 source = LocalDatastoreSource(database, table.resource_id)
             else:

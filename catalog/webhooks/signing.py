@@ -14,6 +14,8 @@ import secrets
 
 from cryptography.fernet import Fernet, InvalidToken
 
+from ..auth.passwords import sealing_key
+
 PREFIX = "whsec_"
 
 
@@ -35,8 +37,7 @@ def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
 
 
 def _fernet(secret_key: str) -> Fernet:
-    key = hashlib.sha256(b"catalog.webhooks.secret:" + str(secret_key).encode()).digest()
-    return Fernet(base64.urlsafe_b64encode(key))
+    return sealing_key(secret_key, "webhooks")
 
 
 def encrypt_secret(secret: str, secret_key: str) -> str:

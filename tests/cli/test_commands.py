@@ -144,7 +144,7 @@ def test_audit_verify_reports_an_intact_and_a_tampered_log(env):
     assert "access log tampered" in tampered.output and "deleted or inserted" in tampered.output
 
 
-def test_demo_syncs_three_department_systems_with_bad_rows_in_quarantine(env):
+def test_demo_syncs_three_department_systems_with_bad_rows_in_quarantine(env, monkeypatch):
     run("db", "upgrade")
     loaded = run("demo", "load")
     assert "Synced police-households: succeeded (read 200, inserted 200)" in loaded.output
@@ -164,6 +164,21 @@ def test_demo_syncs_three_department_systems_with_bad_rows_in_quarantine(env):
     with sqlite3.connect(env / "instance" / "mzj-catalog" / "catalog.db") as peer:
         assert peer.execute("SELECT count(*) FROM datastore_record WHERE NOT deleted").fetchone() == (142,)
         assert peer.execute("SELECT status FROM sync_run").fetchall() == [("succeeded",)]
+    # served on its own later (its folder as the instance), the second catalog still opens the job's token
+    import sqlalchemy as sa
+
+    from catalog import create_app
+    from catalog.db import get_db
+    from catalog.sync.models import SyncJob
+    from catalog.sync.service import clear_values
+
+    monkeypatch.setenv("CATALOG_INSTANCE_PATH", str(env / "instance" / "mzj-catalog"))
+    peer_app = create_app()
+    with get_db(peer_app).session() as session:
+        job = session.scalar(sa.select(SyncJob).where(SyncJob.name == "county-petitions"))
+        assert clear_values(session, job)["source_config"]["token"].startswith("cat_")
+    get_db(peer_app).engine.dispose()
+    monkeypatch.setenv("CATALOG_INSTANCE_PATH", str(env / "instance"))
     again = run("demo", "load")
     assert "Synced" not in again.output  # one run each, not one per make run
     assert "exists already" in again.output
