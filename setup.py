@@ -42,6 +42,7 @@ setup(
         "Flask-Login>=0.6.3,<0.7",
         "Flask-WTF>=1.2,<2",
         "rdflib>=7,<8",
+        "google-re2>=1.1,<2",
     ],
     extras_require={
         "test": [

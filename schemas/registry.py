@@ -8,13 +8,13 @@ override the wording for a keyword with ``x-messages``.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
 import jsonschema
+import re2
 from jsonschema import Draft202012Validator
 
 from .formats import CHECKERS, STANDARD_CHECKERS
@@ -52,14 +52,8 @@ def _format_checker() -> jsonschema.FormatChecker:
 FORMAT_CHECKER = _format_checker()
 
 
-def python_pattern(pattern: str) -> str:
-    """Translate a JSON Schema (ECMA-262) ``pattern`` into the equivalent Python regular expression.
-
-    Python's ``$`` also matches before a final newline, so ``^[a-z]+$`` would accept ``"abc\\n"``:
-    ``$`` becomes ``\\Z`` (and a ``$`` inside a character class is escaped). ECMA's ``\\d`` means
-    ASCII 0-9 only, while Python's also matches full-width and other Unicode digits: ``\\d``
-    becomes ``[0-9]`` (``0-9`` inside a class) and ``\\D`` outside a class ``[^0-9]``.
-    """
+def _translate(pattern: str, *, end: str, word: tuple[str, str, str] | None) -> str:
+    """Rewrite an ECMA-262 pattern's ``$``, ``\\d``, ``\\D`` (and ``\\w``, ``\\W`` when ``word`` is given)."""
     out, in_class, i = [], False, 0
     while i < len(pattern):
         char = pattern[i]
@@ -69,6 +63,10 @@ def python_pattern(pattern: str) -> str:
                 out.append("0-9" if in_class else "[0-9]")
             elif following == "D" and not in_class:
                 out.append("[^0-9]")
+            elif following == "w" and word is not None:
+                out.append(word[1] if in_class else word[0])
+            elif following == "W" and word is not None and not in_class:
+                out.append(word[2])
             else:
                 out.append(char + following)
             i += 2
@@ -78,24 +76,106 @@ def python_pattern(pattern: str) -> str:
         elif char == "]" and in_class:
             in_class = False
         elif char == "$":
-            char = "\\$" if in_class else "\\Z"
+            char = "\\$" if in_class else end
         out.append(char)
         i += 1
     return "".join(out)
 
 
-@lru_cache(maxsize=None)
-def _ecma_regex(pattern: str) -> re.Pattern:
-    """Compile a JSON Schema (ECMA-262) pattern, see :func:`python_pattern`."""
-    return re.compile(python_pattern(pattern))
+def python_pattern(pattern: str) -> str:
+    """Translate a JSON Schema (ECMA-262) ``pattern`` into the equivalent Python regular expression.
+
+    Python's ``$`` also matches before a final newline, so ``^[a-z]+$`` would accept ``"abc\\n"``:
+    ``$`` becomes ``\\Z`` (and a ``$`` inside a character class is escaped). ECMA's ``\\d`` means
+    ASCII 0-9 only, while Python's also matches full-width and other Unicode digits: ``\\d``
+    becomes ``[0-9]`` (``0-9`` inside a class) and ``\\D`` outside a class ``[^0-9]``.
+    """
+    return _translate(pattern, end="\\Z", word=None)
+
+
+def re2_pattern(pattern: str) -> str:
+    """Translate a JSON Schema (ECMA-262) ``pattern`` into RE2 syntax, meaning what :func:`python_pattern` means.
+
+    ``$`` becomes ``\\z`` (RE2 has no ``\\Z``); ``\\d`` stays ASCII; ``\\w`` keeps the Unicode meaning the
+    shipped profile relies on (Chinese data item names match ``[\\w \\-.]``): letters, digits and ``_``.
+    """
+    return _translate(pattern, end="\\z", word=("[\\p{L}\\p{N}_]", "\\p{L}\\p{N}_", "[^\\p{L}\\p{N}_]"))
+
+
+class PatternError(ValueError):
+    """A ``pattern`` the linear-time engine (RE2) cannot compile: backreferences, lookaround, bad syntax."""
+
+
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # a refused pattern is reported to the caller, not written to stderr
+
+
+@lru_cache(maxsize=4096)
+def ecma_regex(pattern: str) -> "re2._Regexp":
+    """Compile a JSON Schema (ECMA-262) pattern with RE2, whose matching time is linear in the input.
+
+    Python's ``re`` backtracks: ``^(a+)+$`` takes seconds on 26 characters and doubles with each more.
+    Raises :class:`PatternError` for what RE2 does not support (backreferences, lookaround).
+    """
+    try:
+        return re2.compile(re2_pattern(pattern), _RE2_OPTIONS)
+    except re2.error as exc:
+        reason = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise PatternError(f"{pattern!r} cannot be compiled by the linear-time regular expression engine "
+                           f"(RE2: no backreferences or lookaround): {reason}") from None
+
+
+def pattern_search(pattern: str, value: str) -> bool:
+    """Whether ``value`` contains a match of the ECMA ``pattern`` (RE2; a lone surrogate counts as U+FFFD)."""
+    regex = ecma_regex(pattern)
+    try:
+        return regex.search(value) is not None
+    except UnicodeEncodeError:  # RE2 matches UTF-8, which cannot hold a lone surrogate
+        return regex.search(value.encode("utf-8", "replace").decode("utf-8")) is not None
 
 
 def _pattern(validator, pattern, instance, schema):
-    if validator.is_type(instance, "string") and not _ecma_regex(pattern).search(instance):
+    if validator.is_type(instance, "string") and not pattern_search(pattern, instance):
         yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
-_Draft202012 = jsonschema.validators.extend(Draft202012Validator, {"pattern": _pattern})
+def _pattern_properties(validator, patterns, instance, schema):
+    if not validator.is_type(instance, "object"):
+        return
+    for pattern, subschema in patterns.items():
+        for key, value in instance.items():
+            if pattern_search(pattern, key):
+                yield from validator.descend(value, subschema, path=key, schema_path=pattern)
+
+
+def _additional_properties(validator, additional, instance, schema):
+    """jsonschema's ``additionalProperties`` with the ``patternProperties`` matched by RE2."""
+    if not validator.is_type(instance, "object"):
+        return
+    properties = schema.get("properties", {})
+    patterns = list(schema.get("patternProperties", {}))
+    extras = [key for key in instance
+              if key not in properties and not any(pattern_search(p, key) for p in patterns)]
+    if validator.is_type(additional, "object"):
+        for extra in extras:
+            yield from validator.descend(instance[extra], additional, path=extra)
+    elif not additional and extras:
+        listed = ", ".join(repr(each) for each in sorted(extras, key=str))
+        yield jsonschema.ValidationError(f"Additional properties are not allowed ({listed} unexpected)")
+
+
+def _regex_format(value: Any) -> bool:
+    """``format: regex``: the value must compile with RE2 (never Python's backtracking ``re``)."""
+    if isinstance(value, str):
+        ecma_regex(value)
+    return True
+
+
+FORMAT_CHECKER.checks("regex", raises=PatternError)(_regex_format)
+
+_Draft202012 = jsonschema.validators.extend(Draft202012Validator, {
+    "pattern": _pattern, "patternProperties": _pattern_properties,
+    "additionalProperties": _additional_properties})
 
 
 def list_schemas(kind: str) -> list[tuple[str, int]]:

@@ -22,8 +22,11 @@ So the fast path never compiles the document as given. It compiles a *copy* that
 * turns a ``$ref`` with siblings into ``allOf: [{"$ref": ...}]`` plus the siblings (2020-12 meaning);
 * drops keywords draft-07 asserts but 2020-12 does not (``dependencies``, ``additionalItems``,
   ``contentEncoding``, ``contentMediaType``, ``contentSchema``);
-* rewrites every ``pattern`` with :func:`schemas.registry.python_pattern` (ECMA ``$`` and ``\\d``),
-  the translation the detailed path uses;
+* keeps every ``pattern`` (and ``patternProperties`` key) as written, and swaps the regular expressions
+  fastjsonschema compiled with Python's backtracking ``re`` for :func:`schemas.registry.ecma_regex`
+  (RE2, linear time, the engine and translation the detailed path uses) before the function runs, so no
+  record can make a pattern take exponential time (``^(a+)+$``); a schema whose patterns RE2 refuses is
+  itself refused by :func:`check_record_schema`;
 * checks every ``format`` with the detailed path's own rule: the ``cn-*`` identifiers and ``date``,
   ``date-time`` call the functions of :mod:`schemas.formats`; any other format jsonschema knows goes
   through its format checker; a format jsonschema does not know is not checked by either.
@@ -52,7 +55,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import re
 from functools import lru_cache
 from typing import Any, Callable, Iterable, Iterator
 
@@ -62,7 +64,7 @@ from fastjsonschema.ref_resolver import RefResolver
 from jsonschema import Draft202012Validator
 
 from .formats import CHECKERS, STANDARD_CHECKERS
-from .registry import FORMAT_CHECKER, FieldError, SchemaValidator, load_schema, python_pattern
+from .registry import FORMAT_CHECKER, FieldError, PatternError, SchemaValidator, ecma_regex, load_schema
 
 __all__ = [
     "DRAFT_2020_12", "SENSITIVE_KINDS", "UNSUPPORTED_KEYWORDS", "RecordValidator",
@@ -186,8 +188,6 @@ def _fast_copy(node: Any) -> Any:
             value = [_fast_copy(sub) for sub in value]
         elif key in _MAP and isinstance(value, dict):
             value = {name: _fast_copy(sub) for name, sub in value.items()}
-        elif key == "pattern" and isinstance(value, str):
-            value = python_pattern(value)
         out[key] = value
     if "const" in out:
         # {"enum": [x]} generates the same test as {"const": x}; fastjsonschema 2.22 cannot compile a const
@@ -226,6 +226,45 @@ class _YesNoGenerator(CodeGeneratorDraft07):
     def exc(self, msg: str, *args: Any, append_to_msg: Any = None, rule: Any = None) -> None:
         self.l('raise JsonSchemaValueException("invalid")')
 
+    # Patterns are matched by RE2 (linear time), never by Python's backtracking re: fastjsonschema's own
+    # generate_pattern and generate_pattern_properties compile them with re.
+
+    def generate_pattern(self) -> None:
+        with self.l('if isinstance({variable}, str):'):
+            pattern = self._definition['pattern']
+            self._compile_regexps[pattern] = ecma_regex(pattern)
+            with self.l('if not REGEX_PATTERNS[{}].search({variable}):', repr(pattern)):
+                self.exc('{name} must match pattern {}', self.e(pattern), rule='pattern')
+
+    def generate_pattern_properties(self) -> None:
+        self.create_variable_is_dict()
+        with self.l('if {variable}_is_dict:'):
+            self.create_variable_keys()
+            patterns = self._definition['patternProperties']
+            if not patterns:
+                return
+            for pattern in patterns:
+                self._compile_regexps[pattern] = ecma_regex(pattern)
+            with self.l('for {variable}_key, {variable}_val in {variable}.items():'):
+                for pattern, definition in patterns.items():
+                    with self.l('if REGEX_PATTERNS[{}].search({variable}_key):', repr(pattern)):
+                        with self.l('if {variable}_key in {variable}_keys:'):
+                            self.l('{variable}_keys.remove({variable}_key)')
+                        self.generate_func_code_block(definition, '{}_val'.format(self._variable),
+                                                      '{}.{{{}_key}}'.format(self._variable_name, self._variable),
+                                                      clear_variables=True)
+
+    def generate_required(self) -> None:
+        definition = self._definition
+        if definition.get('patternProperties') and not definition.get('additionalProperties', True):
+            # the base class checks, with re at generation time, that each required name matches a pattern:
+            # a check of the schema only, and one a crafted name and pattern can make exponential
+            self._definition = {k: v for k, v in definition.items() if k != 'additionalProperties'}
+        try:
+            super().generate_required()
+        finally:
+            self._definition = definition
+
 
 def _compile_yes_no(copy: dict[str, Any], formats: dict[str, Callable[[str], bool]]) -> Callable[[Any], Any]:
     """``fastjsonschema.compile(copy, ...)`` with :class:`_YesNoGenerator` (what compile does, step by step)."""
@@ -238,6 +277,17 @@ def _compile_yes_no(copy: dict[str, Any], formats: dict[str, Callable[[str], boo
     return functools.partial(function, custom_formats=formats) if formats else function
 
 
+def _patterns(schema: Any) -> set[str]:
+    """Every ``pattern`` and ``patternProperties`` key of ``schema``."""
+    found = set()
+    for _pointer, node in _walk(schema):
+        if isinstance(node.get("pattern"), str):
+            found.add(node["pattern"])
+        if isinstance(node.get("patternProperties"), dict):
+            found.update(str(key) for key in node["patternProperties"])
+    return found
+
+
 def _compile_fast(schema: dict[str, Any]) -> Callable[[Any], Any]:
     copy = _fast_copy(schema)
     copy["$schema"] = DRAFT_07
@@ -246,6 +296,8 @@ def _compile_fast(schema: dict[str, Any]) -> Callable[[Any], Any]:
     try:
         return _compile_yes_no(copy, formats)
     except Exception:  # noqa: BLE001 - should fastjsonschema's generator change: its own compile decides
+        if _patterns(copy):
+            raise  # its own compile would match with Python's re: jsonschema (RE2) serves instead
         return fastjsonschema.compile(copy, handlers=_NO_REMOTE, formats=formats, use_default=False,
                                       detailed_exceptions=False)
 
@@ -394,11 +446,15 @@ def check_record_schema(schema: Any) -> list[str]:
         pointer = "".join(f"/{_escape(str(p))}" for p in error.absolute_path)
         problems.append(f"not a valid JSON Schema (Draft 2020-12) {_where(pointer)}: {error.message}")
     for pointer, node in _walk(schema):
-        if isinstance(node.get("pattern"), str):
+        patterns = [(f"{pointer}/pattern", node["pattern"])] if isinstance(node.get("pattern"), str) else []
+        if isinstance(node.get("patternProperties"), dict):
+            patterns += [(f"{pointer}/patternProperties/{_escape(str(key))}", str(key))
+                         for key in node["patternProperties"]]
+        for where, pattern in patterns:
             try:
-                re.compile(python_pattern(node["pattern"]))
-            except re.error as exc:
-                problems.append(f"pattern {_where(pointer)} is not a valid regular expression: {exc}")
+                ecma_regex(pattern)
+            except PatternError as exc:
+                problems.append(f"pattern at {where} is refused: {exc}")
     if schema.get("type") != "object":
         problems.append('the top-level type must be "object": a record is a JSON object')
     problems.extend(_primary_key_problems(schema))
