@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
@@ -79,22 +80,34 @@ def _depth(value: Any, limit: int) -> bool:
     return False
 
 
-def _nul_path(value: Any, path: str = "") -> str | None:
-    """The path of the first string holding a NUL character (PostgreSQL text cannot store one)."""
+#: Characters no text column takes: NUL (PostgreSQL text cannot store it) and the UTF-16 surrogates, which a
+#: JSON body can smuggle in as a lone ``\ud800`` escape and which no UTF-8 encoder (driver, RE2, file) accepts.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _unstorable_path(value: Any, path: str = "") -> tuple[str, str] | None:
+    """The path of the first key or string holding a character no database stores, and what is wrong."""
     stack = [(value, path)]
     while stack:
         item, where = stack.pop()
         if isinstance(item, str):
-            if "\x00" in item:
-                return where or "__root__"
+            if (found := _UNSTORABLE.search(item)) is not None:
+                return where or "__root__", _unstorable_message(found.group())
         elif isinstance(item, dict):
             for key, sub in item.items():
-                if isinstance(key, str) and "\x00" in key:
-                    return where or "__root__"
+                if isinstance(key, str) and (found := _UNSTORABLE.search(key)) is not None:
+                    return where or "__root__", "a key " + _unstorable_message(found.group())
                 stack.append((sub, f"{where}.{key}" if where else str(key)))
         elif isinstance(item, list):
             stack.extend((sub, f"{where}.{i}" if where else str(i)) for i, sub in enumerate(item))
     return None
+
+
+def _unstorable_message(char: str) -> str:
+    if char == "\x00":
+        return "must not contain the NUL character (\\u0000)"
+    return (f"must not contain a lone surrogate (\\u{ord(char):04x}): text must be valid Unicode, "
+            "a surrogate only comes in a pair that encodes one character")
 
 
 def _request_data() -> dict[str, Any]:
@@ -140,9 +153,9 @@ def call_action(name: str) -> Response:
     session = get_session()
     try:
         data = _request_data()
-        nul = _nul_path(data)
-        if nul is not None:
-            raise ValidationError.single(nul, "must not contain the NUL character (\\u0000)")
+        unstorable = _unstorable_path(data)
+        if unstorable is not None:
+            raise ValidationError.single(*unstorable)
         actor, token = authenticate_headers(session, request.headers)
         rules.require(rules.can_use_token_for(token, read_only=spec.read_only),
                       "This API token is read-only; use a token with write scope")

@@ -5,6 +5,7 @@ import datetime as dt
 import json
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields
+from marshmallow.validate import Length, Range
 
 
 class ParamsSchema(Schema):
@@ -49,7 +50,6 @@ class JsonDict(fields.Dict):
 
 def limit_field(default: int, maximum: int) -> fields.Integer:
     """A page size parameter between 0 and ``maximum``."""
-    from marshmallow.validate import Range
     return fields.Integer(load_default=default, validate=Range(min=0, max=maximum),
                           metadata={"description": f"page size, at most {maximum}"})
 
@@ -60,9 +60,20 @@ MAX_OFFSET = 2**31 - 1
 
 
 def offset_field() -> fields.Integer:
-    """A non-negative offset parameter."""
-    from marshmallow.validate import Range
+    """A non-negative offset parameter (at most :data:`MAX_OFFSET`)."""
     return fields.Integer(load_default=0, validate=Range(min=0, max=MAX_OFFSET))
+
+
+#: The longest free-text query (``q``, ``fq``) taken. Full-text engines turn each word into a term of one
+#: expression: 100,000 characters made SQLite's FTS5 and LIKE give up with an error (a 500) and
+#: PostgreSQL spend seconds; no person types a query of more than a few hundred characters.
+MAX_QUERY_CHARS = 1000
+
+
+def query_field(**kwargs) -> fields.String:
+    """A free-text query parameter of at most :data:`MAX_QUERY_CHARS` characters."""
+    kwargs.setdefault("load_default", None)
+    return fields.String(validate=Length(max=MAX_QUERY_CHARS), **kwargs)
 
 
 def id_field(description: str = "id or name") -> fields.String:

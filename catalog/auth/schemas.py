@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from ..api.fields import CkanDateTime, ParamsSchema, id_field, limit_field, offset_field
+from ..api.fields import MAX_OFFSET, CkanDateTime, ParamsSchema, id_field, limit_field, offset_field, query_field
 
 
 class UserOut(Schema):
@@ -47,7 +47,7 @@ class UserShowParams(ParamsSchema):
 
 
 class UserListParams(ParamsSchema):
-    q = fields.String(load_default=None)
+    q = query_field()
     order_by = fields.String(load_default="name", validate=validate.OneOf(["name", "created"]))
     limit = limit_field(100, 1000)
     offset = offset_field()
@@ -57,9 +57,9 @@ class TokenCreateParams(ParamsSchema):
     user = id_field("the user the token acts as")
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     scope = fields.String(load_default="write", validate=validate.OneOf(["read", "write"]))
-    expires_in = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1),
+    expires_in = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=MAX_OFFSET),
                                 metadata={"description": "lifetime, in units of `unit` seconds"})
-    unit = fields.Integer(load_default=86400, validate=validate.Range(min=1),
+    unit = fields.Integer(load_default=86400, validate=validate.Range(min=1, max=MAX_OFFSET),
                           metadata={"description": "seconds per expires_in unit (default: one day)"})
 
 

@@ -76,7 +76,7 @@ class DatasetParams(ParamsSchema):
                                                   "list (package_update; omit it to keep them)"})
     metadata_modified = fields.String(allow_none=True, metadata={
         "description": "the value you last read; a newer stored value makes the write fail with 409"})
-    revision = fields.Integer(allow_none=True, metadata={
+    revision = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=MAX_OFFSET), metadata={
         "description": "the revision you last read; a newer stored one makes the write fail with 409"})
 
 

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from marshmallow import fields, validate
 
-from ..api.fields import JsonDict, JsonList, ParamsSchema, id_field
+from ..api.fields import JsonDict, JsonList, ParamsSchema, id_field, offset_field, query_field
 from ..api.registry import ActionContext, action
 from ..datasets import resources as resource_service
 from ..datasets.models import Resource
@@ -48,12 +48,12 @@ class DatastoreDeleteParams(ParamsSchema):
 class DatastoreSearchParams(ParamsSchema):
     resource_id = id_field("resource id")
     filters = JsonDict(load_default=None)
-    q = fields.String(load_default=None)
+    q = query_field()
     fields_ = fields.Raw(data_key="fields", load_default=None,
                          metadata={"description": "field names, as a list or comma-separated"})
     sort = fields.String(load_default=None)
     limit = fields.Integer(load_default=100, validate=validate.Range(min=0, max=query.MAX_LIMIT))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    offset = offset_field()
     include_total = fields.Boolean(load_default=True)
     records_format = fields.String(load_default="objects", validate=validate.OneOf(["objects", "lists", "csv"]))
 

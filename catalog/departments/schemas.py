@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from ..api.fields import CkanDateTime, JsonList, ParamsSchema, id_field, limit_field, offset_field
+from ..api.fields import CkanDateTime, JsonList, ParamsSchema, id_field, limit_field, offset_field, query_field
 from .models import ROLES
 
 
@@ -68,7 +68,7 @@ class DepartmentShowParams(ParamsSchema):
 class DepartmentListParams(ParamsSchema):
     all_fields = fields.Boolean(load_default=False)
     sort = fields.String(load_default="title asc")
-    q = fields.String(load_default=None)
+    q = query_field()
     organizations = JsonList(fields.String(), load_default=None)
     limit = limit_field(1000, 1000)
     offset = offset_field()

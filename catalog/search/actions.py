@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import RAISE, fields, validate
 
-from ..api.fields import MAX_OFFSET, JsonList, ParamsSchema
+from ..api.fields import MAX_OFFSET, MAX_QUERY_CHARS, JsonList, ParamsSchema, query_field
 from ..api.registry import ActionContext, action
 from ..datasets.actions import dataset_dicts
 from ..datasets.schemas import DatasetOut
@@ -16,18 +16,21 @@ class SearchParams(ParamsSchema):
     class Meta:
         unknown = RAISE
 
-    q = fields.String(load_default="", metadata={"description": "words to find (Chinese, pinyin, codes)"})
-    fq = fields.String(load_default=None, allow_none=True,
+    q = query_field(load_default="", metadata={"description": "words to find (Chinese, pinyin, codes)"})
+    fq = query_field(allow_none=True,
                        metadata={"description": 'filters: field:value, field:"a b", -field:value, field:(a OR b)'})
-    fq_list = JsonList(fields.String(), load_default=None, allow_none=True)
+    fq_list = JsonList(fields.String(validate=validate.Length(max=MAX_QUERY_CHARS)), load_default=None,
+                       allow_none=True, validate=validate.Length(max=100))
     sort = fields.String(load_default=None, allow_none=True,
                          metadata={"description": "e.g. score desc, metadata_modified desc, title_string asc"})
     rows = fields.Integer(load_default=10, validate=validate.Range(min=0, max=1000))
     start = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
     facet = fields.Boolean(load_default=True)
     facet_field = JsonList(fields.String(), data_key="facet.field", load_default=None, allow_none=True)
-    facet_limit = fields.Integer(data_key="facet.limit", load_default=50, validate=validate.Range(min=-1))
-    facet_mincount = fields.Integer(data_key="facet.mincount", load_default=1, validate=validate.Range(min=0))
+    facet_limit = fields.Integer(data_key="facet.limit", load_default=50,
+                                 validate=validate.Range(min=-1, max=MAX_OFFSET))
+    facet_mincount = fields.Integer(data_key="facet.mincount", load_default=1,
+                                    validate=validate.Range(min=0, max=MAX_OFFSET))
     include_private = fields.Boolean(load_default=False)
     include_drafts = fields.Boolean(load_default=False)
     lang = fields.String(load_default="zh", validate=validate.OneOf(["zh", "en"]),
