@@ -220,6 +220,14 @@ def _describe(error: jsonschema.ValidationError) -> Iterable[FieldError]:
             if prop not in instance:
                 yield FieldError(_path(base + [prop]), "required", "Missing value")
         return
+    if keyword == "additionalProperties" and error.validator_value is False and isinstance(error.instance, dict):
+        # one error per unknown field, at the field's own path: "records.3.phone", not the record
+        patterns = list(schema.get("patternProperties") or {})
+        for name in error.instance:
+            if name not in (schema.get("properties") or {}) and not any(pattern_search(p, name) for p in patterns):
+                yield FieldError(_path(base + [name]), "additionalProperties",
+                                 custom.get(keyword) or "unknown field: the schema does not declare it")
+        return
     if keyword in custom:
         message = custom[keyword]
     elif keyword in ("anyOf", "oneOf"):

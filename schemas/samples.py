@@ -426,7 +426,7 @@ def _household_breaks() -> dict[str, Breaker]:
 
     def member_unknown_field(r: Record) -> tuple[str, str]:
         r["members"][0]["nickname"] = "小王"
-        return "members.0", "additionalProperties"
+        return "members.0.nickname", "additionalProperties"
 
     return {
         "missing_household_number": _removing("household_number"),
@@ -508,7 +508,7 @@ def _petition_breaks() -> dict[str, Breaker]:
 
     def petitioner_unknown_field(r: Record) -> tuple[str, str]:
         r["petitioner"]["address"] = "城关镇"
-        return "petitioner", "additionalProperties"
+        return "petitioner.address", "additionalProperties"
 
     return {
         "missing_content": _removing("content"),

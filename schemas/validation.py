@@ -48,11 +48,15 @@ Schema extensions read here
 * ``x-primary-key``: top-level list of property names that identify a record, e.g.
   ``["household_number"]``; each must be a ``required`` top-level property (:func:`primary_key`).
 * ``x-sensitive``: on a property, the masking kind as data — one of :data:`SENSITIVE_KINDS`.
+  A field the schema does not declare cannot be marked, so record schemas are closed
+  (:func:`closed_schema`): an object that declares properties refuses any other one unless it says
+  otherwise (``additionalProperties``, ``patternProperties``).
   :func:`sensitive_fields` reports them by dotted path: ``head_id_number``, ``petitioner.phone``,
   and ``*`` for "every item of an array": ``members.*.id_number``.
 """
 from __future__ import annotations
 
+import copy
 import functools
 import logging
 from functools import lru_cache
@@ -68,7 +72,8 @@ from .registry import FORMAT_CHECKER, FieldError, PatternError, SchemaValidator,
 
 __all__ = [
     "DRAFT_2020_12", "SENSITIVE_KINDS", "UNSUPPORTED_KEYWORDS", "RecordValidator",
-    "check_record_schema", "primary_key", "record_validator", "sensitive_fields",
+    "check_record_schema", "closed_schema", "primary_key", "record_validator", "resolve_local",
+    "sensitive_fields",
 ]
 
 log = logging.getLogger(__name__)
@@ -136,7 +141,7 @@ def _recursive_refs(schema: Any) -> list[str]:
     """The local ``$ref`` targets that (directly or not) contain a ``$ref`` to themselves."""
     refs = {node["$ref"] for _pointer, node in _walk(schema)
             if isinstance(node.get("$ref"), str) and node["$ref"].startswith("#")}
-    graph = {ref: {node["$ref"] for _p, node in _walk(_resolve_local(schema, ref)) if node.get("$ref") in refs}
+    graph = {ref: {node["$ref"] for _p, node in _walk(resolve_local(schema, ref)) if node.get("$ref") in refs}
              for ref in refs}
     recursive, state = [], {}  # state: 1 = on the current path, 2 = done
 
@@ -367,6 +372,70 @@ def record_validator(name: str, version: int) -> RecordValidator:
     return RecordValidator(load_schema("records", name, version))
 
 
+# --- closed schemas ------------------------------------------------------------------------------
+
+#: keywords by which an object schema says itself what it does with undeclared properties
+_OPENNESS = ("additionalProperties", "patternProperties", "unevaluatedProperties")
+#: where else a node declares properties of the same object (``if`` only tests, it declares nothing)
+_BRANCHES = ("allOf", "anyOf", "oneOf")
+
+
+def _branch_nodes(root: dict[str, Any], node: dict[str, Any], refs: frozenset[str] = frozenset(),
+                  shared: bool = False) -> Iterator[tuple[dict[str, Any], bool]]:
+    """The subschemas that apply to the same instance as ``node`` ($ref, allOf/anyOf/oneOf, then/else),
+    each with whether it is reached through a ``$ref`` (shared with other places: never changed)."""
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref not in refs:
+        target = resolve_local(root, ref)
+        if isinstance(target, dict):
+            yield target, True
+            yield from _branch_nodes(root, target, refs | {ref}, True)
+    subs = [sub for key in _BRANCHES if isinstance(node.get(key), list) for sub in node[key]]
+    subs += [node[key] for key in ("then", "else") if key in node]
+    for sub in subs:
+        if isinstance(sub, dict):
+            yield sub, shared
+            yield from _branch_nodes(root, sub, refs, shared)
+
+
+def closed_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a record schema whose objects refuse fields they do not declare.
+
+    Every object schema that declares properties (itself, or through ``$ref``, ``allOf``/``anyOf``/
+    ``oneOf``, ``then``/``else``) and does not say what happens to others (``additionalProperties``,
+    ``patternProperties``) gets ``additionalProperties: false``; the names declared only in those
+    branches are added to its ``properties`` as ``{}`` (no constraint), because
+    ``additionalProperties`` only sees its sibling ``properties``. Objects reached through
+    ``properties`` and ``items`` are closed too; what a ``$ref`` points at is never changed (the
+    keywords go beside the ``$ref``). A schema that is already closed comes back equal.
+    """
+    closed = copy.deepcopy(schema)
+
+    def close(node: Any) -> None:
+        if not isinstance(node, dict):
+            return
+        branches = list(_branch_nodes(closed, node))
+        if not any(key in node for key in _OPENNESS):
+            names = list(node["properties"]) if isinstance(node.get("properties"), dict) else []
+            for branch, _shared in branches:
+                if isinstance(branch.get("properties"), dict):
+                    names += [name for name in branch["properties"] if name not in names]
+            if names:
+                properties = node.setdefault("properties", {})
+                for name in names:
+                    properties.setdefault(name, {})
+                node["additionalProperties"] = False
+        for holder in [node] + [branch for branch, shared in branches if not shared]:
+            if isinstance(holder.get("properties"), dict):
+                for sub in holder["properties"].values():
+                    close(sub)
+            if isinstance(holder.get("items"), dict):
+                close(holder["items"])
+
+    close(closed)
+    return closed
+
+
 # --- reading the extensions ---------------------------------------------------------------------
 
 
@@ -378,7 +447,8 @@ def primary_key(schema: dict[str, Any]) -> list[str]:
     return [k for k in key if isinstance(k, str)] if isinstance(key, list) else []
 
 
-def _resolve_local(root: dict[str, Any], ref: str) -> Any:
+def resolve_local(root: dict[str, Any], ref: str) -> Any:
+    """The subschema a local ``$ref`` (``#/$defs/...``) points at in ``root``, or ``None``."""
     if not ref.startswith("#"):
         return None
     node: Any = root
@@ -408,7 +478,7 @@ def sensitive_fields(schema: dict[str, Any]) -> dict[str, str]:
             return
         ref = node.get("$ref")
         if isinstance(ref, str) and ref not in refs:
-            visit(_resolve_local(schema, ref), path, refs | {ref})
+            visit(resolve_local(schema, ref), path, refs | {ref})
         kind = node.get("x-sensitive")
         if path and isinstance(kind, str):
             found.setdefault(path, kind)

@@ -1,5 +1,8 @@
 """The record schema registry: schemas shipped in ``schemas/records`` plus those departments register.
 
+Registered documents are stored closed (:func:`schemas.validation.closed_schema`): an object that
+declares properties and does not say otherwise gets ``additionalProperties: false``.
+
 A schema is addressed as ``name@version``. Versions are immutable: registering a changed document
 under an existing name creates the next version; registering an identical one returns the latest.
 """
@@ -12,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from schemas.registry import list_schemas, load_schema, parse_ref
-from schemas.validation import check_record_schema
+from schemas.validation import check_record_schema, closed_schema
 
 from ..auth import rules
 from ..auth.models import User
@@ -76,6 +79,8 @@ def create_record_schema(session: Session, actor: User | None, *, name: str, doc
     problems = check_record_schema(document)
     if problems:
         raise ValidationError({"schema": problems})
+    # Closed by default: a field the schema does not declare could not be validated or marked sensitive.
+    document = closed_schema(document)
     rows = list(session.scalars(sa.select(RecordSchema).where(RecordSchema.name == name)
                                 .order_by(RecordSchema.version)))
     if rows and department is not None and rows[-1].owner_org not in (None, department.id):

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from schemas.validation import RecordValidator, primary_key as schema_primary_key
+from schemas.validation import RecordValidator, closed_schema, primary_key as schema_primary_key
 
 from ..auth import rules
 from ..auth.models import User
@@ -93,16 +93,21 @@ def schema_from_fields(fields: list[dict[str, Any]], primary_key: list[str]) -> 
     if errors:
         raise ValidationError(errors)
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
-            "properties": properties, "required": list(primary_key), "x-primary-key": list(primary_key)}
+            "properties": properties, "required": list(primary_key), "x-primary-key": list(primary_key),
+            "additionalProperties": False}
 
 
 @lru_cache(maxsize=64)
 def _compiled(document_json: str) -> RecordValidator:
-    return RecordValidator(json.loads(document_json))
+    return RecordValidator(closed_schema(json.loads(document_json)))
 
 
 def validator_for(table: DatastoreTable) -> RecordValidator:
-    """The compiled validator of a table's record schema (cached per document)."""
+    """The compiled validator of a table's record schema, closed (cached per document).
+
+    Closed here too, not only when a schema is registered: tables created before schemas were
+    closed keep their stored document, and must refuse undeclared fields all the same.
+    """
     return _compiled(json.dumps(table.schema_document, sort_keys=True, ensure_ascii=False))
 
 

@@ -1,7 +1,8 @@
-"""Reading records under the share rules: access decision, masking and the access log, in one place.
+"""Reading records and files under the share rules: access decision, masking and the access log.
 
-Every path that returns records (datastore_search, datastore_changes, the dump, and later the web
-preview and connectors) opens a :class:`RecordReader` first.
+Every path that returns records (datastore_search, datastore_changes, the dump, the web preview)
+opens a :class:`RecordReader` first; every download of an uploaded resource file opens a
+:class:`FileReader` (:func:`open_file`).
 """
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ..auth.models import User
-from ..datasets.models import Dataset
+from ..datasets.models import Dataset, Resource
 from ..datasets.service import show_dataset
+from ..datastore.record_schemas import find_record_schema
+from ..datastore.service import record_key
 from ..errors import NotAuthorized
 from . import access_log, masking
-from .service import RecordAccess, require_record_access
+from .service import RecordAccess, record_access, require_record_access
 
 
 @dataclass
@@ -28,6 +31,8 @@ class RecordReader:
     primary_key: list[str]
     access: RecordAccess
     masked: dict[str, str]
+    #: what the schema declares, for readers outside the owner department (``None``: the owner)
+    declared: masking.Shape | None = None
 
     @property
     def masked_fields(self) -> set[str]:
@@ -49,10 +54,19 @@ class RecordReader:
                                 "filter on the fields you can see, or request the sensitive fields")
 
     def mask(self, record: dict[str, Any]) -> dict[str, Any]:
-        """The record as this reader may see it."""
+        """The record (or change-feed entry) as this reader may see it.
+
+        Undeclared fields are left out, sensitive fields not granted are masked, and a ``_key`` made
+        of masked fields is rebuilt from their masked values (each part of a composite key, and
+        tombstones alike).
+        """
+        if self.declared is not None:
+            record = masking.without_undeclared(record, self.declared)
         masked = masking.mask_record(record, self.masked)
-        if "_key" in masked and self.primary_key and self.primary_key[0] in self.masked:
-            masked["_key"] = masking.mask_value(self.masked[self.primary_key[0]], masked["_key"])
+        if "_key" in masked:
+            key = masking.masked_key(masked, self.primary_key, self.masked, record_key)
+            if key is not None:  # some key field is masked, so ``masked`` is already a copy
+                masked["_key"] = key
         return masked
 
     def log(self, session: Session, *, action: str, params: dict[str, Any], count: int) -> None:
@@ -70,4 +84,55 @@ def open_reader(session: Session, actor: User | None, table) -> RecordReader:
     granted = None if access.granted_fields is None else set(access.granted_fields)
     return RecordReader(actor=actor, dataset=dataset, resource_id=table.resource_id,
                         primary_key=list(table.primary_key), access=access,
-                        masked=masking.masked_paths(table.schema_document, granted))
+                        masked=masking.masked_paths(table.schema_document, granted),
+                        declared=None if granted is None else masking.declared_shape(table.schema_document))
+
+
+@dataclass
+class FileReader:
+    """One actor's permission to download one uploaded resource file."""
+
+    actor: User | None
+    dataset: Dataset
+    resource: Resource
+    departments: tuple[str, ...]
+
+    def log(self, session: Session, *, filename: str) -> None:
+        """Append this download to the access log (the file's name, size and hash as parameters)."""
+        access_log.append_entry(session, self.actor, action="resource_download", dataset=self.dataset,
+                                resource_id=self.resource.id, departments=list(self.departments),
+                                params={"filename": filename, "size": self.resource.size,
+                                        "hash": self.resource.hash}, record_count=0)
+
+
+def file_refusal(session: Session, actor: User | None, dataset: Dataset) -> tuple[str | None, RecordAccess]:
+    """Why ``actor`` may not download the files of ``dataset`` (``None``: they may), and the access.
+
+    A file cannot be masked: files of an ``unconditional`` dataset go to whoever sees its metadata;
+    those of a ``conditional`` or ``none`` dataset only to the owner department (and sysadmins), and
+    to departments whose active grant names every sensitive field of the dataset's record schema
+    (any active grant when the dataset has no record schema; ``none`` has no grants).
+    """
+    access = record_access(session, actor, dataset)
+    if dataset.share_type == "unconditional":
+        return None, access
+    if not access.allowed:
+        return access.reason, access
+    if access.granted_fields is None:
+        return None, access
+    schema = find_record_schema(session, dataset.record_schema) if dataset.record_schema else None
+    hidden = sorted(masking.masked_paths(schema or {}, set(access.granted_fields)))
+    if hidden:
+        return (f"Files of dataset {dataset.name} cannot be masked: they are served only to grants that name "
+                f"every sensitive field; yours does not name {', '.join(hidden)}"), access
+    return None, access
+
+
+def open_file(session: Session, actor: User | None, resource: Resource) -> FileReader:
+    """Check the share rules for an uploaded file of ``resource`` and return the reader (or raise)."""
+    dataset = resource.dataset
+    show_dataset(session, actor, dataset.id)
+    reason, access = file_refusal(session, actor, dataset)
+    if reason is not None:
+        raise NotAuthorized(reason)
+    return FileReader(actor=actor, dataset=dataset, resource=resource, departments=access.departments)
