@@ -172,6 +172,7 @@ def package_update(ctx: ActionContext, data: dict) -> dict:
 def package_patch(ctx: ActionContext, data: dict) -> dict:
     """Change only the given fields of a dataset."""
     dataset = _target(ctx, data)
+    service.lock_dataset(ctx.session, dataset)  # the fields not given are kept as they are now, not as read
     values = service.metadata_of(dataset)
     values.update({k: v for k, v in data.items() if k in service.METADATA_FIELDS})
     if data.get("owner_org"):

@@ -23,7 +23,7 @@ from ..db import utcnow
 from ..errors import NotFound, ValidationError
 from ..webhooks.service import metadata_changed as announce_metadata_changed
 from .models import Dataset, Resource
-from .service import metadata_of, show_dataset, touch
+from .service import lock_dataset, metadata_of, show_dataset, touch
 
 FIELDS = ("name", "description", "url", "format", "mimetype")
 URL_SCHEMES = ("http", "https", "ftp", "ftps")
@@ -155,6 +155,7 @@ def create_resource(session: Session, actor: User | None, dataset: Dataset, *, v
                   f"You cannot add resources to dataset {dataset.name}")
     if upload is None:
         _check_url(values.get("url"))
+    lock_dataset(session, dataset)  # concurrent additions queue up: each gets its own position, none fails
     position = session.scalar(sa.select(sa.func.count()).select_from(Resource).where(
         Resource.package_id == dataset.id)) or 0
     resource = Resource(package_id=dataset.id, position=position, extras=values.get("extras") or {},
@@ -180,6 +181,7 @@ def update_resource(session: Session, actor: User | None, resource: Resource, *,
     dataset = resource.dataset
     rules.require(rules.can_edit_datasets_of(session, actor, dataset.owner_org),
                   f"You cannot edit resources of dataset {dataset.name}")
+    lock_dataset(session, dataset)
     before_resource = _resource_summary(resource)
     if upload is None and "url" in values and values["url"] != resource.url:
         _check_url(values["url"])
@@ -205,6 +207,7 @@ def delete_resource(session: Session, actor: User | None, resource: Resource, *,
     dataset = resource.dataset
     rules.require(rules.can_edit_datasets_of(session, actor, dataset.owner_org),
                   f"You cannot delete resources of dataset {dataset.name}")
+    lock_dataset(session, dataset)
     summary = _resource_summary(resource)
     if storage_path:
         folder = Path(storage_path) / "resources" / resource.id

@@ -140,6 +140,20 @@ def create_dataset(session: Session, actor: User | None, *, values: dict[str, An
     return dataset
 
 
+def lock_dataset(session: Session, dataset: Dataset) -> None:
+    """Wait for the other writers of ``dataset`` and reload it, so that changes to one dataset follow each other.
+
+    On PostgreSQL the row is locked (``SELECT ... FOR UPDATE``) until the transaction ends; on SQLite
+    the transaction already holds the single write lock (``BEGIN IMMEDIATE``). Without the lock, two
+    callers adding resources at once both bumped the revision they had read: one of them failed with
+    "changed by someone else" although neither sent a revision (CKAN loses such resources, ckan#6420).
+    A caller who does send ``revision`` or ``metadata_modified`` is still checked, against the reloaded
+    values (:func:`check_not_stale`).
+    """
+    session.flush()
+    session.refresh(dataset, with_for_update=True)
+
+
 def check_not_stale(dataset: Dataset, *, metadata_modified: str | None = None,
                     revision: int | None = None) -> None:
     """Refuse (409) a write based on an older version of the dataset than the stored one."""
@@ -171,6 +185,7 @@ def update_dataset(session: Session, actor: User | None, dataset: Dataset, *,
     """
     rules.require(rules.can_edit_datasets_of(session, actor, dataset.owner_org),
                   f"You cannot edit dataset {dataset.name}")
+    lock_dataset(session, dataset)
     check_not_stale(dataset, metadata_modified=metadata_modified, revision=revision)
     department = dataset.organization
     new_owner = values.get("owner_org")
