@@ -8,6 +8,8 @@ import os
 import secrets
 from pathlib import Path
 
+from connectors.outbound import Policy
+
 #: Settings with their defaults. Each can be overridden by ``CATALOG_<NAME>`` in the environment.
 DEFAULTS = {
     "DATABASE_URL": None,  # default: sqlite:///<instance>/catalog.db
@@ -41,6 +43,8 @@ DEFAULTS = {
     "WEBHOOK_RETRY_MAX_DELAY": 3600,  # longest wait between two tries, in seconds
     "WEBHOOK_TIMEOUT": 10,  # seconds to wait for a receiver's answer
     "WEBHOOK_DISPATCH": "auto",  # auto: after commit (Celery or a thread); manual: `catalog webhooks deliver`
+    # Outbound requests (sync sources and targets, harvesting, webhooks): public addresses only, plus these
+    "OUTBOUND_ALLOW": "",  # comma-separated hosts, addresses or ranges, each with an optional :port
 }
 
 _INT_SETTINGS = {"MAX_CONTENT_LENGTH", "MAX_JSON_BYTES", "MAX_JSON_DEPTH", "TOKEN_DEFAULT_DAYS",
@@ -66,8 +70,17 @@ def from_environment(environ: dict[str, str] | None = None) -> dict:
     return found
 
 
+def outbound_policy(config: dict) -> Policy:
+    """Where server-side requests may go: public addresses, and what ``OUTBOUND_ALLOW`` lists."""
+    return Policy.parse(config.get("OUTBOUND_ALLOW") or "", setting="CATALOG_OUTBOUND_ALLOW")
+
+
 def finalize(config: dict, instance_path: str) -> None:
     """Fill in the defaults that depend on the instance folder (database file, secret key)."""
+    try:
+        outbound_policy(config)
+    except ValueError as error:  # a typo in the allowlist must stop the start, not widen or narrow it
+        raise ValueError(f"CATALOG_OUTBOUND_ALLOW: {error}") from None
     instance = Path(instance_path)
     if not config.get("DATABASE_URL"):
         instance.mkdir(parents=True, exist_ok=True)

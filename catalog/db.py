@@ -16,6 +16,10 @@ from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from connectors.outbound import Policy
+
+from . import config as settings
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -106,13 +110,16 @@ class Database:
     """The engine and session factory of one app, kept in ``app.extensions['catalog.db']``.
 
     ``secret_key`` is the app's ``SECRET_KEY``, for what is stored sealed (sync job credentials); its
-    sessions carry it in ``session.info["secret_key"]``.
+    sessions carry it in ``session.info["secret_key"]``. ``outbound`` is where server-side requests may
+    go (``CATALOG_OUTBOUND_ALLOW``, connectors/outbound.py); sessions carry it in ``session.info["outbound"]``.
     """
 
-    def __init__(self, engine: sa.Engine, secret_key: str = ""):
+    def __init__(self, engine: sa.Engine, secret_key: str = "", outbound: Policy | None = None):
         self.engine = engine
         self.secret_key = secret_key
-        self.sessionmaker = sessionmaker(bind=engine, expire_on_commit=False, info={"secret_key": secret_key})
+        self.outbound = outbound or Policy()
+        self.sessionmaker = sessionmaker(bind=engine, expire_on_commit=False,
+                                         info={"secret_key": secret_key, "outbound": self.outbound})
 
     def session(self) -> Session:
         """A new session (the caller owns it)."""
@@ -123,7 +130,7 @@ def init_app(app: Flask) -> None:
     """Create the engine and register the request-scoped session teardown."""
     app.extensions["catalog.db"] = Database(
         make_engine(app.config["DATABASE_URL"], echo=app.config.get("SQL_ECHO", False)),
-        secret_key=str(app.config.get("SECRET_KEY") or ""))
+        secret_key=str(app.config.get("SECRET_KEY") or ""), outbound=settings.outbound_policy(app.config))
     app.teardown_appcontext(_close_session)
 
 

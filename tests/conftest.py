@@ -67,8 +67,10 @@ def database_url(request, tmp_path_factory):
 def base_app(database_url, tmp_path_factory):
     """The app on the session's database, migrated with Alembic as `catalog db upgrade` does."""
     instance = tmp_path_factory.mktemp("instance")
+    # OUTBOUND_ALLOW: the tests sync from and deliver to servers on loopback (live_url, receivers);
+    # tests/security/test_outbound.py builds apps without it
     app = create_app({"TESTING": True, "DATABASE_URL": database_url, "INSTANCE_PATH": str(instance),
-                      "SECRET_KEY": "test", "SITE_URL": "http://localhost"})
+                      "SECRET_KEY": "test", "SITE_URL": "http://localhost", "OUTBOUND_ALLOW": "127.0.0.1"})
     run_migrations(app)
     yield app
     get_db(app).engine.dispose()

@@ -10,6 +10,10 @@ error, never taken over.
 Why not a sync job: sync jobs fill one dataset's DataStore resource (``SyncJob`` belongs to a
 dataset and its target writes records); harvesting writes catalog metadata across many datasets,
 so it is a command and an action of its own that reuse the connector source, not the job engine.
+
+A URL is fetched under the app's outbound policy (``CATALOG_OUTBOUND_ALLOW``, carried by the session
+as ``session.info["outbound"]``): an export at a loopback, private, link-local or metadata address —
+or one redirecting there — is refused unless the operator listed it.
 """
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from connectors.base import Checkpoint, Row, SourceError
+from connectors.outbound import Policy
 from connectors.sources.dcat import DcatSource
 
 from ..auth import rules
@@ -181,6 +186,7 @@ def harvest(session: Session, actor: User | None, location: str, *, organization
             token: str | None = None, dry_run: bool = False) -> HarvestReport:
     """Read the DCAT-AP export at ``location`` (URL or file) and apply it to ``organization``."""
     source, config = DcatSource(), source_config(location, token=token)
+    source.outbound = session.info.get("outbound") or Policy()
     try:
         source.check(config)
     except SourceError as error:

@@ -18,6 +18,7 @@ from connectors import sources
 from connectors.base import SourceError, Stream
 from connectors.engine import run_sync
 from connectors.mapping import Mapping, MappingConfigError
+from connectors.outbound import Policy
 
 from ..auth import rules
 from ..auth.models import User
@@ -89,8 +90,9 @@ def _datastore_resource(session: Session, actor: User | None, dataset, resource_
     return resource.id
 
 
-def _validate(values: dict[str, Any]) -> None:
+def _validate(values: dict[str, Any], outbound: Policy | None = None) -> None:
     errors: dict[str, list[str]] = {}
+    outbound = outbound or Policy()
     if not NAME_RE.match(values.get("name") or ""):
         errors["name"] = ["must be 2 to 100 lower-case letters, digits, - or _"]
     for field in ("title", "stream"):  # String(200) columns: PostgreSQL refuses longer values
@@ -107,6 +109,9 @@ def _validate(values: dict[str, Any]) -> None:
     if target is not None:
         problems = [f"{'.'.join(map(str, e.absolute_path)) or 'target'}: {e.message}" for e in
                     jsonschema.Draft202012Validator(TARGET_SPEC).iter_errors(target)]
+        refused = None if problems else outbound.refusal_for_url(target["url"])
+        if refused:
+            problems = [f"url: {refused}"]
         if problems:
             errors["target"] = problems
     if values.get("source") == LOCAL_SOURCE:
@@ -118,6 +123,7 @@ def _validate(values: dict[str, Any]) -> None:
     else:
         try:
             source = sources.get(values.get("source") or "")
+            source.outbound = outbound  # the sources that send requests keep to it (connectors/outbound.py)
         except LookupError:
             errors["source"] = ["must be one of: " + ", ".join([*sources.names(), LOCAL_SOURCE])]
             source = None
@@ -146,7 +152,7 @@ def create_job(session: Session, actor: User | None, *, package_id: str, resourc
                   f"You cannot define sync jobs for dataset {dataset.name}")
     values = {"mode": "full_refresh", "write": "upsert", "on_invalid": "quarantine", "batch_size": 1000,
               "enabled": True, "mapping": {}, "source_config": {}, **{k: v for k, v in values.items() if v is not None}}
-    _validate(values)
+    _validate(values, session.info.get("outbound"))
     values = _sealed(session, values)
     if session.scalar(sa.select(SyncJob.id).where(SyncJob.name == values["name"])):
         raise ValidationError.single("name", f"A sync job named {values['name']} exists already")
@@ -163,7 +169,7 @@ def update_job(session: Session, actor: User | None, job: SyncJob, changes: dict
     values = clear_values(session, job)
     before = dict(values)
     values.update({k: v for k, v in changes.items() if k in FIELDS and v is not None})
-    _validate(values)
+    _validate(values, session.info.get("outbound"))
     if values["name"] != job.name and session.scalar(sa.select(SyncJob.id).where(SyncJob.name == values["name"])):
         raise ValidationError.single("name", f"A sync job named {values['name']} exists already")
     if any(values[k] != before[k] for k in ("source", "source_config", "stream", "mapping", "target")):
@@ -284,6 +290,7 @@ def run_job(database: Database, job_id: str, *, trigger: str = "manual",
                 source = LocalDatastoreSource(database, table.resource_id)
             else:
                 source = sources.get(spec["source"])
+                source.outbound = database.outbound
             if spec["target"]:
                 target = RemoteJobTarget(database, job_id, run_id, spec["target"], list(table.primary_key))
             else:

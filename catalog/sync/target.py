@@ -107,7 +107,8 @@ class RemoteJobTarget(RemoteCkanTarget):
                  key_fields: list[str]):
         super().__init__(config["url"], config["resource_id"], config.get("token"),
                          config.get("key_fields") or key_fields, state_store=f"sync-job-{job_id}.json",
-                         timeout=config.get("timeout", 60), force=bool(config.get("force")))
+                         timeout=config.get("timeout", 60), force=bool(config.get("force")),
+                         outbound=database.outbound)
         self.database, self.job_id, self.run_id = database, job_id, run_id
         with database.session() as session:
             self.local_resource_id = session.scalar(sa.select(SyncJob.resource_id).where(SyncJob.id == job_id))

@@ -8,10 +8,21 @@ without holding any transaction open, then records the outcome in another short 
   waiting deliveries cancelled. Anything else (another status, a timeout, a refused connection):
   retried after ``WEBHOOK_RETRY_DELAY`` seconds, doubled at each try up to ``WEBHOOK_RETRY_MAX_DELAY``,
   until ``WEBHOOK_MAX_ATTEMPTS`` tries, then failed.
+
+Where: every try goes through the app's outbound policy (:mod:`connectors.outbound`,
+``CATALOG_OUTBOUND_ALLOW``): the receiver's name is resolved at send time and a loopback, private,
+link-local or metadata address is refused (so a name that pointed elsewhere when the subscription was
+made — DNS rebinding — gains nothing); redirects are not followed. A refused try is failed at once.
+
+What the log keeps of a try: the status code with its standard reason phrase, or the kind of
+failure (timeout, connection, refused by the policy) — never the receiver's body or the low-level
+error text. The subscriber reads this log (``webhook_delivery_list``); a receiver's answer is its
+own business, and when the URL leads somewhere it should not, the answer must not travel back.
 """
 from __future__ import annotations
 
 import datetime as dt
+import http
 import json
 import time
 from dataclasses import dataclass
@@ -20,12 +31,13 @@ from typing import Any
 import requests
 import sqlalchemy as sa
 
+from connectors.outbound import OutboundRefused, Policy
+
 from ..db import Database, utcnow
 from . import signing
 from .models import WebhookDelivery, WebhookSubscription
 
 USER_AGENT = "catalog-webhooks/1 (Standard Webhooks)"
-LOG_BODY_CHARS = 300
 LOG_TRIES_KEPT = 50
 
 
@@ -114,17 +126,31 @@ def _claim(database: Database, delivery_id: str, settings: Settings):
         return url, body, headers
 
 
-def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int | None, str | None, int]:
+def _post(url: str, body: bytes, headers: dict[str, str], timeout: float,
+          outbound: Policy) -> tuple[int | None, str | None, int, bool]:
+    """(status code, what the log says, milliseconds, refused by the policy) of one POST."""
     started = time.monotonic()
     try:
-        response = requests.post(url, data=body, headers=headers, timeout=timeout, allow_redirects=False)
+        with outbound.session() as session:
+            response = session.post(url, data=body, headers=headers, timeout=timeout, allow_redirects=False,
+                                    stream=True)  # the body is never read: only the status is kept
+            response.close()
+    except OutboundRefused as error:
+        return None, f"refused: {error}", int((time.monotonic() - started) * 1000), True
+    except requests.Timeout:
+        return None, f"Timeout: no answer within {timeout:g} s", int((time.monotonic() - started) * 1000), False
     except requests.RequestException as error:
-        return None, f"{type(error).__name__}: {error}"[:500], int((time.monotonic() - started) * 1000)
+        return (None, f"{type(error).__name__}: could not reach the receiver", int((time.monotonic() - started) * 1000),
+                False)
     elapsed = int((time.monotonic() - started) * 1000)
-    if 200 <= response.status_code < 300:
-        return response.status_code, None, elapsed
-    text = (response.text or "")[:LOG_BODY_CHARS]
-    return response.status_code, f"HTTP {response.status_code}" + (f": {text}" if text else ""), elapsed
+    status = response.status_code
+    if 200 <= status < 300:
+        return status, None, elapsed, False
+    try:
+        phrase = http.HTTPStatus(status).phrase
+    except ValueError:
+        phrase = ""
+    return status, f"HTTP {status}" + (f" {phrase}" if phrase else ""), elapsed, False
 
 
 def attempt(database: Database, delivery_id: str, settings: Settings) -> Outcome:
@@ -133,7 +159,7 @@ def attempt(database: Database, delivery_id: str, settings: Settings) -> Outcome
     if isinstance(claim, Outcome):
         return claim
     url, body, headers = claim
-    status_code, error, elapsed = _post(url, body, headers, settings.timeout)
+    status_code, error, elapsed, refused = _post(url, body, headers, settings.timeout, database.outbound)
     with database.session() as session:
         now = utcnow()
         delivery = session.get(WebhookDelivery, delivery_id)
@@ -146,6 +172,8 @@ def attempt(database: Database, delivery_id: str, settings: Settings) -> Outcome
         delivery.log = [*(delivery.log or []), entry][-LOG_TRIES_KEPT:]
         if status_code is not None and 200 <= status_code < 300:
             delivery.status, delivery.finished = "delivered", now
+        elif refused:  # the address will not become public by waiting
+            delivery.status, delivery.finished = "failed", now
         elif status_code == 410:
             delivery.status, delivery.finished = "failed", now
             _disable(session, delivery.subscription, now, except_id=delivery.id)

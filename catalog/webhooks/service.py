@@ -6,6 +6,11 @@ are called by the services inside the transaction of the change. They add one pe
 handed to the dispatcher only after that transaction commits (:mod:`catalog.webhooks`), so a
 rolled-back change notifies nobody, and a committed one stays pending in the table until sent,
 whatever happens to the process (``catalog webhooks deliver`` and the scheduler tick pick it up).
+
+A subscription's URL is where the server will send requests, so it keeps to the app's outbound
+policy (``CATALOG_OUTBOUND_ALLOW``; ``session.info["outbound"]``): a URL whose host is a loopback,
+private, link-local or metadata address is refused here; a name is checked when each delivery is sent
+(:mod:`catalog.webhooks.delivery`), after it is resolved.
 """
 from __future__ import annotations
 
@@ -15,6 +20,8 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+
+from connectors.outbound import Policy
 
 from ..auth import rules
 from ..auth.models import User
@@ -31,7 +38,7 @@ PENDING_KEY = "catalog.webhooks.pending"
 # --- subscriptions ---------------------------------------------------------------------------------
 
 
-def _check_url(url: Any) -> str:
+def _check_url(url: Any, outbound: Policy) -> str:
     if not isinstance(url, str) or not url.strip():
         raise ValidationError.single("url", "Missing value: the http(s) URL that receives the events")
     url = url.strip()
@@ -46,6 +53,9 @@ def _check_url(url: Any) -> str:
         raise ValidationError.single("url", "must be an absolute http:// or https:// URL")
     if any(ch.isspace() for ch in url):
         raise ValidationError.single("url", "must not contain spaces")
+    refused = outbound.refusal_for_url(url)
+    if refused:
+        raise ValidationError.single("url", refused)
     return url
 
 
@@ -68,7 +78,7 @@ def create_subscription(session: Session, actor: User | None, dataset: Dataset, 
     rules.require(rules.can_subscribe(session, actor, dataset),
                   "Sign in with an account that may read dataset "
                   f"{dataset.name} to subscribe to its events")
-    url, events = _check_url(url), _check_events(events)
+    url, events = _check_url(url, session.info.get("outbound") or Policy()), _check_events(events)
     secret = signing.new_secret()
     subscription = WebhookSubscription(package_id=dataset.id, url=url, events=events, active=True,
                                        secret_encrypted=signing.encrypt_secret(secret, secret_key),

@@ -26,6 +26,8 @@ Errors: timeouts, dropped connections, HTTP 429 and 5xx are :class:`TransientSou
 engine retries; ``Retry-After`` is honoured); 401/403 say that the token is missing or refused,
 with the peer's own message; 404 says the resource is not on the peer; anything else quotes the
 peer. The token travels in the ``Authorization`` header (CKAN style) and never in messages.
+Requests keep to the source's :attr:`~CkanSource.outbound` policy (:mod:`connectors.outbound`; default:
+public addresses only): a peer at a refused address is a :class:`SourceError`, not retried.
 
 :class:`CkanClient` (one action call, its answer and the peer's message) is shared with the
 ``ckan`` target (:mod:`connectors.targets.ckan`).
@@ -41,6 +43,7 @@ from typing import Any, Iterator
 import requests
 
 from ..base import Checkpoint, Deletion, Row, Source, SourceError, Stream, TransientSourceError
+from ..outbound import OutboundRefused, Policy
 
 __all__ = ["CkanClient", "CkanReply", "CkanSource", "CkanTransportError", "INTERNAL_FIELDS", "strip_internal"]
 
@@ -129,14 +132,19 @@ class CkanClient:
     """Calls a CKAN-compatible Action API (``<url>/api/3/action/<name>``) with POSTed JSON.
 
     ``url`` is the site (``https://data.example.gov.cn``); a URL that already ends in ``/api/3/action``
-    works too. ``token`` goes in the ``Authorization`` header, as CKAN expects it.
+    works too. ``token`` goes in the ``Authorization`` header, as CKAN expects it. Requests keep to
+    ``outbound`` (default: public addresses only); a refused address raises
+    :class:`~connectors.outbound.OutboundRefused` from :meth:`call`.
     """
 
+    #: the policy of clients given none (public addresses only)
+    outbound: Policy = Policy()
+
     def __init__(self, url: str, token: str | None = None, *, timeout: float = 30,
-                 session: requests.Session | None = None):
+                 session: requests.Session | None = None, outbound: Policy | None = None):
         self.site = _API_SUFFIX.sub("", url.rstrip("/"))
         self.timeout = timeout
-        self.session = session or requests.Session()
+        self.session = session or (outbound or self.outbound).session()
         self.session.headers.update({"Accept": "application/json", "User-Agent": "catalog-connectors/ckan"})
         if token:
             self.session.headers["Authorization"] = token
@@ -147,10 +155,13 @@ class CkanClient:
         return f"{self.site}/api/3/action/{name}"
 
     def call(self, name: str, data: dict[str, Any]) -> CkanReply:
-        """POST ``data`` to action ``name``; raise :class:`CkanTransportError` when nothing answered."""
+        """POST ``data`` to action ``name``; raise :class:`CkanTransportError` when nothing answered
+        (:class:`~connectors.outbound.OutboundRefused` when the policy refused the address)."""
         url = self.action_url(name)
         try:
             response = self.session.post(url, json=data, timeout=self.timeout)
+        except OutboundRefused:
+            raise
         except requests.Timeout as exc:
             raise CkanTransportError(f"{url}: no answer within {self.timeout} s", timed_out=True) from exc
         except requests.ConnectionError as exc:
@@ -176,6 +187,8 @@ class CkanSource(Source):
     """One DataStore resource of a CKAN-compatible peer; one stream named after the resource id."""
 
     name = "ckan"
+    #: where this source may send requests (the catalog sets its own, with the operator's allowlist)
+    outbound: Policy = Policy()
 
     def spec(self) -> dict[str, Any]:
         """url, resource_id, token, page_size, use_changes, timeout."""
@@ -198,6 +211,13 @@ class CkanSource(Source):
                 "timeout": {"type": "number", "exclusiveMinimum": 0, "default": 30},
             },
         }
+
+    def check(self, config: dict[str, Any]) -> None:
+        """The schema, and a URL whose host is an address the :attr:`outbound` policy refuses."""
+        super().check(config)
+        problem = self.outbound.refusal_for_url(config["url"])
+        if problem:
+            raise SourceError(f"url: {problem}")
 
     # --- discover ------------------------------------------------------------------------------
 
@@ -310,7 +330,8 @@ class CkanSource(Source):
     # --- calls and their errors ----------------------------------------------------------------
 
     def _client(self, config: dict[str, Any]) -> CkanClient:
-        return CkanClient(config["url"], config.get("token"), timeout=config.get("timeout", 30))
+        return CkanClient(config["url"], config.get("token"), timeout=config.get("timeout", 30),
+                          outbound=self.outbound)
 
     def _call(self, client: CkanClient, config: dict[str, Any], name: str, data: dict[str, Any], *,
               fallible: bool = False, unknown_sort: bool = False,
@@ -323,6 +344,8 @@ class CkanSource(Source):
         """
         try:
             reply = client.call(name, data)
+        except OutboundRefused as exc:
+            raise SourceError(f"{client.action_url(name)}: {exc}") from None
         except CkanTransportError as exc:
             raise TransientSourceError(str(exc)) from exc
         if reply.ok:

@@ -13,6 +13,9 @@ Paging: a page that is a ``hydra:PagedCollection`` (or ``hydra:PartialCollection
 ckanext-dcat pages its catalog; a :class:`~connectors.base.Checkpoint` ``{"page": url}`` follows each
 page. Timeouts, connection errors, HTTP 429 and 5xx are :class:`TransientSourceError`; other HTTP
 errors, unreadable files and documents that do not parse are :class:`SourceError` naming the URL.
+Every page, and every redirect, keeps to the source's :attr:`~DcatSource.outbound` policy
+(:mod:`connectors.outbound`; default: public addresses only); a page at a refused address is a
+:class:`SourceError`, not retried.
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from ..base import Checkpoint, Row, Source, SourceError, Stream, TransientSourceError
+from ..outbound import OutboundRefused, Policy
 
 __all__ = ["ACCESS_RIGHTS", "DcatSource", "FREQUENCIES", "GOV", "ITEM_DATATYPES", "dataset_rows", "parse_graph"]
 
@@ -223,6 +227,8 @@ class DcatSource(Source):
     """A DCAT-AP catalog; one stream, ``datasets``."""
 
     name = "dcat"
+    #: where this source may send requests (the catalog sets its own, with the operator's allowlist)
+    outbound: Policy = Policy()
 
     def spec(self) -> dict[str, Any]:
         """url or path, token, timeout, max_pages."""
@@ -240,6 +246,13 @@ class DcatSource(Source):
                 "max_pages": {"type": "integer", "minimum": 1, "default": 10000},
             },
         }
+
+    def check(self, config: dict[str, Any]) -> None:
+        """The schema, and a URL whose host is an address the :attr:`outbound` policy refuses."""
+        super().check(config)
+        problem = self.outbound.refusal_for_url(config["url"]) if "url" in config else None
+        if problem:
+            raise SourceError(f"url: {problem}")
 
     def discover(self, config: dict[str, Any]) -> list[Stream]:
         """The one stream: datasets keyed by their identifier."""
@@ -264,7 +277,7 @@ class DcatSource(Source):
             return
         page = (state or {}).get("page") or config["url"]
         number, seen = 0, set()
-        with requests.Session() as session:
+        with self.outbound.session() as session:
             for _ in range(config.get("max_pages", 10000)):
                 if page in seen:  # a server whose "next" points back must not keep us reading forever
                     log.warning("DCAT paging returned to %s; stopping", page)
@@ -286,6 +299,8 @@ class DcatSource(Source):
             headers["Authorization"] = config["token"]
         try:
             response = session.get(url, headers=headers, timeout=config.get("timeout", 30))
+        except OutboundRefused as error:
+            raise SourceError(str(error)) from None
         except requests.Timeout:
             raise TransientSourceError(f"timed out reading {url}") from None
         except requests.ConnectionError as error:

@@ -15,6 +15,9 @@ A checkpoint follows every page. Timeouts, connection errors, HTTP 429 and 5xx a
 a body that is not JSON or records missing at the path are :class:`SourceError`. The token is sent
 in ``token_header`` (default ``Authorization``, CKAN style: the bare token; set ``token_prefix``
 to ``"Bearer "`` for OAuth-style APIs) and never appears in messages.
+
+Requests go through the source's :attr:`~HttpJsonSource.outbound` policy (:mod:`connectors.outbound`;
+default: public addresses only): a URL or a redirect to a refused address is a :class:`SourceError`.
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import requests
 
 from ..base import Checkpoint, Row, Source, SourceError, Stream, TransientSourceError
+from ..outbound import OutboundRefused, Policy
 
 __all__ = ["HttpJsonSource", "at_path"]
 
@@ -64,6 +68,8 @@ class HttpJsonSource(Source):
     """A JSON API over HTTP(S); one stream named by the config (default "records")."""
 
     name = "http_json"
+    #: where this source may send requests (the catalog sets its own, with the operator's allowlist)
+    outbound: Policy = Policy()
 
     def spec(self) -> dict[str, Any]:
         """url, params, headers, token, records_path, pagination, timeout, max_pages."""
@@ -103,6 +109,13 @@ class HttpJsonSource(Source):
             },
         }
 
+    def check(self, config: dict[str, Any]) -> None:
+        """The schema, and a URL whose host is an address the :attr:`outbound` policy refuses."""
+        super().check(config)
+        problem = self.outbound.refusal_for_url(config["url"])
+        if problem:
+            raise SourceError(f"url: {problem}")
+
     def discover(self, config: dict[str, Any]) -> list[Stream]:
         """One stream; its fields are the keys of the first record of the first page."""
         first = next((item for item in self.read(config, None, None) if isinstance(item, Row)), None)
@@ -116,7 +129,7 @@ class HttpJsonSource(Source):
                   "first_page": 1, "offset_param": "offset", "limit_param": "limit",
                   "cursor_param": "cursor", "next_cursor_path": "next", **config.get("pagination", {})}
         state = state or {}
-        session = requests.Session()
+        session = self.outbound.session()
         session.headers.update({"Accept": "application/json", **config.get("headers", {})})
         if config.get("token"):
             session.headers[config.get("token_header", "Authorization")] = \
@@ -186,6 +199,8 @@ class HttpJsonSource(Source):
         params = {**config.get("params", {}), **paging}
         try:
             response = session.get(url, params=params, timeout=timeout)
+        except OutboundRefused as exc:
+            raise SourceError(f"{_safe(url)}: {exc}") from None
         except requests.Timeout as exc:
             raise TransientSourceError(f"{_safe(url)}: no answer within {timeout} s") from exc
         except requests.ConnectionError as exc:

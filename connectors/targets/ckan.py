@@ -24,6 +24,9 @@ refused) and 404 (resource not on the peer) are :class:`TargetError` at once, wi
 message; 409 becomes a :class:`TargetError` listing the peer's field messages, with the peer's
 ``records.<i>`` indexes turned into the run's row numbers.
 
+Requests keep to ``outbound`` (:mod:`connectors.outbound`; default: public addresses only): a peer at
+a refused address is a :class:`TargetError` at once, not retried.
+
 ``finish_mirror`` lists the peer's keys with ``datastore_search`` (only the key fields) and removes
 those the read did not contain with ``datastore_delete`` and ``filters`` on the key field, in chunks
 (one call per record for a composite key). It never sends empty filters: to CKAN and to this
@@ -41,6 +44,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..base import Rejected, Target, TargetError, WriteCounts, jsonable
+from ..outbound import OutboundRefused, Policy
 from ..sources.ckan import CkanClient, CkanReply, CkanTransportError
 
 __all__ = ["RemoteCkanTarget"]
@@ -61,7 +65,8 @@ class RemoteCkanTarget(Target):
     def __init__(self, url: str, resource_id: str, token: str | None, key_fields: list[str] | str | None,
                  state_store: str | os.PathLike[str], *, timeout: float = 60, page_size: int = 1000,
                  delete_chunk: int = 500, retries: int = 3, backoff: float = 1.0, max_backoff: float = 60.0,
-                 force: bool = False, sleep: Callable[[float], None] = time.sleep):
+                 force: bool = False, sleep: Callable[[float], None] = time.sleep,
+                 outbound: Policy | None = None):
         self.url = url
         self.resource_id = resource_id
         self.key_fields = [key_fields] if isinstance(key_fields, str) else list(key_fields or [])
@@ -70,7 +75,7 @@ class RemoteCkanTarget(Target):
         self.page_size, self.delete_chunk = page_size, delete_chunk
         self.retries, self.backoff, self.max_backoff, self.sleep = retries, backoff, max_backoff, sleep
         self.force = force
-        self.client = CkanClient(url, token, timeout=timeout)
+        self.client = CkanClient(url, token, timeout=timeout, outbound=outbound)
 
     # --- the contract --------------------------------------------------------------------------
 
@@ -234,6 +239,8 @@ class RemoteCkanTarget(Target):
         while True:
             try:
                 reply = self.client.call(name, data)
+            except OutboundRefused as exc:
+                raise TargetError(f"{name}: {exc}") from None
             except CkanTransportError as exc:
                 problem, hint = str(exc), None
             else:

@@ -319,11 +319,13 @@ def fresh_catalog(kind: str, folder: Path, extra_env: dict[str, str] | None = No
         instance = folder / "instance"
         env = {k: v for k, v in os.environ.items() if not k.startswith("CATALOG_")}
         env.update({"CATALOG_DATABASE_URL": url, "CATALOG_INSTANCE_PATH": str(instance),
-                    "CATALOG_SECRET_KEY": "sync-tests", "PYTHONPATH": str(ROOT), **(extra_env or {})})
+                    "CATALOG_SECRET_KEY": "sync-tests", "CATALOG_OUTBOUND_ALLOW": "127.0.0.1",  # loopback test APIs
+                    "PYTHONPATH": str(ROOT), **(extra_env or {})})
         catalog = Catalog(kind=kind, url=url, folder=folder, env=env)
         catalog.cli("db", "upgrade", check=True)
         catalog.cli("user", "create", "admin", "--password", PASSWORD, "--sysadmin", check=True)
         config = {"DATABASE_URL": url, "INSTANCE_PATH": str(instance), "SECRET_KEY": "sync-tests",
+                  "OUTBOUND_ALLOW": "127.0.0.1",
                   "TESTING": True, "RATELIMIT_ENABLED": False, "BROKER_URL": None}
         config.update({k.removeprefix("CATALOG_"): v for k, v in (extra_env or {}).items()})
         catalog.app = create_app(config)
