@@ -5,7 +5,8 @@ It lives in ``<instance>/mzj-catalog`` (its own SQLite database). During ``catal
 county catalog is served for a moment on a loopback port (``PORT``, default 5000, the port
 ``make run`` then serves on, so the job keeps working afterwards; any free port if that one is
 taken); serve the second catalog with
-``CATALOG_INSTANCE_PATH=instance/mzj-catalog catalog serve --port 5001``.
+``CATALOG_OUTBOUND_ALLOW=127.0.0.1:5000 CATALOG_INSTANCE_PATH=instance/mzj-catalog catalog serve --port 5001``
+(its job reaches the county catalog on loopback, which the outbound policy refuses unless listed).
 """
 from __future__ import annotations
 
@@ -100,7 +101,7 @@ def _second_catalog(app: Flask) -> Flask:
     own = {"DATABASE_URL": None, "STORAGE_PATH": None, "SECRET_KEY": None}
     settings.finalize(own, str(folder))
     peer = create_app({"INSTANCE_PATH": str(folder), **own, "SITE_URL": "http://127.0.0.1:5001",
-                       "BROKER_URL": None})
+                       "BROKER_URL": None, "OUTBOUND_ALLOW": "127.0.0.1"})  # the county catalog, served below
     run_migrations(peer)
     return peer
 
@@ -153,4 +154,5 @@ def pull_into_second_catalog(app: Flask, session, admin: User) -> list[str]:
         database.engine.dispose()
     return [f"Second catalog (民政局) in {folder}: {JOB} pulled the county petitions through the ckan "
             f"source from {url}: {run.status} ({counts})",
-            f"  serve it: CATALOG_INSTANCE_PATH={folder} catalog serve --port 5001"]
+            f"  serve it: CATALOG_OUTBOUND_ALLOW={url.split('://', 1)[1]} CATALOG_INSTANCE_PATH={folder} "
+            "catalog serve --port 5001"]
