@@ -203,7 +203,7 @@ def sync() -> None:
 
 
 def load_job_file(path: str) -> dict:
-    """A job definition from a YAML (or JSON) file; relative file paths in it are taken from the file's folder."""
+    """A job definition from a YAML (or JSON) file (a source's ``path`` is relative to its connection's folder)."""
     import yaml
 
     text = Path(path).read_text(encoding="utf-8")
@@ -213,9 +213,6 @@ def load_job_file(path: str) -> dict:
         raise ValidationError.single("file", f"{path} is not valid YAML: {error}") from None
     if not isinstance(definition, dict):
         raise ValidationError.single("file", f"{path} must hold a mapping of job settings")
-    config = (definition.get("source") or {}).get("config") or {}
-    if isinstance(config.get("path"), str) and not Path(config["path"]).is_absolute():
-        config["path"] = str((Path(path).parent / config["path"]).resolve())
     return definition
 
 
@@ -452,16 +449,49 @@ def audit() -> None:
 
 @audit.command("verify")
 def audit_verify() -> None:
-    """Check that no access log entry was edited, deleted or inserted (exit 1 when one was)."""
+    """Check the access log against the audit key and the checkpoint, then move the checkpoint on
+    (exit 1 naming the first entry edited, deleted or inserted, or the newest entries missing)."""
     from .db import get_session
     from .sharing.access_log import verify_chain
 
     app = _app()
     with app.app_context():
-        ok, _checked, message = verify_chain(get_session())
+        ok, _checked, message = verify_chain(get_session(), advance=True)
     if not ok:
         _fail(f"access log tampered: {message}")
     click.echo(f"Access log verified: {message}")
+
+
+@audit.command("checkpoint")
+@click.option("--start", is_flag=True,
+              help="begin a new checkpoint from the log as it is (after an incident was looked into)")
+def audit_checkpoint(start: bool) -> None:
+    """Verify the access log and write its checkpoint (outside the database) at the newest entry."""
+    from .db import get_session
+    from .sharing.access_log import checkpoint_log
+
+    app = _app()
+    with app.app_context():
+        checked, message = checkpoint_log(get_session(), start=start)
+    click.echo(f"Access log: {checked} entries verified, {message}")
+
+
+@audit.command("rekey")
+@click.option("--old-key", "old_keys", multiple=True, envvar="CATALOG_AUDIT_OLD_KEY",
+              help="a former CATALOG_AUDIT_KEY, or a former SECRET_KEY when no audit key was set")
+def audit_rekey(old_keys: tuple[str, ...]) -> None:
+    """Check every entry under the key (or the plain SHA-256 of before migration 0010) it was written
+    with, then sign the whole log with the configured audit key and write a new checkpoint."""
+    from .db import get_session
+    from .sharing.access_log import audit_key, rekey_log, write_rekeyed_checkpoint
+
+    app = _app()
+    with app.app_context():
+        session = get_session()
+        _count, message, (seq, mac) = rekey_log(session, old_keys=[audit_key(k) for k in old_keys])
+        session.commit()
+        written = write_rekeyed_checkpoint(seq, mac)
+    click.echo(f"Access log re-keyed: {message}; {written}")
 
 
 @main.command("serve")
@@ -489,6 +519,10 @@ from .webhooks.cli import webhooks as _webhooks_commands  # noqa: E402  (catalog
 
 main.add_command(_freshness_commands)
 main.add_command(_webhooks_commands)
+
+from .connections.cli import connection as _connection_commands  # noqa: E402  (catalog connection add …)
+
+main.add_command(_connection_commands)
 
 if __name__ == "__main__":  # python -m catalog.cli
     main()

@@ -110,16 +110,21 @@ class Database:
     """The engine and session factory of one app, kept in ``app.extensions['catalog.db']``.
 
     ``secret_key`` is the app's ``SECRET_KEY``, for what is stored sealed (sync job credentials); its
-    sessions carry it in ``session.info["secret_key"]``. ``outbound`` is where server-side requests may
+    sessions carry it in ``session.info["secret_key"]``. ``protected`` names what can never be a sync
+    source (the database URL, the instance folder, storage and key files: catalog/connections/policy.py);
+    sessions carry it in ``session.info["protected"]``. ``outbound`` is where server-side requests may
     go (``CATALOG_OUTBOUND_ALLOW``, connectors/outbound.py); sessions carry it in ``session.info["outbound"]``.
     """
 
-    def __init__(self, engine: sa.Engine, secret_key: str = "", outbound: Policy | None = None):
+    def __init__(self, engine: sa.Engine, secret_key: str = "", protected: dict[str, Any] | None = None,
+                 outbound: Policy | None = None):
         self.engine = engine
         self.secret_key = secret_key
         self.outbound = outbound or Policy()
+        self.protected = dict(protected or {"database_url": engine.url.render_as_string(hide_password=False)})
         self.sessionmaker = sessionmaker(bind=engine, expire_on_commit=False,
-                                         info={"secret_key": secret_key, "outbound": self.outbound})
+                                         info={"secret_key": secret_key, "protected": self.protected,
+                                               "outbound": self.outbound})
 
     def session(self) -> Session:
         """A new session (the caller owns it)."""
@@ -130,7 +135,10 @@ def init_app(app: Flask) -> None:
     """Create the engine and register the request-scoped session teardown."""
     app.extensions["catalog.db"] = Database(
         make_engine(app.config["DATABASE_URL"], echo=app.config.get("SQL_ECHO", False)),
-        secret_key=str(app.config.get("SECRET_KEY") or ""), outbound=settings.outbound_policy(app.config))
+        secret_key=str(app.config.get("SECRET_KEY") or ""), outbound=settings.outbound_policy(app.config),
+        protected={"database_url": app.config["DATABASE_URL"],
+                   "paths": [app.instance_path, app.config.get("STORAGE_PATH"),
+                             *(value for name, value in app.config.items() if name.endswith("_FILE"))]})
     app.teardown_appcontext(_close_session)
 
 

@@ -16,6 +16,7 @@ from schemas.formats import uscc_check_char
 
 from .auth.models import User
 from .auth.service import create_token, create_user
+from .connections.models import Connection
 from .datasets.models import Dataset
 from .datasets.service import create_dataset
 from .db import get_session
@@ -44,19 +45,32 @@ def _credentials(app: Flask, session) -> tuple[list[str], bool]:
     return lines, True
 
 
+def systems_folder(app: Flask) -> Path:
+    """Where the demo's department systems live: beside the instance folder, never inside it (the
+    instance folder holds the catalog's database and keys, which can never be a sync source)."""
+    instance = Path(app.instance_path)
+    return instance.parent / f"{instance.name}-demo-systems"
+
+
 def _sync_demo_systems(app: Flask, session, admin) -> list[str]:
-    """Create the three department systems' sync jobs (once) and run each new job once."""
-    from .demo_systems import demo_jobs
+    """Register the three department systems as connections and create their sync jobs (once), then
+    run each new job once."""
+    from .connections import service as connections
     from .db import get_db
+    from .demo_systems import demo_connections, demo_jobs
     from .sync import service as sync_service
     from .sync.models import SyncJob
 
-    folder = Path(app.instance_path) / "demo-systems"
     created = []
-    for definition in demo_jobs(folder) if not session.scalar(sa.select(SyncJob.id).limit(1)) else []:
-        dataset = definition.pop("dataset")
-        job = sync_service.create_job(session, admin, package_id=dataset, values=definition)
-        created.append((job.id, job.name))
+    if not session.scalar(sa.select(SyncJob.id).limit(1)):
+        for item in demo_connections(systems_folder(app)):
+            owner = session.scalar(sa.select(Dataset.owner_org).where(Dataset.name == item.pop("dataset")))
+            if not session.scalar(sa.select(Connection.id).where(Connection.name == item["name"])):
+                connections.create_connection(session, admin, **item, organizations=[owner])
+        for definition in demo_jobs():
+            dataset = definition.pop("dataset")
+            job = sync_service.create_job(session, admin, package_id=dataset, values=definition)
+            created.append((job.id, job.name))
     session.commit()  # and touch the session no more: the runs write through their own
     lines = []
     for job_id, name in created:

@@ -28,6 +28,8 @@ PEER_FOLDER = "mzj-catalog"
 DEPARTMENT = "ningshan-mzj"
 PULLER = "mzj-officer"
 JOB = "county-petitions"
+#: the second catalog's connection to the county catalog
+COUNTY = "county-catalog"
 PURPOSE = "核实信访人的低保、救助情况（民政局业务系统比对）"
 #: the petition dataset's sensitive fields: the grant names them so the copy holds valid records
 FIELDS = ["petitioner", "content", "reply", "follow_up_visit"]
@@ -109,6 +111,7 @@ def _second_catalog(app: Flask) -> Flask:
 def pull_into_second_catalog(app: Flask, session, admin: User) -> list[str]:
     """Set up the second catalog (once) and run its pull; lines to print."""
     from .auth.service import create_user
+    from .connections import service as connections
     from .datasets.service import create_dataset
     from .db import get_db
     from .demo import DATA
@@ -143,9 +146,14 @@ def pull_into_second_catalog(app: Flask, session, admin: User) -> list[str]:
             values.update(name="county-petitions", title="县信访局信访件（共享副本）", owner_org=department.id,
                           notes="从县政务数据资源目录按共享授权同步的信访件，用于民政救助核实。")
             dataset = create_dataset(peer_session, peer_admin, values=values, tags=["信访", "共享"])
+            # the county catalog and the officer's token there: a connection of the second catalog's
+            # sysadmin, open to its civil affairs department; the job names it and the resource
+            connections.create_connection(peer_session, peer_admin, name=COUNTY, kind="http",
+                                          title="县政务数据资源目录", config={"url": url, "token": token},
+                                          organizations=[department.id])
             job = sync_service.create_job(peer_session, peer_admin, package_id=dataset.id, values={
                 "name": JOB, "title": "县目录信访件 → 民政局目录（ckan 来源）", "source": "ckan",
-                "source_config": {"url": url, "resource_id": resource_id, "token": token},
+                "source_config": {"connection": COUNTY, "resource_id": resource_id},
                 "mode": "incremental", "write": "upsert", "schedule": "*/30 * * * *"})
             peer_session.commit()
             job_id = job.id

@@ -1,6 +1,8 @@
 """The demo's "department systems": a police household register (SQLite), a human-resources Excel
 export of households with members working away, and a petition office CSV in GB18030 with a few
-bad rows — written under ``<instance>/demo-systems`` and synced into the catalog by real jobs."""
+bad rows — each written in a folder of its own under the systems folder (outside the catalog's
+instance folder, which can never be a source), registered as a connection open to its department,
+and synced into the catalog by real jobs."""
 from __future__ import annotations
 
 import csv
@@ -106,22 +108,36 @@ def petition_csv(path: Path, n: int = 150) -> None:
     path.write_bytes(buffer.getvalue().encode("gb18030"))
 
 
-def demo_jobs(folder: Path) -> list[dict[str, Any]]:
-    """Write the three systems into ``folder`` and return their sync job definitions."""
-    folder.mkdir(parents=True, exist_ok=True)
-    police_register(folder / "police-register.db")
-    migrant_workbook(folder / "migrant-households.xlsx")
-    petition_csv(folder / "petitions-gb18030.csv")
+def demo_connections(folder: Path) -> list[dict[str, Any]]:
+    """Write the three systems under ``folder``, each in its own folder; their connections (the
+    department whose jobs may use each is the owner of the dataset named in ``dataset``)."""
+    for system in ("gaj", "rsj", "xfj"):
+        (folder / system).mkdir(parents=True, exist_ok=True)
+    police_register(folder / "gaj" / "police-register.db")
+    migrant_workbook(folder / "rsj" / "migrant-households.xlsx")
+    petition_csv(folder / "xfj" / "petitions-gb18030.csv")
+    return [
+        {"name": "gaj-household-register", "kind": "database", "title": "公安局户籍登记库（SQLite）",
+         "config": {"url": f"sqlite:///{folder / 'gaj' / 'police-register.db'}"}, "dataset": "household-register"},
+        {"name": "rsj-exports", "kind": "folder", "title": "人社局导出文件夹",
+         "config": {"path": str(folder / "rsj")}, "dataset": "migrant-workers"},
+        {"name": "xfj-exports", "kind": "folder", "title": "信访局台账导出文件夹",
+         "config": {"path": str(folder / "xfj")}, "dataset": "petition-cases"},
+    ]
+
+
+def demo_jobs() -> list[dict[str, Any]]:
+    """The three systems' sync job definitions, each naming its connection (:func:`demo_connections`)."""
     return [
         {"dataset": "household-register", "name": "police-households", "title": "公安户籍登记 → 户籍人口信息表",
-         "source": "sql", "source_config": {"url": f"sqlite:///{folder / 'police-register.db'}",
-                                            "table": "户籍登记", "cursor_field": "更新时间", "primary_key": "户编号"},
+         "source": "sql", "source_config": {"connection": "gaj-household-register", "table": "户籍登记",
+                                            "cursor_field": "更新时间", "primary_key": "户编号"},
          "mode": "incremental", "write": "upsert", "mapping": HOUSEHOLD_MAPPING},
         {"dataset": "migrant-workers", "name": "hr-migrant-households", "title": "人社局外出务工家庭花名册",
-         "source": "xlsx", "source_config": {"path": str(folder / "migrant-households.xlsx"),
+         "source": "xlsx", "source_config": {"connection": "rsj-exports", "path": "migrant-households.xlsx",
                                              "sheet": "外出务工家庭", "header_row": 2},
          "mode": "full_refresh", "write": "mirror", "mapping": HOUSEHOLD_MAPPING},
         {"dataset": "petition-cases", "name": "petition-office", "title": "信访局台账（GB18030 CSV）",
-         "source": "csv", "source_config": {"path": str(folder / "petitions-gb18030.csv")},
+         "source": "csv", "source_config": {"connection": "xfj-exports", "path": "petitions-gb18030.csv"},
          "mode": "full_refresh", "write": "upsert", "mapping": PETITION_MAPPING},
     ]

@@ -1,6 +1,7 @@
 """Imports every model so that the metadata is complete (Alembic, create_all in tests)."""
 from .activity.models import Activity
 from .auth.models import ApiToken, User
+from .connections.models import Connection
 from .datasets.models import Dataset, Resource, Tag, dataset_tag
 from .datastore.models import DatastoreTable, QuarantinedRecord, Record, RecordSchema
 from .departments.models import Department, Membership
@@ -9,5 +10,5 @@ from .sharing.models import AccessLogEntry, AccessLogHead, Grant, ShareRequest
 from .sync.models import SyncJob, SyncRun
 from .webhooks.models import WebhookDelivery, WebhookSubscription
 
-__all__ = ["FreshnessState", "WebhookDelivery", "WebhookSubscription", "SyncJob", "SyncRun", "AccessLogEntry", "AccessLogHead", "Grant", "ShareRequest", "Activity", "ApiToken", "Dataset", "DatastoreTable", "Department", "Membership",
+__all__ = ["Connection", "FreshnessState", "WebhookDelivery", "WebhookSubscription", "SyncJob", "SyncRun", "AccessLogEntry", "AccessLogHead", "Grant", "ShareRequest", "Activity", "ApiToken", "Dataset", "DatastoreTable", "Department", "Membership",
            "QuarantinedRecord", "Record", "RecordSchema", "Resource", "Tag", "User", "dataset_tag"]

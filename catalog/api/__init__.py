@@ -8,6 +8,7 @@ def init_app(app: Flask) -> None:
     """Register every domain's actions and the API blueprint."""
     from ..activity import actions as _activity  # noqa: F401  (registers actions)
     from ..auth import actions as _auth  # noqa: F401
+    from ..connections import actions as _connections  # noqa: F401
     from ..datasets import actions as _datasets  # noqa: F401
     from ..datastore import actions as _datastore  # noqa: F401
     from ..departments import actions as _departments  # noqa: F401

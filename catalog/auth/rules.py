@@ -132,3 +132,20 @@ def can_manage_tokens(actor: User | None, user: User) -> bool:
 def can_use_token_for(token: ApiToken | None, *, read_only: bool) -> bool:
     """A ``read``-scoped token calls read actions only; web sessions and ``write`` tokens call all."""
     return token is None or token.scope == "write" or read_only
+
+
+def can_manage_connections(actor: User | None) -> bool:
+    """Where data comes from is the data authority's decision: only sysadmins register connections."""
+    return is_sysadmin(actor)
+
+
+def can_use_connection(connection, department_id: str) -> bool:
+    """A job may read a connection only when the connection names the job's department."""
+    return department_id in (connection.organizations or [])
+
+
+def can_see_connection(session: Session, actor: User | None, connection) -> bool:
+    """Sysadmins see every connection; members see those open to one of their departments."""
+    if is_sysadmin(actor):
+        return True
+    return any(role_in(session, actor, department) is not None for department in connection.organizations or [])

@@ -61,8 +61,9 @@ def unseal(config: Any, secret_key: str, field: str = "source_config") -> Any:
                 return fernet.decrypt(str(value[SEALED]).encode()).decode()
             except (InvalidToken, ValueError):
                 raise ValidationError.single(path, "this stored credential cannot be decrypted: SECRET_KEY "
-                                                   "changed since it was saved; set it again (sync_job_update "
-                                                   "or catalog sync add)") from None
+                                                   "changed since it was saved; set it again (connection_update "
+                                                   "or catalog connection add for a connection, sync_job_update "
+                                                   "or catalog sync add for a job)") from None
         if isinstance(value, dict):
             return {k: walk(v, f"{path}.{k}") for k, v in value.items()}
         if isinstance(value, list):

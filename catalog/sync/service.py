@@ -26,7 +26,8 @@ from ..datasets.service import show_dataset
 from ..datastore import service as datastore
 from ..datastore.models import DatastoreTable
 from ..db import Database, utcnow
-from ..errors import NotFound, ValidationError
+from ..connections import service as connections
+from ..errors import NotAuthorized, NotFound, ValidationError
 from . import schedule as schedules
 from .locks import job_lock
 from .models import COUNTS, SyncJob, SyncRun
@@ -119,19 +120,10 @@ def _validate(values: dict[str, Any], outbound: Policy | None = None) -> None:
             errors["source"] = [f"{LOCAL_SOURCE} reads the job's own resource: use it in a push job, with a target"]
         elif values.get("source_config"):
             errors["source_config"] = [f"the {LOCAL_SOURCE} source takes no settings"]
-        source = None
-    else:
-        try:
-            source = sources.get(values.get("source") or "")
-            source.outbound = outbound  # the sources that send requests keep to it (connectors/outbound.py)
-        except LookupError:
-            errors["source"] = ["must be one of: " + ", ".join([*sources.names(), LOCAL_SOURCE])]
-            source = None
-    if source is not None:
-        try:
-            source.check(values.get("source_config") or {})
-        except SourceError as error:
-            errors["source_config"] = [str(error)]
+    elif values.get("source") not in connections.SOURCE_KINDS:  # the sources that read a connection
+        errors["source"] = ["must be one of: " + ", ".join([*connections.SOURCE_KINDS, LOCAL_SOURCE])]
+    if not isinstance(values.get("source_config"), dict):
+        errors["source_config"] = ["must be an object"]
     try:
         Mapping.from_config(values.get("mapping") or {})
     except MappingConfigError as error:
@@ -140,6 +132,46 @@ def _validate(values: dict[str, Any], outbound: Policy | None = None) -> None:
         problem = schedules.check(values["schedule"])
         if problem:
             errors["schedule"] = [problem]
+    if errors:
+        raise ValidationError(errors)
+
+
+def source_config(session: Session, source_name: str, job_config: dict[str, Any], department_id: str, *,
+                  secret_key: str | None = None, outbound: Policy | None = None) -> dict[str, Any]:
+    """The configuration the ``connectors`` source reads with: the job's part inside its connection plus
+    the connection's place and credentials (connections/service.py), checked by the source itself."""
+    if source_name == LOCAL_SOURCE:
+        return {}
+    concrete = connections.source_config(session, source=source_name, job_config=job_config,
+                                         department_id=department_id, secret_key=secret_key)
+    source = sources.get(source_name)
+    source.outbound = outbound or session.info.get("outbound") or Policy()  # connectors/outbound.py
+    try:
+        source.check(concrete)
+    except SourceError as error:
+        raise ValidationError.single("source_config", str(error)) from None
+    return concrete
+
+
+def _check_mapping_fields(values: dict[str, Any], table: DatastoreTable) -> None:
+    """Every field a mapping writes is declared by the table's record schema (409 naming the entry)."""
+    declared = (table.schema_document or {}).get("properties")
+    if values.get("target") or not isinstance(declared, dict):
+        return  # a push job's mapping writes the peer's records; a schema without properties declares nothing
+    mapping = values.get("mapping") or {}
+    written: list[tuple[str, str]] = [(f"mapping.rename.{column}", path)
+                                      for column, path in (mapping.get("rename") or {}).items()]
+    for key in ("constants", "split", "value_maps"):
+        written += [(f"mapping.{key}.{path}", path) for path in mapping.get(key) or {}]
+    for key in ("dates", "datetimes", "integers", "numbers", "booleans", "strings", "t2s"):
+        written += [(f"mapping.{key}.{i}", path) for i, path in enumerate(mapping.get(key) or [])]
+    errors: dict[str, list[str]] = {}
+    for entry, path in written:
+        field = str(path).split(".", 1)[0]
+        if field not in declared:
+            errors.setdefault(entry, []).append(
+                f"writes the field {field!r}, which the record schema {table.record_schema or '(from fields)'} "
+                "does not declare")
     if errors:
         raise ValidationError(errors)
 
@@ -153,10 +185,13 @@ def create_job(session: Session, actor: User | None, *, package_id: str, resourc
     values = {"mode": "full_refresh", "write": "upsert", "on_invalid": "quarantine", "batch_size": 1000,
               "enabled": True, "mapping": {}, "source_config": {}, **{k: v for k, v in values.items() if v is not None}}
     _validate(values, session.info.get("outbound"))
+    source_config(session, values["source"], values["source_config"], dataset.owner_org)
     values = _sealed(session, values)
     if session.scalar(sa.select(SyncJob.id).where(SyncJob.name == values["name"])):
         raise ValidationError.single("name", f"A sync job named {values['name']} exists already")
-    job = SyncJob(package_id=dataset.id, resource_id=_datastore_resource(session, actor, dataset, resource_id),
+    resource_id = _datastore_resource(session, actor, dataset, resource_id)
+    _check_mapping_fields(values, datastore.get_table(session, resource_id))
+    job = SyncJob(package_id=dataset.id, resource_id=resource_id,
                   creator_user_id=actor.id if actor else None, **{k: values[k] for k in FIELDS if k in values})
     session.add(job)
     session.flush()
@@ -170,6 +205,8 @@ def update_job(session: Session, actor: User | None, job: SyncJob, changes: dict
     before = dict(values)
     values.update({k: v for k, v in changes.items() if k in FIELDS and v is not None})
     _validate(values, session.info.get("outbound"))
+    source_config(session, values["source"], values["source_config"], job.dataset.owner_org)
+    _check_mapping_fields(values, datastore.get_table(session, job.resource_id))
     if values["name"] != job.name and session.scalar(sa.select(SyncJob.id).where(SyncJob.name == values["name"])):
         raise ValidationError.single("name", f"A sync job named {values['name']} exists already")
     if any(values[k] != before[k] for k in ("source", "source_config", "stream", "mapping", "target")):
@@ -268,6 +305,7 @@ def run_job(database: Database, job_id: str, *, trigger: str = "manual",
             session.commit()
             run_id = run.id
             stored = {k: getattr(job, k) for k in FIELDS}
+            department_id = job.dataset.owner_org
             table = datastore.get_table(session, job.resource_id)
             validator = datastore.validator_for(table)
 
@@ -286,6 +324,9 @@ def run_job(database: Database, job_id: str, *, trigger: str = "manual",
         target = None
         try:
             spec = _unsealed(stored, database.secret_key)
+            with database.session() as session:  # the connection as it is now, its files resolved again
+                spec["source_config"] = source_config(session, spec["source"], spec["source_config"], department_id,
+                                                      secret_key=database.secret_key, outbound=database.outbound)
             if spec["source"] == LOCAL_SOURCE:
                 source = LocalDatastoreSource(database, table.resource_id)
             else:
@@ -301,10 +342,13 @@ def run_job(database: Database, job_id: str, *, trigger: str = "manual",
                               on_invalid=spec["on_invalid"], batch_size=spec["batch_size"], progress=committed)
             outcome = {"status": report.status, "counts": report.counts(), "error_message": report.error_message,
                        "error_detail": report.error_detail, "log": list(report.log)[-500:]}
-        except ValidationError as error:  # a credential that cannot be unsealed: say which to set again
+        except ValidationError as error:  # a credential that cannot be unsealed, a source refused: say which
             outcome = {"status": "failed", "counts": {k: 0 for k in COUNTS}, "error_detail": None, "log": [],
                        "error_message": "; ".join(f"{field}: {' '.join(messages)}"
                                                   for field, messages in error.errors.items())}
+        except NotAuthorized as error:  # the connection was withdrawn from the job's department
+            outcome = {"status": "failed", "counts": {k: 0 for k in COUNTS}, "error_detail": None, "log": [],
+                       "error_message": error.message}
         except Exception as error:  # the run must end recorded, whatever happened
             outcome = {"status": "failed", "counts": {k: 0 for k in COUNTS},
                        "error_message": f"unexpected error: {error}", "error_detail": traceback.format_exc(),

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..base import Checkpoint, Row, Source, SourceError, Stream
-from ._files import column_names, require_file, row_dict
+from ._files import ROOT_PROPERTY, column_names, require_file, row_dict
 
 __all__ = ["CsvSource", "detect_encoding"]
 
@@ -64,7 +64,8 @@ class CsvSource(Source):
     name = "csv"
 
     def spec(self) -> dict[str, Any]:
-        """path (required), encoding (auto), delimiter, quotechar, header_row, columns."""
+        """path (required; relative to root when root is given), root, encoding (auto), delimiter,
+        quotechar, header_row, columns."""
         return {
             "$schema": "https://json-schema.org/draft/2020-12/schema",
             "type": "object",
@@ -72,6 +73,7 @@ class CsvSource(Source):
             "additionalProperties": False,
             "properties": {
                 "path": {"type": "string", "minLength": 1},
+                "root": ROOT_PROPERTY,
                 "encoding": {"type": "string", "minLength": 1,
                              "description": "a codec name; detected when absent"},
                 "delimiter": {"type": "string", "minLength": 1, "maxLength": 1, "default": ","},
@@ -87,7 +89,7 @@ class CsvSource(Source):
     def check(self, config: dict[str, Any]) -> None:
         """The config fits the spec, the file exists and the encoding is known."""
         super().check(config)
-        require_file(config["path"])
+        require_file(config["path"], config.get("root"))
         if config.get("encoding"):
             try:
                 codecs.lookup(config["encoding"])
@@ -112,7 +114,7 @@ class _CsvReader:
 
     def __init__(self, config: dict[str, Any]):
         self.config = config
-        self.path = require_file(config["path"])
+        self.path = require_file(config["path"], config.get("root"))
         self.file = None
 
     def __enter__(self):

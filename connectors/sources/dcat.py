@@ -28,6 +28,7 @@ import requests
 
 from ..base import Checkpoint, Row, Source, SourceError, Stream, TransientSourceError
 from ..outbound import OutboundRefused, Policy
+from ._files import ROOT_PROPERTY, require_file
 
 __all__ = ["ACCESS_RIGHTS", "DcatSource", "FREQUENCIES", "GOV", "ITEM_DATATYPES", "dataset_rows", "parse_graph"]
 
@@ -241,6 +242,7 @@ class DcatSource(Source):
                 "url": {"type": "string", "pattern": "^https?://",
                         "description": "the catalog's DCAT export, e.g. https://data.example.gov.cn/catalog.ttl"},
                 "path": {"type": "string", "minLength": 1, "description": "a DCAT file (.ttl, .jsonld, .rdf)"},
+                "root": ROOT_PROPERTY,
                 "token": {"type": "string", "minLength": 1, "description": "sent as Authorization"},
                 "timeout": {"type": "number", "exclusiveMinimum": 0, "default": 30},
                 "max_pages": {"type": "integer", "minimum": 1, "default": 10000},
@@ -267,7 +269,7 @@ class DcatSource(Source):
         if "path" in config:
             location = config["path"]
             try:
-                data = pathlib.Path(location).read_bytes()
+                data = require_file(location, config.get("root")).read_bytes()
             except OSError as error:
                 raise SourceError(f"cannot read {location}: {error.strerror or error}") from None
             graph = parse_graph(data, location=location)

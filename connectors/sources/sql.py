@@ -11,6 +11,13 @@ follows every row: ``{"cursor": <value>, "key": <value or list for a composite k
 so it is bound back as the database returned it. Rows whose cursor is NULL cannot be placed in that
 order and are not read (a warning says how many). Without a cursor the key alone orders the pages;
 with neither, the table is streamed once without checkpoints.
+
+A source only reads, and the database is told so: SQLite files are opened read-only
+(``mode=ro``) with ``PRAGMA query_only``; PostgreSQL sessions start with
+``default_transaction_read_only`` and every transaction is ``READ ONLY``; MySQL/MariaDB sessions are
+``TRANSACTION READ ONLY``. On PostgreSQL a login that is a superuser is refused unless the config
+says ``allow_superuser`` (a superuser can read server files with ``pg_read_file``, whatever the
+transaction mode): give the source a role that may only SELECT what it needs.
 """
 from __future__ import annotations
 
@@ -92,6 +99,10 @@ def _after(columns: list[Any], values: list[Any]) -> Any:
     return condition
 
 
+class SuperuserRefused(SourceError):
+    """The login is a PostgreSQL superuser and the config does not allow it."""
+
+
 def _keys(config: dict[str, Any], stream: Stream | None) -> tuple[str | None, list[str]]:
     cursor = config.get("cursor_field") or (stream.cursor_field if stream else None)
     key = config.get("primary_key") or (stream.primary_key if stream else None) or []
@@ -121,6 +132,8 @@ class SqlSource(Source):
                 "cursor_field": {"type": "string", "minLength": 1},
                 "primary_key": key,
                 "page_size": {"type": "integer", "minimum": 1, "default": 1000},
+                "allow_superuser": {"type": "boolean", "default": False,
+                                    "description": "PostgreSQL: accept a superuser login (refused by default)"},
             },
         }
 
@@ -229,12 +242,56 @@ class SqlSource(Source):
         return url
 
     def _engine(self, config: dict[str, Any]) -> sa.Engine:
+        """A read-only engine (see the module docstring) that refuses a PostgreSQL superuser."""
         url = self._url(config)
+        backend = url.get_backend_name()
+        options: dict[str, Any] = {}
+        if backend == "sqlite" and url.database not in (None, "", ":memory:") and not url.database.startswith("file:"):
+            # an URI filename opened with mode=ro: SQLite itself refuses every write to the file
+            path = Path(url.database).resolve()
+            url = url.set(database=f"file:{path}", query={**url.query, "mode": "ro", "uri": "true"})
+        elif backend == "postgresql":
+            options["connect_args"] = {"options": "-c default_transaction_read_only=on"}
         try:
-            return sa.create_engine(url, poolclass=sa.pool.NullPool)
+            engine = sa.create_engine(url, poolclass=sa.pool.NullPool, **options)
         except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
             raise SourceError(f"cannot use the database URL {url.render_as_string(hide_password=True)}: "
                               f"{exc}") from exc
+        allow_superuser = bool(config.get("allow_superuser"))
+
+        @sa.event.listens_for(engine, "connect")
+        def _read_only_session(dbapi_connection, _record) -> None:
+            cursor = dbapi_connection.cursor()
+            try:
+                if backend == "sqlite":
+                    cursor.execute("PRAGMA query_only = ON")
+                elif backend in ("mysql", "mariadb"):
+                    cursor.execute("SET SESSION TRANSACTION READ ONLY")
+                elif backend == "postgresql":
+                    cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+                    row = cursor.fetchone()
+                    if row and row[0] and not allow_superuser:
+                        raise SuperuserRefused(
+                            f"the database login of {url.render_as_string(hide_password=True)} is a PostgreSQL "
+                            "superuser, which can read any file of the database server: connect as a role that "
+                            "may only SELECT the tables it needs (docs/CONNECTORS.md), or set allow_superuser "
+                            "on the connection")
+            finally:
+                cursor.close()
+            if backend == "postgresql":
+                dbapi_connection.commit()  # the role check ran in a transaction of its own
+
+        if backend == "postgresql":
+            @sa.event.listens_for(engine, "begin")
+            def _read_only_transaction(conn) -> None:
+                # also per transaction: a SELECT cannot turn a READ ONLY transaction read-write
+                cursor = conn.connection.cursor()  # the DBAPI cursor: no streaming options of the read
+                try:
+                    cursor.execute("SET TRANSACTION READ ONLY")
+                finally:
+                    cursor.close()
+
+        return engine
 
     def _source(self, config: dict[str, Any]) -> Any:
         if config.get("table"):
@@ -244,6 +301,8 @@ class SqlSource(Source):
 
     def _translate(self, exc: sa.exc.SQLAlchemyError, doing: str) -> SourceError:
         """A database error as a user-facing message; connection trouble is transient."""
+        if isinstance(getattr(exc, "orig", None), SuperuserRefused):
+            return SourceError(str(exc.orig))
         message = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         transient = isinstance(exc, (sa.exc.DisconnectionError, sa.exc.TimeoutError)) or (
             isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated)

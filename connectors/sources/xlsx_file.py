@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..base import Checkpoint, Row, Source, SourceError, Stream
-from ._files import column_names, require_file, row_dict
+from ._files import ROOT_PROPERTY, column_names, require_file, row_dict
 
 __all__ = ["XlsxSource"]
 
@@ -39,7 +39,8 @@ class XlsxSource(Source):
     name = "xlsx"
 
     def spec(self) -> dict[str, Any]:
-        """path (required), sheet (name; the first sheet when absent), header_row (default 1)."""
+        """path (required; relative to root when root is given), root, sheet (name; the first sheet
+        when absent), header_row (default 1)."""
         return {
             "$schema": "https://json-schema.org/draft/2020-12/schema",
             "type": "object",
@@ -47,6 +48,7 @@ class XlsxSource(Source):
             "additionalProperties": False,
             "properties": {
                 "path": {"type": "string", "minLength": 1},
+                "root": ROOT_PROPERTY,
                 "sheet": {"type": "string", "minLength": 1},
                 "header_row": {"type": "integer", "minimum": 1, "default": 1,
                                "description": "the sheet row holding the column names; rows above "
@@ -57,7 +59,7 @@ class XlsxSource(Source):
     def check(self, config: dict[str, Any]) -> None:
         """The config fits the spec and the file exists."""
         super().check(config)
-        require_file(config["path"])
+        require_file(config["path"], config.get("root"))
 
     def discover(self, config: dict[str, Any]) -> list[Stream]:
         """One stream per sheet, with the column names of its header row."""
@@ -97,7 +99,7 @@ class XlsxSource(Source):
     def _open(self, config: dict[str, Any]):
         import openpyxl  # loaded on first use
 
-        path = require_file(config["path"])
+        path = require_file(config["path"], config.get("root"))
         try:
             return openpyxl.load_workbook(path, read_only=True, data_only=True)
         except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:

@@ -120,6 +120,23 @@ def household_csv(path: Path, n: int, seed: int = 11, *, encoding: str = "gb1803
     return {r["household_number"]: r for r in records}
 
 
+# --- connections ---------------------------------------------------------------------------------
+
+
+def connection(api, token: str, name: str, kind: str, config: dict[str, Any],
+               organizations: list[str]) -> dict[str, Any]:
+    """A connection registered through ``connection_create`` (``token``: a sysadmin's); its answer."""
+    reply = api.call("connection_create", {"name": name, "kind": kind, "config": config,
+                                           "organizations": organizations}, token=token)
+    assert reply.status == 200, reply.body
+    return reply.result
+
+
+def folder_connection(api, token: str, name: str, folder: Path, organizations: list[str]) -> dict[str, Any]:
+    """A ``folder`` connection to ``folder`` for the jobs of ``organizations``."""
+    return connection(api, token, name, "folder", {"path": str(folder)}, organizations)
+
+
 # --- databases and processes --------------------------------------------------------------------
 
 
@@ -191,6 +208,37 @@ class Catalog:
                 tags=["住户"])
             session.commit()
         return name
+
+    def connection(self, name: str, kind: str, config: dict[str, Any]) -> str:
+        """A connection for the module's department, registered through the service as the sysadmin."""
+        from catalog.auth.models import User
+        from catalog.connections import service as connections
+        from catalog.connections.models import Connection
+
+        with self.database.session() as session:
+            admin = session.scalar(sa.select(User).where(User.name == "admin"))
+            if session.scalar(sa.select(Connection.id).where(Connection.name == name)) is None:
+                connections.create_connection(session, admin, name=name, kind=kind, config=config,
+                                              organizations=[self.department_id])
+                session.commit()
+        return name
+
+    @property
+    def sources(self) -> Path:
+        """The folder of the department systems' files (outside the catalog's own folder)."""
+        path = self.folder / "sources"
+        path.mkdir(exist_ok=True)
+        return path
+
+    def folder_connection(self, folder: Path) -> str:
+        """The name of a folder connection to ``folder`` (registered once)."""
+        return self.connection("folder-" + uuid.uuid5(uuid.NAMESPACE_URL, str(folder)).hex[:12], "folder",
+                               {"path": str(folder)})
+
+    def sqlite_connection(self, path: Path) -> str:
+        """The name of a database connection to the SQLite file ``path`` (registered once)."""
+        return self.connection("db-" + uuid.uuid5(uuid.NAMESPACE_URL, str(path)).hex[:12], "database",
+                               {"url": f"sqlite:///{path}"})
 
     def add_job(self, definition: dict[str, Any]) -> dict[str, Any]:
         """``catalog sync add FILE`` with ``definition`` written as YAML; the job's id, name and resource."""

@@ -15,6 +15,7 @@ from catalog.db import get_db
 from catalog.demo_systems import petition_csv, police_register
 from catalog.sync import service as sync_service
 from schemas.registry import load_schema
+from tests.sync.helpers import connection, folder_connection
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 #: example file → the record schema its dataset is bound to (None: a table of the peer's fields)
@@ -28,13 +29,9 @@ def test_every_example_is_listed():
 
 
 def place(example: str, folder: Path) -> Path:
-    """The example copied into ``folder`` with the files its source names created beside it."""
+    """The example copied into ``folder``."""
     copy = folder / example
     shutil.copy(EXAMPLES / example, copy)
-    path = (load_job_file(str(copy)).get("source") or {}).get("config", {}).get("path")
-    if path:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_bytes(b"")
     return copy
 
 
@@ -63,7 +60,8 @@ def schema_paths(schema: dict, prefix: str = "") -> set[str]:
 def test_the_example_parses_and_passes_the_job_validation(example, tmp_path):
     dataset, _resource, values = job_values(place(example, tmp_path))
     assert dataset and values["name"] and values["source"]
-    sync_service._validate(values)  # source config (files exist), mapping, mode/write, schedule
+    sync_service._validate(values)  # source, mapping, mode/write, schedule
+    assert values["source_config"]["connection"]  # every example reads through a connection
     schema_name = SCHEMAS[example]
     if schema_name is None:
         return
@@ -92,11 +90,9 @@ def test_the_examples_cover_every_job_key_and_every_mapping_key():
     assert set(MAPPING_SCHEMA["properties"]) - {"numbers"} <= mapping_keys
 
 
-def create_from_example(app, path: Path, *, config: dict | None = None) -> str:
+def create_from_example(app, path: Path) -> str:
     """`catalog sync add` on the test app (as a sysadmin); returns the job's name."""
     dataset, resource, values = definition_values(load_job_file(str(path)))
-    if config:
-        values["source_config"] = {**values["source_config"], **config}
     with get_db(app).session() as session:
         actor = session.scalar(sa.select(User).where(User.sysadmin.is_(True)).limit(1))
         job = sync_service.create_job(session, actor, package_id=dataset, resource_id=resource, values=values)
@@ -104,13 +100,13 @@ def create_from_example(app, path: Path, *, config: dict | None = None) -> str:
         return job.name
 
 
-def test_the_police_register_example_runs_against_the_demo_register(app, make, sysadmin, tmp_path):
+def test_the_police_register_example_runs_against_the_demo_register(api, app, make, sysadmin, tmp_path):
     police = make.department("ningshan-gaj")
     make.dataset(police["id"], name="household-register", record_schema="household@1")
     register = tmp_path / "police-register.db"
     police_register(register, n=30)
-    name = create_from_example(app, EXAMPLES / "household-police-register.yml",
-                               config={"url": f"sqlite:///{register}"})
+    connection(api, sysadmin.token, "police-register", "database", {"url": f"sqlite:///{register}"}, [police["id"]])
+    name = create_from_example(app, EXAMPLES / "household-police-register.yml")
     run = sync_service.run_job(get_db(app), name)
     assert run.status == "succeeded", run.error_message
     assert (run.counts["read"], run.counts["inserted"], run.counts["quarantined"]) == (30, 30, 0)
@@ -118,7 +114,7 @@ def test_the_police_register_example_runs_against_the_demo_register(app, make, s
     assert again.status == "succeeded" and again.counts["read"] == 0  # incremental: nothing changed
 
 
-def test_the_petition_office_example_runs_against_the_demo_export(app, make, sysadmin, tmp_path):
+def test_the_petition_office_example_runs_against_the_demo_export(api, app, make, sysadmin, tmp_path):
     office = make.department("ningshan-xfj")
     make.dataset(office["id"], name="petition-cases", record_schema="petition@1")
     job_file = tmp_path / "petition-office-csv.yml"
@@ -126,6 +122,7 @@ def test_the_petition_office_example_runs_against_the_demo_export(app, make, sys
     export = tmp_path / "exports" / "petitions-gb18030.csv"
     export.parent.mkdir()
     petition_csv(export, n=40)  # GB18030, two bad rows (index 5: no such month, 11: short ID number)
+    folder_connection(api, sysadmin.token, "xfj-exports", export.parent, [office["id"]])
     name = create_from_example(app, job_file)
     run = sync_service.run_job(get_db(app), name)
     assert run.status == "succeeded", run.error_message

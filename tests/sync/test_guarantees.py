@@ -40,14 +40,16 @@ def catalog(request, tmp_path_factory):
 
 def police_job(catalog, name: str, source, **overrides) -> dict:
     return {"name": name, "dataset": catalog.dataset(f"{name}-households"),
-            "source": {"type": "sql", "config": {"url": f"sqlite:///{source}", "table": POLICE_TABLE,
-                                                 "cursor_field": "GXSJ", "primary_key": "HHBH"}},
+            "source": {"type": "sql", "config": {"connection": catalog.sqlite_connection(source),
+                                                 "table": POLICE_TABLE, "cursor_field": "GXSJ",
+                                                 "primary_key": "HHBH"}},
             "mapping": POLICE_MAPPING, "mode": "incremental", "write": "upsert", **overrides}
 
 
 def csv_job(catalog, name: str, source, **overrides) -> dict:
     return {"name": name, "dataset": catalog.dataset(f"{name}-households"),
-            "source": {"type": "csv", "config": {"path": str(source)}},
+            "source": {"type": "csv", "config": {"connection": catalog.folder_connection(source.parent),
+                                                 "path": source.name}},
             "mapping": HOUSEHOLD_MAPPING, "mode": "full_refresh", "write": "upsert", **overrides}
 
 
@@ -75,12 +77,12 @@ def payload(change: dict) -> dict:
 def test_a_run_killed_mid_way_keeps_whole_batches_and_a_rerun_completes_it(catalog, source_kind):
     name = f"kill-{source_kind}"
     if source_kind == "sql-incremental":
-        source = catalog.folder / f"{name}.db"
+        source = catalog.sources / f"{name}.db"
         expected = police_register(source, KILL_ROWS)
         job = catalog.add_job(police_job(catalog, name, source, batch_size=KILL_BATCH))
         order = None
     else:
-        source = catalog.folder / f"{name}.csv"
+        source = catalog.sources / f"{name}.csv"
         expected = household_csv(source, KILL_ROWS)
         job = catalog.add_job(csv_job(catalog, name, source, batch_size=KILL_BATCH))
         order = list(expected)  # file order
@@ -146,7 +148,7 @@ def test_a_run_killed_mid_way_keeps_whole_batches_and_a_rerun_completes_it(catal
 
 
 def test_a_job_that_is_running_is_refused_by_the_cli_and_the_api(catalog):
-    source = catalog.folder / "busy.csv"
+    source = catalog.sources / "busy.csv"
     household_csv(source, 50, seed=21)
     job = catalog.create_job(csv_job(catalog, "busy-job", source))
     with job_lock(catalog.engine, job["id"], job["name"]):  # as a run in another process holds it
@@ -174,14 +176,14 @@ def test_rerunning_over_an_unchanged_source_writes_nothing(catalog, setup):
     name = f"again-{setup}"
     bad = 0
     if setup.startswith("csv"):
-        source = catalog.folder / f"{name}.csv"
+        source = catalog.sources / f"{name}.csv"
         broken = [row for row, _field, _keyword in bad_rows()] if "bad" in setup else []
         bad = len(broken)
         expected = household_csv(source, 1500, seed=31, bad=broken)
         write = "mirror" if "mirror" in setup else "upsert"
         job = catalog.create_job(csv_job(catalog, name, source, write=write))
     else:
-        source = catalog.folder / f"{name}.db"
+        source = catalog.sources / f"{name}.db"
         expected = police_register(source, 1500, seed=32)
         mode = "incremental" if "incremental" in setup else "full_refresh"
         job = catalog.create_job(police_job(catalog, name, source, mode=mode))
@@ -256,28 +258,29 @@ def no_waiting(monkeypatch):
 
 
 def test_a_source_file_that_disappears_fails_the_run_and_keeps_the_records(catalog):
-    source = catalog.folder / "gone.csv"
+    source = catalog.sources / "gone.csv"
     expected = household_csv(source, 100, seed=51)
     job = catalog.create_job(csv_job(catalog, "gone-file", source))
     assert catalog.run("gone-file").status == "succeeded"
     source.unlink()
     result = catalog.cli("sync", "run", "gone-file")
     assert result.returncode == 1
-    assert f"failed — file not found: {source}" in result.stdout
+    assert "failed — file not found: gone.csv" in result.stdout
     last = catalog.runs(job)[-1]
-    assert last.status == "failed" and last.error_message == f"file not found: {source}"
+    assert last.status == "failed" and last.error_message == "file not found: gone.csv"
     assert last.counts["read"] == 0 and last.finished is not None
     assert catalog.records(job["resource_id"]) == expected
 
 
 def test_an_unreachable_source_database_fails_after_retries_and_keeps_the_records(catalog, no_waiting):
-    source = catalog.folder / "reachable.db"
+    source = catalog.sources / "reachable.db"
     expected = police_register(source, 100, seed=52)
     job = catalog.create_job(police_job(catalog, "police-offline", source))
     assert catalog.run("police-offline").status == "succeeded"
+    offline = catalog.connection("police-offline", "database",
+                                 {"url": "postgresql+psycopg://police@127.0.0.1:1/register"})
     catalog.update_job("police-offline", {"source_config": {
-        "url": "postgresql+psycopg://police@127.0.0.1:1/register", "table": POLICE_TABLE,
-        "cursor_field": "GXSJ", "primary_key": "HHBH"}})
+        "connection": offline, "table": POLICE_TABLE, "cursor_field": "GXSJ", "primary_key": "HHBH"}})
     run = catalog.run("police-offline")
     assert run.status == "failed"
     assert run.error_message.startswith("database error while ")
@@ -290,10 +293,11 @@ def test_an_unreachable_source_database_fails_after_retries_and_keeps_the_record
 
 def test_an_api_failing_with_http_500_keeps_the_pages_read_and_a_rerun_resumes(catalog, flaky_api, no_waiting):
     url = f"http://127.0.0.1:{flaky_api.server_port}/api/households"
+    api = catalog.connection("household-api", "http", {"url": f"http://127.0.0.1:{flaky_api.server_port}/api"})
     job = catalog.create_job({
         "name": "household-api", "dataset": catalog.dataset("household-api-households"),
         "source": {"type": "http_json", "config": {
-            "url": url, "records_path": "result.records",
+            "connection": api, "path": "households", "records_path": "result.records",
             "pagination": {"style": "page", "page_size": 50}}, "stream": "households"},
         "mode": "incremental", "write": "upsert", "batch_size": 40})
     run = catalog.run("household-api")

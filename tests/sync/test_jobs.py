@@ -12,6 +12,7 @@ from catalog.db import get_db
 from catalog.errors import ValidationError
 from catalog.sync import service as sync_service
 from tests.schemas.records_samples import petitions
+from tests.sync.helpers import connection, folder_connection
 
 HEADERS = {"petition_number": "信访件编号", "channel": "信访渠道", "content": "诉求内容", "category": "诉求类别",
            "responsible_unit": "责任单位", "accepted_on": "受理日期", "deadline": "办结期限", "status": "办理状态",
@@ -39,11 +40,13 @@ def job(api, make, sysadmin, tmp_path):
     rows = list(petitions(40, seed=3))
     source = tmp_path / "信访台账.csv"
     petition_csv(source, rows, bad=3)
+    folder_connection(api, sysadmin.token, "xfj-exports", tmp_path, [dept["id"]])
     mapping = {"rename": {v: k for k, v in HEADERS.items()} | {"信访人姓名": "petitioner.name"},
                "dates": ["accepted_on", "deadline", "completed_on"]}
     created = api.call("sync_job_create", {
         "name": "petition-office", "package_id": dataset["id"], "source": "csv",
-        "source_config": {"path": str(source)}, "mapping": mapping, "write": "upsert"}, token=sysadmin.token)
+        "source_config": {"connection": "xfj-exports", "path": source.name}, "mapping": mapping,
+        "write": "upsert"}, token=sysadmin.token)
     assert created.status == 200, created.body
     return {"job": created.result, "rows": rows, "source": source}
 
@@ -107,7 +110,7 @@ def test_bad_job_definitions_name_the_field(api, make, sysadmin):
     assert {"name", "source", "write", "schedule"} <= set(reply.error)
 
 
-def test_job_answers_never_show_source_secrets(api, make, sysadmin, tmp_path):
+def test_connection_answers_never_show_source_secrets(api, make, sysadmin, tmp_path):
     from catalog.sync.actions import redact
 
     assert redact({"url": "postgresql+psycopg://police:s3cret@10.0.0.5/hukou", "token": "cat_abc",
@@ -116,13 +119,18 @@ def test_job_answers_never_show_source_secrets(api, make, sysadmin, tmp_path):
         "headers": {"Authorization": "***"}, "path": "/data/a.csv"}
     dept = make.department("ningshan-secret")
     dataset = make.dataset(dept["id"], name="secret-petitions", record_schema="petition@1")
-    created = api.call("sync_job_create", {"name": "with-token", "package_id": dataset["id"], "source": "http_json",
-                                           "source_config": {"url": "http://127.0.0.1:9/api", "token": "cat_abc"}},
+    created = api.call("connection_create", {"name": "secret-api", "kind": "http", "organizations": [dept["id"]],
+                                             "config": {"url": "http://127.0.0.1:9/api", "token": "cat_abc",
+                                                        "headers": {"X-Department-Key": "k-123"}}},
                        token=sysadmin.token)
     assert created.status == 200, created.body
-    assert "cat_abc" not in str(created.body)
-    shown = api.call("sync_job_show", {"id": "with-token"}, token=sysadmin.token)
-    assert shown.result["source_config"]["token"] == "***"
+    assert "cat_abc" not in str(created.body) and "k-123" not in str(created.body)
+    job = api.call("sync_job_create", {"name": "with-token", "package_id": dataset["id"], "source": "http_json",
+                                       "source_config": {"connection": "secret-api", "path": "cases"}},
+                   token=sysadmin.token)
+    assert job.status == 200, job.body
+    shown = api.call("connection_show", {"id": "secret-api"}, token=sysadmin.token).result
+    assert shown["config"] == {"url": "http://127.0.0.1:9/api", "token": "***", "headers": {"X-Department-Key": "***"}}
 
 
 def test_credentials_are_stored_sealed_and_unsealed_only_to_run(api, app, db, make, sysadmin, monkeypatch):
@@ -134,19 +142,24 @@ def test_credentials_are_stored_sealed_and_unsealed_only_to_run(api, app, db, ma
     from catalog.sync.models import SyncJob
     from catalog.sync.service import clear_values
 
+    from catalog.connections.models import Connection
+    from catalog.connections.service import clear_config
+
     dept = make.department("ningshan-sealed")
     dataset = make.dataset(dept["id"], name="sealed-services", record_schema="service@1")
-    config = {"url": "postgresql+psycopg://police:s3cret@10.0.0.5/hukou", "table": "banjian",
-              "primary_key": "case_number"}
-    created = api.call("sync_job_create", {"name": "sealed", "package_id": dataset["id"], "source": "sql",
-                                           "source_config": config}, token=sysadmin.token)
-    assert created.status == 200, created.body
-    assert created.result["source_config"]["url"] == "postgresql+psycopg://police:***@10.0.0.5/hukou"
+    url = "postgresql+psycopg://police:s3cret@10.0.0.5/hukou"
+    created = connection(api, sysadmin.token, "police-db", "database", {"url": url}, [dept["id"]])
+    assert created["config"]["url"] == "postgresql+psycopg://police:***@10.0.0.5/hukou"
+    stored = db.scalar(sa.select(Connection).where(Connection.name == "police-db"))
+    assert "s3cret" not in str(stored.config) and secrets.is_sealed(stored.config["url"])
+    assert clear_config(db, stored) == {"url": url}
 
-    stored = db.scalar(sa.select(SyncJob.source_config).where(SyncJob.name == "sealed"))
-    assert "s3cret" not in str(stored) and secrets.is_sealed(stored["url"])
+    config = {"connection": "police-db", "table": "banjian", "primary_key": "case_number"}
+    job = api.call("sync_job_create", {"name": "sealed", "package_id": dataset["id"], "source": "sql",
+                                       "source_config": config}, token=sysadmin.token)
+    assert job.status == 200, job.body
+    assert job.result["source_config"] == config  # the job itself holds no credential
     job = db.scalar(sa.select(SyncJob).where(SyncJob.name == "sealed"))
-    assert clear_values(db, job)["source_config"] == config
 
     job.state = {"cursor": "x"}
     db.commit()
@@ -156,10 +169,10 @@ def test_credentials_are_stored_sealed_and_unsealed_only_to_run(api, app, db, ma
     assert job.state == {"cursor": "x"}  # nothing changed: the state is kept
 
     with pytest.raises(ValidationError) as refused:
-        clear_values(db, job, "another key")
-    assert "SECRET_KEY changed" in refused.value.errors["source_config.url"][0]
+        clear_config(db, stored, "another key")
+    assert "SECRET_KEY changed" in refused.value.errors["config.url"][0]
 
     monkeypatch.setattr(get_db(app), "secret_key", "another key")  # as if SECRET_KEY had changed
     run = api.call("sync_job_run", {"id": "sealed"}, token=sysadmin.token).result
     assert run["status"] == "failed"
-    assert run["error_message"].startswith("source_config.url: this stored credential cannot be decrypted")
+    assert run["error_message"].startswith("config.url: this stored credential cannot be decrypted")

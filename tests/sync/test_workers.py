@@ -53,10 +53,11 @@ def worker(catalog, broker):
 
 
 def csv_job(catalog, name: str, rows: int, **overrides) -> dict:
-    source = catalog.folder / f"{name}.csv"
+    source = catalog.sources / f"{name}.csv"
     household_csv(source, rows, seed=len(name))
     return catalog.create_job({"name": name, "dataset": catalog.dataset(f"{name}-households"),
-                               "source": {"type": "csv", "config": {"path": str(source)}},
+                               "source": {"type": "csv", "config": {"connection": catalog.folder_connection(
+                                   catalog.sources), "path": source.name}},
                                "mapping": HOUSEHOLD_MAPPING, **overrides})
 
 

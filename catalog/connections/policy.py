@@ -1,0 +1,108 @@
+"""What can never be a sync source: the catalog's own database, its instance folder, storage and key files.
+
+The places come from the app's settings (``catalog.db.Database.protected``: ``DATABASE_URL``,
+the instance folder, ``STORAGE_PATH`` and every ``*_FILE`` setting) and are compared by real path,
+symbolic links resolved, both when a connection or job is defined and when a run opens the source.
+"""
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+_LOOPBACK = {"", "localhost", "127.0.0.1", "::1", "0.0.0.0"}
+_DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306}
+
+
+def _real(path: str | os.PathLike) -> Path:
+    return Path(os.path.realpath(os.path.expanduser(str(path))))
+
+
+def _addresses(host: str) -> frozenset[str]:
+    """The addresses a database host name stands for; every loopback address and socket path as one."""
+    if not host or host.startswith("/") or host in _LOOPBACK:
+        return frozenset({"loopback"})
+    try:
+        found = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except (socket.gaierror, UnicodeError):
+        return frozenset({host.lower()})
+    return frozenset("loopback" if ipaddress.ip_address(a.split("%")[0]).is_loopback else a for a in found)
+
+
+def _within(path: Path, place: Path) -> bool:
+    return path == place or place in path.parents
+
+
+def sqlite_file(url: str | sa.URL) -> Path | None:
+    """The real path of a SQLite URL's file (None for other databases and in-memory ones)."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    database = parsed.database
+    if database.startswith("file:"):
+        database = database[len("file:"):].split("?", 1)[0]
+    return _real(database)
+
+
+@dataclass(frozen=True)
+class Protected:
+    """The catalog's own places; :meth:`path_problem` and :meth:`database_problem` say why one is refused."""
+
+    database_url: str | None
+    paths: tuple[Path, ...]
+
+    @classmethod
+    def from_info(cls, info: dict[str, Any]) -> "Protected":
+        """The places carried by a session's ``info`` (or a :class:`catalog.db.Database`'s ``protected``)."""
+        protected = info.get("protected") or {}
+        url = protected.get("database_url")
+        paths = [_real(p) for p in protected.get("paths") or [] if isinstance(p, str) and p]
+        own = sqlite_file(url) if url else None
+        if own is not None:
+            paths.append(own)
+        return cls(database_url=url, paths=tuple(paths))
+
+    def path_problem(self, path: str | os.PathLike, *, folder: bool = False) -> str | None:
+        """Why ``path`` (a file read, or with ``folder`` a connection's folder) must not be a source."""
+        real = _real(path)
+        for place in self.paths:
+            # the database file's journals (-wal, -shm, -journal) are the database too
+            if _within(real, place) or real.name.startswith(place.name + "-") and real.parent == place.parent:
+                return "it is one of the catalog's own files (database, instance folder, storage or keys)"
+            if folder and _within(place, real):
+                return "it contains the catalog's own files (database, instance folder, storage or keys)"
+        return None
+
+    def database_problem(self, url: str) -> str | None:
+        """Why the database at ``url`` must not be a source: it is the catalog's own database."""
+        try:
+            theirs = make_url(url)
+        except sa.exc.ArgumentError:
+            return None  # not a URL: the source's own check says so
+        file = sqlite_file(theirs)
+        if file is not None:
+            problem = self.path_problem(file)
+            return problem and f"the SQLite file is not allowed: {problem}"
+        if not self.database_url:
+            return None
+        ours = make_url(self.database_url)
+        backend = theirs.get_backend_name()
+        if backend != ours.get_backend_name():
+            return None
+
+        def place(u: sa.URL) -> tuple[int | None, str | None]:
+            return u.port or _DEFAULT_PORTS.get(backend), u.database
+
+        def hosts(u: sa.URL) -> frozenset[str]:
+            host = u.host or u.query.get("host") or ""
+            return _addresses(host if isinstance(host, str) else host[0])
+
+        if place(theirs) == place(ours) and hosts(theirs) & hosts(ours):
+            return "it is the catalog's own database"
+        return None
