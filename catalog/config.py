@@ -45,6 +45,9 @@ DEFAULTS = {
     "WEBHOOK_DISPATCH": "auto",  # auto: after commit (Celery or a thread); manual: `catalog webhooks deliver`
     # Outbound requests (sync sources and targets, harvesting, webhooks): public addresses only, plus these
     "OUTBOUND_ALLOW": "",  # comma-separated hosts, addresses or ranges, each with an optional :port
+    # Access log chain (docs/SECURITY.md, "Access log")
+    "AUDIT_KEY": None,  # keys the chain's HMACs; default: derived from SECRET_KEY. Never stored in the database
+    "AUDIT_CHECKPOINT_PATH": None,  # default: <instance>/audit-checkpoint.json (outside the database)
 }
 
 _INT_SETTINGS = {"MAX_CONTENT_LENGTH", "MAX_JSON_BYTES", "MAX_JSON_DEPTH", "TOKEN_DEFAULT_DAYS",
@@ -87,6 +90,8 @@ def finalize(config: dict, instance_path: str) -> None:
         config["DATABASE_URL"] = f"sqlite:///{instance / 'catalog.db'}"
     if not config.get("STORAGE_PATH"):
         config["STORAGE_PATH"] = str(instance / "storage")
+    if not config.get("AUDIT_CHECKPOINT_PATH"):
+        config["AUDIT_CHECKPOINT_PATH"] = str(instance / "audit-checkpoint.json")
     if not config.get("SECRET_KEY"):
         instance.mkdir(parents=True, exist_ok=True)
         key_file = instance / "secret_key"

@@ -30,6 +30,11 @@ def token_digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
+def derived_key(secret_key: str, purpose: str) -> bytes:
+    """32 bytes derived from ``secret_key`` for one ``purpose``, so no two uses of one secret share a key."""
+    return hashlib.sha256(f"catalog.{purpose}.secret:".encode() + str(secret_key).encode()).digest()
+
+
 def sealing_key(secret_key: str, purpose: str) -> "Fernet":
     """A Fernet key derived from the app's ``SECRET_KEY`` for one ``purpose`` (what is stored sealed:
     webhook signing secrets, sync job credentials), so one purpose's ciphertext never opens another's."""
@@ -37,5 +42,4 @@ def sealing_key(secret_key: str, purpose: str) -> "Fernet":
 
     from cryptography.fernet import Fernet
 
-    key = hashlib.sha256(f"catalog.{purpose}.secret:".encode() + str(secret_key).encode()).digest()
-    return Fernet(base64.urlsafe_b64encode(key))
+    return Fernet(base64.urlsafe_b64encode(derived_key(secret_key, purpose)))

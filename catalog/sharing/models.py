@@ -55,7 +55,11 @@ class Grant(Base):
 
 
 class AccessLogEntry(Base):
-    """One read of records; ``hash`` chains every entry to the one before it."""
+    """One read of records; ``hash`` is its HMAC (under the audit key ``key_id``), chaining it to the one before.
+
+    ``seq`` numbers the chain without gaps (ids may skip on PostgreSQL); entries with no ``key_id``
+    were chained by plain SHA-256 before migration 0010 and wait for ``catalog audit rekey``.
+    """
 
     __tablename__ = "access_log"
 
@@ -73,6 +77,8 @@ class AccessLogEntry(Base):
     record_count: Mapped[int] = mapped_column(sa.Integer, default=0)
     prev_hash: Mapped[str] = mapped_column(sa.String(64))
     hash: Mapped[str] = mapped_column(sa.String(64))
+    seq: Mapped[int | None] = mapped_column(sa.BigInteger, unique=True, index=True)
+    key_id: Mapped[str | None] = mapped_column(sa.String(16))
 
 
 class AccessLogHead(Base):
@@ -82,3 +88,4 @@ class AccessLogHead(Base):
 
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
     last_hash: Mapped[str] = mapped_column(sa.String(64))
+    seq: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
