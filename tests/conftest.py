@@ -94,8 +94,10 @@ def rolled_back(app):
 
 
 @pytest.fixture
-def app(base_app):
+def app(base_app, tmp_path, monkeypatch):
     """The app with every session joined to one transaction that is rolled back after the test."""
+    # The access log's checkpoint (a file) follows commits; it must not outlive the rolled-back log.
+    monkeypatch.setitem(base_app.config, "AUDIT_CHECKPOINT_PATH", str(tmp_path / "audit-checkpoint.json"))
     with rolled_back(base_app):
         yield base_app
 

@@ -309,7 +309,8 @@ def _walk(session: Session, keys: Mapping[str, AuditKey], checkpoint: Checkpoint
         for entry in _entries(session, walk.last_seq, batch):
             seq, name = walk.last_seq + 1, f"entry {entry.id} (#{entry.seq})"
             if entry.seq != seq:
-                return broken(f"entries #{seq} to #{entry.seq - 1} are missing before {name} (deleted)")
+                missing = f"entry #{seq} is" if entry.seq == seq + 1 else f"entries #{seq} to #{entry.seq - 1} are"
+                return broken(f"{missing} missing before {name} (deleted)")
             if entry.prev_hash != walk.last_mac:
                 return broken(f"{name} does not follow the entry before it (an entry was deleted or inserted)")
             if entry.key_id is None:
