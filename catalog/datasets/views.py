@@ -23,7 +23,7 @@ def download(dataset_id: str, resource_id: str, filename: str):
     """
     session = get_session()
     try:
-        actor, _token = authenticate_headers(session, request.headers)
+        actor, token = authenticate_headers(session, request.headers)
     except NotAuthorized as refusal:  # an unknown, expired or revoked token is never taken as anonymous
         abort(403, refusal.message)
     actor = actor or browser_user()
@@ -39,7 +39,9 @@ def download(dataset_id: str, resource_id: str, filename: str):
     try:
         reader = open_file(session, actor, resource)
     except NotAuthorized as refusal:
-        abort(403, refusal.message)
+        # An API client gets the reason (English, like the API's); a browser the page's own
+        # translated "not allowed", as the web interface speaks the viewer's language.
+        abort(403, refusal.message if token is not None else None)
     reader.log(session, filename=filename)
     session.commit()  # the download is in the access log before a byte is sent
     return send_file(path, mimetype=resource.mimetype or None, as_attachment=True, download_name=filename)

@@ -234,7 +234,9 @@ def test_the_web_download_link_follows_the_same_rules_with_a_logged_in_session(a
     assert browser.get(conditional_file["path"]).status_code == 403
     grant(api, world, conditional_file["id"], world["rs-editor"], "ningshan-rsj", ["head_id_number"])
     browser.login("rs-editor")
-    assert browser.get(conditional_file["path"]).status_code == 403
+    refused = browser.get(conditional_file["path"])
+    assert refused.status_code == 403 and "无权操作" in refused.get_data(as_text=True)
+    assert not any(i in refused.get_data(as_text=True) for i in conditional_file["ids"])
     browser.client.get("/user/logout")
     browser = Browser(client.application.test_client())
     browser.login("mz-member")
