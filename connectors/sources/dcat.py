@@ -28,7 +28,7 @@ import requests
 
 from ..base import Checkpoint, Row, Source, SourceError, Stream, TransientSourceError
 from ..outbound import OutboundRefused, Policy
-from ._files import ROOT_PROPERTY, require_file
+from ._files import ROOT_PROPERTY, confined
 
 __all__ = ["ACCESS_RIGHTS", "DcatSource", "FREQUENCIES", "GOV", "ITEM_DATATYPES", "dataset_rows", "parse_graph"]
 
@@ -269,7 +269,8 @@ class DcatSource(Source):
         if "path" in config:
             location = config["path"]
             try:
-                data = require_file(location, config.get("root")).read_bytes()
+                file = confined(config["root"], location) if config.get("root") else pathlib.Path(location)
+                data = file.read_bytes()
             except OSError as error:
                 raise SourceError(f"cannot read {location}: {error.strerror or error}") from None
             graph = parse_graph(data, location=location)

@@ -170,14 +170,14 @@ def test_demo_syncs_three_department_systems_with_bad_rows_in_quarantine(env, mo
 
     from catalog import create_app
     from catalog.db import get_db
-    from catalog.sync.models import SyncJob
-    from catalog.sync.service import clear_values
+    from catalog.connections.models import Connection
+    from catalog.connections.service import clear_config
 
     monkeypatch.setenv("CATALOG_INSTANCE_PATH", str(env / "instance" / "mzj-catalog"))
     peer_app = create_app()
     with get_db(peer_app).session() as session:
-        job = session.scalar(sa.select(SyncJob).where(SyncJob.name == "county-petitions"))
-        assert clear_values(session, job)["source_config"]["token"].startswith("cat_")
+        county = session.scalar(sa.select(Connection).where(Connection.name == "county-catalog"))
+        assert clear_config(session, county)["token"].startswith("cat_")
     get_db(peer_app).engine.dispose()
     monkeypatch.setenv("CATALOG_INSTANCE_PATH", str(env / "instance"))
     again = run("demo", "load")

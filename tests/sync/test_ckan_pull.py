@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from tests.schemas.records_samples import petitions
+from tests.sync.helpers import connection
 
 KEY = "petition_number"
 #: every sensitive field of petition@1 (a parent name covers its children)
@@ -33,7 +34,8 @@ def county(api, make, sysadmin):
                         token=office_admin.token).result["inserted"] == n
         return SimpleNamespace(id=dataset["id"], resource_id=resource_id, records=records)
 
-    return SimpleNamespace(office=office, civil=civil, office_admin=office_admin, puller=puller, publish=publish)
+    return SimpleNamespace(office=office, civil=civil, office_admin=office_admin, puller=puller, publish=publish,
+                           sysadmin=sysadmin)
 
 
 def grant(api, county, dataset, fields):
@@ -45,10 +47,12 @@ def grant(api, county, dataset, fields):
 
 
 def create_job(api, county, live_url, peer, *, name, package_id, resource_id=None, **values):
+    # the peer and the puller's token there: a connection the sysadmin registers for civil affairs
+    connection(api, county.sysadmin.token, f"{name}-peer", "http", {"url": live_url, "token": county.puller.token},
+               [county.civil["id"]])
     created = api.call("sync_job_create", {
         "name": name, "package_id": package_id, "resource_id": resource_id, "source": "ckan",
-        "source_config": {"url": live_url, "resource_id": peer.resource_id, "token": county.puller.token,
-                          "page_size": 10},
+        "source_config": {"connection": f"{name}-peer", "resource_id": peer.resource_id, "page_size": 10},
         "batch_size": 10, **values}, token=county.puller.token)
     assert created.status == 200, created.body
     return created.result

@@ -7,6 +7,7 @@ import pytest
 from croniter import croniter
 
 from catalog.auth.models import User
+from catalog.connections.service import create_connection
 from catalog.sync import schedule, service as sync_service
 from catalog.sync.models import SyncRun
 
@@ -121,10 +122,13 @@ def jobs(app, db, make, sysadmin, tmp_path):
     datasets = {cycle: make.dataset(dept["id"], name=f"households-{cycle}", record_schema="household@1",
                                     update_cycle=cycle)["id"] for cycle in ("daily", "monthly", "irregular")}
     admin = db.get(User, sysadmin.id)
+    create_connection(db, admin, name="mzj-exports", kind="folder", config={"path": str(tmp_path)},
+                      organizations=[dept["id"]])
 
     def job(name: str, cycle: str, *, last_run: str | None = None, status: str = "succeeded", **values):
         created = sync_service.create_job(db, admin, package_id=datasets[cycle], values={
-            "name": name, "source": "csv", "source_config": {"path": str(source)}, **values})
+            "name": name, "source": "csv", "source_config": {"connection": "mzj-exports", "path": source.name},
+            **values})
         if last_run:
             db.add(SyncRun(job_id=created.id, status=status, trigger="schedule", started=at(last_run),
                            finished=at(last_run) + dt.timedelta(minutes=3)))
