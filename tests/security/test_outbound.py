@@ -15,14 +15,21 @@ default; the rest of the suite allows 127.0.0.1 for its loopback servers), on bo
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
 from click.testing import CliRunner
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from werkzeug.serving import make_server
 
 from catalog import create_app
@@ -350,3 +357,59 @@ def test_catalog_exchange_harvest_refuses_loopback_unless_allowlisted(cli_catalo
     allowed = run(f"{cli_catalog.url}/catalog.ttl")
     assert allowed.exit_code == 0, allowed.output
     assert "created 1," in allowed.output
+
+
+def test_a_push_job_to_an_internal_peer_is_refused_when_defined(world, internal):
+    for name, base in spellings(internal.port).items():
+        reply = world.api.call("sync_job_create", {
+            "package_id": world.dataset["id"], "resource_id": world.resource_id, "name": "push-inside",
+            "source": "datastore", "target": {"type": "ckan", "url": base, "resource_id": "r1"}},
+            token=world.editor.token)
+        assert reply.status == 409, (name, reply.body)
+        assert "CATALOG_OUTBOUND_ALLOW" in " ".join(reply.error["target"]), (name, reply.error)
+
+
+def test_an_allowlist_entry_that_is_not_a_host_address_or_range_stops_the_start(tmp_path):
+    for entry in ("10.0.0.0/33", "127.0.0.1:99999", "http://peer.internal/", "peer internal"):
+        with pytest.raises(ValueError, match="CATALOG_OUTBOUND_ALLOW"):
+            create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "SECRET_KEY": "x",
+                        "INSTANCE_PATH": str(tmp_path), "OUTBOUND_ALLOW": f"127.0.0.1,{entry}"})
+
+
+@pytest.fixture
+def tls_internal(tmp_path):
+    """The internal service over HTTPS with a certificate for ``localhost`` (self-signed: ``.ca``)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = dt.datetime.now(dt.timezone.utc)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+                   .not_valid_after(now + dt.timedelta(hours=1))
+                   .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+                   .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                   .sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    server, thread = _serve()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    yield SimpleNamespace(port=server.server_port, requests=server.requests, ca=str(cert_file))
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+def test_the_pinned_connection_keeps_the_name_for_tls_and_the_host_header(tls_internal):
+    """The request goes to the checked address, yet the certificate is checked for the URL's name."""
+    with Policy.parse("localhost").session() as session:
+        session.verify = tls_internal.ca
+        answer = session.get(f"https://localhost:{tls_internal.port}/records", timeout=5)
+        assert answer.status_code == 200 and answer.json()["records"]
+        # the same server by its address: the certificate does not name 127.0.0.1, so TLS refuses it
+        with Policy.parse("127.0.0.1").session() as by_address:
+            by_address.verify = tls_internal.ca
+            with pytest.raises(requests.exceptions.SSLError):
+                by_address.get(f"https://127.0.0.1:{tls_internal.port}/records", timeout=5)
+    assert len(tls_internal.requests) == 1
