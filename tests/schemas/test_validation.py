@@ -12,8 +12,8 @@ import pytest
 
 from schemas import load_schema
 from schemas.registry import FieldError, SchemaValidator, python_pattern
-from schemas.validation import (SENSITIVE_KINDS, RecordValidator, check_record_schema, primary_key,
-                                record_validator, sensitive_fields)
+from schemas.validation import (SENSITIVE_KINDS, RecordValidator, check_record_schema, closed_schema,
+                                primary_key, record_validator, sensitive_fields)
 
 from .records_samples import GENERATORS, broken
 
@@ -410,3 +410,49 @@ def test_const_and_conditionals_agree_in_the_fast_path():
               {"o": {"a": [1]}}, {"items": [{"away": True, "place": "x"}, {"away": False}, {}]},
               {"items": [{"away": True}]}, {"items": [{"away": False, "place": "x"}]}, {"items": [{"away": 1}]}]
     agree(schema, values)
+
+
+# --- closed schemas -----------------------------------------------------------------------------
+
+#: a department schema that declares fields in several places and says nothing of others
+SPREAD = {
+    "$schema": DRAFT, "type": "object", "x-primary-key": ["id"],
+    "properties": {"id": {"type": "string"}, "status": {"type": "string"},
+                   "contact": {"$ref": "#/$defs/contact"},
+                   "visits": {"type": "array", "items": {"type": "object", "properties": {"on": {"type": "string"}}}},
+                   "extra": {"type": "object"}},
+    "required": ["id"],
+    "allOf": [{"if": {"properties": {"status": {"const": "done"}, "flag": {"const": 1}}, "required": ["status"]},
+               "then": {"properties": {"reply": {"type": "string"}}, "required": ["reply"]}}],
+    "$defs": {"contact": {"type": "object", "properties": {"phone": {"type": "string", "x-sensitive": "mobile"}}}},
+}
+
+
+def test_closed_schema_refuses_undeclared_fields_at_every_depth_and_both_paths_agree():
+    closed = closed_schema(SPREAD)
+    assert "additionalProperties" not in SPREAD, "the input is untouched"
+    assert closed["additionalProperties"] is False
+    assert closed["properties"]["reply"] == {}, "declared in then: allowed beside additionalProperties"
+    assert "flag" not in closed["properties"], "an if only tests; it declares nothing"
+    assert closed["$defs"] == SPREAD["$defs"], "what a $ref points at is never changed"
+    assert closed["properties"]["contact"]["additionalProperties"] is False
+    assert closed["properties"]["visits"]["items"]["additionalProperties"] is False
+    assert "additionalProperties" not in closed["properties"]["extra"], "an object declaring nothing stays open"
+    assert closed_schema(closed) == closed
+    assert sensitive_fields(closed) == sensitive_fields(SPREAD) == {"contact.phone": "mobile"}
+    good = {"id": "1", "status": "done", "reply": "已办", "contact": {"phone": "13800138000"},
+            "visits": [{"on": "2026-01-03"}], "extra": {"anything": 1}}
+    agree(closed, [good, {**good, "flag": 1}, {**good, "contact": {"phone": "1", "wechat": "x"}},
+                   {**good, "visits": [{"on": "x", "by": "李四"}]}, {"id": "2"}, {"id": "3", "phone": "1"}])
+    errors = RecordValidator(closed).errors({**good, "flag": 1, "contact": {"phone": "1", "wechat": "x"}})
+    assert [(e.path, e.keyword) for e in errors] == [("contact.wechat", "additionalProperties"),
+                                                      ("flag", "additionalProperties")]
+
+
+def test_a_schema_that_opens_an_object_on_purpose_stays_open():
+    opened = {**SPREAD, "additionalProperties": {"type": "string"}}
+    closed = closed_schema(opened)
+    assert closed["additionalProperties"] == {"type": "string"}
+    assert RecordValidator(closed).is_valid({"id": "1", "note": "备注"})
+    patterned = closed_schema({**SPREAD, "patternProperties": {"^x_": {}}})
+    assert "additionalProperties" not in patterned
