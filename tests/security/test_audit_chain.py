@@ -295,7 +295,37 @@ def test_cutting_the_log_back_and_appending_fresh_entries_is_detected(catalog_en
     assert cli("audit", "checkpoint").exit_code == 1  # nor can it be moved on without --start
 
 
+def test_an_edited_checkpoint_file_is_refused(catalog_env):
+    read_records(3)
+    path = catalog_env / "audit-checkpoint.json"
+    document = checkpoint(catalog_env)
+    path.write_text(json.dumps(dict(document, seq=1, mac=rows()[0]["hash"])))
+    code, output = verify()
+    assert code == 1
+    assert "does not carry a valid signature (forged or edited)" in output
+
+
 # --- correct under concurrency, key handling, upgrade -------------------------------------------
+
+def test_a_rolled_back_read_leaves_no_entry_and_no_checkpoint_behind(catalog_env):
+    from catalog.datasets.service import get_dataset
+
+    read_records(2)
+    app = create_app()
+    with app.app_context():
+        session = get_session()
+        append_entry(session, None, action="datastore_search", dataset=get_dataset(session, "household-register"),
+                     resource_id=None, departments=[], params={}, record_count=1)
+        session.rollback()  # the request failed after logging
+        session.commit()
+    get_db(app).engine.dispose()
+    assert checkpoint(catalog_env)["seq"] == 2
+    read_records(1)
+    assert [row["seq"] for row in rows()] == [1, 2, 3]
+    code, output = verify()
+    assert code == 0, output
+    assert "3 entries, chain intact, checkpoint #3 present" in output
+
 
 def test_concurrent_readers_keep_one_chain_and_the_checkpoint_at_its_end(catalog_env):
     errors: list[BaseException] = []
