@@ -1,4 +1,10 @@
-"""The quarantine: rows refused by validation, kept until fixed and retried, or discarded with a reason."""
+"""The quarantine: rows refused by validation, kept until fixed and retried, or discarded with a reason.
+
+An entry holds the row as the source sent it (``raw``, in clear) and errors that may quote its values
+(a resident ID's birth date): it is derived from sensitive values and cannot be masked usefully, so
+it is shown only to the owner department's members and to sysadmins. Everyone else sees no entry
+(``list_entries``) or is refused (``get_entry``), whatever grants their department holds.
+"""
 from __future__ import annotations
 
 from typing import Any
@@ -12,8 +18,9 @@ from ..datasets.models import Dataset, Resource
 from ..datastore import service as datastore
 from ..datastore.models import QuarantinedRecord
 from ..db import utcnow
-from ..errors import Conflict, NotFound, ValidationError
+from ..errors import Conflict, NotAuthorized, NotFound, ValidationError
 from ..sharing.service import departments_of_actor
+from .models import SyncRun
 
 
 def _dataset(session: Session, entry: QuarantinedRecord) -> Dataset:
@@ -35,7 +42,6 @@ def list_entries(session: Session, actor: User | None, *, resource_id: str | Non
                  status: str, offset: int, limit: int) -> list[QuarantinedRecord]:
     """Entries of the actor's departments' resources, oldest first."""
     if actor is None:
-        from ..errors import NotAuthorized
         raise NotAuthorized("Log in or give an API token")
     query = sa.select(QuarantinedRecord).join(Resource, Resource.id == QuarantinedRecord.resource_id).join(
         Dataset, Dataset.id == Resource.package_id)
@@ -44,8 +50,6 @@ def list_entries(session: Session, actor: User | None, *, resource_id: str | Non
     if resource_id:
         query = query.where(QuarantinedRecord.resource_id == resource_id)
     if job_id:
-        from .models import SyncRun
-
         runs = sa.select(sa.literal("sync:") + SyncRun.id).where(SyncRun.job_id == job_id)
         query = query.where(QuarantinedRecord.source.in_(runs))
     if status != "all":
