@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from ..api.registry import ActionContext, action
+from ..auth import rules
+from ..datasets.models import Dataset
 from ..datasets.schemas import ActivityListParams, ActivityOut
 from ..datasets.service import show_dataset
 from ..departments.service import get_department
@@ -13,7 +15,7 @@ def package_activity_list(ctx: ActionContext, data: dict) -> list:
     """A dataset's activity, newest first."""
     dataset = show_dataset(ctx.session, ctx.actor, data["id"])
     return ActivityOut(many=True).dump(list_activities(
-        ctx.session, object_id=dataset.id, offset=data["offset"], limit=data["limit"]))
+        ctx.session, viewer=ctx.actor, object_id=dataset.id, offset=data["offset"], limit=data["limit"]))
 
 
 @action("organization_activity_list", params=ActivityListParams, result=[ActivityOut], read_only=True)
@@ -22,12 +24,9 @@ def organization_activity_list(ctx: ActionContext, data: dict) -> list:
 
     Activities of datasets the caller cannot read, and membership changes (to non-members), are left out.
     """
-    from ..auth import rules
-    from ..datasets.models import Dataset
-
     department = get_department(ctx.session, data["id"])
-    activities = list_activities(ctx.session, department_id=department.id, offset=data["offset"],
-                                 limit=data["limit"])
+    activities = list_activities(ctx.session, viewer=ctx.actor, department_id=department.id,
+                                 offset=data["offset"], limit=data["limit"])
     see_members = rules.can_see_members(ctx.session, ctx.actor, department.id)
     visible = []
     for activity in activities:

@@ -6,6 +6,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from ..auth import rules
 from ..auth.models import User
 from .models import Activity
 
@@ -32,11 +33,20 @@ def record_activity(session: Session, actor: User | None, *, object_id: str, act
     return activity
 
 
-def list_activities(session: Session, *, object_id: str | None = None,
+def list_activities(session: Session, *, viewer: User | None, object_id: str | None = None,
                     department_id: str | None = None, offset: int = 0,
                     limit: int = 31) -> list[Activity]:
-    """Activities of one object, or of a department and its datasets, newest first."""
+    """Activities of one object, or of a department and its datasets, newest first, as ``viewer`` may see them.
+
+    An activity about a share request (which department asked, for which fields, why it was refused or
+    revoked) is shown only where the request itself is (:func:`catalog.auth.rules.can_see_share_request`):
+    to the two departments' members and to sysadmins.
+    """
     query = sa.select(Activity)
+    if not rules.is_sysadmin(viewer):
+        mine = rules.member_departments(viewer)
+        requester = Activity.data[("share_request", "organization_id")].as_string()
+        query = query.where(sa.or_(requester.is_(None), Activity.department_id.in_(mine), requester.in_(mine)))
     if object_id is not None:
         query = query.where(Activity.object_id == object_id)
     if department_id is not None:

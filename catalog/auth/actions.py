@@ -28,19 +28,19 @@ def user_create(ctx: ActionContext, data: dict) -> dict:
 
 @action("user_show", params=UserShowParams, result=UserOut, read_only=True)
 def user_show(ctx: ActionContext, data: dict) -> dict:
-    """Show a user account by id or name."""
-    return user_dict(ctx, service.get_user(ctx.session, data["id"]))
+    """Show a user account by id or name: to that user, sysadmins and the admins of its departments."""
+    return user_dict(ctx, service.show_user(ctx.session, ctx.actor, data["id"]))
 
 
 @action("user_list", params=UserListParams, result=[UserOut], read_only=True)
 def user_list(ctx: ActionContext, data: dict) -> list:
-    """List user accounts, optionally filtered by ``q``."""
-    return [user_dict(ctx, u) for u in service.list_users(ctx.session, **data)]
+    """List user accounts, optionally filtered by ``q``: all to sysadmins, their members to department admins."""
+    return [user_dict(ctx, u) for u in service.list_users(ctx.session, ctx.actor, **data)]
 
 
 def _token_user(ctx: ActionContext, id_or_name: str | None):
     if id_or_name:
-        return service.get_user(ctx.session, id_or_name)
+        return service.show_user(ctx.session, ctx.actor, id_or_name)
     if ctx.actor is None:
         raise NotAuthorized("Log in or give an API token")
     return ctx.actor

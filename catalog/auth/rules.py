@@ -8,6 +8,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from ..departments.models import Membership
 from ..errors import NotAuthorized
 from .models import ApiToken, User
 
@@ -27,8 +28,6 @@ def is_sysadmin(actor: User | None) -> bool:
 
 def role_in(session: Session, actor: User | None, department_id: str) -> str | None:
     """The actor's role in a department, or ``None`` when not a member."""
-    from ..departments.models import Membership
-
     if actor is None:
         return None
     return session.scalar(sa.select(Membership.role).where(
@@ -84,8 +83,6 @@ def readable_datasets_clause(session: Session, actor: User | None, dataset_table
 
     Deleted datasets are never listed, so this covers the active and draft states only.
     """
-    from ..departments.models import Membership
-
     not_deleted = dataset_table.c.state != "deleted"
     if is_sysadmin(actor):
         return not_deleted
@@ -122,6 +119,61 @@ def can_create_user(actor: User | None) -> bool:
 def can_see_private_user_fields(actor: User | None, user: User) -> bool:
     """A user's email and tokens are visible to that user and to sysadmins."""
     return actor is not None and (actor.id == user.id or actor.sysadmin)
+
+
+def can_see_user(session: Session, actor: User | None, user: User) -> bool:
+    """An account (its name, departments, sysadmin flag) is seen by its owner, by sysadmins and by the
+    admins of a department it belongs to; not by anonymous callers or other users."""
+    if actor is None:
+        return False
+    if actor.id == user.id or actor.sysadmin:
+        return True
+    return user.id in set(session.scalars(_members_administered_by(actor)))
+
+
+def can_list_users(session: Session, actor: User | None) -> bool:
+    """Sysadmins list every account and department admins their members; nobody else lists accounts."""
+    if actor is None:
+        return False
+    return actor.sysadmin or session.scalar(sa.select(sa.exists().where(
+        Membership.user_id == actor.id, Membership.role == "admin"))) is True
+
+
+def visible_users_clause(actor: User, user_table):
+    """The SQL condition of :func:`can_see_user` (for an actor who may list accounts at all)."""
+    if actor.sysadmin:
+        return sa.true()
+    return sa.or_(user_table.c.id == actor.id, user_table.c.id.in_(_members_administered_by(actor)))
+
+
+def _members_administered_by(actor: User):
+    administered = sa.select(Membership.department_id).where(Membership.user_id == actor.id,
+                                                             Membership.role == "admin")
+    return sa.select(Membership.user_id).where(Membership.department_id.in_(administered))
+
+
+def can_approve_share_request(session: Session, actor: User | None, *, provider_id: str,
+                              requester_id: str) -> bool:
+    """The provider's admins (or sysadmins, the data authority) approve a request, never a member of the
+    requesting department: nobody grants their own department access."""
+    if actor is None or role_in(session, actor, requester_id) is not None:
+        return False
+    return is_sysadmin(actor) or role_in(session, actor, provider_id) == "admin"
+
+
+def can_see_share_request(session: Session, actor: User | None, *, provider_id: str,
+                          requester_id: str) -> bool:
+    """A share request (and its activity: department, fields, reasons) is seen by the two departments'
+    members and by sysadmins."""
+    return is_sysadmin(actor) or role_in(session, actor, provider_id) is not None \
+        or role_in(session, actor, requester_id) is not None
+
+
+def member_departments(actor: User | None):
+    """The SQL query of the ids of the departments the actor belongs to (none for anonymous callers)."""
+    if actor is None:
+        return sa.select(Membership.department_id).where(sa.false())
+    return sa.select(Membership.department_id).where(Membership.user_id == actor.id)
 
 
 def can_manage_tokens(actor: User | None, user: User) -> bool:

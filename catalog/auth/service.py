@@ -26,6 +26,23 @@ def get_user(session: Session, id_or_name: str) -> User:
     return user
 
 
+def show_user(session: Session, actor: User | None, id_or_name: str) -> User:
+    """The account, if the actor may see it (:func:`rules.can_see_user`).
+
+    Only sysadmins are told that an account does not exist: to anyone else a missing account and one
+    they may not see get the same refusal, so user_show cannot be used to find out which names exist.
+    """
+    refusal = f"You cannot see the account {id_or_name}"
+    rules.require(actor is not None, refusal)
+    try:
+        user = get_user(session, id_or_name)
+    except NotFound:
+        rules.require(rules.is_sysadmin(actor), refusal)
+        raise
+    rules.require(rules.can_see_user(session, actor, user), refusal)
+    return user
+
+
 def create_user(session: Session, actor: User | None, *, name: str, password: str,
                 email: str | None = None, fullname: str | None = None, about: str | None = None,
                 sysadmin: bool = False, check_auth: bool = True) -> User:
@@ -46,10 +63,13 @@ def create_user(session: Session, actor: User | None, *, name: str, password: st
     return user
 
 
-def list_users(session: Session, *, q: str | None = None, order_by: str = "name",
+def list_users(session: Session, actor: User | None, *, q: str | None = None, order_by: str = "name",
                offset: int = 0, limit: int = 100) -> list[User]:
-    """Active users, optionally filtered by a substring of the name or full name."""
-    query = sa.select(User).where(User.state == "active")
+    """Active users the actor may see (sysadmins: all; department admins: their members and themselves),
+    optionally filtered by a substring of the name or full name."""
+    rules.require(rules.can_list_users(session, actor),
+                  "Only sysadmins and department admins can list user accounts")
+    query = sa.select(User).where(User.state == "active", rules.visible_users_clause(actor, User.__table__))
     if q:
         # autoescape: a "_" or "%" in q is a character to find, not a LIKE wildcard.
         needle = q.lower()

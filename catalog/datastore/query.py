@@ -29,6 +29,17 @@ CHANGES_WINDOW = 2000
 _PLAIN_NAME = re.compile(r"^[\w-]{1,64}$")
 
 
+#: characters SQLite's JSON paths cannot address in a key (``$."a\"b"`` finds nothing there): filters and
+#: sorts on such a field would silently match nothing, so they are refused, on both databases alike
+_UNADDRESSABLE = re.compile(r'["\\]')
+
+
+def _addressable(name: str, parameter: str) -> None:
+    if _UNADDRESSABLE.search(name):
+        raise ValidationError.single(parameter, f"field '{name}': a name holding \" or \\ cannot be filtered "
+                                                "or sorted on; rename the field")
+
+
 def _types(table: DatastoreTable) -> dict[str, str]:
     return {f["id"]: f["type"] for f in table.fields}
 
@@ -45,6 +56,7 @@ def filter_conditions(table: DatastoreTable, filters: dict[str, Any] | None) -> 
         if name not in types:
             shown = f" {name!r}" if _PLAIN_NAME.match(str(name)) else ""
             raise ValidationError.single("filters", f"unknown field{shown}; fields: {', '.join(types)}")
+        _addressable(name, "filters")
         values = wanted if isinstance(wanted, list) else [wanted]
         options = [_matches(name, types[name], value) for value in values]
         conditions.append(sa.or_(*options) if options else sa.false())
@@ -100,6 +112,7 @@ def _order(table: DatastoreTable, sort: str | None) -> list[Any]:
         if name == "_seq":
             column = Record.seq
         elif name in types:
+            _addressable(name, "sort")
             element = Record.data[name]
             column = element.as_float() if types[name] in ("int", "numeric") else element.as_string()
         else:

@@ -342,6 +342,9 @@ class _Importer:
         if errors:
             return self._failed(errors)
         existing = self._existing(name, code)
+        if existing is not None and not rules.can_read_dataset(self.session, self.actor, owner_org=existing.owner_org,
+                                                               private=existing.private, state=existing.state):
+            existing = None  # a dataset the caller cannot read is answered for as a missing one, dry run or not
         values, tags = self._values(cells, present, existing, items)
         if not values.get("name"):
             values["name"] = "r-" + code.replace("/", "-")

@@ -139,9 +139,9 @@ def get_request(session: Session, actor: User | None, request_id: str) -> ShareR
     request = session.get(ShareRequest, request_id) if request_id else None
     if request is None:
         raise NotFound(f"Share request not found: {request_id}")
-    mine = departments_of_actor(session, actor)
-    rules.require(rules.is_sysadmin(actor) or request.organization_id in mine
-                  or request.dataset.owner_org in mine, "Only the two departments concerned can see this request")
+    rules.require(rules.can_see_share_request(session, actor, provider_id=request.dataset.owner_org,
+                                              requester_id=request.organization_id),
+                  "Only the two departments concerned can see this request")
     return request
 
 
@@ -155,6 +155,9 @@ def approve_request(session: Session, actor: User | None, request: ShareRequest,
                     fields: list[str] | None, expires: dt.date | None) -> Grant:
     """Approve a pending request, granting the chosen fields until ``expires``."""
     _decide_rule(session, actor, request)
+    rules.require(rules.can_approve_share_request(session, actor, provider_id=request.dataset.owner_org,
+                                                  requester_id=request.organization_id),
+                  "You are a member of the requesting department: someone outside it must approve the request")
     if request.status != "pending":
         raise Conflict.single("id", f"The request is already {request.status}")
     expires = expires if expires is not None else request.expires

@@ -106,7 +106,7 @@ def activity_label(kind: str) -> str:
 
 def _activities(dataset: Dataset) -> list[dict[str, Any]]:
     session = get_session()
-    rows = list_activities(session, object_id=dataset.id, limit=10)
+    rows = list_activities(session, viewer=actor(), object_id=dataset.id, limit=10)
     ids = {a.user_id for a in rows if a.user_id}
     names = dict(session.execute(sa.select(User.id, User.name).where(User.id.in_(ids))).all()) if ids else {}
     return [{"when": a.timestamp, "who": names.get(a.user_id, "—"), "what": activity_label(a.activity_type)}

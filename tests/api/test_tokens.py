@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from catalog.auth.models import ApiToken
+
 
 
 
@@ -20,8 +22,8 @@ def bob(make):
 
 
 def whoami(api, token) -> tuple[int, dict]:
-    """Status and user_show of alice as seen with ``token`` (email shows only to alice herself)."""
-    reply = api.call("user_show", {"id": "alice"}, token=token)
+    """Status and answer of a read with ``token``: 200 while the token works, 403 once it is refused."""
+    reply = api.call("api_token_list", {}, token=token)
     return reply.status, reply.body
 
 
@@ -53,7 +55,13 @@ def test_default_lifetime_is_a_year(api, alice):
 
 def test_create_by_user_id(api, alice):
     reply = api.call("api_token_create", {"user": alice.id, "name": "x"}, token=alice.token)
-    assert reply.status == 200
+    assert reply.status == 200, reply.body
+    created = reply.result
+    # the same account as naming alice: the token acts as alice and is listed among her tokens
+    shown = api.call("user_show", {"id": "alice"}, token=created["token"]).result
+    assert shown["email"] == "alice@example.gov.cn"
+    listed = api.call("api_token_list", {"user": "alice"}, token=alice.token).result
+    assert {t["id"]: t["name"] for t in listed}[created["id"]] == "x"
 
 
 def test_token_is_accepted_in_every_header_form(client, api, alice):
@@ -210,10 +218,20 @@ def test_revoking_the_token_in_use(api, alice):
     assert "not valid" in refused.error["message"]
 
 
-def test_revoking_twice_is_harmless(api, alice):
+def test_revoking_twice_is_harmless(api, db, alice):
     created = new_token(api, alice)
     assert api.call("api_token_revoke", {"jti": created["id"]}, token=alice.token).status == 200
-    assert api.call("api_token_revoke", {"jti": created["id"]}, token=alice.token).status == 200
+    db.expire_all()
+    first = db.get(ApiToken, created["id"]).revoked_at
+    assert first is not None
+    again = api.call("api_token_revoke", {"jti": created["id"]}, token=alice.token)
+    assert again.status == 200, again.body
+    # still revoked, at the time of the first revocation; still refused; alice's own token still works
+    db.expire_all()
+    assert db.get(ApiToken, created["id"]).revoked_at == first
+    assert whoami(api, created["token"])[0] == 403
+    assert whoami(api, alice.token)[0] == 200
+    assert created["id"] not in [t["id"] for t in api.call("api_token_list", {}, token=alice.token).result]
 
 
 @pytest.mark.parametrize("by", ["jti", "token"])
@@ -294,7 +312,7 @@ def reader(make):
 @pytest.mark.parametrize("method", ["GET", "POST"])
 @pytest.mark.parametrize("action, data", [
     ("organization_list", {}), ("user_show", {"id": "reader"}), ("api_token_list", {}),
-    ("user_list", {}), ("status_show", {}),
+    ("package_list", {}), ("status_show", {}),
 ])
 def test_read_token_calls_read_actions(api, reader, method, action, data):
     reply = api.call(action, data, token=reader.token, method=method)

@@ -25,7 +25,7 @@ def test_sysadmin_creates_a_user(api, sysadmin):
     assert user["id"] and user["created"]
     assert not {"password", "password_hash"} & set(user)
     assert "s3cret-pass" not in str(reply.body)
-    assert api.call("user_show", {"id": "li-ming"}).result["id"] == user["id"]
+    assert api.call("user_show", {"id": "li-ming"}, token=sysadmin.token).result["id"] == user["id"]
 
 
 def test_created_password_is_stored_hashed_and_matches(api, sysadmin, db):
@@ -43,12 +43,12 @@ def test_sysadmin_creates_a_sysadmin(api, sysadmin):
     assert reply.result["sysadmin"] is True
 
 
-def test_non_sysadmin_cannot_create_users(api, make):
+def test_non_sysadmin_cannot_create_users(api, make, sysadmin):
     someone = make.user("someone")
     reply = api.call("user_create", NEW_USER, token=someone.token)
     assert reply.status == 403
     assert reply.error["__type"] == "Authorization Error"
-    assert api.call("user_show", {"id": "li-ming"}).status == 404
+    assert api.call("user_show", {"id": "li-ming"}, token=sysadmin.token).status == 404
 
 
 def test_department_admin_cannot_create_users(api, make):
@@ -57,19 +57,19 @@ def test_department_admin_cannot_create_users(api, make):
     assert api.call("user_create", NEW_USER, token=admin.token).status == 403
 
 
-def test_anonymous_cannot_create_users(api):
+def test_anonymous_cannot_create_users(api, sysadmin):
     reply = api.call("user_create", NEW_USER)
     assert reply.status == 403
-    assert api.call("user_show", {"id": "li-ming"}).status == 404
+    assert api.call("user_show", {"id": "li-ming"}, token=sysadmin.token).status == 404
 
 
 @pytest.mark.parametrize("token_of", ["anonymous", "user"])
-def test_non_sysadmin_cannot_create_a_sysadmin(api, make, token_of):
+def test_non_sysadmin_cannot_create_a_sysadmin(api, make, sysadmin, token_of):
     token = make.user("someone").token if token_of == "user" else None
     reply = api.call("user_create", {**NEW_USER, "sysadmin": True}, token=token)
     assert reply.status == 403
     assert "sysadmin" in reply.error["message"]
-    assert api.call("user_show", {"id": "li-ming"}).status == 404
+    assert api.call("user_show", {"id": "li-ming"}, token=sysadmin.token).status == 404
 
 
 @pytest.mark.parametrize("password", ["", "short", "1234567"])
@@ -78,7 +78,7 @@ def test_short_password(api, sysadmin, password):
     assert reply.status == 409
     assert reply.error["__type"] == "Validation Error"
     assert "8" in reply.error["password"][0]
-    assert api.call("user_show", {"id": "li-ming"}).status == 404
+    assert api.call("user_show", {"id": "li-ming"}, token=sysadmin.token).status == 404
 
 
 def test_password_of_exactly_the_minimum_length(api, sysadmin):
@@ -125,8 +125,8 @@ def test_user_create_needs_post(api, sysadmin):
 
 def test_show_by_name_and_by_id(api, make):
     user = make.user("wang-fang")
-    by_name = api.call("user_show", {"id": "wang-fang"}, method="GET").result
-    by_id = api.call("user_show", {"id": user.id}).result
+    by_name = api.call("user_show", {"id": "wang-fang"}, token=user.token, method="GET").result
+    by_id = api.call("user_show", {"id": user.id}, token=user.token).result
     assert by_name["id"] == by_id["id"] == user.id
     assert by_name["fullname"] == "User wang-fang"
     assert "password_hash" not in by_name
@@ -140,9 +140,9 @@ def test_show_email_to_self_and_sysadmins_only(api, make, sysadmin):
     assert api.call("user_show", {"id": "wang-fang"}, token=sysadmin.token).result["email"] == \
         "wang-fang@example.gov.cn"
     for token in (other.token, None):
-        shown = api.call("user_show", {"id": "wang-fang"}, token=token).result
-        assert "email" not in shown
-        assert shown["name"] == "wang-fang"
+        refused = api.call("user_show", {"id": "wang-fang"}, token=token)
+        assert refused.status == 403
+        assert "wang-fang@" not in str(refused.body)
 
 
 def test_show_email_hidden_from_admin_of_the_users_department(api, make):
@@ -152,11 +152,19 @@ def test_show_email_hidden_from_admin_of_the_users_department(api, make):
     assert "email" not in api.call("user_show", {"id": "wang-fang"}, token=admin.token).result
 
 
-def test_show_unknown_user(api):
-    reply = api.call("user_show", {"id": "ghost"}, method="GET")
+def test_show_unknown_user(api, make, sysadmin):
+    reply = api.call("user_show", {"id": "ghost"}, token=sysadmin.token, method="GET")
     assert reply.status == 404
     assert reply.error["__type"] == "Not Found Error"
     assert "ghost" in reply.error["message"]
+    # to anyone else a missing account looks like one they may not see: no list of names by guessing
+    make.user("wang-fang")
+    someone = make.user("someone")
+    for token in (someone.token, None):
+        missing = api.call("user_show", {"id": "ghost"}, token=token)
+        hidden = api.call("user_show", {"id": "wang-fang"}, token=token)
+        assert missing.status == hidden.status == 403
+        assert missing.error["message"].replace("ghost", "X") == hidden.error["message"].replace("wang-fang", "X")
 
 
 def test_show_needs_id(api):
@@ -165,23 +173,23 @@ def test_show_needs_id(api):
     assert "id" in reply.error
 
 
-def test_show_disabled_user_is_not_found(api, make, db):
+def test_show_disabled_user_is_not_found(api, make, db, sysadmin):
     from catalog.auth.models import User
 
     user = make.user("wang-fang")
     db.get(User, user.id).state = "deleted"
     db.commit()
-    assert api.call("user_show", {"id": "wang-fang"}).status == 404
+    assert api.call("user_show", {"id": "wang-fang"}, token=sysadmin.token).status == 404
 
 
 # --- user_list ---------------------------------------------------------------------------------
 
-def test_list_all_users_by_name(api, make):
+def test_list_all_users_by_name(api, make, sysadmin):
     for name in ("zhao-lei", "an-qi", "wang-fang"):
         make.user(name)
-    reply = api.call("user_list", method="GET")
+    reply = api.call("user_list", token=sysadmin.token, method="GET")
     assert reply.status == 200
-    assert [u["name"] for u in reply.result] == ["an-qi", "wang-fang", "zhao-lei"]
+    assert [u["name"] for u in reply.result] == ["admin", "an-qi", "wang-fang", "zhao-lei"]
 
 
 def test_list_q_filters_on_name_and_fullname(api, make, sysadmin):
@@ -190,34 +198,35 @@ def test_list_q_filters_on_name_and_fullname(api, make, sysadmin):
     make.user("zhao-lei")
     api.call("user_create", {**NEW_USER, "name": "lm", "fullname": "Wangjia Village clerk"},
              token=sysadmin.token).result
-    assert [u["name"] for u in api.call("user_list", {"q": "WANG"}).result] == ["lm", "wang-fang", "wang_lei"]
-    assert [u["name"] for u in api.call("user_list", {"q": "lei"}, method="GET").result] == \
-        ["wang_lei", "zhao-lei"]
-    assert [u["name"] for u in api.call("user_list", {"q": "_"}).result] == ["wang_lei"]
-    assert api.call("user_list", {"q": "nobody"}).result == []
+    def names(q, **kwargs):
+        return [u["name"] for u in api.call("user_list", {"q": q}, token=sysadmin.token, **kwargs).result]
+
+    assert names("WANG") == ["lm", "wang-fang", "wang_lei"]
+    assert names("lei", method="GET") == ["wang_lei", "zhao-lei"]
+    assert names("_") == ["wang_lei"]
+    assert names("nobody") == []
 
 
-def test_list_limit_offset_and_order(api, make):
+def test_list_limit_offset_and_order(api, make, sysadmin):
     for name in ("c-user", "a-user", "b-user"):
         make.user(name)
-    page = api.call("user_list", {"limit": 2, "offset": 1}).result
-    assert [u["name"] for u in page] == ["b-user", "c-user"]
-    by_created = api.call("user_list", {"order_by": "created"}).result
-    assert [u["name"] for u in by_created] == ["c-user", "a-user", "b-user"]
-    bad = api.call("user_list", {"order_by": "email"})
+    page = api.call("user_list", {"limit": 2, "offset": 1}, token=sysadmin.token).result
+    assert [u["name"] for u in page] == ["admin", "b-user"]
+    by_created = api.call("user_list", {"order_by": "created"}, token=sysadmin.token).result
+    assert [u["name"] for u in by_created] == ["admin", "c-user", "a-user", "b-user"]
+    bad = api.call("user_list", {"order_by": "email"}, token=sysadmin.token)
     assert bad.status == 409
     assert "order_by" in bad.error
 
 
 def test_list_hides_emails_of_others(api, make, sysadmin):
     me = make.user("wang-fang")
-    make.user("zhao-lei")
+    member = make.user("zhao-lei")
+    make.department("mzj", members={"admin": me, "member": member})
     mine = {u["name"]: u for u in api.call("user_list", token=me.token).result}
+    assert set(mine) == {"wang-fang", "zhao-lei"}  # a department admin lists its members, not everyone
     assert mine["wang-fang"]["email"] == "wang-fang@example.gov.cn"
     assert "email" not in mine["zhao-lei"]
-    assert "email" not in mine["admin"]
-    anonymous = api.call("user_list").result
-    assert all("email" not in u for u in anonymous)
     everyone = api.call("user_list", token=sysadmin.token).result
     assert all(u["email"].endswith("@example.gov.cn") for u in everyone)
     assert all("password_hash" not in u for u in everyone)

@@ -5,13 +5,17 @@ worker is held, the status and the field named in the answer, what an outsider c
 """
 from __future__ import annotations
 
+import io
 import json
 import time
+from types import SimpleNamespace
 from typing import Any, Iterator
 
 import pytest
+from openpyxl import Workbook
 
 from catalog.api.registry import ACTIONS
+from catalog.exchange import layout
 from tests.conftest import dataset_values
 
 SURROGATE = "\ud800"
@@ -208,3 +212,146 @@ def test_a_long_but_reasonable_q_still_searches(api, make):
     make.dataset(department["name"], private=False, title="宁陕县户籍人口信息表")
     reply = api.call("package_search", {"q": "户籍 " * 100})
     assert reply.status == 200, reply.body
+
+
+# --- 10. What outsiders learn, and who decides -----------------------------------------------------
+
+
+@pytest.fixture
+def two_departments(make, sysadmin):
+    """Provider mzj (admin, editor, a conditional public dataset, a private one) and requester gaj."""
+    people = {role: make.user(role) for role in ("provider_admin", "provider_editor", "requester_editor",
+                                                 "double_hat", "stranger")}
+    mzj = make.department("mzj", members={"admin": people["provider_admin"], "editor": people["provider_editor"],
+                                          "admin2": people["double_hat"]})
+    gaj = make.department("gaj", members={"editor": people["requester_editor"],
+                                          "editor2": people["double_hat"]})
+    shared = make.dataset(mzj["name"], name="household-shared", resource_code="101001/000701", private=False)
+    secret = make.dataset(mzj["name"], name="zz-private-secret", resource_code="101001/000777", private=True)
+    return SimpleNamespace(mzj=mzj, gaj=gaj, shared=shared, secret=secret, sysadmin=sysadmin, **people)
+
+
+def test_an_admin_of_the_provider_who_belongs_to_the_requester_cannot_approve_its_request(api, two_departments):
+    world = two_departments
+    request = api.call("share_request_create", {"package_id": world.shared["id"], "organization_id": "gaj",
+                                                "purpose": "核实户籍"}, token=world.double_hat.token).result
+    own = api.call("share_request_approve", {"id": request["id"]}, token=world.double_hat.token)
+    assert own.status == 403, own.body
+    assert "requesting department" in own.error["message"]
+    assert api.call("share_request_show", {"id": request["id"]},
+                    token=world.provider_admin.token).result["status"] == "pending"
+    approved = api.call("share_request_approve", {"id": request["id"]}, token=world.provider_admin.token)
+    assert approved.status == 200 and approved.result["status"] == "approved"
+
+
+def test_share_request_activity_is_shown_only_where_the_request_is(api, make, two_departments):
+    world = two_departments
+    request = api.call("share_request_create", {"package_id": world.shared["id"], "organization_id": "gaj",
+                                                "purpose": "核实户籍，内部核查"},
+                       token=world.requester_editor.token).result
+    reply = api.call("share_request_reject", {"id": request["id"], "reason": "涉及在办案件，暂不提供"},
+                     token=world.provider_admin.token)
+    assert reply.status == 200, reply.body
+    third = make.user("third-dept-editor")
+    make.department("rsj", members={"editor": third})
+
+    def share_entries(token, action="package_activity_list", key=world.shared["id"]):
+        reply = api.call(action, {"id": key}, token=token, method="GET")
+        assert reply.status == 200, reply.body
+        return [a for a in reply.result if "share request" in a["activity_type"] or "share_request" in str(a)]
+
+    for outsider in (None, third.token, world.stranger.token):
+        assert share_entries(outsider) == []
+        assert share_entries(outsider, "organization_activity_list", "mzj") == []
+        assert api.call("share_request_show", {"id": request["id"]}, token=outsider).status == 403
+    for insider in (world.requester_editor, world.provider_editor, world.sysadmin):
+        kinds = {a["activity_type"] for a in share_entries(insider.token)}
+        assert kinds == {"new share request", "rejected share request"}, kinds
+    assert share_entries(world.provider_editor.token, "organization_activity_list", "mzj")
+
+
+def test_accounts_are_shown_to_sysadmins_themselves_and_their_department_admins_only(api, make, two_departments):
+    world = two_departments
+    names = {"provider_admin", "provider_editor", "requester_editor", "double_hat", "stranger", "admin"}
+    for token in (None, world.stranger.token, world.provider_editor.token):
+        listed = api.call("user_list", {}, token=token, method="GET")
+        assert listed.status == 403, listed.body
+        assert "sysadmin" not in str(listed.body.get("result", ""))
+        assert api.call("user_show", {"id": "admin"}, token=token).status == 403
+    assert api.call("user_show", {"id": "provider_editor"}, token=world.provider_editor.token).status == 200
+    assert {u["name"] for u in api.call("user_list", {}, token=world.sysadmin.token).result} >= names
+    mine = {u["name"] for u in api.call("user_list", {}, token=world.provider_admin.token).result}
+    assert mine == {"provider_admin", "provider_editor", "double_hat"}
+    assert api.call("user_show", {"id": "provider_editor"}, token=world.provider_admin.token).status == 200
+    assert api.call("user_show", {"id": "requester_editor"}, token=world.provider_admin.token).status == 403
+    assert api.call("user_show", {"id": "no-such-user"}, token=world.provider_admin.token).status == 403
+    assert api.call("user_show", {"id": "no-such-user"}, token=world.sysadmin.token).status == 404
+
+
+def _sheet(rows: list[list[Any]], *, with_provider: bool) -> bytes:
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "信息资源"
+    paths = ["name", "title", *(["provider_name"] if with_provider else []), "category", "resource_code",
+             "notes", "share_type", "share_condition", "open_type", "open_condition", "update_cycle"]
+    sheet.append([next(c.label for c in layout.dataset_columns() if c.path == p) for p in paths])
+    for row in rows:
+        sheet.append(row if with_provider else [row[0], row[1], *row[3:]])
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("with_provider", [True, False])
+@pytest.mark.parametrize("by", ["resource_code", "name"])
+def test_import_dry_run_tells_an_outsider_nothing_about_a_private_dataset(api, two_departments, with_provider, by):
+    world = two_departments
+
+    def report(code: str, name: str | None, token: str) -> dict[str, Any]:
+        row = [name, "探测", "mzj", "101", code, "摘要", "无条件共享", None, "不予开放", "含个人信息", "每月"]
+        reply = api.call("catalog_import", content_type="multipart/form-data", token=token,
+                         data_raw={"upload": (io.BytesIO(_sheet([row], with_provider=with_provider)), "probe.xlsx"),
+                                   "dry_run": "true"})
+        assert reply.status == 200, reply.body
+        return reply.result
+
+    def answer(code: str, name: str | None, token: str) -> str:
+        found = report(code, name, token)
+        text = json.dumps([found["errors"], found["created"], found["updated"], found["unchanged"],
+                           found["failed"]], ensure_ascii=False)
+        return text.replace(code, "CODE").replace(name or "-", "NAME").replace(code.replace("/", "-"), "CODE")
+
+    for outsider in (world.requester_editor, world.stranger):
+        if by == "resource_code":
+            private, missing = answer("101001/000777", None, outsider.token), answer("101001/000999", None,
+                                                                                     outsider.token)
+        else:
+            private = answer("101001/000998", "zz-private-secret", outsider.token)
+            missing = answer("101001/000998", "zz-missing-one", outsider.token)
+        assert private == missing
+        assert "zz-private-secret" not in private and "cannot edit" not in private
+    insider = report("101001/000777", None, world.provider_editor.token)
+    assert insider["updated"] == 1, insider  # the owner's editor matches it, as before
+
+
+def test_a_filter_or_sort_on_a_field_name_with_a_quote_or_backslash_is_refused_naming_it(api, officer):
+    editor, _department, dataset = officer
+    fields = [{"id": "code", "type": "text"}, {"id": 'say "hi"', "type": "text"}, {"id": "back\\slash", "type": "text"}]
+    created = api.call("datastore_create", {"resource": {"package_id": dataset["id"], "name": "t"}, "fields": fields,
+                                            "primary_key": "code",
+                                            "records": [{"code": "1", 'say "hi"': "x", "back\\slash": "y"}]},
+                       token=editor.token)
+    assert created.status == 200, created.body
+    resource_id = created.result["resource_id"]
+    for name, value in (('say "hi"', "x"), ("back\\slash", "y")):
+        reply = api.call("datastore_search", {"resource_id": resource_id, "filters": {name: value}},
+                         token=editor.token)
+        assert reply.status == 409, reply.body  # never an empty success
+        assert name in reply.error["filters"][0]
+        reply = api.call("datastore_search", {"resource_id": resource_id, "sort": f"{name.split()[0]} asc"},
+                         token=editor.token)
+        assert reply.status == 409 and "sort" in reply.error
+    unknown = api.call("datastore_search", {"resource_id": resource_id, "filters": {"nope": "x"}}, token=editor.token)
+    assert unknown.status == 409 and "nope" in unknown.error["filters"][0]
+    plain = api.call("datastore_search", {"resource_id": resource_id, "filters": {"code": "1"}}, token=editor.token)
+    assert plain.status == 200 and plain.result["total"] == 1
