@@ -76,11 +76,15 @@ def _apply(node: Any, parts: list[str], kind: str) -> None:
         node[head] = mask_value(kind, node[head])
 
 
-def mask_record(record: dict[str, Any], paths: dict[str, str]) -> dict[str, Any]:
-    """A copy of ``record`` with every path in ``paths`` masked (the record itself is untouched)."""
+def mask_record(record: dict[str, Any], paths: dict[str, str], *, in_place: bool = False) -> dict[str, Any]:
+    """A copy of ``record`` with every path in ``paths`` masked (the record itself is untouched).
+
+    ``in_place=True``: ``record`` is already the caller's own copy (:func:`without_undeclared` builds
+    every object and list on a declared path afresh), so it is masked without copying it again.
+    """
     if not paths:
         return record
-    masked = copy.deepcopy(record)
+    masked = record if in_place else copy.deepcopy(record)
     for path, kind in paths.items():
         _apply(masked, path.split("."), kind)
     return masked

@@ -60,9 +60,10 @@ class RecordReader:
         of masked fields is rebuilt from their masked values (each part of a composite key, and
         tombstones alike).
         """
-        if self.declared is not None:
+        fresh = self.declared is not None
+        if fresh:
             record = masking.without_undeclared(record, self.declared)
-        masked = masking.mask_record(record, self.masked)
+        masked = masking.mask_record(record, self.masked, in_place=fresh)
         if "_key" in masked:
             key = masking.masked_key(masked, self.primary_key, self.masked, record_key)
             if key is not None:  # some key field is masked, so ``masked`` is already a copy

@@ -8,6 +8,8 @@ import pytest
 
 from catalog.auth.models import ApiToken
 
+from catalog.auth.models import ApiToken
+
 
 
 
