@@ -8,8 +8,6 @@ import pytest
 
 from catalog.auth.models import ApiToken
 
-from catalog.auth.models import ApiToken
-
 
 
 
