@@ -158,14 +158,12 @@ def without_undeclared(record: dict[str, Any], shape: Shape) -> dict[str, Any]:
 
 def masked_key(entry: dict[str, Any], primary_key: list[str], paths: dict[str, str],
                encode: Callable[[dict[str, Any], list[str]], str]) -> str | None:
-    """The change feed's ``_key`` rebuilt from the entry's key fields, once masked (``None``: nothing masked).
+    """The change feed's ``_key`` rebuilt from the entry's key fields, once masked (``None``: none is masked).
 
     ``entry`` must already be masked (:func:`mask_record`); ``encode`` is the DataStore's own key
-    encoding (a composite key is a JSON list), so a masked key has the form of a clear one. A key
-    field whose value is missing from the entry is withheld whole.
+    encoding (a composite key is a JSON list), so a masked key has the form of a clear one. It is
+    built from the masked values only, never from the clear ``_key``.
     """
     if not any(name in paths for name in primary_key):
         return None
-    values = {name: (entry.get(name) if entry.get(name) not in (None, "") or name not in paths else WITHHELD)
-              for name in primary_key}
-    return encode(values, primary_key)
+    return encode({name: entry.get(name) for name in primary_key}, primary_key)
