@@ -9,19 +9,29 @@ the checkpoint follows real commits.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import json
+import os
 import re
 import threading
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from click.testing import CliRunner
 
+import catalog.models  # noqa: F401  (every model in the metadata)
 from catalog import create_app
+from catalog.auth.models import User
+from catalog.auth.service import create_user
 from catalog.cli import main, run_migrations
-from catalog.db import get_db, get_session
+from catalog.datasets.models import Dataset
+from catalog.datasets.service import create_dataset, get_dataset
+from catalog.db import Base, get_db, get_session
+from catalog.departments.service import create_department
 from catalog.sharing.access_log import append_entry, audit_key, entry_mac
 from catalog.sharing.models import AccessLogEntry
 from tests.conftest import fresh_postgres_database
@@ -60,8 +70,6 @@ _engines: dict[str, sa.Engine] = {}
 
 def _engine() -> sa.Engine:
     """The attacker's own connection to the database (plain SQL, no key)."""
-    import os
-
     url = os.environ["CATALOG_DATABASE_URL"]
     if url not in _engines:
         _engines[url] = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
@@ -73,10 +81,6 @@ def cli(*args: str):
 
 
 def _dataset() -> None:
-    from catalog.auth.service import create_user
-    from catalog.datasets.service import create_dataset
-    from catalog.departments.service import create_department
-
     app = create_app()
     with app.app_context():
         session = get_session()
@@ -94,9 +98,6 @@ def _dataset() -> None:
 
 def read_records(count: int, *, record_count: int = 7) -> None:
     """``count`` reads, each logged and committed as a request does."""
-    from catalog.auth.models import User
-    from catalog.datasets.service import get_dataset
-
     app = create_app()
     with app.app_context():
         session = get_session()
@@ -124,40 +125,32 @@ def verify():
     return result.exit_code, result.output
 
 
+def _loads(value):
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _utc(value) -> dt.datetime:
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
 def _old_scheme_hash(row: dict) -> str:
     """The SHA-256 the chain used to be made of: anyone can compute it."""
-    timestamp = row["timestamp"]
-    if isinstance(timestamp, str):
-        import datetime as dt
-
-        timestamp = dt.datetime.fromisoformat(timestamp)
-    if timestamp.tzinfo is None:
-        import datetime as dt
-
-        timestamp = timestamp.replace(tzinfo=dt.timezone.utc)
-    loads = (lambda v: json.loads(v) if isinstance(v, str) else v)
-    content = {"timestamp": timestamp.isoformat(), "action": row["action"], "user_id": row["user_id"],
-               "user_name": row["user_name"], "departments": loads(row["departments"]),
+    content = {"timestamp": _utc(row["timestamp"]).isoformat(), "action": row["action"], "user_id": row["user_id"],
+               "user_name": row["user_name"], "departments": _loads(row["departments"]),
                "package_id": row["package_id"], "owner_org": row["owner_org"], "resource_id": row["resource_id"],
-               "params": loads(row["params"]), "record_count": row["record_count"], "prev_hash": row["prev_hash"]}
+               "params": _loads(row["params"]), "record_count": row["record_count"], "prev_hash": row["prev_hash"]}
     text = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _entry(row: dict) -> AccessLogEntry:
-    loads = (lambda v: json.loads(v) if isinstance(v, str) else v)
+    """The row as an entry, to compute what an attacker would store."""
     entry = AccessLogEntry(**{k: v for k, v in row.items() if k not in ("departments", "params", "timestamp")})
-    entry.departments, entry.params = loads(row["departments"]), loads(row["params"])
+    entry.departments, entry.params = _loads(row["departments"]), _loads(row["params"])
     entry.timestamp = _utc(row["timestamp"])
     return entry
-
-
-def _utc(value):
-    import datetime as dt
-
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
 
 def _rechain(conn, entries: list[dict], compute) -> None:
@@ -308,8 +301,6 @@ def test_an_edited_checkpoint_file_is_refused(catalog_env):
 # --- correct under concurrency, key handling, upgrade -------------------------------------------
 
 def test_a_rolled_back_read_leaves_no_entry_and_no_checkpoint_behind(catalog_env):
-    from catalog.datasets.service import get_dataset
-
     read_records(2)
     app = create_app()
     with app.app_context():
@@ -407,17 +398,15 @@ def test_an_upgraded_log_is_checked_under_sha256_then_keyed(tmp_path, monkeypatc
     rekeyed = cli("audit", "rekey")
     assert rekeyed.exit_code == 0, rekeyed.output
     assert "3 entries signed with audit key" in rekeyed.output and "3 were chained by plain SHA-256 only" in rekeyed.output
-    read_records_raw(app_url=url)
+    read_records_raw()
     code, output = verify()
     assert code == 0, output
     assert "4 entries, chain intact, checkpoint #4 present" in output
     engine.dispose()
 
 
-def read_records_raw(*, app_url: str) -> None:
+def read_records_raw() -> None:
     """One more read after the upgrade, on a log whose entries name no real dataset."""
-    from catalog.datasets.models import Dataset
-
     app = create_app()
     with app.app_context():
         session = get_session()
@@ -428,12 +417,6 @@ def read_records_raw(*, app_url: str) -> None:
 
 
 def test_the_migration_matches_the_model(tmp_path):
-    import catalog.models  # noqa: F401  (every model in the metadata)
-    from alembic.autogenerate import compare_metadata
-    from alembic.migration import MigrationContext
-
-    from catalog.db import Base
-
     app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'm.db'}", "INSTANCE_PATH": str(tmp_path),
                       "SECRET_KEY": "m"})
     run_migrations(app)
