@@ -177,8 +177,10 @@ def test_the_untouched_log_verifies_and_its_checkpoint_follows_each_commit(catal
     assert code == 0, output
     assert "5 entries, chain intact, checkpoint #5 present" in output
     with _engine().connect() as conn:
-        stored = " ".join(str(v) for v in conn.execute(sa.text("SELECT * FROM access_log_head")).one())
-    assert audit_key(SECRET).secret.hex() not in stored  # the key is nowhere in the database
+        stored = " ".join(str(v) for table in ("access_log", "access_log_head")
+                          for row in conn.execute(sa.text(f"SELECT * FROM {table}")) for v in row)
+    assert audit_key(SECRET).secret.hex() not in stored and SECRET not in stored  # the key stays out of the database
+    assert (catalog_env / "audit-checkpoint.json").stat().st_mode & 0o777 == 0o600  # the catalog's own user only
 
 
 # --- the attacks --------------------------------------------------------------------------------
