@@ -1,7 +1,8 @@
 """Real-browser tests: headless Chromium (Debian's package) driven by Playwright against the app served
 on a loopback port. They run on SQLite only (the pages are the same on both databases; the
 test-client tests cover PostgreSQL) and share one browser for the session. Each saves a screenshot
-in docs/screenshots/ (overwritten on every run; the README shows two of them)."""
+in build/screenshots/; with ``UPDATE_SCREENSHOTS=1`` they replace the tracked ones in docs/screenshots/
+(the README shows two of them), so an ordinary test run leaves the working tree clean."""
 from __future__ import annotations
 
 import datetime as dt
@@ -17,7 +18,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 CHROMIUM = os.environ.get("CATALOG_TEST_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def screenshots_folder() -> Path:
+    """build/screenshots, or the tracked docs/screenshots when ``UPDATE_SCREENSHOTS=1``."""
+    return ROOT / ("docs" if os.environ.get("UPDATE_SCREENSHOTS") == "1" else "build") / "screenshots"
 
 
 @pytest.fixture(scope="session")
@@ -65,8 +71,9 @@ def page_for(chromium, site):
 
 
 def shot(page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    folder = screenshots_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
 
 
 def test_register_publish_find_and_switch_language(page_for, site, catalog, make):
