@@ -362,30 +362,35 @@ def test_a_changed_secret_key_is_named_and_rekey_signs_the_log_again(catalog_env
     assert checkpoint(catalog_env)["key_id"] == audit_key("a-new-secret-key").key_id
 
 
-def test_an_upgraded_log_is_checked_under_sha256_then_keyed(tmp_path, monkeypatch):
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_an_upgraded_log_is_checked_under_sha256_then_keyed(kind, tmp_path, monkeypatch):
     """Entries written before migration 0010 are re-signed by `catalog audit rekey`, which refuses
     a log that was already tampered with."""
-    url = f"sqlite:///{tmp_path / 'catalog.db'}"
-    monkeypatch.setenv("CATALOG_INSTANCE_PATH", str(tmp_path / "instance"))
-    monkeypatch.setenv("CATALOG_DATABASE_URL", url)
-    monkeypatch.setenv("CATALOG_SECRET_KEY", SECRET)
+    with _database(kind, tmp_path) as url:
+        monkeypatch.setenv("CATALOG_INSTANCE_PATH", str(tmp_path / "instance"))
+        monkeypatch.setenv("CATALOG_DATABASE_URL", url)
+        monkeypatch.setenv("CATALOG_SECRET_KEY", SECRET)
+        _upgraded_log_is_keyed()
+
+
+def _upgraded_log_is_keyed() -> None:
     app = create_app()
     run_migrations(app, "0009_connections")
-    engine = sa.create_engine(url)
+    engine = get_db(app).engine
     previous = "0" * 64
+    # as the code before 0010 wrote them: only the columns that existed then
+    table = sa.table("access_log", *(sa.column(c.name, c.type) for c in AccessLogEntry.__table__.columns
+                                     if c.name not in ("id", "seq", "key_id")))
     with engine.begin() as conn:
         for n in range(3):
-            row = {"id": n + 1, "timestamp": "2026-03-01 08:00:00", "action": "datastore_search", "user_id": None,
-                   "user_name": "town-editor", "departments": [], "package_id": "p", "owner_org": "o",
-                   "resource_id": None, "params": {}, "record_count": n, "prev_hash": previous}
+            row = {"timestamp": dt.datetime(2026, 3, 1, 8, tzinfo=dt.timezone.utc),
+                   "action": "datastore_search", "user_id": None, "user_name": "town-editor", "departments": [],
+                   "package_id": "p", "owner_org": "o", "resource_id": None, "params": {}, "record_count": n,
+                   "prev_hash": previous}
             row["hash"] = previous = _old_scheme_hash(row)
-            conn.execute(sa.text("INSERT INTO access_log (id, timestamp, action, user_id, user_name, departments, "
-                                 "package_id, owner_org, resource_id, params, record_count, prev_hash, hash) "
-                                 "VALUES (:id, :timestamp, :action, :user_id, :user_name, '[]', :package_id, "
-                                 ":owner_org, :resource_id, '{}', :record_count, :prev_hash, :hash)"), row)
+            conn.execute(sa.insert(table).values(**row))
         conn.execute(sa.text("UPDATE access_log_head SET last_hash = :h"), {"h": previous})
     run_migrations(app)
-    get_db(app).engine.dispose()
     code, output = verify()
     assert code == 1 and "entry 1 (#1) is chained by plain SHA-256" in output and "rekey" in output
 
