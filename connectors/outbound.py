@@ -52,7 +52,14 @@ _SHARED = ipaddress.IPv4Network("100.64.0.0/10")
 
 
 class OutboundRefused(requests.RequestException):
-    """The policy refused a request's address; the message says which host, which address and why."""
+    """The policy refused a request's address; the message says which host, which address and why.
+
+    ``host`` and ``port`` are the URL's; ``address`` the refused address it named or resolved to.
+    """
+
+    def __init__(self, message: str, *, host: str = "", port: int = 0, address: str = ""):
+        super().__init__(message)
+        self.host, self.port, self.address = host, port, address
 
 
 def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
@@ -197,7 +204,7 @@ class Policy:
             for address in addresses:
                 problem = self._refusal(host, port, address)
                 if problem:
-                    raise OutboundRefused(problem)
+                    raise OutboundRefused(problem, host=host, port=port, address=str(address))
         return str(addresses[0])
 
     # --- the session -------------------------------------------------------------------------
@@ -223,7 +230,8 @@ class _PinnedAdapter(HTTPAdapter):
         """Resolve and check the request's host, then send it to the checked address."""
         parts = urlsplit(request.url)
         if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
-            raise OutboundRefused(f"requests to {request.url!r} are refused: only http(s) URLs with a host")
+            raise OutboundRefused(f"requests to {request.url!r} are refused: only http(s) URLs with a host",
+                                  host=parts.hostname or "")
         port = parts.port or _DEFAULT_PORTS[parts.scheme]
         pinned = request.copy()
         pinned.headers["Host"] = parts.netloc.rpartition("@")[2]

@@ -15,8 +15,8 @@ link-local or metadata address is refused (so a name that pointed elsewhere when
 made — DNS rebinding — gains nothing); redirects are not followed. A refused try is failed at once.
 
 What the log keeps of a try: the status code with its standard reason phrase, or the kind of
-failure (timeout, connection, refused by the policy) — never the receiver's body or the low-level
-error text. The subscriber reads this log (``webhook_delivery_list``); a receiver's answer is its
+failure (timeout, connection, refused by the policy — naming the URL's host, not the address it
+resolved to) — never the receiver's body or the low-level error text. The subscriber reads this log (``webhook_delivery_list``); a receiver's answer is its
 own business, and when the URL leads somewhere it should not, the answer must not travel back.
 """
 from __future__ import annotations
@@ -135,8 +135,10 @@ def _post(url: str, body: bytes, headers: dict[str, str], timeout: float,
             response = session.post(url, data=body, headers=headers, timeout=timeout, allow_redirects=False,
                                     stream=True)  # the body is never read: only the status is kept
             response.close()
-    except OutboundRefused as error:
-        return None, f"refused: {error}", int((time.monotonic() - started) * 1000), True
+    except OutboundRefused as error:  # without the address: the subscriber must not learn internal DNS
+        return (None, f"refused: {error.host}:{error.port} is not a public address; webhooks reach only public "
+                "addresses unless CATALOG_OUTBOUND_ALLOW lists the host", int((time.monotonic() - started) * 1000),
+                True)
     except requests.Timeout:
         return None, f"Timeout: no answer within {timeout:g} s", int((time.monotonic() - started) * 1000), False
     except requests.RequestException as error:
