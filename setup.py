@@ -53,6 +53,8 @@ setup(
             "playwright>=1.40,<2",
             "pyshacl>=0.26,<1",
         ],
+        # `make mutate` (docs/TESTING.md): pinned, tools/mutate.py uses a few of its internals
+        "mutate": ["mutmut==3.8.1"],
     },
     entry_points={"console_scripts": ["catalog=catalog.cli:main"]},
 )

@@ -1,0 +1,175 @@
+"""`make mutate`: mutation testing (mutmut 3) of the modules that hold the rules protecting people's data.
+
+Plants one small bug at a time in the rule functions listed in :data:`SCOPE`, runs only the tests that
+cover that function (mutmut records which tests reach which function in one instrumented run first),
+and prints ``killed K of N mutants (P %)`` with the survivors and their diffs. The survivors that are
+left on purpose are listed, with the reason, in docs/TESTING.md.
+
+Usage: ``python tools/mutate.py [--jobs N] [--keep]`` from the repository root (``make mutate``).
+``--keep`` reuses ``mutants/`` and the results of an earlier run (only changed functions are re-tested).
+Settings shared with mutmut (files, tests) are in setup.cfg's ``[mutmut]`` section.
+"""
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import os
+import re
+import shutil
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import libcst as cst
+from mutmut import __main__ as mutmut_main
+from mutmut.mutation import mutators
+from mutmut.mutation.diff_apply import get_diff_for_mutant
+from mutmut.stats import status_by_exit_code
+from mutmut.utils.format_utils import mangled_name_from_mutant_name
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: (module, function names as globs separated by "|", a text every mutated line must contain or None).
+#: Whole modules where the module is the rule; single functions where a shared module holds one rule.
+SCOPE: list[tuple[str, str, str | None]] = [
+    ("catalog.auth.rules", "*", None),
+    ("catalog.auth.service", "*", None),
+    ("catalog.auth.passwords", "*", None),
+    ("catalog.auth.actions", "*", None),
+    ("catalog.auth.schemas", "*", None),
+    ("catalog.sharing.service", "*", None),
+    ("catalog.sharing.masking", "*", None),
+    ("catalog.sharing.reading", "*", None),
+    ("catalog.sharing.workdays", "*", None),
+    ("catalog.sharing.actions", "*", None),
+    ("catalog.sharing.access_log", "verify*|*verify*", None),
+    ("schemas.formats", "*", None),
+    ("catalog.datastore.query", "encode_cursor|decode_cursor|changes|generation", None),
+    ("catalog.datasets.service", "check_not_stale", None),
+    # the permission checks of the sync job functions: the lines that call the rules
+    ("catalog.sync.service", "create_job|update_job|delete_job|can_see_job|list_jobs", "rules."),
+]
+
+KILLED = {"killed", "timeout", "caught by type check"}
+
+
+def _is_prose(node: cst.BaseString) -> bool:
+    """A string literal with a space in it is a message for a person, not a value a rule compares."""
+    if not isinstance(node, cst.SimpleString):
+        return False
+    value = node.evaluated_value
+    return any(ch.isspace() for ch in (value.decode("latin-1") if isinstance(value, bytes) else value))
+
+
+def skip_prose_strings() -> None:
+    """Replace mutmut's string operator by one that leaves messages alone (see docs/TESTING.md)."""
+    original = mutators.operator_string
+
+    def operator_string(node):
+        if _is_prose(node):
+            return iter(())
+        return original(node)
+
+    for index, (kind, operator) in enumerate(mutators.mutation_operators):
+        if operator is original:
+            mutators.mutation_operators[index] = (kind, operator_string)
+
+
+def _function_of(mutant_name: str) -> tuple[str, str]:
+    """``catalog.auth.rules.x_is_sysadmin__mutmut_3`` -> (``catalog.auth.rules``, ``is_sysadmin``)."""
+    mangled = mangled_name_from_mutant_name(mutant_name)
+    module, _, function = mangled.rpartition(".")
+    function = function.split("ǁ")[-1]
+    return module, function[2:] if function.startswith("x_") else function
+
+
+def _changed_lines(diff: str) -> list[str]:
+    return [line[1:] for line in diff.splitlines() if line.startswith("-") and not line.startswith("---")]
+
+
+def in_scope(mutant_name: str) -> bool:
+    """Whether a mutant is one of the rule mutants of :data:`SCOPE`."""
+    module, function = _function_of(mutant_name)
+    for scope_module, functions, must_contain in SCOPE:
+        if module != scope_module or not any(fnmatch.fnmatch(function, g) for g in functions.split("|")):
+            continue
+        if must_contain is None:
+            return True
+        return any(must_contain in line for line in _changed_lines(get_diff_for_mutant(mutant_name)))
+    return False
+
+
+def generate() -> list[str]:
+    """Copy the tree into mutants/, write every mutant, and return the names of those in scope."""
+    os.makedirs("mutants", exist_ok=True)
+    mutmut_main.copy_src_dir()
+    mutmut_main.copy_also_copy_files()
+    mutmut_main.setup_source_paths()
+    mutmut_main.store_lines_covered_by_tests()
+    mutmut_main.create_mutants(max(os.cpu_count() or 1, 1))
+    everything, _ = mutmut_main.collect_source_file_mutation_data(mutant_names=())
+    return sorted(name for _, name, _ in everything if in_scope(name))
+
+
+def report(selected: list[str], started: float) -> int:
+    """Print the summary line, the figures per module and every survivor with its diff."""
+    everything, _ = mutmut_main.collect_source_file_mutation_data(mutant_names=())
+    results = {name: code for _, name, code in everything}
+    by_module: dict[str, Counter] = defaultdict(Counter)
+    survivors = []
+    for name in selected:
+        status = status_by_exit_code[results.get(name)]
+        module = _function_of(name)[0]
+        by_module[module]["total"] += 1
+        if status in KILLED:
+            by_module[module]["killed"] += 1
+        else:
+            survivors.append((name, status))
+    total = len(selected)
+    killed = total - len(survivors)
+    print()
+    print(f"{'module':<28} {'killed':>7} {'of':>5}")
+    for module, counts in sorted(by_module.items()):
+        print(f"{module:<28} {counts['killed']:>7} {counts['total']:>5}")
+    print()
+    if survivors:
+        print(f"Survivors ({len(survivors)}): each is a bug the tests let through, or is listed in docs/TESTING.md")
+        for name, status in survivors:
+            print(f"\n--- {name} [{status}]")
+            print(get_diff_for_mutant(name))
+        print()
+    Path("mutants/survivors.txt").write_text("".join(f"{name} {status}\n" for name, status in survivors))
+    percent = 100.0 * killed / total if total else 100.0
+    print(f"killed {killed} of {total} mutants ({percent:.1f} %) in {(time.time() - started) / 60:.1f} minutes")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=int(os.environ.get("MUTATE_JOBS", os.cpu_count() or 2)))
+    parser.add_argument("--keep", action="store_true", help="reuse mutants/ and earlier results")
+    parser.add_argument("--report-only", action="store_true", help="print the summary of the last run")
+    args = parser.parse_args()
+    os.chdir(ROOT)
+    # the mutation run uses SQLite only: the PostgreSQL half tests the same rules through the same code
+    os.environ.pop("CATALOG_TEST_POSTGRES_URL", None)
+    started = time.time()
+    skip_prose_strings()
+    if args.report_only:
+        return report(generate(), started)
+    if not args.keep and Path("mutants").exists():
+        shutil.rmtree("mutants")
+    selected = generate()
+    print(f"{len(selected)} mutants in scope", flush=True)
+    try:
+        mutmut_main._run(selected, args.jobs)
+    except SystemExit as stop:
+        if stop.code not in (0, None):
+            print(f"mutmut stopped with {stop.code}", file=sys.stderr)
+            return int(stop.code) if isinstance(stop.code, int) else 1
+    return report(selected, started)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
