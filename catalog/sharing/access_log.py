@@ -218,21 +218,18 @@ def _advance_checkpoint(path: Path, key: AuditKey, known: dict[int, str], lookup
     the chain it already records: a log cut back and grown again never gets a new checkpoint."""
     newest = max(known)
     with _checkpoint_lock(path):
-        try:
-            current = read_checkpoint(path, {key.key_id: key})
-        except AuditChainBroken:
-            if not start:
-                raise
-            current = None
+        if start:  # the operator vouches for the log as it is now
+            return _write_checkpoint(path, key, newest, known[newest], durable=durable)
+        current = read_checkpoint(path, {key.key_id: key})
         if current is None:
-            if not start and min(known) != 0:
+            if min(known) != 0:
                 logger.warning("no access log checkpoint at %s: run `catalog audit checkpoint`", path)
                 return None
         elif current.seq >= newest:
             return current
         else:
             mac = known[current.seq] if current.seq in known else lookup(current.seq)
-            if mac != current.mac and not start:
+            if mac != current.mac:
                 raise AuditChainBroken(f"entry #{current.seq} is not the entry checkpointed as #{current.seq}: "
                                        "the log was cut back and appended again; the checkpoint stays")
         return _write_checkpoint(path, key, newest, known[newest], durable=durable)
@@ -397,7 +394,7 @@ def checkpoint_log(session: Session, *, start: bool = False, batch: int = 5000) 
         raise AuditChainBroken(f"access log tampered: {walk.message}")
     written = _advance_checkpoint(path, key, {walk.last_seq: walk.last_mac}, _lookup(session.connection()),
                                   start=start)
-    return walk.checked, f"checkpoint #{written.seq} written to {path}"
+    return walk.checked, f"checkpoint at #{written.seq} ({path})"
 
 
 def rekey_log(session: Session, *, old_keys: list[AuditKey], batch: int = 5000) -> tuple[int, str, tuple[int, str]]:

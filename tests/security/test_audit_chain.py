@@ -204,6 +204,24 @@ def test_deleting_the_newest_entries_and_moving_the_head_back_is_detected(catalo
     code, output = verify()
     assert code == 1
     assert "entries after #3 are missing: checkpoint #5" in output
+    # the checkpoint is not moved back unless the operator, having looked into it, says so
+    assert cli("audit", "checkpoint").exit_code == 1
+    assert verify()[0] == 1
+    restarted = cli("audit", "checkpoint", "--start")
+    assert restarted.exit_code == 0 and "checkpoint at #3" in restarted.output
+    assert verify()[0] == 0
+
+
+def test_a_missing_checkpoint_fails_verify_until_one_is_started(catalog_env):
+    read_records(2)
+    (catalog_env / "audit-checkpoint.json").unlink()
+    code, output = verify()
+    assert code == 1 and "no checkpoint at" in output and "catalog audit checkpoint" in output
+    read_records(1)  # appends do not start a checkpoint in the middle of a log on their own
+    assert not (catalog_env / "audit-checkpoint.json").exists()
+    started = cli("audit", "checkpoint")
+    assert started.exit_code == 0 and "3 entries verified, checkpoint at #3" in started.output
+    assert verify()[0] == 0
 
 
 def test_editing_a_row_and_rechaining_with_plain_sha256_is_detected(catalog_env):
