@@ -30,7 +30,7 @@ def _addresses(host: str) -> frozenset[str]:
         return frozenset({"loopback"})
     try:
         found = {info[4][0] for info in socket.getaddrinfo(host, None)}
-    except (socket.gaierror, UnicodeError):
+    except (OSError, UnicodeError, ValueError):
         return frozenset({host.lower()})
     return frozenset("loopback" if ipaddress.ip_address(a.split("%")[0]).is_loopback else a for a in found)
 
@@ -83,8 +83,8 @@ class Protected:
         """Why the database at ``url`` must not be a source: it is the catalog's own database."""
         try:
             theirs = make_url(url)
-        except sa.exc.ArgumentError:
-            return None  # not a URL: the source's own check says so
+        except (sa.exc.ArgumentError, ValueError):
+            return None  # not a URL: the connection's own check says so
         file = sqlite_file(theirs)
         if file is not None:
             problem = self.path_problem(file)

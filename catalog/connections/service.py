@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 
 import jsonschema
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from connectors.base import SourceError
@@ -134,13 +135,22 @@ def _check(session: Session, name: Any, kind: Any, config: Any) -> None:
                     errors["config.path"] = [f"this folder cannot be a source: {problem}"]
         elif kind == "database":
             problem = protected.database_problem(config["url"])
+            try:
+                make_url(config["url"])
+            except (sa.exc.ArgumentError, ValueError) as error:
+                errors["config.url"] = [f"not a database URL: {error}"]
             if problem:
                 errors["config.url"] = [f"this database cannot be a source: {problem}"]
             elif config["url"].startswith("sqlite") and "file:" in config["url"]:
                 errors["config.url"] = ["give a SQLite file as sqlite:///<absolute path>, not a file: URI"]
         elif kind == "http":
+            try:
+                parts = urlsplit(config["url"])
+                parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+            except ValueError as error:
+                raise ValidationError.single("config.url", f"not a URL: {error}") from None
             refused = (session.info.get("outbound") or Policy()).refusal_for_url(config["url"])
-            if urlsplit(config["url"]).query or urlsplit(config["url"]).fragment:
+            if parts.query or parts.fragment:
                 errors["config.url"] = ["a base URL has no ?query or #fragment: jobs give params"]
             elif refused:  # where the server may send requests (connectors/outbound.py)
                 errors["config.url"] = [refused]

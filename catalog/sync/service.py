@@ -137,13 +137,16 @@ def _validate(values: dict[str, Any], outbound: Policy | None = None) -> None:
 
 
 def source_config(session: Session, source_name: str, job_config: dict[str, Any], department_id: str, *,
-                  secret_key: str | None = None, outbound: Policy | None = None) -> dict[str, Any]:
+                  secret_key: str | None = None, outbound: Policy | None = None, check: bool = True) -> dict[str, Any]:
     """The configuration the ``connectors`` source reads with: the job's part inside its connection plus
-    the connection's place and credentials (connections/service.py), checked by the source itself."""
+    the connection's place and credentials (connections/service.py), checked by the source itself
+    unless ``check`` is false (a run: the engine checks it and reports the source's own words)."""
     if source_name == LOCAL_SOURCE:
         return {}
     concrete = connections.source_config(session, source=source_name, job_config=job_config,
                                          department_id=department_id, secret_key=secret_key)
+    if not check:
+        return concrete
     source = sources.get(source_name)
     source.outbound = outbound or session.info.get("outbound") or Policy()  # connectors/outbound.py
     try:
@@ -326,7 +329,7 @@ def run_job(database: Database, job_id: str, *, trigger: str = "manual",
             spec = _unsealed(stored, database.secret_key)
             with database.session() as session:  # the connection as it is now, its files resolved again
                 spec["source_config"] = source_config(session, spec["source"], spec["source_config"], department_id,
-                                                      secret_key=database.secret_key, outbound=database.outbound)
+                                                      secret_key=database.secret_key, check=False)
             if spec["source"] == LOCAL_SOURCE:
                 source = LocalDatastoreSource(database, table.resource_id)
             else:

@@ -45,7 +45,8 @@ def confined(root: str, path: str) -> Path:
     try:
         base = Path(root).resolve(strict=True)
     except (OSError, RuntimeError) as exc:
-        raise SourceError(f"the connection's folder cannot be opened: {getattr(exc, 'strerror', None) or exc}") from None
+        reason = getattr(exc, "strerror", None) or exc
+        raise SourceError(f"the connection's folder cannot be opened: {reason}") from None
     target = (base / path).resolve()  # follows every symbolic link, however many
     if target != base and base not in target.parents:
         raise SourceError(f"path {path!r} leads outside the connection's folder (through a symbolic link)")

@@ -234,7 +234,7 @@ class SqlSource(Source):
     def _url(self, config: dict[str, Any]) -> sa.URL:
         try:
             url = make_url(config["url"])
-        except sa.exc.ArgumentError as exc:
+        except (sa.exc.ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
             raise SourceError(f"not a database URL: {exc}") from exc
         if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") \
                 and not url.database.startswith("file:") and not Path(url.database).is_file():

@@ -207,7 +207,6 @@ def test_an_editor_cannot_create_see_or_change_connections(api, app, county, mak
 def test_a_connection_taken_from_the_department_fails_the_jobs_next_run(api, county, sysadmin):
     created = job(api, county["editor"].token, county, {"connection": "rsj-exports", "path": "petitions.csv"})
     assert created.status == 200, created.body
-    police = api.call("organization_list", {}).status  # noqa: F841 - any department but the editor's
     withdrawn = api.call("connection_update", {"id": "rsj-exports", "organizations": []}, token=sysadmin.token)
     assert withdrawn.status == 200, withdrawn.body
     run = api.call("sync_job_run", {"id": "rsj-job"}, token=county["editor"].token).result
@@ -310,7 +309,8 @@ def test_a_write_through_the_sql_source_fails_on_postgresql(api, county, sysadmi
     run = api.call("sync_job_run", {"id": "rsj-job"}, token=county["editor"].token).result
     assert run["status"] == "failed" and "read-only transaction" in run["error_message"], run
     again = api.call("sync_job_update", {"id": "rsj-job", "source_config": {
-        "connection": "rsj-db", "query": "SELECT set_config('transaction_read_only', 'off', false) AS petition_number"}},
+        "connection": "rsj-db",
+        "query": "SELECT set_config('transaction_read_only', 'off', false) AS petition_number"}},
         token=county["editor"].token)
     assert again.status == 200, again.body
     run = api.call("sync_job_run", {"id": "rsj-job"}, token=county["editor"].token).result
