@@ -15,13 +15,17 @@ page. Timeouts, connection errors, HTTP 429 and 5xx are :class:`TransientSourceE
 errors, unreadable files and documents that do not parse are :class:`SourceError` naming the URL.
 Every page, and every redirect, keeps to the source's :attr:`~DcatSource.outbound` policy
 (:mod:`connectors.outbound`; default: public addresses only); a page at a refused address is a
-:class:`SourceError`, not retried.
+:class:`SourceError`, not retried. So do the remote contexts a JSON-LD document names: rdflib would
+fetch them itself, with no policy, so they are fetched here through the source's session and put inside
+the document before it is parsed (at most :data:`MAX_REMOTE_CONTEXTS`; :func:`parse_graph` without a
+``fetch_context`` refuses them).
 """
 from __future__ import annotations
 
+import json
 import logging
 import pathlib
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -33,6 +37,9 @@ from ._files import ROOT_PROPERTY, confined
 __all__ = ["ACCESS_RIGHTS", "DcatSource", "FREQUENCIES", "GOV", "ITEM_DATATYPES", "dataset_rows", "parse_graph"]
 
 log = logging.getLogger(__name__)
+
+#: remote JSON-LD contexts one document may name (each fetched through the outbound policy)
+MAX_REMOTE_CONTEXTS = 10
 
 FREQUENCY_BASE = "http://publications.europa.eu/resource/authority/frequency/"
 ACCESS_RIGHT_BASE = "http://publications.europa.eu/resource/authority/access-right/"
@@ -74,12 +81,74 @@ def _format_of(content_type: str, location: str) -> str:
     return "turtle"
 
 
-def parse_graph(data: bytes, *, content_type: str = "", location: str = ""):
-    """An rdflib graph of a DCAT document; :class:`SourceError` names the document when it does not parse."""
+class _Contexts:
+    """Puts the remote contexts of a JSON-LD document inside it, fetched with ``fetch`` (or refused)."""
+
+    def __init__(self, location: str, fetch: Callable[[str], Any] | None):
+        self.location, self.fetch, self.fetched = location, fetch, 0
+
+    def walk(self, node: Any) -> Any:
+        if isinstance(node, list):
+            return [self.walk(item) for item in node]
+        if isinstance(node, dict):
+            return {key: self.context(value, self.location) if key == "@context" else self.walk(value)
+                    for key, value in node.items()}
+        return node
+
+    def context(self, value: Any, base: str) -> Any:
+        if isinstance(value, list):
+            flat: list[Any] = []
+            for item in value:
+                resolved = self.context(item, base)
+                flat.extend(resolved if isinstance(resolved, list) else [resolved])
+            return flat
+        if isinstance(value, str):
+            url = urljoin(base or "", value)
+            document = self.remote(url)
+            if not isinstance(document, dict) or "@context" not in document:
+                raise SourceError(f"{url} (a JSON-LD context named by {self.location or 'the document'}) "
+                                  "holds no @context")
+            return self.context(document["@context"], url)
+        if isinstance(value, dict):
+            inline = {key: ({**term, "@context": self.context(term["@context"], base)}
+                            if isinstance(term, dict) and "@context" in term else term)
+                      for key, term in value.items() if key != "@import"}
+            if isinstance(value.get("@import"), str):
+                imported = self.context(value["@import"], base)
+                if isinstance(imported, dict):
+                    inline = {**imported, **inline}
+            return inline
+        return value
+
+    def remote(self, url: str) -> Any:
+        if self.fetch is None:
+            raise SourceError(f"{self.location or 'the document'} names a remote JSON-LD context ({url}); "
+                              "only contexts inside the document are read here")
+        self.fetched += 1
+        if self.fetched > MAX_REMOTE_CONTEXTS:
+            raise SourceError(f"{self.location or 'the document'} names more than {MAX_REMOTE_CONTEXTS} remote "
+                              "JSON-LD contexts")
+        return self.fetch(url)
+
+
+def parse_graph(data: bytes, *, content_type: str = "", location: str = "",
+                fetch_context: Callable[[str], Any] | None = None):
+    """An rdflib graph of a DCAT document; :class:`SourceError` names the document when it does not parse.
+
+    A JSON-LD document's remote contexts are fetched with ``fetch_context(url)`` (their JSON) and put
+    inside it first, never by rdflib; without ``fetch_context`` a remote context is a SourceError.
+    """
     import rdflib  # loaded on first use, like the other sources' libraries
 
     graph = rdflib.Graph()
     fmt = _format_of(content_type, location)
+    if fmt == "json-ld":
+        try:
+            document = json.loads(data)
+        except ValueError:
+            document = None  # rdflib says what is wrong with it, below
+        if document is not None:
+            data = json.dumps(_Contexts(location, fetch_context).walk(document), ensure_ascii=False).encode()
     try:
         graph.parse(data=data, format=fmt, publicID=location or None)
     except Exception as error:  # rdflib raises many types for bad input; all mean "not this format"
@@ -273,7 +342,9 @@ class DcatSource(Source):
                 data = file.read_bytes()
             except OSError as error:
                 raise SourceError(f"cannot read {location}: {error.strerror or error}") from None
-            graph = parse_graph(data, location=location)
+            with self.outbound.session() as session:
+                graph = parse_graph(data, location=location,
+                                    fetch_context=lambda url: self._context(session, config, url))
             for number, row in enumerate(dataset_rows(graph), start=1):
                 yield Row(row, number)
             yield Checkpoint({})
@@ -300,6 +371,22 @@ class DcatSource(Source):
         headers = {"Accept": _ACCEPT}
         if config.get("token"):
             headers["Authorization"] = config["token"]
+        response = self._get(session, config, url, headers)
+        return parse_graph(response.content, content_type=response.headers.get("Content-Type", ""), location=url,
+                           fetch_context=lambda context_url: self._context(session, config, context_url))
+
+    def _context(self, session: requests.Session, config: dict[str, Any], url: str) -> Any:
+        """A remote JSON-LD context (never sent the token: it may live on another host)."""
+        if urlsplit(url).scheme not in ("http", "https"):
+            raise SourceError(f"JSON-LD context {url}: only http(s) contexts are read")
+        response = self._get(session, config, url, {"Accept": "application/ld+json, application/json"})
+        try:
+            return response.json()
+        except ValueError:
+            raise SourceError(f"JSON-LD context {url} is not JSON") from None
+
+    def _get(self, session: requests.Session, config: dict[str, Any], url: str,
+             headers: dict[str, str]) -> requests.Response:
         try:
             response = session.get(url, headers=headers, timeout=config.get("timeout", 30))
         except OutboundRefused as error:
@@ -317,4 +404,4 @@ class DcatSource(Source):
                               + ("the token" if config.get("token") else "an anonymous read; configure a token"))
         if response.status_code != 200:
             raise SourceError(f"HTTP {response.status_code} from {url}")
-        return parse_graph(response.content, content_type=response.headers.get("Content-Type", ""), location=url)
+        return response

@@ -69,6 +69,13 @@ class _Internal(BaseHTTPRequestHandler):
             return
         if parts.path.endswith(".ttl"):
             body, kind = TURTLE, "text/turtle"
+        elif parts.path.endswith(".jsonld"):  # a DCAT page naming a remote JSON-LD context (?context=<url>)
+            body, kind = json.dumps({"@context": parse_qs(parts.query)["context"][0],
+                                     "@id": "http://internal.example/dataset/1", "@type": "dcat:Dataset",
+                                     "dct:identifier": "101001/000001", "dct:title": SECRET}), "application/ld+json"
+        elif parts.path == "/context.json":
+            body, kind = json.dumps({"@context": {"dcat": "http://www.w3.org/ns/dcat#",
+                                                  "dct": "http://purl.org/dc/terms/"}}), "application/ld+json"
         elif parts.path.startswith("/api/3/action/"):
             body, kind = json.dumps({"success": True, "result": {"records": [{"id": "1", "note": SECRET}]}}), \
                 "application/json"
@@ -415,3 +422,24 @@ def test_the_pinned_connection_keeps_the_name_for_tls_and_the_host_header(tls_in
             with pytest.raises(requests.exceptions.SSLError):
                 by_address.get(f"https://127.0.0.1:{tls_internal.port}/records", timeout=5)
     assert len(tls_internal.requests) == 1
+
+
+def test_a_remote_json_ld_context_is_fetched_under_the_policy_not_by_rdflib(internal, other_internal, tmp_path):
+    """rdflib fetches a JSON-LD document's remote @context itself; the dcat source must not let it."""
+    context = f"http://127.0.0.1:{other_internal.port}/context.json"
+    config = {"url": f"http://127.0.0.1:{internal.port}/catalog.jsonld?context={context}"}
+    only_the_page = Policy.parse(f"127.0.0.1:{internal.port}", setting="CATALOG_OUTBOUND_ALLOW")
+    with pytest.raises(SourceError, match=rf"127\.0\.0\.1:{other_internal.port} are refused"):
+        list(_source("dcat", only_the_page).read(config, None, None))
+    assert other_internal.requests == []
+    # a file (a connection's folder) naming one: the same rule
+    page = tmp_path / "catalog.jsonld"
+    page.write_text(json.dumps({"@context": context, "@id": "http://x/1", "@type": "dcat:Dataset",
+                                "dct:identifier": "1"}), encoding="utf-8")
+    with pytest.raises(SourceError, match="refused"):
+        list(_source("dcat", only_the_page).read({"path": str(page)}, None, None))
+    assert other_internal.requests == []
+    # allowed: fetched through the policy's session and read
+    rows = [i for i in _source("dcat", Policy.parse("127.0.0.1")).read(config, None, None) if isinstance(i, Row)]
+    assert [r.data["identifier"] for r in rows] == ["101001/000001"]
+    assert other_internal.requests == [("GET", "/context.json")]
