@@ -56,6 +56,8 @@ class Protected:
 
     database_url: str | None
     paths: tuple[Path, ...]
+    #: the SQLite database file, if the catalog's database is one
+    database_file: Path | None = None
 
     @classmethod
     def from_info(cls, info: dict[str, Any]) -> "Protected":
@@ -66,14 +68,16 @@ class Protected:
         own = sqlite_file(url) if url else None
         if own is not None:
             paths.append(own)
-        return cls(database_url=url, paths=tuple(paths))
+        return cls(database_url=url, paths=tuple(paths), database_file=own)
 
     def path_problem(self, path: str | os.PathLike, *, folder: bool = False) -> str | None:
         """Why ``path`` (a file read, or with ``folder`` a connection's folder) must not be a source."""
         real = _real(path)
+        own = self.database_file
+        # the database file's journals (-wal, -shm, -journal) are the database too
+        journal = own is not None and real.parent == own.parent and real.name.startswith(own.name + "-")
         for place in self.paths:
-            # the database file's journals (-wal, -shm, -journal) are the database too
-            if _within(real, place) or real.name.startswith(place.name + "-") and real.parent == place.parent:
+            if journal or _within(real, place):  # (the database file itself is one of the paths)
                 return "it is one of the catalog's own files (database, instance folder, storage or keys)"
             if folder and _within(place, real):
                 return "it contains the catalog's own files (database, instance folder, storage or keys)"

@@ -245,12 +245,12 @@ def _relative_url_problem(path: str) -> str | None:
 
 
 def source_config(session: Session, *, source: str, job_config: dict[str, Any], department_id: str,
-                  secret_key: str | None = None, check_files: bool = True) -> dict[str, Any]:
+                  secret_key: str | None = None) -> dict[str, Any]:
     """The concrete ``connectors`` configuration of a job's ``source_config``; ValidationError naming
     the ``source_config`` field at fault, NotAuthorized when the connection is not open to the
     job's department. Call it when the job is defined and again when it runs."""
-    if source not in SOURCE_KINDS:
-        return dict(job_config)
+    if source not in SOURCE_KINDS:  # every source that reads the server's files or network reads a connection
+        raise ValidationError.single("source", "must be one of: " + ", ".join(SOURCE_KINDS))
     errors: dict[str, list[str]] = {}
     for key in job_config:
         if key in OWNED:
@@ -276,7 +276,7 @@ def source_config(session: Session, *, source: str, job_config: dict[str, Any], 
     protected = Protected.from_info(session.info)
     inside = {k: v for k, v in job_config.items() if k != "connection"}
     if connection.kind == "folder":
-        return _in_folder(place, inside, protected, check_files)
+        return _in_folder(place, inside, protected)
     if connection.kind == "database":
         problem = protected.database_problem(place["url"])
         if problem:
@@ -285,13 +285,13 @@ def source_config(session: Session, *, source: str, job_config: dict[str, Any], 
     return _over_http(source, place, inside)
 
 
-def _in_folder(place: dict[str, Any], inside: dict[str, Any], protected: Protected, check_files: bool) -> dict:
+def _in_folder(place: dict[str, Any], inside: dict[str, Any], protected: Protected) -> dict[str, Any]:
     path = inside.get("path")
     problem = relative_path_problem(path) if path is not None else "Missing value: the file inside the folder"
     if problem:
         raise ValidationError.single("source_config.path", problem)
     problem = protected.path_problem(place["path"], folder=True)
-    if problem is None and check_files:
+    if problem is None:
         try:
             problem = protected.path_problem(confined(place["path"], path))
         except SourceError as error:

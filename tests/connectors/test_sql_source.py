@@ -62,8 +62,13 @@ def fill(engine, table, ids, *, group=7, title="诉求", minutes=0):
 MAPPING = Mapping.from_config({"datetimes": ["updated_at"], "numbers": ["amount"]})
 
 
+#: the test server's login is the postgres superuser, which the source refuses unless told
+#: (the refusal itself: tests/security/test_sync_sources.py); harmless for SQLite
+SUPERUSER_OK = {"allow_superuser": True}
+
+
 def config(url, table, **extra):
-    return {"url": url, "table": table.name, "cursor_field": "updated_at", "primary_key": "id",
+    return {**SUPERUSER_OK, "url": url, "table": table.name, "cursor_field": "updated_at", "primary_key": "id",
             "page_size": 4, **extra}
 
 
@@ -138,8 +143,8 @@ def test_query_mode_and_key_only_paging(db):
     url, engine, table = db
     fill(engine, table, range(1, 12))
     target = MemoryTarget(["id"])
-    source = {"url": url, "query": f"SELECT id, title FROM {table.name} WHERE id % 2 = 1;", "primary_key": ["id"],
-              "page_size": 2}
+    source = {**SUPERUSER_OK, "url": url, "query": f"SELECT id, title FROM {table.name} WHERE id % 2 = 1;",
+              "primary_key": ["id"], "page_size": 2}
     report = sync(get("sql"), source, target, mode="incremental")
     assert report.succeeded and sorted(target.records, key=int) == ["1", "3", "5", "7", "9", "11"]
     assert report.state == {"key": 11}
@@ -149,14 +154,14 @@ def test_query_mode_and_key_only_paging(db):
 
 def test_discover_reflects_the_tables_columns_and_primary_key(db):
     url, _engine, table = db
-    [stream] = get("sql").discover({"url": url, "table": table.name, "cursor_field": "updated_at"})
+    [stream] = get("sql").discover({**SUPERUSER_OK, "url": url, "table": table.name, "cursor_field": "updated_at"})
     assert stream == Stream(table.name, ["id", "updated_at", "title", "amount"], ["id"], "updated_at")
 
 
 def test_without_cursor_or_key_the_table_is_streamed_once(db):
     url, engine, table = db
     fill(engine, table, range(1, 6))
-    items = list(get("sql").read({"url": url, "table": table.name}, Stream(table.name), None))
+    items = list(get("sql").read({**SUPERUSER_OK, "url": url, "table": table.name}, Stream(table.name), None))
     assert [i.data["id"] for i in items] == [1, 2, 3, 4, 5]  # rows only, no checkpoints
 
 
@@ -172,7 +177,7 @@ def test_state_values_keep_their_types_through_json():
 
 def test_a_missing_table_or_file_is_a_failed_report(tmp_path, db):
     url, _engine, _table = db
-    missing = {"url": url, "table": "no_such_table_here", "primary_key": "id"}
+    missing = {**SUPERUSER_OK, "url": url, "table": "no_such_table_here", "primary_key": "id"}
     report = sync(get("sql"), missing, MemoryTarget(["id"]))
     assert report.status == "failed" and report.error_message == "the database has no table 'no_such_table_here'"
     report = sync(get("sql"), missing, MemoryTarget(["id"]), stream=Stream("no_such_table_here"))
