@@ -9,7 +9,9 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from catalog.auth.models import User
 from catalog.sync.models import SyncJob
+from catalog.sync.service import list_jobs
 
 DENIED_WRITERS = ["anonymous", "no_department", "member", "other_editor", "other_admin"]
 ALLOWED_WRITERS = ["editor", "admin", "sysadmin"]
@@ -105,3 +107,20 @@ def test_members_and_sysadmins_see_the_job(api, world, who):
     assert api.call("sync_job_show", {"id": world["job_id"]}, token=world["tokens"][who]).status == 200
     listed = api.call("sync_job_list", {}, token=world["tokens"][who]).result
     assert world["job_id"] in [j["id"] for j in listed]
+
+
+@pytest.mark.parametrize("who", ALLOWED_WRITERS)
+def test_sync_job_update_passes_the_rule_for_editors_admins_and_sysadmins(api, world, who):
+    # an invalid mode: the rule let the caller through to the validation of the new definition
+    reply = api.call("sync_job_update", {"id": world["job_id"], "mode": "sometimes"}, token=world["tokens"][who])
+    assert reply.status == 409, reply.body
+    assert "mode" in reply.error
+
+
+@pytest.mark.parametrize("who, sees", [
+    ("member", True), ("editor", True), ("sysadmin", True), ("other_admin", False), ("no_department", False),
+])
+def test_the_sync_pages_list_only_the_departments_jobs(db, world, who, sees):
+    name = "admin" if who == "sysadmin" else "xfj-" + who.replace("_", "-")   # the sysadmin fixture is "admin"
+    actor = db.scalar(sa.select(User).where(User.name == name))
+    assert (world["job_id"] in [job.id for job in list_jobs(db, actor)]) is sees
