@@ -190,9 +190,7 @@ def package_patch(ctx: ActionContext, data: dict) -> dict:
 @action("package_delete", params=DatasetShowParams, result={"type": "object", "nullable": True})
 def package_delete(ctx: ActionContext, data: dict) -> None:
     """Delete a dataset (it is kept, marked deleted, for the record)."""
-    dataset = service.get_dataset(ctx.session, data["id"])
-    if dataset.state == "deleted":
-        service.show_dataset(ctx.session, ctx.actor, data["id"])
+    dataset = service.show_dataset(ctx.session, ctx.actor, data["id"])  # unreadable: the answer for missing
     service.delete_dataset(ctx.session, ctx.actor, dataset)
     return None
 

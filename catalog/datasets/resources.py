@@ -38,7 +38,7 @@ def get_resource(session: Session, actor: User | None, resource_id: str) -> Reso
     resource = session.get(Resource, resource_id) if resource_id else None
     if resource is None:
         raise NotFound(f"Resource not found: {resource_id}")
-    show_dataset(session, actor, resource.package_id)
+    show_dataset(session, actor, resource.package_id, not_found=f"Resource not found: {resource_id}")
     return resource
 
 

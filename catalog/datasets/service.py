@@ -38,12 +38,22 @@ def get_dataset(session: Session, id_or_name: str) -> Dataset:
     return dataset
 
 
-def show_dataset(session: Session, actor: User | None, id_or_name: str) -> Dataset:
-    """The dataset, if the actor may read it; otherwise :class:`NotFound` or :class:`NotAuthorized`."""
-    dataset = get_dataset(session, id_or_name)
-    rules.require(rules.can_read_dataset(session, actor, owner_org=dataset.owner_org,
-                                         private=dataset.private, state=dataset.state),
-                  f"You are not allowed to read dataset {id_or_name}")
+def show_dataset(session: Session, actor: User | None, id_or_name: str, *,
+                 not_found: str | None = None) -> Dataset:
+    """The dataset, if the actor may read it; otherwise :class:`NotFound`.
+
+    A dataset the actor may not read gets the very answer a missing one gets, so that outsiders cannot
+    tell a private (or draft, or deleted) dataset from none. ``not_found`` is that answer's message when
+    the caller looked up something else (a resource, a DataStore table) and must not name the dataset.
+    """
+    message = not_found or f"Dataset not found: {id_or_name}"
+    try:
+        dataset = get_dataset(session, id_or_name)
+    except NotFound:
+        raise NotFound(message) from None
+    if not rules.can_read_dataset(session, actor, owner_org=dataset.owner_org, private=dataset.private,
+                                  state=dataset.state):
+        raise NotFound(message)
     return dataset
 
 

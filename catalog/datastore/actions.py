@@ -12,9 +12,8 @@ from marshmallow import fields, validate
 from ..api.fields import JsonDict, JsonList, ParamsSchema, id_field, offset_field, query_field
 from ..api.registry import ActionContext, action
 from ..datasets import resources as resource_service
-from ..datasets.models import Resource
 from ..datasets.service import show_dataset
-from ..errors import NotFound, ValidationError
+from ..errors import ValidationError
 from ..sharing.reading import open_reader
 from . import query, record_schemas, service
 
@@ -80,6 +79,13 @@ class SchemaCreateParams(ParamsSchema):
     owner_org = fields.String(load_default=None, allow_none=True)
 
 
+def _visible_table(ctx: ActionContext, resource_id: str):
+    """The table, if the caller may read its dataset: otherwise the answer a missing table gets."""
+    table = service.get_table(ctx.session, resource_id)
+    show_dataset(ctx.session, ctx.actor, table.resource.package_id, not_found=service.no_table_message(resource_id))
+    return table
+
+
 def _reader(ctx: ActionContext, resource_id: str):
     table = service.get_table(ctx.session, resource_id)
     return table, open_reader(ctx.session, ctx.actor, table)
@@ -95,9 +101,7 @@ def _max_records(ctx: ActionContext, records: list) -> None:
 def datastore_create(ctx: ActionContext, data: dict) -> dict:
     """Create the DataStore table of a resource (or of a new resource), optionally with records."""
     if data["resource_id"]:
-        resource = ctx.session.get(Resource, data["resource_id"])
-        if resource is None:
-            raise NotFound(f"Resource not found: {data['resource_id']}")
+        resource = resource_service.get_resource(ctx.session, ctx.actor, data["resource_id"])
     elif data["resource"]:
         package_id = data["resource"].get("package_id")
         if not package_id:
@@ -130,7 +134,7 @@ def datastore_create(ctx: ActionContext, data: dict) -> dict:
 def datastore_upsert(ctx: ActionContext, data: dict) -> dict:
     """Insert, update or upsert validated records; invalid ones fail the call or go to quarantine."""
     _max_records(ctx, data["records"])
-    table = service.get_table(ctx.session, data["resource_id"])
+    table = _visible_table(ctx, data["resource_id"])
     return service.upsert_records(ctx.session, ctx.actor, table, data["records"], method=data["method"],
                                   dry_run=data["dry_run"], on_invalid=data["on_invalid"])
 
@@ -138,7 +142,7 @@ def datastore_upsert(ctx: ActionContext, data: dict) -> dict:
 @action("datastore_delete", params=DatastoreDeleteParams, result={"type": "object"})
 def datastore_delete(ctx: ActionContext, data: dict) -> dict:
     """Delete the records matching ``filters``, or the whole table when no filters are given."""
-    table = service.get_table(ctx.session, data["resource_id"])
+    table = _visible_table(ctx, data["resource_id"])
     if data["filters"] is None:
         service.drop_table(ctx.session, ctx.actor, table)
         return {"resource_id": data["resource_id"], "deleted": "table"}
@@ -205,7 +209,7 @@ def datastore_info(ctx: ActionContext, data: dict) -> dict:
     if not resource_id:
         raise ValidationError.single("id", "Missing value")
     table = service.get_table(ctx.session, resource_id)
-    show_dataset(ctx.session, ctx.actor, table.resource.package_id)
+    show_dataset(ctx.session, ctx.actor, table.resource.package_id, not_found=service.no_table_message(resource_id))
     info = service.table_info(ctx.session, table)
     info["modified"] = info["modified"].isoformat()
     return info

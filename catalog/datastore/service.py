@@ -41,11 +41,16 @@ ON_INVALID = ("fail", "quarantine", "skip")
 KEY_CHUNK = 500
 
 
+def no_table_message(resource_id: str) -> str:
+    """The answer for a resource without a DataStore table, and for one whose dataset the caller may not read."""
+    return f"Resource {resource_id} has no DataStore table (datastore_create first)"
+
+
 def get_table(session: Session, resource_id: str) -> DatastoreTable:
     """The DataStore table of a resource, or :class:`NotFound`."""
     table = session.get(DatastoreTable, resource_id) if resource_id else None
     if table is None:
-        raise NotFound(f"Resource {resource_id} has no DataStore table (datastore_create first)")
+        raise NotFound(no_table_message(resource_id))
     return table
 
 

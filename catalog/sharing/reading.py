@@ -15,7 +15,7 @@ from ..auth.models import User
 from ..datasets.models import Dataset, Resource
 from ..datasets.service import show_dataset
 from ..datastore.record_schemas import find_record_schema
-from ..datastore.service import record_key
+from ..datastore.service import no_table_message, record_key
 from ..errors import NotAuthorized
 from . import access_log, masking
 from .service import RecordAccess, record_access, require_record_access
@@ -80,7 +80,7 @@ class RecordReader:
 def open_reader(session: Session, actor: User | None, table) -> RecordReader:
     """Check the share rules for ``table``'s dataset and return the reader (or raise)."""
     dataset = table.resource.dataset
-    show_dataset(session, actor, dataset.id)
+    show_dataset(session, actor, dataset.id, not_found=no_table_message(table.resource_id))
     access = require_record_access(session, actor, dataset)
     granted = None if access.granted_fields is None else set(access.granted_fields)
     return RecordReader(actor=actor, dataset=dataset, resource_id=table.resource_id,
@@ -132,7 +132,7 @@ def file_refusal(session: Session, actor: User | None, dataset: Dataset) -> tupl
 def open_file(session: Session, actor: User | None, resource: Resource) -> FileReader:
     """Check the share rules for an uploaded file of ``resource`` and return the reader (or raise)."""
     dataset = resource.dataset
-    show_dataset(session, actor, dataset.id)
+    show_dataset(session, actor, dataset.id, not_found=f"Resource not found: {resource.id}")
     reason, access = file_refusal(session, actor, dataset)
     if reason is not None:
         raise NotAuthorized(reason)

@@ -110,7 +110,7 @@ def test_private_dataset_activity_is_for_members(api, org, who, allowed):
     if allowed:
         assert [a["activity_type"] for a in reply.result] == ["new package"]
     else:
-        assert_forbidden(reply)
+        assert_not_found(reply)  # as for a dataset that does not exist
 
 
 def test_deleted_dataset_activity_is_for_editors(api, org):

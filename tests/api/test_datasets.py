@@ -454,8 +454,9 @@ def test_private_and_draft_datasets_are_for_members(api, make, org, overrides, w
     reply = show(api, made["name"], token=token_of(org, who))
     if allowed:
         assert reply.result["id"] == made["id"]
-    else:
-        assert_forbidden(reply)
+    else:  # the very answer a missing dataset gets: outsiders cannot tell that it exists
+        assert reply.body == show(api, "no-such-dataset", token=token_of(org, who)).body | {
+            "error": {"__type": "Not Found Error", "message": f"Dataset not found: {made['name']}"}}
 
 
 @pytest.mark.parametrize("who, allowed", [("editor", True), ("admin", True), ("sysadmin", True),
@@ -699,7 +700,7 @@ def test_the_ckan_show_modify_update_workflow(api, org):
     reply = api.call("package_update", stale, token=org.admin.token)
     assert reply.status == 409 and reply.error["__type"] == "Validation Error"
     assert fields_of(reply.error) & {"revision", "metadata_modified"}, reply.error
-    assert show(api, first["id"]).status == 403  # still private
+    assert show(api, first["id"]).status == 404  # still private: answered as if missing
     assert show(api, first["id"], token=org.member.token).result["title"] == "宁陕县户籍人口信息表（修订）"
 
 

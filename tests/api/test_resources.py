@@ -248,7 +248,8 @@ def test_show_of_a_private_dataset(api, make, org, who, allowed):
     if allowed:
         assert reply.result["id"] == resource["id"]
     else:
-        assert_forbidden(reply)
+        assert reply.status == 404
+        assert reply.error["message"] == f"Resource not found: {resource['id']}"  # as for a missing one
 
 
 # --- resource_update (replace) ----------------------------------------------------------------

@@ -797,9 +797,10 @@ def test_accounts_without_a_department_and_anonymous_callers_read_no_records(api
 
 def test_private_datasets_are_refused_to_other_departments(api, make, org, other_department):
     private = _table_of(api, make, org, share_type="unconditional", share_condition=None, private=True)
-    assert _reads(api, other_department.token, private) == 403
-    assert api.call("datastore_info", {"id": private}, token=other_department.token).status == 403
-    assert _reads(api, None, private) == 403
+    # answered as if the table did not exist: outsiders cannot tell a private dataset from none
+    assert _reads(api, other_department.token, private) == 404
+    assert api.call("datastore_info", {"id": private}, token=other_department.token).status == 404
+    assert _reads(api, None, private) == 404
 
 
 def test_a_reader_in_another_department_cannot_write(api, make, org, other_department):

@@ -130,7 +130,7 @@ def test_only_public_active_datasets_go_out_anonymously(client, published, depts
     assert names() == {"hukou", "dibao"}
     assert names(depts.gaj_editor.token) == {"hukou", "dibao", "gaj-private"}
     assert names(depts.sysadmin.token) == {"hukou", "dibao", "gaj-private"}  # drafts are never published
-    assert client.get("/dataset/gaj-private.ttl").status_code == 403
+    assert client.get("/dataset/gaj-private.ttl").status_code == 404  # as if missing
     assert client.get("/dataset/nope.ttl").status_code == 404
     assert client.get("/dataset/gaj-private.ttl", headers={"Authorization": depts.gaj_editor.token}).status_code == 200
 

@@ -91,5 +91,5 @@ def test_petition_timeliness_of_other_datasets_is_refused_with_the_field(petitio
     reply = api.call("petition_timeliness_show", {"id": other["id"]})
     assert reply.status == 409 and "petition" in reply.error["id"][0]
     private = make.dataset(make.department("gaj")["id"], record_schema="petition@1", private=True)
-    assert api.call("petition_timeliness_show", {"id": private["id"]}).status == 403
+    assert api.call("petition_timeliness_show", {"id": private["id"]}).status == 404  # as if missing
     assert api.call("petition_timeliness_show", {"id": "nothing-here"}).status == 404

@@ -160,8 +160,8 @@ def test_freshness_show_answers_status_last_change_and_due_date(county, api, db)
 
 def test_freshness_show_keeps_private_datasets_to_their_readers(county, api, frozen):
     ds = county.d["late_private"]
-    assert api.call("freshness_show", {"id": ds["id"]}).status == 403
-    assert api.call("freshness_show", {"id": ds["id"]}, token=county.outsider.token).status == 403
+    assert api.call("freshness_show", {"id": ds["id"]}).status == 404  # as if missing
+    assert api.call("freshness_show", {"id": ds["id"]}, token=county.outsider.token).status == 404
     assert api.call("freshness_show", {"id": ds["id"]}, token=county.member.token).result["status"] == "overdue"
     missing = api.call("freshness_show", {"id": "no-such-dataset"})
     assert missing.status == 404

@@ -355,3 +355,36 @@ def test_a_filter_or_sort_on_a_field_name_with_a_quote_or_backslash_is_refused_n
     assert unknown.status == 409 and "nope" in unknown.error["filters"][0]
     plain = api.call("datastore_search", {"resource_id": resource_id, "filters": {"code": "1"}}, token=editor.token)
     assert plain.status == 200 and plain.result["total"] == 1
+
+
+@pytest.mark.parametrize("who", ["anonymous", "outsider"])
+def test_every_action_answers_for_a_private_dataset_as_for_a_missing_one(api, client, make, officer, who,
+                                                                           unlimited):
+    editor, department, _public = officer
+    private = make.dataset(department["name"], name="zz-private-secret", resource_code="101001/000778",
+                           private=True)
+    created = api.call("datastore_create", {"resource": {"package_id": private["id"], "name": "t"},
+                                            "fields": [{"id": "a", "type": "text"}], "primary_key": "a",
+                                            "records": [{"a": "x"}]}, token=editor.token)
+    resource_id = created.result["resource_id"]
+    token = None
+    if who == "outsider":
+        token = make.user("outsider").token
+        make.department("other", members={"editor": make.user("other-editor")})
+    probes = {private["id"]: "00000000-0000-4000-8000-000000000000", private["name"]: "zz-no-such-dataset",
+              resource_id: "00000000-0000-4000-8000-00000000000f"}
+
+    def answer(name: str, key: str, value: str) -> tuple[int, str]:
+        response = _post_raw(client, name, {key: value}, token)
+        body = response.get_json(silent=True) or {}
+        return response.status_code, json.dumps(body.get("error"), ensure_ascii=False).replace(value, "VALUE")
+
+    differences = []
+    for name, params in _actions(client):
+        for key in ("id", "package_id", "resource_id"):
+            if key not in params:
+                continue
+            for secret, missing in probes.items():
+                if answer(name, key, secret) != answer(name, key, missing):
+                    differences.append((name, key, answer(name, key, secret), answer(name, key, missing)))
+    assert not differences, differences

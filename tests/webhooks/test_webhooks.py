@@ -234,7 +234,7 @@ def test_who_may_subscribe_and_see_subscriptions(app, api, setup, receiver, make
     data = {"package_id": setup.dataset["id"], "url": receiver.url}
     assert api.call("webhook_create", data).status == 403  # anonymous
     private = make.dataset(setup.owner["id"], private=True)
-    assert api.call("webhook_create", {**data, "package_id": private["id"]}, token=setup.consumer.token).status == 403
+    assert api.call("webhook_create", {**data, "package_id": private["id"]}, token=setup.consumer.token).status == 404
     assert api.call("webhook_create", {**data, "package_id": "nothing"}, token=setup.consumer.token).status == 404
     mine = subscribe(api, setup, receiver)
     # the subscriber, the dataset's editors and sysadmins see it; others do not learn it exists
