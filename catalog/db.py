@@ -103,7 +103,10 @@ def _configure_sqlite(engine: sa.Engine) -> None:
         # IMMEDIATE: take the write lock at the start. A deferred transaction that read first and
         # writes later fails at once (SQLITE_BUSY_SNAPSHOT) when another writer committed in
         # between; waiting for the lock up front makes SQLite's single writer queue instead.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A connection opened with the option read_only_snapshot (a long read that never writes, such
+        # as verifying the access log) takes a deferred snapshot: in WAL mode it blocks no writer.
+        read_only = conn.get_execution_options().get("read_only_snapshot")
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 class Database:

@@ -349,12 +349,20 @@ def _walk(session: Session, keys: Mapping[str, AuditKey], checkpoint: Checkpoint
     return walk
 
 
+def _read_only(session: Session) -> None:
+    # A snapshot that takes no write lock on SQLite (catalog/db.py), so reads go on being logged
+    # while a long log is walked; a session already in a transaction keeps it.
+    if not session.in_transaction():
+        session.connection(execution_options={"read_only_snapshot": True})
+
+
 def _verify(session: Session, key: AuditKey, path: Path | None, batch: int) -> _Walk:
     # The checkpoint is read first: it only ever names entries committed before, which the walk sees.
     try:
         checkpoint = read_checkpoint(path, {key.key_id: key}) if path is not None else None
     except AuditChainBroken as error:
         return _Walk(False, 0, error.message)
+    _read_only(session)
     walk = _walk(session, {key.key_id: key}, checkpoint, batch=batch)
     if not walk.ok:
         return walk
@@ -384,6 +392,7 @@ def checkpoint_log(session: Session, *, start: bool = False, batch: int = 5000) 
     if path is None:
         raise AuditChainBroken("AUDIT_CHECKPOINT_PATH is not set")
     if start:
+        _read_only(session)
         walk = _walk(session, {key.key_id: key}, None, batch=batch)
     else:
         walk = _verify(session, key, path, batch)
