@@ -97,7 +97,7 @@ def test_overdue_requests_are_highlighted(browser, catalog, make, db_session):
 def test_sync_jobs_runs_and_quarantine(browser, catalog, make, db_session):
     dataset, resource = household_dataset(make, db_session, catalog, records=1)
     job = SyncJob(name="huji-sync", title="户籍同步", package_id=dataset.id, resource_id=resource.id,
-                  source="csv", source_config={"path": "/tmp/x.csv"})
+                  source="csv", source_config={"connection": "gaj-exports", "path": "huji.csv"})
     db_session.add(job)
     db_session.flush()
     started = dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.timezone.utc)
@@ -116,6 +116,7 @@ def test_sync_jobs_runs_and_quarantine(browser, catalog, make, db_session):
     assert "户籍同步" in page and "失败" in page and "1 min 15 s" in page
     page = browser.text("/sync/job/huji-sync")
     assert "立即运行" in page and f"/sync/run/{run.id}" in page
+    assert "csv · gaj-exports" in page  # the connection it reads
     page = browser.text(f"/sync/run/{run.id}")
     assert "源文件无法读取" in page and "08:00:00 started" in page
     page = browser.text("/sync/quarantine?job=huji-sync")
