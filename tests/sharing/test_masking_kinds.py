@@ -252,3 +252,42 @@ def test_single_character_and_short_values_are_masked_whole():
     assert mask_value("unknown-kind", "任何文字") == "***"
     assert mask_value("mobile", 13912345678) == "***"                        # not a string: withheld
     assert mask_value("name", None) is None and mask_value("name", "") == ""
+
+
+# --- queries that would match on masked values, and the log of each read ------------------------------
+
+@pytest.mark.parametrize("query", [
+    {"sort": "head_name"}, {"sort": "town, head_id_number desc"}, {"sort": '"address" asc'},
+    {"filters": {"members": []}}, {"filters": {"town": "城关镇", "head_name": "王建国"}}, {"q": "王"},
+])
+def test_a_masked_reader_cannot_match_on_masked_fields(api, world, query):
+    reply = api.call("datastore_search", {"resource_id": world["households"]["resource_id"], **query},
+                     token=world["reader"].token)
+    assert reply.status == 403, reply.body
+    assert reply.error["__type"] == "Authorization Error" and "masked" in reply.error["message"]
+    assert "王建国" not in json.dumps(reply.body, ensure_ascii=False)
+
+
+@pytest.mark.parametrize("query", [{"sort": "town desc, household_number"}, {"filters": {"town": "城关镇"}}])
+def test_a_masked_reader_matches_on_the_fields_they_see(api, world, query):
+    [row] = _search(api, world["households"], world["reader"].token, **query)["records"]
+    assert row["head_name"] == "王**"
+
+
+@pytest.mark.parametrize("query", [{"sort": "head_name"}, {"filters": {"head_id_number": HEAD_ID}}, {"q": "王建国"}])
+def test_the_owner_matches_on_any_field(api, world, query):
+    [row] = _search(api, world["households"], world["owner"].token, **query)["records"]
+    assert row["head_id_number"] == HEAD_ID
+
+
+def test_each_read_is_logged_with_who_what_and_how_many(api, world, sysadmin):
+    _search(api, world["households"], world["reader"].token, filters={"town": "城关镇"}, sort="town")
+    _changes(api, world["households"], world["reader"].token)
+    entries = api.call("access_log_list", {"organization_id": "ningshan-gaj"}, token=sysadmin.token).result
+    search, feed = (next(e for e in entries if e["action"] == action and e["user_name"] == "town-editor")
+                    for action in ("datastore_search", "datastore_changes"))
+    assert search["resource_id"] == world["households"]["resource_id"] and search["record_count"] == 1
+    assert search["params"]["filters"] == {"town": "城关镇"} and search["params"]["sort"] == "town"
+    assert feed["record_count"] == 1 and feed["resource_id"] == world["households"]["resource_id"]
+    town = api.call("organization_show", {"id": "ningshan-cgz"}, token=sysadmin.token).result["id"]
+    assert search["departments"] == [town] and feed["departments"] == [town]
