@@ -179,6 +179,21 @@ def test_the_instance_folder_and_the_catalogs_database_cannot_be_registered(api,
         assert "catalog's own" in " ".join(reply.error["config.url"])
 
 
+def test_an_sql_job_against_the_catalogs_own_database_is_refused_even_through_an_old_connection(api, app, county, db):
+    """A connection stored before the rule (or with the database moved under it) still cannot be read."""
+    from catalog.connections.models import Connection
+
+    db.add(Connection(name="legacy-db", kind="database", config={"url": app.config["DATABASE_URL"]},
+                      organizations=[county["department"]["id"]]))
+    db.commit()
+    table = "user"  # password hashes, API token digests
+    reply = job(api, county["editor"].token, county, {"connection": "legacy-db", "table": table}, source="sql")
+    assert reply.status == 409, reply.body
+    assert "catalog's own database" in " ".join(reply.error["source_config.connection"]) or \
+        "catalog's own files" in " ".join(reply.error["source_config.connection"])
+    assert db.scalar(sa.select(SyncJob.id).where(SyncJob.name == "rsj-job")) is None
+
+
 def test_an_editor_cannot_create_see_or_change_connections(api, app, county, make, sysadmin, tmp_path):
     editor = county["editor"].token
     folder = tmp_path / "other"
