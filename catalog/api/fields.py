@@ -7,6 +7,8 @@ import json
 from marshmallow import EXCLUDE, Schema, ValidationError, fields
 from marshmallow.validate import Length, Range
 
+from ..search.text import MAX_QUERY_CHARS
+
 
 class ParamsSchema(Schema):
     """Base of action parameter schemas: unknown keys are ignored, as CKAN does."""
@@ -64,14 +66,8 @@ def offset_field() -> fields.Integer:
     return fields.Integer(load_default=0, validate=Range(min=0, max=MAX_OFFSET))
 
 
-#: The longest free-text query (``q``, ``fq``) taken. Full-text engines turn each word into a term of one
-#: expression: 100,000 characters made SQLite's FTS5 and LIKE give up with an error (a 500) and
-#: PostgreSQL spend seconds; no person types a query of more than a few hundred characters.
-MAX_QUERY_CHARS = 1000
-
-
 def query_field(**kwargs) -> fields.String:
-    """A free-text query parameter of at most :data:`MAX_QUERY_CHARS` characters."""
+    """A free-text query parameter of at most :data:`~catalog.search.text.MAX_QUERY_CHARS` characters."""
     kwargs.setdefault("load_default", None)
     return fields.String(validate=Length(max=MAX_QUERY_CHARS), **kwargs)
 

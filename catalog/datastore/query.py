@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from ..errors import ValidationError
+from ..search.text import check_query_length
 from .models import DatastoreTable, Record
 
 MAX_LIMIT = 32000
@@ -134,6 +135,7 @@ def search_records(session: Session, table: DatastoreTable, *, filters: dict | N
     for name in fields or []:
         if name not in types:
             raise ValidationError.single("fields", f"unknown field {name!r}")
+    check_query_length(q)
     conditions = [Record.resource_id == table.resource_id, Record.deleted.is_(False),
                   *filter_conditions(table, filters)]
     if q:

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from marshmallow import RAISE, fields, validate
 
-from ..api.fields import MAX_OFFSET, MAX_QUERY_CHARS, JsonList, ParamsSchema, query_field
+from ..api.fields import MAX_OFFSET, JsonList, ParamsSchema, query_field
 from ..api.registry import ActionContext, action
 from ..datasets.actions import dataset_dicts
 from ..datasets.schemas import DatasetOut
 from .service import facet_title, search_datasets
+from .text import MAX_QUERY_CHARS
 
 
 class SearchParams(ParamsSchema):

@@ -130,6 +130,9 @@ def search_datasets(session: Session, actor: User | None, *, q: str = "", fq: li
                     facet_mincount: int = 1, include_private: bool = False,
                     include_drafts: bool = False, lang: str = "zh") -> SearchResult:
     """Find the datasets the actor may see that match ``q`` and every ``fq`` clause."""
+    text.check_query_length(q)
+    for clause in fq or []:
+        text.check_query_length(clause, "fq")
     try:
         clauses = parse_fq_list([f for f in (fq or []) if f and f.strip()], FILTER_FIELDS)
     except QuerySyntaxError as error:

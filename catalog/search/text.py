@@ -29,6 +29,8 @@ import threading
 import unicodedata
 from typing import Iterable
 
+from ..errors import ValidationError
+
 # CJK ideographs (basic, extension A, compatibility, extensions B-F) and U+3007.
 _CJK = "\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff"
 _CJK_RUN = re.compile(f"([{_CJK}]+)")
@@ -52,6 +54,18 @@ DOMAIN_WORDS = (
 # Function words that are dropped from queries (not from the index) so that a
 # query like "宁陕县的户籍" does not require the title to contain "的".
 QUERY_STOPWORDS = frozenset("的 了 和 与 及 或 之 在 是 等".split())
+
+# The longest free-text query taken (``q`` of package_search and datastore_search, ``fq``). Each word
+# becomes a term of one expression: 100,000 characters made SQLite's FTS5 and LIKE fail (a 500) and
+# PostgreSQL spend seconds; nobody types more than a few hundred characters.
+MAX_QUERY_CHARS = 1000
+
+
+def check_query_length(q: str | None, field: str = "q") -> None:
+    """Refuse (409, naming ``field``) a query longer than :data:`MAX_QUERY_CHARS`."""
+    if q is not None and len(q) > MAX_QUERY_CHARS:
+        raise ValidationError.single(field, f"must be at most {MAX_QUERY_CHARS} characters (it has {len(q)})")
+
 
 # Pinyin n-grams of precise-mode words are indexed up to this many words long
 # (plus every suffix of the title, which serves prefix queries).

@@ -195,10 +195,12 @@ LONG_Q = "宁陕户籍" * 25_000  # 100,000 characters
 
 
 @pytest.mark.parametrize("q", [LONG_Q, "a " * 50_000, "x" * 100_000])
-def test_a_huge_q_is_refused_naming_q(api, officer, q):
+def test_a_huge_q_is_refused_naming_q(api, client, officer, q):
     editor, _department, dataset = officer
     reply = api.call("package_search", {"q": q})
     assert reply.status == 409 and "q" in reply.error, reply.body
+    assert api.call("package_search", {"fq": f"tags:{q}"}).status == 409
+    assert client.get("/dataset", query_string={"q": q}).status_code < 500  # the search page, same service
     created = api.call("datastore_create", {"resource": {"package_id": dataset["id"], "name": "t"},
                                             "fields": [{"id": "a", "type": "text"}], "primary_key": "a",
                                             "records": [{"a": "x"}]}, token=editor.token)
