@@ -183,3 +183,38 @@ def test_demo_syncs_three_department_systems_with_bad_rows_in_quarantine(env, mo
     again = run("demo", "load")
     assert "Synced" not in again.output  # one run each, not one per make run
     assert "exists already" in again.output
+
+
+def test_connection_commands_register_list_refuse_and_remove(env):
+    run("db", "upgrade")
+    run("user", "create", "admin", "--password", "s3cret-pass", "--sysadmin")
+    from catalog import create_app
+    from catalog.auth.models import User
+    from catalog.db import get_db
+    from catalog.departments.service import create_department
+
+    app = create_app()
+    with get_db(app).session() as session:
+        admin = session.query(User).filter_by(name="admin").one()
+        create_department(session, admin, name="ningshan-xfj", title="宁陕县信访局")
+        session.commit()
+    get_db(app).engine.dispose()
+    exports = env / "exports"
+    exports.mkdir()
+    added = run("connection", "add", "xfj-exports", "--kind", "folder", "--path", str(exports),
+                "--organization", "ningshan-xfj")
+    assert added.exit_code == 0, added.output
+    assert "Registered connection xfj-exports (folder)" in added.output
+    assert "xfj-exports" in run("connection", "list").output and "ningshan-xfj" in run("connection", "list").output
+    # the instance folder (secret key, database) can never be a source
+    refused = CliRunner().invoke(main, ["connection", "add", "instance", "--kind", "folder", "--path",
+                                        str(env / "instance")])
+    assert refused.exit_code == 1
+    assert "config.path: this folder cannot be a source" in refused.output
+    token = run("connection", "add", "peer", "--kind", "http", "--url", "https://data.example.gov.cn",
+                "--token", "cat_secret", "--organization", "ningshan-xfj")
+    assert token.exit_code == 0, token.output
+    stored = b"".join(p.read_bytes() for p in (env / "instance").glob("catalog.db*"))
+    assert b"cat_secret" not in stored  # sealed
+    removed = run("connection", "remove", "xfj-exports")
+    assert removed.exit_code == 0 and "xfj-exports" not in run("connection", "list").output
