@@ -21,14 +21,15 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-import libcst as cst
-from mutmut import __main__ as mutmut_main
-from mutmut.mutation import mutators
-from mutmut.mutation.diff_apply import get_diff_for_mutant
-from mutmut.stats import status_by_exit_code
-from mutmut.utils.format_utils import mangled_name_from_mutant_name
-
 ROOT = Path(__file__).resolve().parents[1]
+os.chdir(ROOT)  # mutmut reads setup.cfg from the working directory when it is imported
+
+import libcst as cst  # noqa: E402
+from mutmut import __main__ as mutmut_main  # noqa: E402
+from mutmut.mutation import mutators  # noqa: E402
+from mutmut.mutation.diff_apply import get_diff_for_mutant  # noqa: E402
+from mutmut.stats import status_by_exit_code  # noqa: E402
+from mutmut.utils.format_utils import mangled_name_from_mutant_name  # noqa: E402
 
 #: (module, function names as globs separated by "|", a text every mutated line must contain or None).
 #: Whole modules where the module is the rule; single functions where a shared module holds one rule.
@@ -43,7 +44,9 @@ SCOPE: list[tuple[str, str, str | None]] = [
     ("catalog.sharing.reading", "*", None),
     ("catalog.sharing.workdays", "*", None),
     ("catalog.sharing.actions", "*", None),
-    ("catalog.sharing.access_log", "verify*|*verify*", None),
+    # the access log's verification: the walk over the chain, the MACs and the signed checkpoint
+    ("catalog.sharing.access_log", "verify_chain|_verify|_walk|entry_mac|legacy_hash|read_checkpoint|"
+                                   "_checkpoint_signature", None),
     ("schemas.formats", "*", None),
     ("catalog.datastore.query", "encode_cursor|decode_cursor|changes|generation", None),
     ("catalog.datasets.service", "check_not_stale", None),
@@ -62,18 +65,43 @@ def _is_prose(node: cst.BaseString) -> bool:
     return any(ch.isspace() for ch in (value.decode("latin-1") if isinstance(value, bytes) else value))
 
 
+def _is_message(value: cst.BaseExpression) -> bool:
+    """A prose literal, an f-string or a concatenation of them: the text of a message."""
+    if isinstance(value, cst.SimpleString):
+        return _is_prose(value)
+    if isinstance(value, cst.FormattedString):
+        return any(isinstance(part, cst.FormattedStringText) and any(ch.isspace() for ch in part.value)
+                   for part in value.parts)
+    if isinstance(value, cst.ConcatenatedString):
+        return _is_message(value.left) or _is_message(value.right)
+    return False
+
+
 def skip_prose_strings() -> None:
-    """Replace mutmut's string operator by one that leaves messages alone (see docs/TESTING.md)."""
-    original = mutators.operator_string
+    """Leave messages alone: no rewording of a prose literal, and no dropping it or replacing it by
+    ``None`` where it is a call's argument (a message for a person is not a rule; see docs/TESTING.md)."""
+    original_string, original_removal = mutators.operator_string, mutators.operator_arg_removal
 
     def operator_string(node):
         if _is_prose(node):
             return iter(())
-        return original(node)
+        return original_string(node)
 
+    def operator_arg_removal(node):
+        messages = {index for index, arg in enumerate(node.args) if _is_message(arg.value)}
+        for mutated in original_removal(node):
+            if len(mutated.args) < len(node.args):   # an argument dropped: which one?
+                gone = next((i for i, arg in enumerate(node.args)
+                             if i >= len(mutated.args) or mutated.args[i] is not arg), None)
+            else:                                     # an argument replaced by None
+                gone = next((i for i, (a, b) in enumerate(zip(node.args, mutated.args)) if a is not b), None)
+            if gone not in messages:
+                yield mutated
+
+    replacements = {original_string: operator_string, original_removal: operator_arg_removal}
     for index, (kind, operator) in enumerate(mutators.mutation_operators):
-        if operator is original:
-            mutators.mutation_operators[index] = (kind, operator_string)
+        if operator in replacements:
+            mutators.mutation_operators[index] = (kind, replacements[operator])
 
 
 def _function_of(mutant_name: str) -> tuple[str, str]:
@@ -150,25 +178,40 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=int(os.environ.get("MUTATE_JOBS", os.cpu_count() or 2)))
     parser.add_argument("--keep", action="store_true", help="reuse mutants/ and earlier results")
     parser.add_argument("--report-only", action="store_true", help="print the summary of the last run")
+    parser.add_argument("--survivors", action="store_true",
+                        help="reuse mutants/ and test again only the mutants the last run did not kill")
     args = parser.parse_args()
-    os.chdir(ROOT)
     # the mutation run uses SQLite only: the PostgreSQL half tests the same rules through the same code
     os.environ.pop("CATALOG_TEST_POSTGRES_URL", None)
     started = time.time()
     skip_prose_strings()
     if args.report_only:
         return report(generate(), started)
-    if not args.keep and Path("mutants").exists():
+    if not (args.keep or args.survivors) and Path("mutants").exists():
         shutil.rmtree("mutants")
     selected = generate()
+    if args.survivors:
+        everything, _ = mutmut_main.collect_source_file_mutation_data(mutant_names=())
+        results = {name: code for _, name, code in everything}
+        again = [name for name in selected if status_by_exit_code[results.get(name)] not in KILLED]
+        print(f"testing again the {len(again)} mutants of {len(selected)} that the last run did not kill", flush=True)
+        if again:
+            _run_mutmut(again, args.jobs)
+        return report(selected, started)
     print(f"{len(selected)} mutants in scope", flush=True)
+    failed = _run_mutmut(selected, args.jobs)
+    return failed or report(selected, started)
+
+
+def _run_mutmut(names: list[str], jobs: int) -> int:
+    """mutmut's run of these mutants (after one instrumented run of the tests); 0 when it completed."""
     try:
-        mutmut_main._run(selected, args.jobs)
+        mutmut_main._run(names, jobs)
     except SystemExit as stop:
         if stop.code not in (0, None):
             print(f"mutmut stopped with {stop.code}", file=sys.stderr)
             return int(stop.code) if isinstance(stop.code, int) else 1
-    return report(selected, started)
+    return 0
 
 
 if __name__ == "__main__":

@@ -66,6 +66,7 @@ def test_who_may_request_data_for_civil_affairs(api, cast, role, status):
     assert reply.status == status, reply.body
     if status == 403:
         assert reply.error["__type"] == "Authorization Error"
+        assert isinstance(reply.error["message"], str) and len(reply.error["message"]) > 10  # says why
     else:
         assert reply.result["status"] == "pending" and reply.result["organization_id"] == cast["consumer"]["id"]
 
@@ -147,6 +148,8 @@ def test_who_approves(api, db, cast, role, allowed):
     request = _request(api, cast)
     reply = api.call("share_request_approve", {"id": request["id"]}, token=cast["tokens"][role])
     assert reply.status == (200 if allowed else 403), reply.body
+    if not allowed:
+        assert isinstance(reply.error["message"], str) and len(reply.error["message"]) > 10
     assert _status(db, request["id"]) == ("approved" if allowed else "pending")
     grants = db.scalars(sa.select(Grant).where(Grant.request_id == request["id"])).all()
     assert len(grants) == (1 if allowed else 0)
