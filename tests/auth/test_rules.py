@@ -8,6 +8,8 @@ import sqlalchemy as sa
 
 from catalog.auth import rules
 from catalog.auth.models import ApiToken, User
+from catalog.departments.models import Department
+from catalog.departments.service import set_member
 from catalog.errors import NotAuthorized
 
 ACTORS = ("anonymous", "outsider", "member", "editor", "admin", "sysadmin")
@@ -198,3 +200,43 @@ def test_private_user_fields_and_tokens(world, rule, actor, expected):
 def test_can_use_token_for(scope, read_only, expected):
     token = None if scope is None else ApiToken(scope=scope)
     assert rules.can_use_token_for(token, read_only=read_only) is expected
+
+
+# --- accounts and share requests (issue 12, finding 10) ---------------------------------------
+
+@pytest.mark.parametrize("viewer, target, expected", [
+    ("anonymous", "member", False), ("outsider", "member", False), ("editor", "member", False),
+    ("member", "member", True), ("admin", "member", True), ("admin", "editor", True),
+    ("admin", "outsider", False), ("outsider", "admin", False), ("sysadmin", "outsider", True)])
+def test_can_see_user_and_its_sql_twin_agree(db, world, viewer, target, expected):
+    actor, user = world["actors"][viewer], world["actors"][target]
+    assert rules.can_see_user(db, actor, user) is expected
+    if rules.can_list_users(db, actor):
+        listed = set(db.scalars(sa.select(User.id).where(rules.visible_users_clause(actor, User.__table__))))
+        assert (user.id in listed) is expected
+
+
+@pytest.mark.parametrize("actor, expected", [
+    ("anonymous", False), ("member", False), ("editor", False), ("admin", True), ("outsider", True),
+    ("sysadmin", True)])
+def test_can_list_users(db, world, actor, expected):
+    # the outsider is admin of rsj: it lists rsj's members (and no one of mzj, see above)
+    assert rules.can_list_users(db, world["actors"][actor]) is expected
+
+
+@pytest.mark.parametrize("actor, expected", [
+    ("admin", True), ("sysadmin", True), ("editor", False), ("member", False), ("outsider", False),
+    ("anonymous", False)])
+def test_can_approve_share_request_from_another_department(db, world, actor, expected):
+    assert rules.can_approve_share_request(db, world["actors"][actor], provider_id=world["home"],
+                                           requester_id=world["other"]) is expected
+
+
+def test_a_provider_admin_who_belongs_to_the_requester_cannot_approve(db, world, make):
+    # the outsider is admin of rsj; made admin of mzj too, it may approve rsj's requests no more
+    admin = world["actors"]["outsider"]
+    root = world["actors"]["sysadmin"]
+    set_member(db, root, db.get(Department, world["home"]), admin, "admin")
+    db.flush()
+    assert rules.can_approve_share_request(db, admin, provider_id=world["home"], requester_id=world["other"]) is False
+    assert rules.can_approve_share_request(db, root, provider_id=world["home"], requester_id=world["other"]) is True
