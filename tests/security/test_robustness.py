@@ -162,6 +162,16 @@ def test_a_lone_surrogate_as_key_query_string_or_form_never_answers_500(client, 
             assert response.status_code < 500, (name, response.get_data(as_text=True))
 
 
+def test_a_surrogate_pair_is_one_character_and_accepted(client, officer):
+    editor, _department, dataset = officer
+    body = json.dumps({"id": dataset["id"], "title": "宁陕县户籍 \U0001F600"})  # sent as "\ud83d\ude00"
+    assert "\\ud83d\\ude00" in body
+    response = client.post("/api/3/action/package_patch", data=body, content_type="application/json",
+                           headers={"Authorization": editor.token})
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["result"]["title"] == "宁陕县户籍 \U0001F600"
+
+
 @pytest.mark.parametrize("offset", [2**31, 2**63, 10**30])
 def test_huge_offsets_are_refused_naming_offset(api, officer, offset):
     editor, _department, dataset = officer
