@@ -91,7 +91,8 @@ def test_others_are_refused_a_list_with_a_reason(db, cast, viewer):
 @pytest.mark.parametrize("q, found", [
     ("wang_li", {"mzj-member"}),            # full name, any case
     ("王丽", {"mzj-member"}),
-    ("MZJ-ED", {"mzj-editor"}),              # account name, any case
+    ("MZJ-MEM", {"mzj-member"}),             # account name (not in the full name), any case
+    ("user mzj-ed", {"mzj-editor"}),         # full name only
     ("_", {"mzj-member"}),                   # "_" is a character to find, not a LIKE wildcard
     ("%", set()),
     ("rsj", set()),                          # outside the admin's department
