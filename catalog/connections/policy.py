@@ -35,6 +35,11 @@ def _addresses(host: str) -> frozenset[str]:
     return frozenset("loopback" if ipaddress.ip_address(a.split("%")[0]).is_loopback else a for a in found)
 
 
+def _identity(path: Path) -> tuple[int, int]:
+    info = path.stat()
+    return info.st_dev, info.st_ino
+
+
 def _within(path: Path, place: Path) -> bool:
     return path == place or place in path.parents
 
@@ -81,7 +86,24 @@ class Protected:
                 return "it is one of the catalog's own files (database, instance folder, storage or keys)"
             if folder and _within(place, real):
                 return "it contains the catalog's own files (database, instance folder, storage or keys)"
+        if not folder and real.is_file() and _identity(real) in self._key_files():
+            return "it is a hard link to one of the catalog's own files (database or keys)"
         return None
+
+    def _key_files(self) -> set[tuple[int, int]]:
+        """(device, inode) of the files a hard link could reach: the database file and its journals, the
+        files directly in the instance and storage folders (secret_key, demo-credentials.txt) and the
+        ``*_FILE`` settings. Files deeper in storage are not listed (walking it on every check costs too much)."""
+        found = set()
+        for place in self.paths:
+            try:
+                candidates = [place] if place.is_file() else (list(place.iterdir()) if place.is_dir() else [])
+                if self.database_file is not None and place == self.database_file:
+                    candidates += list(place.parent.glob(place.name + "-*"))
+                found |= {_identity(c) for c in candidates if c.is_file()}
+            except OSError:  # a place this process cannot list cannot be read through a link either
+                continue
+        return found
 
     def database_problem(self, url: str) -> str | None:
         """Why the database at ``url`` must not be a source: it is the catalog's own database."""

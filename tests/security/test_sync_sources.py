@@ -135,6 +135,21 @@ def test_a_symbolic_link_planted_after_the_job_was_defined_fails_the_run(api, ap
     nothing_leaked(db, county, "hunter2-very-secret", "not-to-be-read", "root:x:0:0")
 
 
+@pytest.mark.parametrize("what", ["credentials", "secret_key", "database"])
+def test_a_hard_link_to_the_catalogs_files_is_refused(api, app, county, what):
+    found = targets(app, county)
+    if what not in found:
+        pytest.skip("the catalog's database is not a file on PostgreSQL")
+    link = county["exports"] / f"{what}.csv"
+    try:
+        os.link(found[what], link)  # same file, another name: no symbolic link to resolve
+    except OSError as error:
+        pytest.skip(f"cannot make a hard link here: {error}")
+    reply = job(api, county["editor"].token, county, {"connection": "rsj-exports", "path": link.name})
+    assert reply.status == 409, reply.body
+    assert "hard link" in " ".join(reply.error["source_config.path"])
+
+
 def test_the_source_itself_refuses_a_link_out_of_its_folder_when_it_opens_the_file(tmp_path):
     """Defence in depth: the csv source confines the path when it opens the file, whatever the caller checked."""
     from connectors.base import SourceError
