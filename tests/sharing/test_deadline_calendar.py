@@ -20,7 +20,7 @@ import pytest
 import sqlalchemy as sa
 
 from catalog.sharing.models import ShareRequest
-from catalog.sharing.service import is_overdue
+from catalog.sharing.service import _deadline, is_overdue
 from catalog.sharing.workdays import add_working_days, is_working_day, parse_holidays
 
 D = dt.date.fromisoformat
@@ -102,6 +102,20 @@ def test_not_overdue_on_the_deadline_day_overdue_the_day_after():
     assert is_overdue(request, today=D("2026-10-15")) is False
     assert is_overdue(request, today=D("2026-10-16")) is False
     assert is_overdue(request, today=D("2026-10-17")) is True
+
+
+def test_without_a_date_overdue_is_judged_on_todays_utc_date():
+    today = dt.datetime.now(dt.timezone.utc).date()
+    assert is_overdue(_request(today.isoformat())) is False
+    assert is_overdue(_request((today - dt.timedelta(days=1)).isoformat())) is True
+
+
+def test_the_deadline_reads_days_holidays_and_make_up_days_from_the_configuration():
+    # the one place the settings are read (share_request_create passes the app's configuration)
+    assert _deadline(D("2026-09-28"), {}) == D("2026-10-12")                          # 10 days by default
+    assert _deadline(D("2026-09-28"), {"HOLIDAYS": HOLIDAYS, "WORKDAYS": WORKDAYS}) == D("2026-10-16")
+    assert _deadline(D("2026-09-28"), {"HOLIDAYS": HOLIDAYS, "WORKDAYS": WORKDAYS,
+                                       "SHARE_DEADLINE_DAYS": "5"}) == D("2026-10-10")
 
 
 @pytest.mark.parametrize("status", ["approved", "rejected", "revoked"])
