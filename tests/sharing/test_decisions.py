@@ -145,3 +145,19 @@ def test_an_approval_in_the_past_is_refused(api, db, parties):
     assert reply.status == 409 and "expires" in reply.error
     db.expire_all()
     assert db.get(ShareRequest, request_id).status == "pending"
+
+
+def test_the_provider_pages_through_its_incoming_requests_earliest_deadline_first(api, db, parties):
+    first = _request(api, parties, "mzj", "ningshan-mzj")
+    second = _request(api, parties, "town", "ningshan-cgz")
+    db.execute(sa.update(ShareRequest).where(ShareRequest.id == second).values(deadline=dt.date(2026, 1, 5)))
+    db.commit()
+    token = parties["admin"].token
+
+    def page(**data):
+        return [r["id"] for r in api.call("share_request_list", data, token=token).result]
+
+    assert page() == [second, first]
+    assert page(limit=1) == [second]
+    assert page(offset=1, limit=1) == [first]
+    assert page(offset=2) == []

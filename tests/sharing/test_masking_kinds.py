@@ -8,6 +8,8 @@ with their ``_key``), the dump (JSON and CSV) and the dataset page's preview.
 """
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import re
 
@@ -100,7 +102,7 @@ def world(api, make, sysadmin):
     keyed = api.call("schema_create", {"name": "dibao-by-village", "schema": composite, "owner_org": provider["id"]},
                      token=provider_editor.token)
     assert keyed.status == 200, keyed.body
-    return {"owner": provider_editor, "reader": reader,
+    return {"owner": provider_editor, "reader": reader, "owner_department": provider["id"],
             "households": table("households-open", "household@1", HOUSEHOLD),
             "dibao": table("dibao-open", registered.result["id"], PERSON),
             "composite": table("dibao-by-village", keyed.result["id"], {**PERSON, "village": "东街社区"})}
@@ -291,3 +293,22 @@ def test_each_read_is_logged_with_who_what_and_how_many(api, world, sysadmin):
     assert feed["record_count"] == 1 and feed["resource_id"] == world["households"]["resource_id"]
     town = api.call("organization_show", {"id": "ningshan-cgz"}, token=sysadmin.token).result["id"]
     assert search["departments"] == [town] and feed["departments"] == [town]
+
+
+def test_a_file_download_is_logged_with_the_files_name_size_and_hash(api, client, world, make, sysadmin):
+    # an unconditional dataset's uploaded file goes to whoever sees the metadata, and each download is logged
+    content = "户编号,村\n610923100201010001,东街社区\n".encode()
+    made = make.dataset(world["owner_department"], name="village-list", share_type="unconditional",
+                        share_condition=None)
+    uploaded = api.call("resource_create", content_type="multipart/form-data", token=world["owner"].token,
+                        data_raw={"package_id": made["id"], "name": "名单", "upload": (io.BytesIO(content), "名单.csv")})
+    assert uploaded.status == 200, uploaded.body
+    url = uploaded.result["url"]
+    response = client.get(url[url.index("/dataset/"):], headers={"Authorization": world["reader"].token})
+    assert response.status_code == 200 and response.data == content
+    [entry] = [e for e in api.call("access_log_list", {"organization_id": "ningshan-gaj", "package_id": made["id"]},
+                                   token=sysadmin.token).result if e["action"] == "resource_download"]
+    assert entry["user_name"] == "town-editor" and entry["resource_id"] == uploaded.result["id"]
+    assert entry["record_count"] == 0
+    assert entry["params"] == {"filename": url.rsplit("/", 1)[1], "size": len(content),
+                               "hash": "sha256:" + hashlib.sha256(content).hexdigest()}
