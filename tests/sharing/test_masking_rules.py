@@ -126,6 +126,8 @@ def test_the_top_level_fields_holding_masked_values():
     ("name", "欧阳娜娜", "欧***"),
     ("name", "王", "王*"),
     ("text", "城关镇东街12号", "***"),
+    ("text", "", ""),                      # nothing to hide: an empty value stays empty
+    ("mobile", "", ""),
     ("no-such-kind", "城关镇东街12号", "***"),
 ])
 def test_each_kind(kind, value, masked):
@@ -161,3 +163,26 @@ def test_the_feed_key_is_rebuilt_from_masked_key_fields_only_when_one_is_masked(
     assert masking.masked_key(entry, ["village", "id_number"], {"id_number": "resident-id"}, _encode) == \
         '["东街", "510100********0051"]'
     assert masking.masked_key(entry, ["village"], {"id_number": "resident-id"}, _encode) is None
+
+
+def test_every_way_a_schema_declares_a_field_counts():
+    schema = {
+        "$defs": {"node": {"type": "object", "properties": {"label": {"type": "string"},
+                                                            "child": {"$ref": "#/$defs/node"}}}},
+        "properties": {
+            "a": {"anyOf": [{"properties": {"x": {"type": "string"}}}, {"properties": {"y": {"type": "string"}}}]},
+            "b": {"oneOf": [{"properties": {"z": {"type": "string"}}}]},
+            "c": {"if": {"properties": {"k": {"const": 1}}}, "then": {"properties": {"t": {"type": "string"}}},
+                  "else": {"properties": {"e": {"type": "string"}}}},
+            "tree": {"$ref": "#/$defs/node"},            # recursive: expanded once, not forever
+            "tags": {"type": "array"},                   # items not declared: anything
+        },
+    }
+    shape = masking.declared_shape(schema)
+    record = {"a": {"x": "1", "y": "2", "w": "no"}, "b": {"z": "3", "w": "no"}, "c": {"t": "4", "e": "5", "w": "no"},
+              "tree": {"label": "root", "child": {"label": "leaf", "w": "no"}, "w": "no"},
+              "tags": [{"free": 1}, "x"], "w": "no"}
+    assert masking.without_undeclared(record, shape) == {
+        "a": {"x": "1", "y": "2"}, "b": {"z": "3"}, "c": {"t": "4", "e": "5"},
+        # a recursive $ref is expanded once (record schemas with one are refused at registration)
+        "tree": {"label": "root", "child": {"label": "leaf", "w": "no"}}, "tags": [{"free": 1}, "x"]}
