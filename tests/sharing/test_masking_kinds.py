@@ -103,6 +103,7 @@ def world(api, make, sysadmin):
                      token=provider_editor.token)
     assert keyed.status == 200, keyed.body
     return {"owner": provider_editor, "reader": reader, "owner_department": provider["id"],
+            "dibao_schema": registered.result["id"],
             "households": table("households-open", "household@1", HOUSEHOLD),
             "dibao": table("dibao-open", registered.result["id"], PERSON),
             "composite": table("dibao-by-village", keyed.result["id"], {**PERSON, "village": "东街社区"})}
@@ -312,3 +313,40 @@ def test_a_file_download_is_logged_with_the_files_name_size_and_hash(api, client
     assert entry["record_count"] == 0
     assert entry["params"] == {"filename": url.rsplit("/", 1)[1], "size": len(content),
                                "hash": "sha256:" + hashlib.sha256(content).hexdigest()}
+
+
+def _upload(api, world, dataset_id, content):
+    uploaded = api.call("resource_create", content_type="multipart/form-data", token=world["owner"].token,
+                        data_raw={"package_id": dataset_id, "name": "名单", "upload": (io.BytesIO(content), "名单.csv")})
+    assert uploaded.status == 200, uploaded.body
+    url = uploaded.result["url"]
+    return url[url.index("/dataset/"):]
+
+
+def test_a_private_datasets_file_goes_to_its_department_only(api, client, world, make):
+    content = f"身份证号\n{PERSON_ID}\n".encode()
+    made = make.dataset(world["owner_department"], name="private-list", private=True, share_type="unconditional",
+                        share_condition=None)
+    path = _upload(api, world, made["id"], content)
+    owner = client.get(path, headers={"Authorization": world["owner"].token})
+    assert owner.status_code == 200 and owner.data == content
+    stranger = client.get(path, headers={"Authorization": world["reader"].token})
+    assert stranger.status_code in (403, 404) and PERSON_ID.encode() not in stranger.data
+
+
+def test_a_conditional_file_needs_a_grant_of_every_sensitive_field_of_its_registered_schema(api, db, client, world,
+                                                                                           make):
+    content = f"身份证号,银行账号\n{PERSON_ID},{BANK_ACCOUNT}\n".encode()
+    made = make.dataset(world["owner_department"], name="dibao-file", record_schema=world["dibao_schema"],
+                        share_type="conditional")
+    path = _upload(api, world, made["id"], content)
+    town_id = db.scalar(sa.select(Department.id).where(Department.name == "ningshan-cgz"))
+    grant = Grant(package_id=made["id"], organization_id=town_id, fields=["id_number", "name", "mobile", "address"])
+    db.add(grant)
+    db.commit()
+    refused = client.get(path, headers={"Authorization": world["reader"].token})
+    assert refused.status_code == 403 and b"bank_account" in refused.data and PERSON_ID.encode() not in refused.data
+    grant.fields = ["id_number", "name", "mobile", "address", "bank_account"]
+    db.commit()
+    allowed = client.get(path, headers={"Authorization": world["reader"].token})
+    assert allowed.status_code == 200 and allowed.data == content
