@@ -271,7 +271,7 @@ def test_items_need_a_type_and_distinct_names(api, org):
 def test_items_refuse_unknown_keys(api, org):
     reply = api.call("package_create", payload(org.id, items=[{"name": "a", "type": "C", "colour": "red"}]),
                      token=org.editor.token)
-    assert_invalid(reply, "items.0", contains="colour")
+    assert_invalid(reply, "items.0.colour", contains="unknown field")
 
 
 def test_duplicate_name(api, org):
