@@ -64,9 +64,11 @@ def _apply(node: Any, parts: list[str], kind: str) -> None:
     head, rest = parts[0], parts[1:]
     if head == "*":
         if isinstance(node, list):
-            for item in node:
+            for index, item in enumerate(node):
                 if rest:
                     _apply(item, rest, kind)
+                else:  # an array of sensitive values: each item masked
+                    node[index] = mask_value(kind, item)
         return
     if not isinstance(node, dict) or head not in node:
         return
