@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from flask_login import login_required, login_user, logout_user
 
 from ..auth import rules
-from ..auth.service import authenticate_password, create_token, get_user, list_tokens, revoke_token
+from ..auth.service import authenticate_password, create_token, get_user, list_tokens, revoke_token, show_user
 from ..db import get_session
 from ..departments.service import departments_of
 from ..errors import NotFound
@@ -60,8 +60,9 @@ def _account_page(user, *, new_secret: str | None = None, new_token=None, errors
 @bp.route("/user/<name>")
 @login_required
 def user_page(name: str):
-    """An account: its departments; for its owner (and sysadmins) its API tokens."""
-    return _account_page(get_user(get_session(), name))
+    """An account: its departments; for its owner (and sysadmins) its API tokens. Seen by whom user_show
+    allows (the owner, sysadmins, admins of its departments); anyone else gets the same 403 for every name."""
+    return _account_page(show_user(get_session(), actor(), name))
 
 
 @bp.route("/user/<name>/tokens", methods=["POST"])
