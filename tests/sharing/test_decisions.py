@@ -82,6 +82,7 @@ def test_an_approval_records_who_granted_what_until_when(api, db, parties):
     [record] = _activities(db, "approved share request")
     assert record.user_id == parties["admin"].id
     assert record.data["share_request"]["granted_fields"] == ["head_id_number"]
+    assert record.data["share_request"]["grant_id"] == db.scalar(sa.select(Grant.id).where(Grant.request_id == request_id))
     assert record.data["share_request"]["expires"] == until.isoformat()
     db.expire_all()
     request = db.get(ShareRequest, request_id)
@@ -161,3 +162,49 @@ def test_the_provider_pages_through_its_incoming_requests_earliest_deadline_firs
     assert page(limit=1) == [second]
     assert page(offset=1, limit=1) == [first]
     assert page(offset=2) == []
+
+
+def test_an_approval_without_a_date_keeps_the_date_the_requester_asked_for(api, db, parties):
+    asked = dt.date.today() + dt.timedelta(days=60)
+    made = api.call("share_request_create", {"package_id": parties["dataset"]["id"], "organization_id": "ningshan-mzj",
+                                             "purpose": "核实", "expires": asked.isoformat()}, token=parties["mzj"].token)
+    api.call("share_request_approve", {"id": made.result["id"]}, token=parties["admin"].token)
+    [grant] = db.scalars(sa.select(Grant).where(Grant.request_id == made.result["id"]))
+    assert grant.expires_at.replace(tzinfo=dt.timezone.utc) == dt.datetime.combine(
+        asked + dt.timedelta(days=1), dt.time(), dt.timezone.utc)
+
+
+def test_an_admin_of_both_departments_cannot_approve_their_own_departments_request(api, db, make, parties):
+    both = make.user("both-admin")
+    from_provider = api.call("organization_member_create", {"id": "ningshan-gaj", "username": "both-admin", "role": "admin"},
+                             token=parties["sysadmin"].token)
+    from_requester = api.call("organization_member_create", {"id": "ningshan-mzj", "username": "both-admin", "role": "admin"},
+                              token=parties["sysadmin"].token)
+    assert from_provider.status == 200 and from_requester.status == 200, (from_provider.body, from_requester.body)
+    request_id = _request(api, parties, "mzj", "ningshan-mzj")
+    reply = api.call("share_request_approve", {"id": request_id}, token=both.token)
+    assert reply.status == 403, reply.body
+    db.expire_all()
+    assert db.get(ShareRequest, request_id).status == "pending"
+
+
+def _search(api, table, token):
+    return api.call("datastore_search", {"resource_id": table, "limit": 1}, token=token)
+
+
+def test_a_grant_opens_one_dataset_to_one_department(api, make, parties):
+    provider = api.call("package_show", {"id": parties["dataset"]["id"]}, token=parties["admin"].token).result
+    tables = {}
+    for name in ("households-granted", "households-other"):
+        made = make.dataset(provider["owner_org"], name=name, record_schema="household@1", share_type="conditional")
+        created = api.call("datastore_create", {"resource": {"package_id": made["id"]}},
+                           token=parties["sysadmin"].token)
+        assert created.status == 200, created.body
+        tables[name] = (made["id"], created.result["resource_id"])
+    made = api.call("share_request_create", {"package_id": tables["households-granted"][0],
+                                             "organization_id": "ningshan-mzj", "purpose": "核实"},
+                    token=parties["mzj"].token)
+    api.call("share_request_approve", {"id": made.result["id"]}, token=parties["admin"].token)
+    assert _search(api, tables["households-granted"][1], parties["mzj"].token).status == 200
+    assert _search(api, tables["households-other"][1], parties["mzj"].token).status == 403     # another dataset
+    assert _search(api, tables["households-granted"][1], parties["town"].token).status == 403  # another department
