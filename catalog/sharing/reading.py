@@ -109,23 +109,26 @@ class FileReader:
 def file_refusal(session: Session, actor: User | None, dataset: Dataset) -> tuple[str | None, RecordAccess]:
     """Why ``actor`` may not download the files of ``dataset`` (``None``: they may), and the access.
 
-    A file cannot be masked: files of an ``unconditional`` dataset go to whoever sees its metadata;
-    those of a ``conditional`` or ``none`` dataset only to the owner department (and sysadmins), and
-    to departments whose active grant names every sensitive field of the dataset's record schema
-    (any active grant when the dataset has no record schema; ``none`` has no grants).
+    A file cannot be masked. The files of a published dataset open to the public (开放类型 无条件开放)
+    whose record schema marks nothing sensitive go to everyone. Any other file goes only to readers of
+    the dataset's records (:func:`record_access`: the owner department, sysadmins, other departments
+    under the share type and their grants) who would see every sensitive field of the record schema
+    in clear; without a record schema, to every reader of the records.
     """
     access = record_access(session, actor, dataset)
-    if dataset.share_type == "unconditional":
+    schema = find_record_schema(session, dataset.record_schema) if dataset.record_schema else None
+    sensitive = masking.masked_paths(schema or {}, set())
+    if (not sensitive and dataset.open_type == "unconditional" and dataset.state == "active"
+            and not dataset.private):
         return None, access
     if not access.allowed:
         return access.reason, access
     if access.granted_fields is None:
         return None, access
-    schema = find_record_schema(session, dataset.record_schema) if dataset.record_schema else None
     hidden = sorted(masking.masked_paths(schema or {}, set(access.granted_fields)))
     if hidden:
-        return (f"Files of dataset {dataset.name} cannot be masked: they are served only to grants that name "
-                f"every sensitive field; yours does not name {', '.join(hidden)}"), access
+        return (f"Files of dataset {dataset.name} cannot be masked: they are served only to readers who may see "
+                f"every sensitive field in clear; your access does not cover {', '.join(hidden)}"), access
     return None, access
 
 

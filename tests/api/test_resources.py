@@ -16,9 +16,9 @@ CSV = "户编号,户主姓名\r\n610923100001010001,张三\r\n".encode("gb18030"
 
 @pytest.fixture
 def dataset(make, org):
-    # unconditional: its files are public; conditional datasets' files follow the share rules
-    # (tests/security/test_record_leaks.py)
-    return make.dataset(org.id, share_type="unconditional")
+    # open to the public with no record schema: its files are public; other datasets' files follow
+    # the share rules (tests/security/test_record_leaks.py)
+    return make.dataset(org.id, share_type="unconditional", open_type="unconditional", open_condition=None)
 
 
 def show(api, id_or_name, token=None):

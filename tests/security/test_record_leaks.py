@@ -271,6 +271,25 @@ def test_a_public_datasets_file_stays_public_and_is_logged(api, client, make, wo
     assert downloads(api, world, made["id"]) == [(None, "stats.csv")]
 
 
+def test_an_unconditional_datasets_file_with_sensitive_fields_is_not_public(api, client, make, world):
+    # 无条件共享 shares the records with departments, masked; a file cannot be masked, and sharing is not
+    # opening to the public: the file is neither anonymous nor served to departments without a grant
+    ref = register(api, world, "dibao-open", DIBAO)
+    made = make.dataset(world["mz"]["id"], name="dibao-unconditional", share_type="unconditional",
+                        share_condition=None, record_schema=ref)
+    ids = people(2)
+    path = upload(api, world, made["id"], "\n".join(["身份证号,姓名", *(f"{i},王明" for i in ids)]).encode())
+    anonymous = client.get(path)
+    assert anonymous.status_code in (403, 404) and ids[0].encode() not in anonymous.data
+    assert client.get(path, headers={"Authorization": world["rs-editor"].token}).status_code == 403
+    grant(api, world, made["id"], world["rs-editor"], "ningshan-rsj", ["id_number", "name"])
+    assert client.get(path, headers={"Authorization": world["rs-editor"].token}).status_code == 200
+    # opening it to the public does not open a file the schema marks sensitive either
+    opened = api.call("package_patch", {"id": made["id"], "open_type": "unconditional"}, token=world["mz-editor"].token)
+    assert opened.status == 200, opened.body
+    assert client.get(path).status_code in (403, 404)
+
+
 # --- 3. fields the record schema does not declare --------------------------------------------------
 
 
