@@ -260,7 +260,7 @@ def test_single_character_and_short_values_are_masked_whole():
 # --- queries that would match on masked values, and the log of each read ------------------------------
 
 @pytest.mark.parametrize("query", [
-    {"sort": "head_name"}, {"sort": "town, head_id_number desc"}, {"sort": '"address" asc'},
+    {"sort": "head_name"}, {"sort": "town, head_id_number desc"}, {"sort": '"address" asc'}, {"sort": "town,head_name"},
     {"filters": {"members": []}}, {"filters": {"town": "城关镇", "head_name": "王建国"}}, {"q": "王"},
 ])
 def test_a_masked_reader_cannot_match_on_masked_fields(api, world, query):
