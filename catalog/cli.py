@@ -13,7 +13,7 @@ import click
 from flask import Flask
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from .errors import CatalogError, Conflict, ValidationError
+from .errors import CatalogError, Conflict, ValidationError, unavailable
 
 
 class CatalogGroup(click.Group):
@@ -328,30 +328,66 @@ def sync_list() -> None:
 @click.option("--once", is_flag=True, help="start the due jobs once and exit")
 @click.option("--interval", type=click.IntRange(5, 3600), default=60, show_default=True, help="seconds between checks")
 def sync_scheduler(once: bool, interval: int) -> None:
-    """Start due jobs: in-process, or on Celery workers when CATALOG_BROKER_URL is set."""
+    """Start due jobs: in-process, or on Celery workers when CATALOG_BROKER_URL is set.
+
+    Each tick: close runs whose worker is lost (no heartbeat), expire runs no worker took, send the queued
+    runs whose message has not reached the broker, then dispatch the due jobs. While the database or the
+    broker is down it says so once, retries with a growing wait (up to 5 minutes), and says when it is back.
+    """
     import time
 
-    from .db import get_db, utcnow
-    from .sync import service as sync_service
-    from .sync.tasks import dispatch
-    from .webhooks.tasks import scheduler_tick
-
     app = _app()
+    down: str | None = None  # the dependency of the current outage, if any
+    streak = 0
     while True:
-        with app.app_context():
-            database = get_db(app)
-            with database.session() as session:
-                expired = sync_service.expire_queued_runs(session, utcnow(), app.config["SYNC_QUEUE_TIMEOUT"])
-                session.commit()
-                due = [job.id for job in sync_service.due_jobs(session, utcnow())]
-            if expired:
-                click.echo(f"{expired} queued run(s) waited too long for a worker: marked expired", err=True)
-            for job_id in due:
-                click.echo(dispatch(app, job_id))
-            scheduler_tick(app)  # freshness.overdue notifications; webhook deliveries waiting to be sent
+        try:
+            with app.app_context():
+                _scheduler_tick(app)
+        except Exception as error:  # noqa: BLE001 - an outage is reported once; anything else is a bug
+            outage = unavailable(error)
+            if outage is None:
+                raise
+            streak += 1
+            if outage.dependency != down:
+                click.echo(f"Warning: the {outage.dependency} cannot be reached ({outage.cause}); the scheduler "
+                           "keeps trying, with a growing wait", err=True)
+                down = outage.dependency
+            if once:
+                sys.exit(1)
+            time.sleep(min(interval * 2 ** min(streak - 1, 10), max(interval, 300)))
+            continue
+        if down is not None:
+            click.echo(f"The {down} answers again; scheduling resumed", err=True)
+            down, streak = None, 0
         if once:
             return
         time.sleep(interval)
+
+
+def _scheduler_tick(app: Flask) -> None:
+    from .db import get_db, utcnow
+    from .sync import service as sync_service
+    from .sync.tasks import dispatch, send_unsent
+    from .webhooks.tasks import scheduler_tick
+
+    database = get_db(app)
+    with database.session() as session:
+        lost = sync_service.close_lost_runs(session, utcnow(), app.config["SYNC_HEARTBEAT_TIMEOUT"])
+        expired = sync_service.expire_queued_runs(session, utcnow(), app.config["SYNC_QUEUE_TIMEOUT"])
+        session.commit()
+    if lost:
+        click.echo(f"{lost} running run(s) gave no heartbeat for {app.config['SYNC_HEARTBEAT_TIMEOUT']} s: "
+                   "marked failed, worker lost", err=True)
+    if expired:
+        click.echo(f"{expired} queued run(s) waited too long for a worker: marked expired", err=True)
+    if app.config.get("BROKER_URL"):
+        for run_id in send_unsent(app):
+            click.echo(f"sent queued run {run_id} to the workers")
+    with database.session() as session:
+        due = [job.id for job in sync_service.due_jobs(session, utcnow())]
+    for job_id in due:
+        click.echo(dispatch(app, job_id))
+    scheduler_tick(app)  # freshness.overdue notifications; webhook deliveries waiting to be sent
 
 
 @main.command("worker")

@@ -119,6 +119,10 @@ class Database:
     go (``CATALOG_OUTBOUND_ALLOW``, connectors/outbound.py); sessions carry it in ``session.info["outbound"]``.
     """
 
+    #: seconds between two heartbeats of a running sync run; how long its final write is retried (config)
+    sync_heartbeat: float = 10.0
+    sync_final_write_retry: float = 600.0
+
     def __init__(self, engine: sa.Engine, secret_key: str = "", protected: dict[str, Any] | None = None,
                  outbound: Policy | None = None):
         self.engine = engine
@@ -142,6 +146,8 @@ def init_app(app: Flask) -> None:
         protected={"database_url": app.config["DATABASE_URL"],
                    "paths": [app.instance_path, app.config.get("STORAGE_PATH"),
                              *(value for name, value in app.config.items() if name.endswith("_FILE"))]})
+    app.extensions["catalog.db"].sync_heartbeat = float(app.config.get("SYNC_HEARTBEAT") or 10)
+    app.extensions["catalog.db"].sync_final_write_retry = float(app.config.get("SYNC_FINAL_WRITE_RETRY") or 600)
     app.teardown_appcontext(_close_session)
 
 

@@ -18,7 +18,8 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from ..auth import rules
 from ..auth.service import authenticate_headers
 from ..db import get_session
-from ..errors import BadRequest, CatalogError, Conflict, NotAuthorized, NotFound, ValidationError
+from ..errors import (OUTAGES, BadRequest, CatalogError, Conflict, NotAuthorized, NotFound, Unavailable,
+                      ValidationError, unavailable)
 from .registry import ACTIONS, ActionContext
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ _ERROR_TYPES = {
     NotAuthorized: (403, "Authorization Error"),
     NotFound: (404, "Not Found Error"),
     BadRequest: (400, "Bad Request"),
+    Unavailable: (503, "Service Unavailable"),
 }
 
 
@@ -50,7 +52,15 @@ def envelope_error(name: str, error: CatalogError, status: int | None = None) ->
         body["message"] = error.message
     response = jsonify({"help": _help_url(name), "success": False, "error": body})
     response.status_code = status or code
+    if isinstance(error, Unavailable):
+        response.headers["Retry-After"] = str(error.retry_after)
     return response
+
+
+def outage_response(name: str, error: Unavailable) -> Response:
+    """A dependency is down: one log line per outage (not a traceback per request), and a 503 envelope."""
+    OUTAGES.failed(error.dependency, error.cause, log)
+    return envelope_error(name, error)
 
 
 def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -168,6 +178,9 @@ def call_action(name: str) -> Response:
                             files=dict(request.files) if request.files else {})
         result = spec.func(ctx, data)
         session.commit()
+    except Unavailable as error:
+        _quiet_rollback(session)
+        return outage_response(name, error)
     except CatalogError as error:
         session.rollback()
         return envelope_error(name, error)
@@ -186,7 +199,22 @@ def call_action(name: str) -> Response:
     except HTTPException as error:
         session.rollback()
         return envelope_error(name, BadRequest(error.description or error.name), error.code or 400)
+    except Exception as error:
+        down = unavailable(error)
+        if down is None:
+            raise
+        _quiet_rollback(session)
+        return outage_response(name, down)
+    OUTAGES.answered("database", log)
     return jsonify({"help": _help_url(name), "success": True, "result": result})
+
+
+def _quiet_rollback(session) -> None:
+    """Roll back a session whose connection may be gone (the rollback itself then fails too)."""
+    try:
+        session.rollback()
+    except Exception:  # noqa: BLE001 - the dependency is down; the 503 says so
+        session.invalidate()
 
 
 @bp.route("/api/3")
@@ -216,6 +244,9 @@ def unexpected(error: Exception) -> Response:
     """A bug: log the traceback, answer with the envelope and no internals."""
     if isinstance(error, HTTPException):
         return envelope_error("", BadRequest(error.description or error.name), error.code or 400)
+    down = unavailable(error)
+    if down is not None:
+        return outage_response((request.view_args or {}).get("name", ""), down)
     log.exception("unexpected error in the action API")
     response = jsonify({"success": False, "error": {"__type": "Internal Server Error",
                                                     "message": "An unexpected error occurred; it has been logged"}})

@@ -1,7 +1,11 @@
 """Actions about the API itself: status_show and help_show."""
 from __future__ import annotations
 
+import sqlalchemy as sa
 from marshmallow import fields
+
+from ..errors import unavailable
+from ..sync.tasks import broker_problem
 
 from .fields import ParamsSchema
 from .registry import ACTIONS, ActionContext, action
@@ -26,7 +30,27 @@ def status_show(ctx: ActionContext, data: dict) -> dict:
         "catalog_version": __version__,
         "locale_default": "zh_Hans_CN",
         "extensions": ["datastore"] if "datastore_search" in ACTIONS else [],
+        "dependencies": dependencies(ctx),
     }
+
+
+def dependencies(ctx: ActionContext) -> dict:
+    """Whether the database and the broker (when one is configured) answer: ``{"database": "ok"}``, or
+    ``{"database": "unavailable: <cause>"}`` naming the one that is down (docs/OPERATIONS.md)."""
+    found = {}
+    try:
+        ctx.session.execute(sa.text("SELECT 1"))
+        found["database"] = "ok"
+    except Exception as error:  # noqa: BLE001 - reported, not raised: this action says what is down
+        down = unavailable(error)
+        if down is None:
+            raise
+        ctx.session.invalidate()
+        found["database"] = f"unavailable: {down.cause}"
+    if ctx.config.get("BROKER_URL"):
+        problem = broker_problem(ctx.config["BROKER_URL"])
+        found["broker"] = f"unavailable: {problem}" if problem else "ok"
+    return found
 
 
 @action("help_show", params=HelpParams, result={"type": "string"}, read_only=True)

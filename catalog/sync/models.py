@@ -64,5 +64,9 @@ class SyncRun(Base):
     error_message: Mapped[str | None] = mapped_column(sa.Text)
     error_detail: Mapped[str | None] = mapped_column(sa.Text)
     log: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
+    # queued runs: when the message went to the broker (None: not yet; the scheduler's outbox sends it)
+    sent: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # running runs: last sign of life of the process running it (older than SYNC_HEARTBEAT_TIMEOUT: lost)
+    heartbeat: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     job: Mapped[SyncJob] = relationship()

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
+import time
 import traceback
 from typing import Any, Callable
 
@@ -27,7 +29,7 @@ from ..datastore import service as datastore
 from ..datastore.models import DatastoreTable
 from ..db import Database, utcnow
 from ..connections import service as connections
-from ..errors import NotAuthorized, NotFound, ValidationError
+from ..errors import DATABASE_DOWN, NotAuthorized, NotFound, ValidationError
 from . import schedule as schedules
 from .locks import job_lock
 from .models import COUNTS, SyncJob, SyncRun
@@ -285,11 +287,12 @@ def expire_queued_runs(session: Session, now: dt.datetime, timeout: float) -> in
 
 
 def run_job(database: Database, job_id: str, *, trigger: str = "manual",
-            progress: Callable[[Any], None] | None = None, run_id: str | None = None) -> SyncRun:
+            progress: Callable[[Any], None] | None = None, run_id: str | None = None) -> SyncRun | None:
     """Run a job now (raises Conflict when it is already running); returns the finished run.
 
     ``run_id`` names a queued run (:func:`queue_run`) to carry out; if it is no longer queued (it
-    expired, or a worker that took it died) a new run is recorded instead.
+    expired, it ran already and this is a redelivered message, or a worker that took it died) nothing
+    runs and the answer is ``None``.
     """
     with database.session() as session:
         job = get_job(session, job_id)
@@ -299,11 +302,14 @@ def run_job(database: Database, job_id: str, *, trigger: str = "manual",
             job = get_job(session, job_id)
             close_interrupted_runs(session, job.id)
             run = session.get(SyncRun, run_id) if run_id else None
-            if run is not None and run.job_id == job.id and run.status == "queued":
+            if run_id and (run is None or run.job_id != job.id or run.status != "queued"):
+                return None  # the run id decides: a run no longer queued (expired, done, lost) never executes
+            if run is not None:
                 run.status, run.started = "running", utcnow()
+                run.heartbeat = run.started
                 run.log = [*(run.log or []), f"{run.started:%H:%M:%S} started"]
             else:
-                run = SyncRun(job_id=job.id, trigger=trigger, status="running")
+                run = SyncRun(job_id=job.id, trigger=trigger, status="running", heartbeat=utcnow())
                 session.add(run)
             session.commit()
             run_id = run.id
@@ -317,7 +323,8 @@ def run_job(database: Database, job_id: str, *, trigger: str = "manual",
             # whose process died, shows how far it got (a separate transaction: at most a batch behind).
             try:
                 with database.session() as session:
-                    session.execute(sa.update(SyncRun).where(SyncRun.id == run_id).values(counts=report.counts()))
+                    session.execute(sa.update(SyncRun).where(SyncRun.id == run_id).values(
+                        counts=report.counts(), heartbeat=utcnow()))
                     session.commit()
             except Exception:  # noqa: BLE001 - progress is informative; the batch itself is committed
                 pass
@@ -325,6 +332,7 @@ def run_job(database: Database, job_id: str, *, trigger: str = "manual",
                 progress(report)
 
         target = None
+        beating = _Heartbeat(database, run_id)
         try:
             spec = _unsealed(stored, database.secret_key)
             with database.session() as session:  # the connection as it is now, its files resolved again
@@ -357,17 +365,84 @@ def run_job(database: Database, job_id: str, *, trigger: str = "manual",
                        "error_message": f"unexpected error: {error}", "error_detail": traceback.format_exc(),
                        "log": []}
         finally:
+            beating.stop()
             if target is not None and hasattr(target, "close"):
                 target.close()
-        with database.session() as session:
-            run = session.get(SyncRun, run_id)
-            for key, value in outcome.items():
-                setattr(run, key, value)
-            run.finished = utcnow()
-            session.commit()
-            session.refresh(run)
-            session.expunge(run)
-            return run
+        return _record_end(database, run_id, outcome)
+
+
+def _record_end(database: Database, run_id: str, outcome: dict[str, Any]) -> SyncRun:
+    """Record a run's end; while the database cannot be reached, retry (doubling the wait, at most 30 s)
+    for ``database.sync_final_write_retry`` seconds, so that a run cut by an outage ends ``failed`` with
+    its cause once the database answers again. Then the error is raised (the CLI says so)."""
+    deadline = time.monotonic() + database.sync_final_write_retry
+    wait = 0.5
+    while True:
+        try:
+            with database.session() as session:
+                run = session.get(SyncRun, run_id)
+                for key, value in outcome.items():
+                    setattr(run, key, value)
+                run.finished = utcnow()
+                session.commit()
+                session.refresh(run)
+                session.expunge(run)
+                return run
+        except DATABASE_DOWN:
+            if time.monotonic() + wait > deadline:
+                raise
+            time.sleep(wait)
+            wait = min(wait * 2, 30)
+
+
+class _Heartbeat:
+    """A thread that stamps the running run's ``heartbeat`` every ``database.sync_heartbeat`` seconds, so
+    that the scheduler can tell a run whose process died (:func:`close_lost_runs`)."""
+
+    def __init__(self, database: Database, run_id: str):
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._beat, args=(database, run_id), name=f"heartbeat-{run_id}",
+                                        daemon=True)
+        self._thread.start()
+
+    def _beat(self, database: Database, run_id: str) -> None:
+        while not self._stopped.wait(database.sync_heartbeat):
+            try:
+                with database.session() as session:
+                    session.execute(sa.update(SyncRun).where(SyncRun.id == run_id, SyncRun.status == "running")
+                                    .values(heartbeat=utcnow()))
+                    session.commit()
+            except Exception:  # noqa: BLE001 - a missed beat is retried at the next one
+                pass
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join(timeout=5)
+
+
+LOST = ("worker lost: the process running this run gave no sign of life for {seconds} s (killed, crashed, or cut "
+        "off from the database); the batches it had committed are kept, and its counts are those recorded up to then")
+
+
+def close_lost_runs(session: Session, now: dt.datetime, timeout: float) -> int:
+    """Mark failed ("worker lost") the running runs whose heartbeat is older than ``timeout`` seconds; how
+    many. The scheduler calls it each tick, so a dead worker's run is closed without waiting for the job's
+    next run."""
+    cutoff = now - dt.timedelta(seconds=timeout)
+    lost = session.scalars(sa.select(SyncRun).where(
+        SyncRun.status == "running", sa.func.coalesce(SyncRun.heartbeat, SyncRun.started) < cutoff)).all()
+    for run in lost:
+        run.status, run.finished, run.error_message = "failed", now, LOST.format(seconds=int(timeout))
+        run.counts = {**{k: 0 for k in COUNTS}, **(run.counts or {})}
+        run.log = [*(run.log or []), f"{now:%H:%M:%S} no heartbeat since "
+                                     f"{(run.heartbeat or run.started):%H:%M:%S}: marked failed, worker lost"]
+    return len(lost)
+
+
+def unsent_runs(session: Session) -> list[SyncRun]:
+    """Queued runs whose message has not reached the broker yet (the outbox the scheduler drains)."""
+    return list(session.scalars(sa.select(SyncRun).where(SyncRun.status == "queued", SyncRun.sent.is_(None))
+                                .order_by(SyncRun.started)))
 
 
 INTERRUPTED = ("interrupted: the process running it stopped before the run finished (killed, crashed or "
