@@ -5,10 +5,12 @@ import json
 
 from flask import Blueprint, Response, abort, request, stream_with_context
 
-from ..auth.service import authenticate_headers
-from ..db import get_db
+from ..auth.models import User
+from ..auth.service import authenticate_headers, token_secret_from
+from ..db import get_db, get_session
 from ..errors import CatalogError
 from ..sharing.reading import open_reader
+from ..web.login import browser_user
 from . import query, service
 
 bp = Blueprint("datastore", __name__)
@@ -20,10 +22,17 @@ def dump(resource_id: str) -> Response:
     fmt = request.args.get("format", "csv").lower()
     if fmt not in ("csv", "json"):
         abort(400, "format must be csv or json")
+    # Without a token, the browser's logged-in account (the dataset page's link) is the caller, under
+    # the same share rules and access log; it is looked up before the stream's own session opens.
+    web_actor = browser_user() if token_secret_from(request.headers) is None else None
+    web_actor_id = web_actor.id if web_actor is not None else None
+    get_session().rollback()  # the request's session reads nothing more; its transaction ends here
     # The stream outlives the request's session, so it gets its own.
     session = get_db().session()
     try:
-        actor, _token = authenticate_headers(session, request.headers)
+        actor, token = authenticate_headers(session, request.headers)
+        if actor is None and token is None and web_actor_id is not None:
+            actor = session.get(User, web_actor_id)
         table = service.get_table(session, resource_id)
         reader = open_reader(session, actor, table)
     except CatalogError:

@@ -12,6 +12,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from connectors.mapping import Mapping, MappingConfigError
+
 from ..auth import rules
 from ..auth.models import User
 from ..datasets.models import Dataset, Resource
@@ -20,7 +22,7 @@ from ..datastore.models import QuarantinedRecord
 from ..db import utcnow
 from ..errors import Conflict, NotAuthorized, NotFound, ValidationError
 from ..sharing.service import departments_of_actor
-from .models import SyncRun
+from .models import SyncJob, SyncRun
 
 
 def _dataset(session: Session, entry: QuarantinedRecord) -> Dataset:
@@ -58,14 +60,46 @@ def list_entries(session: Session, actor: User | None, *, resource_id: str | Non
                                                QuarantinedRecord.id).offset(offset).limit(limit)))
 
 
+def job_of(session: Session, entry: QuarantinedRecord) -> SyncJob | None:
+    """The pull job whose run quarantined the entry (its ``raw`` is then a source row), else ``None``."""
+    if not (entry.source or "").startswith("sync:"):
+        return None
+    run = session.get(SyncRun, entry.source.removeprefix("sync:"))
+    if run is None or run.job is None or run.job.target is not None:
+        return None  # a push job's rows are the resource's own records, written as they are
+    return run.job
+
+
+def map_row(job: SyncJob, row: dict[str, Any]) -> dict[str, Any]:
+    """A source row mapped by the job's mapping, as its runs map it; its errors as a ValidationError."""
+    try:
+        mapping = Mapping.from_config(job.mapping or {})
+    except MappingConfigError as error:
+        raise ValidationError.single("mapping", str(error)) from None
+    mapped, errors = mapping.apply_json(row)
+    if errors:
+        problems: dict[str, list[str]] = {}
+        for error in errors:
+            problems.setdefault(error.path or "__root__", []).append(error.message)
+        raise ValidationError(problems)
+    return mapped
+
+
 def retry(session: Session, actor: User | None, entry: QuarantinedRecord, *,
           record: dict[str, Any] | None) -> QuarantinedRecord:
-    """Upsert the fixed record; when it is still invalid, 409 with its errors and the entry stays open."""
+    """Upsert the fixed record; when it is still invalid, 409 with its errors and the entry stays open.
+
+    An entry a sync run quarantined holds the source row: the fixed row goes through the job's
+    mapping first (as the run would have mapped it), then the record is validated and written.
+    """
     if entry.status != "open":
         raise Conflict.single("id", f"The entry is already {entry.status}")
     candidate = record if record is not None else (entry.raw if isinstance(entry.raw, dict) else None)
     if candidate is None:
         raise ValidationError.single("record", "Missing value: give the fixed record")
+    job = job_of(session, entry)
+    if job is not None:
+        candidate = map_row(job, candidate)
     table = datastore.get_table(session, entry.resource_id)
     datastore.upsert_records(session, actor, table, [candidate], method="upsert", on_invalid="fail")
     entry.status, entry.resolved_at = "retried", utcnow()
