@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from catalog.activity.models import Activity
+from catalog.departments.models import Department
 from catalog.sharing.models import Grant, ShareRequest
 
 
@@ -28,6 +29,10 @@ def _request(api, parties, who: str, department: str) -> str:
                                              "purpose": "核实低保对象"}, token=parties[who].token)
     assert made.status == 200, made.body
     return made.result["id"]
+
+
+def _department_id(db, name: str) -> str:
+    return db.scalar(sa.select(Department.id).where(Department.name == name))
 
 
 def _activities(db, kind: str) -> list[Activity]:
@@ -83,6 +88,10 @@ def test_an_approval_records_who_granted_what_until_when(api, db, parties):
     assert record.user_id == parties["admin"].id
     assert record.data["share_request"]["granted_fields"] == ["head_id_number"]
     assert record.data["share_request"]["grant_id"] == db.scalar(sa.select(Grant.id).where(Grant.request_id == request_id))
+    assert record.data["share_request"]["organization_id"] == _department_id(db, "ningshan-mzj")
+    assert record.data["share_request"]["fields"] == []                 # what was asked for
+    assert record.department_id == _department_id(db, "ningshan-gaj")  # shown in the provider's stream
+    assert record.object_id == parties["dataset"]["id"]
     assert record.data["share_request"]["expires"] == until.isoformat()
     db.expire_all()
     request = db.get(ShareRequest, request_id)
@@ -208,3 +217,12 @@ def test_a_grant_opens_one_dataset_to_one_department(api, make, parties):
     assert _search(api, tables["households-granted"][1], parties["mzj"].token).status == 200
     assert _search(api, tables["households-other"][1], parties["mzj"].token).status == 403     # another dataset
     assert _search(api, tables["households-granted"][1], parties["town"].token).status == 403  # another department
+
+
+def test_a_request_for_data_that_is_not_shared_cites_the_legal_basis(api, make, parties):
+    provider = api.call("package_show", {"id": parties["dataset"]["id"]}, token=parties["admin"].token).result
+    closed = make.dataset(provider["owner_org"], name="closed-register", share_type="none",
+                          share_condition="依据《个人信息保护法》第十三条不予共享")
+    reply = api.call("share_request_create", {"package_id": closed["id"], "organization_id": "ningshan-mzj",
+                                              "purpose": "核实"}, token=parties["mzj"].token)
+    assert reply.status == 409 and "个人信息保护法" in reply.error["package_id"][0]
