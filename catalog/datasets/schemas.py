@@ -6,11 +6,18 @@ OpenAPI description from that profile, so the rules are written once.
 """
 from __future__ import annotations
 
+from urllib.parse import urlparse
+
+from flask import current_app, has_request_context, request
 from marshmallow import Schema, fields, validate
+from sqlalchemy.orm import object_session
 
 from ..api.fields import (MAX_OFFSET, CkanDateTime, JsonDict, JsonList, ParamsSchema, id_field, limit_field,
                           offset_field)
+from ..config import DEFAULTS
+from ..datastore.models import DatastoreTable
 from ..departments.schemas import DepartmentOut
+from .models import Resource
 
 
 def _profile(name: str, field: fields.Field) -> fields.Field:
@@ -124,6 +131,29 @@ class TagOut(Schema):
     state = fields.Constant("active")
 
 
+def site_base() -> str:
+    """Where this catalog answers: the configured ``SITE_URL``, else (left at its default) the request's host."""
+    configured = (current_app.config.get("SITE_URL") or "").rstrip("/")
+    if has_request_context() and configured in ("", DEFAULTS["SITE_URL"].rstrip("/")):
+        return request.host_url.rstrip("/")
+    return configured
+
+
+def public_url(resource: Resource) -> str:
+    """The resource's address for API users: an uploaded file's or a DataStore dump's is made absolute on
+    :func:`site_base` (the stored one may name another host or port); a link stays as it was given."""
+    if resource.url_type not in ("upload", "datastore") or not resource.url:
+        return resource.url
+    parsed = urlparse(resource.url)
+    return site_base() + parsed.path + (f"?{parsed.query}" if parsed.query else "")
+
+
+def datastore_active(resource: Resource) -> bool:
+    """Whether the resource has a DataStore table (CKAN's ``datastore_active``)."""
+    session = object_session(resource)
+    return session is not None and session.get(DatastoreTable, resource.id) is not None
+
+
 class ResourceOut(Schema):
     """A resource as CKAN shows it."""
 
@@ -131,7 +161,8 @@ class ResourceOut(Schema):
     package_id = fields.String()
     name = fields.String(allow_none=True)
     description = fields.String(allow_none=True)
-    url = fields.String()
+    url = fields.Function(public_url)
+    datastore_active = fields.Function(datastore_active)
     url_type = fields.String(allow_none=True)
     format = fields.String(allow_none=True)
     mimetype = fields.String(allow_none=True)

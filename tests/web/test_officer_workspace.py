@@ -90,3 +90,24 @@ def test_a_quarantined_source_row_of_a_mapped_job_is_fixed_and_retried(browser, 
     stored = db_session.scalar(sa.select(Record.data).where(Record.resource_id == resource.id,
                                                             Record.key == record["household_number"]))
     assert stored == record
+
+
+def test_resource_urls_are_absolute_and_say_whether_the_datastore_is_active(api, catalog, make, db_session, app,
+                                                                            client, monkeypatch):
+    from catalog.config import DEFAULTS
+    from catalog.datasets.models import Resource
+
+    resource_id = _table(api, make, catalog, name="open-table")
+    resource = db_session.get(Resource, resource_id)
+    resource.url = f"/datastore/dump/{resource_id}"  # as a sync job's resource is made
+    db_session.commit()
+    shown = api.call("package_show", {"id": "open-table"}, token=catalog.editor.token).result["resources"][0]
+    assert shown["url"] == f"http://localhost/datastore/dump/{resource_id}" and shown["datastore_active"] is True
+    # SITE_URL left at its default: the address the request came to, not port 5000
+    monkeypatch.setitem(app.config, "SITE_URL", DEFAULTS["SITE_URL"])
+    reply = client.get("/api/3/action/resource_show", query_string={"id": resource_id},
+                       headers={"Authorization": catalog.editor.token}, base_url="http://catalog.example:8080")
+    assert reply.get_json()["result"]["url"] == f"http://catalog.example:8080/datastore/dump/{resource_id}"
+    link = api.call("resource_create", {"package_id": "open-table", "url": "https://example.gov.cn/a.csv"},
+                    token=catalog.editor.token).result
+    assert link["url"] == "https://example.gov.cn/a.csv" and link["datastore_active"] is False
