@@ -273,7 +273,7 @@ def _cli_actor(session, username: str | None):
 def print_run(run) -> None:
     """A run's summary table."""
     click.echo(f"Run {run.id}: {run.status}" + (f" — {run.error_message}" if run.error_message else ""))
-    for name in ("read", "inserted", "updated", "unchanged", "quarantined", "skipped", "deleted"):
+    for name in ("read", "inserted", "updated", "unchanged", "quarantined", "skipped", "superseded", "deleted"):
         click.echo(f"  {name:<12}{run.counts.get(name, 0):>10}")
     if run.finished and run.started:
         click.echo(f"  {'seconds':<12}{(run.finished - run.started).total_seconds():>10.1f}")
@@ -303,7 +303,7 @@ def sync_run(job: str) -> None:
             _fail("; ".join(message for messages in error.errors.values() for message in messages))
     click.echo("", err=True)
     print_run(run)
-    if run.status != "succeeded":
+    if run.status == "failed":  # with_errors: the valid rows were written, the quarantine holds the others
         sys.exit(1)
 
 

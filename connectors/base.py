@@ -137,6 +137,9 @@ class Source(abc.ABC):
 
     #: the registry name, e.g. "csv"
     name: str = ""
+    #: whether reading the same config and state twice in a row yields the same rows (a file): the
+    #: engine then reads it once ahead to find keys repeated across batches (last occurrence wins)
+    rereadable: bool = False
 
     @abc.abstractmethod
     def spec(self) -> dict[str, Any]:

@@ -10,8 +10,20 @@
 * **Invalid rows** (mapping errors, then schema errors, both with field paths) go to quarantine
   (handed to the target with the batch), are skipped (counted only), or stop the run (``fail``:
   nothing of the failing batch is written, earlier batches stay committed).
-* **Counts.** ``read = inserted + updated + unchanged + quarantined + skipped`` is checked after
-  every batch; counts cover committed batches only.
+* **Counts.** ``read = inserted + updated + unchanged + quarantined + skipped + superseded`` is
+  checked after every batch; counts cover committed batches only.
+* **Duplicate keys in one read** (a county export with re-exported rows appended): the last occurrence
+  of a key wins; the earlier ones are counted ``superseded`` and not written, so a rerun of an
+  unchanged file writes nothing. Within a batch this is done by key as the batch is transformed. For a
+  :attr:`~connectors.base.Source.rereadable` source (a file) the engine first reads it once, mapping
+  each row only to learn its key, and keeps ``key → position of its last occurrence`` (keys, not rows,
+  are held), so a duplicate spanning batches is handled the same. Other sources (an API, a change
+  feed, a database query that may change between two reads) are deduplicated within each batch only.
+  ``write=append`` keeps every row (the target decides about repeated keys).
+* **Status.** A run that ends without error is ``succeeded`` when no row was invalid,
+  ``succeeded_with_errors`` when some were (quarantined or skipped) but no more than ``max_invalid``
+  (a share of the rows read that were not superseded, default 0.5), and ``failed`` beyond that, with
+  the most frequent reasons in its message (:attr:`RunReport.top_reasons`); its valid rows stay written.
 * **Deletions** a source reports (:class:`~connectors.base.Deletion`, e.g. a change feed's tombstones)
   are mapped like rows and handed to the target with the batch, after its records; a row that
   follows a deletion starts a new batch, so the order of the source's changes is kept. They count
@@ -35,7 +47,7 @@ from typing import Any, Callable, Iterator
 from .base import (Checkpoint, Deletion, Rejected, Row, Source, SourceError, Stream, Target, TargetError,
                    TransientSourceError, WriteCounts, jsonable)
 from .mapping import Mapping, MappingConfigError
-from .report import FAILED, INVALID_SAMPLE, SUCCEEDED, RunReport, capture_log
+from .report import FAILED, INVALID_SAMPLE, SUCCEEDED, SUCCEEDED_WITH_ERRORS, RunReport, capture_log
 
 __all__ = ["MODES", "ON_INVALID", "WRITES", "RunReport", "run_sync"]
 
@@ -59,7 +71,7 @@ def run_sync(source: Source, config: dict[str, Any], stream: Stream | None, targ
              mode: str = "full_refresh",
              write: str = "upsert", on_invalid: str = "quarantine", batch_size: int = 1000,
              progress: Callable[[RunReport], None] | None = None, retries: int = 3,
-             backoff: float = 1.0, max_backoff: float = 60.0,
+             backoff: float = 1.0, max_backoff: float = 60.0, max_invalid: float = 0.5,
              sleep: Callable[[float], None] = time.sleep) -> RunReport:
     """Run one sync of ``stream`` (``None``: the source's first stream) into ``target``; never raises
     for a failed run — the :class:`RunReport` says what happened. Bad options raise ``ValueError``.
@@ -67,9 +79,12 @@ def run_sync(source: Source, config: dict[str, Any], stream: Stream | None, targ
     ``mapping`` is a :class:`Mapping` or its configuration (a malformed one fails the run);
     ``None`` passes rows on as they are. ``validator`` is a :class:`schemas.validation.RecordValidator`
     (or anything with its ``validate_many`` and ``errors``); ``None`` accepts every mapped record. ``progress`` is called
-    with the report after every committed batch.
+    with the report after every committed batch. ``max_invalid`` (0 to 1) is the share of invalid rows
+    above which a run that read everything still ends ``failed``.
     """
     _check_options(mode=mode, write=write, on_invalid=on_invalid, batch_size=batch_size, retries=retries)
+    if not 0 <= max_invalid <= 1:
+        raise ValueError("max_invalid must be a share from 0 to 1")
     report = RunReport(source=getattr(source, "name", "") or type(source).__name__,
                        stream=stream.name if stream else "", mode=mode, write=write, on_invalid=on_invalid)
     run = _Run(source, config, stream, target, report, mapping=mapping, validator=validator,
@@ -79,7 +94,7 @@ def run_sync(source: Source, config: dict[str, Any], stream: Stream | None, targ
     with capture_log(report.log):
         try:
             run.execute()
-            report.status = SUCCEEDED
+            _judge(report, max_invalid, run.reasons)
         except _InvalidRow as exc:
             _fail(report, f"stopped at the first invalid row (on_invalid=fail): {exc}",
                   "\n".join(f"{e['field']} [{e['keyword']}]: {e['message']}" for e in exc.rejected.errors))
@@ -108,6 +123,38 @@ def _check_options(*, mode: str, write: str, on_invalid: str, batch_size: int, r
         raise ValueError("batch_size must be at least 1 and retries at least 0")
 
 
+def _judge(report: RunReport, max_invalid: float, reasons: dict[tuple[str, str], list[Any]]) -> None:
+    """The status of a run that read everything: by the share of its rows that were invalid."""
+    report.top_reasons = _top_reasons(reasons)
+    invalid, considered = report.invalid, report.read - report.superseded
+    if not invalid:
+        report.status = SUCCEEDED
+        return
+    share = invalid / considered if considered else 0.0
+    reasons = "; ".join(f"{r['field']} [{r['keyword']}] on {r['rows']} rows, e.g. {r['message']}"
+                        for r in report.top_reasons)
+    if share > max_invalid:
+        _fail(report, f"{invalid} of {considered} rows ({share:.1%}) were invalid, more than the job allows "
+                      f"(max_invalid {max_invalid:.0%}); the valid rows were written. Most frequent: {reasons}",
+              "\n".join(f"{r['field']} [{r['keyword']}]: {r['rows']} rows" for r in report.top_reasons))
+        return
+    report.status = SUCCEEDED_WITH_ERRORS
+    report.error_message = (f"{invalid} of {considered} rows ({share:.1%}) were invalid and "
+                            f"{'quarantined' if report.quarantined else 'skipped'} (max_invalid {max_invalid:.0%}); "
+                            f"the others were written. Most frequent: {reasons}")
+    log.warning("%s", report.error_message)
+
+
+#: how many of the most frequent reasons a report keeps
+TOP_REASONS = 5
+
+
+def _top_reasons(tally: dict[tuple[str, str], list[Any]]) -> list[dict[str, Any]]:
+    ranked = sorted(tally.items(), key=lambda item: -item[1][0])[:TOP_REASONS]
+    return [{"field": field, "keyword": keyword, "message": example, "rows": rows}
+            for (field, keyword), (rows, example) in ranked]
+
+
 def _fail(report: RunReport, message: str, detail: str) -> None:
     report.status, report.error_message, report.error_detail = FAILED, message, detail
     log.error("sync failed: %s", message)
@@ -134,6 +181,13 @@ class _Run:
         self.state: dict[str, Any] | None = None      # the last checkpoint seen
         self.committed: dict[str, Any] | None = None  # the state of the last committed batch
         self.seen_keys: set[str] = set()
+        self.dedupe = report.write != "append"
+        #: key → position (0-based, among the rows of this read) of its last occurrence; None: not read ahead
+        self.last_of: dict[str, int] | None = None
+        self.position = 0  # the position of the first row of the next batch
+        self.superseded_sample: list[str] = []
+        #: (field, keyword) → [rows, an example message] of the invalid rows, each under its first reason
+        self.reasons: dict[tuple[str, str], list[Any]] = {}
 
     def execute(self) -> None:
         """Check, read, batch and write; then mirror deletions after a complete read."""
@@ -154,6 +208,9 @@ class _Run:
         log.info("sync of %s started: mode %s, write %s, on_invalid %s, from %s", self.stream.name,
                  self.report.mode, self.report.write, self.report.on_invalid,
                  f"state {start}" if start else "the start")
+        if self.dedupe and getattr(self.source, "rereadable", False):
+            self.phase = "reading the source ahead for repeated keys"
+            self.last_of = self._read_keys(start)
         pending: list[Row] = []
         deletions: list[Deletion] = []
         self.phase = "reading the source"
@@ -175,6 +232,42 @@ class _Run:
         self._commit(pending, deletions)
         if self.report.write == "mirror":
             self._mirror()
+
+    def _read_keys(self, start: dict[str, Any] | None) -> dict[str, int]:
+        """One read ahead: every key's last position (rows whose key cannot be told are left out)."""
+        began = time.perf_counter()
+        last: dict[str, int] = {}
+        position = 0
+        with contextlib.closing(self._items(start)) as items:
+            for item in items:
+                if not isinstance(item, Row):
+                    continue
+                key = self._key_of_row(item)
+                if key is not None:
+                    last[key] = position
+                position += 1
+        repeated = position - len(last)
+        log.info("read ahead: %d rows, %d distinct keys%s in %.2f s", position, len(last),
+                 f" ({repeated} rows repeat a key: the last occurrence wins)" if repeated > 0 else "",
+                 time.perf_counter() - began)
+        return last
+
+    def _key_of_row(self, row: Row) -> str | None:
+        if self.mapping is not None:
+            record, _errors = self.mapping.apply_json(row.data)
+        else:
+            record = jsonable(dict(row.data))
+        return self._key(record)
+
+    def _key(self, record: Any) -> str | None:
+        """The target key of a (mapped) record, or None when it has no complete key."""
+        if not isinstance(record, dict):
+            return None
+        try:
+            key = self.target.key_of(record)
+        except Exception:  # noqa: BLE001 - a record the target cannot key is not a duplicate of anything
+            return None
+        return key if key not in (None, "", "null") else None
 
     def _salvage(self, pending: list[Row], deletions: list[Deletion]) -> None:
         """The source failed: commit the rows read before the failure, so a rerun resumes after them."""
@@ -240,8 +333,9 @@ class _Run:
 
     # --- one batch ---------------------------------------------------------------------------
 
-    def _transform(self, rows: list[Row]) -> tuple[list[tuple[int, dict[str, Any]]], list[Rejected]]:
-        """Map and validate: the valid (row number, record) pairs and the rejected rows, in order."""
+    def _transform(self, rows: list[Row]) -> tuple[list[tuple[int, dict[str, Any]]], list[Rejected], int]:
+        """Map and validate: the valid (row number, record) pairs and the rejected rows, in order, and
+        how many rows an occurrence of their key later in the read supersedes (left out of both)."""
         mapped: list[tuple[Row, Any, list[dict[str, str]]]] = []
         for row in rows:
             if self.mapping is not None:
@@ -250,6 +344,7 @@ class _Run:
             else:  # sources such as sql yield dates and decimals
                 record, field_errors = jsonable(dict(row.data)), []
             mapped.append((row, record, [_error(e) for e in field_errors]))
+        superseded = self._supersede(mapped) if self.dedupe else 0
         clean = [i for i, (_row, _record, errors) in enumerate(mapped) if not errors]
         if self.validator is not None:
             _valid, invalid = self.validator.validate_many([mapped[i][1] for i in clean])
@@ -268,7 +363,33 @@ class _Run:
                 rejected.append(Rejected(row.row_number, jsonable(row.data), record, errors))
             else:
                 records.append((row.row_number, record))
-        return records, rejected
+        return records, rejected, superseded
+
+    def _supersede(self, mapped: list[Any]) -> int:
+        """Drop from ``mapped`` the rows whose key occurs again later in the read; how many."""
+        last_of, base = self.last_of, self.position
+        latest: dict[str, int] = {}  # key → index in this batch of its latest occurrence
+        dropped: set[int] = set()
+        for index, (row, record, _errors) in enumerate(mapped):
+            key = self._key(record)
+            if key is None:
+                continue
+            if last_of is not None and last_of.get(key, base + index) > base + index:
+                dropped.add(index)  # a later batch holds the key again
+                self._note_superseded(row, key)
+                continue
+            earlier = latest.get(key)
+            if earlier is not None:
+                dropped.add(earlier)
+                self._note_superseded(mapped[earlier][0], key)
+            latest[key] = index
+        if dropped:
+            mapped[:] = [item for index, item in enumerate(mapped) if index not in dropped]
+        return len(dropped)
+
+    def _note_superseded(self, row: Row, key: str) -> None:
+        if len(self.superseded_sample) < INVALID_SAMPLE:
+            self.superseded_sample.append(f"row {row.row_number} (key {key})")
 
     def _keys(self, deletions: list[Deletion]) -> list[dict[str, Any]]:
         """The deletions mapped like rows; one the mapping refuses is logged and left out."""
@@ -291,7 +412,7 @@ class _Run:
             return
         report = self.report
         began = time.perf_counter()
-        records, rejected = self._transform(rows)
+        records, rejected, superseded = self._transform(rows)
         keys = self._keys(deletions)
         report.timings["transform"] += time.perf_counter() - began
         for item in rejected[:max(0, INVALID_SAMPLE - len(report.invalid_rows))]:
@@ -314,6 +435,13 @@ class _Run:
         report.unchanged += counts.unchanged
         report.quarantined += len(quarantine)
         report.skipped += len(rejected) - len(quarantine)
+        report.superseded += superseded
+        self.position += len(rows)
+        tally = self.reasons
+        for item in rejected:
+            for error in item.errors[:1]:  # a row counts once, under its first reason
+                entry = tally.setdefault((error["field"], error["keyword"]), [0, error["message"]])
+                entry[0] += 1
         report.deleted += counts.deleted
         report.batches += 1
         self.committed = report.state = self.state
@@ -323,6 +451,9 @@ class _Run:
         if deletions:
             log.info("batch %d: %d of the %d deletions the source reported removed a record (the others "
                      "were not stored here)", report.batches, counts.deleted, len(deletions))
+        if superseded:
+            log.info("batch %d: %d rows superseded by a later row with the same key (first: %s)",
+                     report.batches, superseded, ", ".join(self.superseded_sample[:3]))
         log.info("batch %d committed: %d rows: inserted %d, updated %d, unchanged %d, %s %d%s",
                  report.batches, len(rows), counts.inserted, counts.updated, counts.unchanged,
                  "quarantined" if quarantine else "skipped", len(rejected),

@@ -61,6 +61,8 @@ MAPPING_SCHEMA: dict[str, Any] = {
     "properties": {
         "rename": {"type": "object", "additionalProperties": {"type": "string", "minLength": 1}},
         "unmapped": {"enum": ["drop", "keep"]},
+        # not a mapping step: the share of invalid rows above which a run ends failed (connectors.engine)
+        "max_invalid": {"type": "number", "minimum": 0, "maximum": 1},
         "constants": {"type": "object"},
         "trim": {"type": "boolean"},
         "drop_empty": {"type": "boolean"},

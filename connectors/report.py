@@ -8,12 +8,15 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterator
 
-__all__ = ["FAILED", "RUNNING", "SUCCEEDED", "RunReport", "capture_log"]
+__all__ = ["FAILED", "RUNNING", "SUCCEEDED", "SUCCEEDED_WITH_ERRORS", "RunReport", "capture_log"]
 
 RUNNING, SUCCEEDED, FAILED = "running", "succeeded", "failed"
+#: the run finished, but some rows were invalid (quarantined or skipped), no more than ``max_invalid``
+SUCCEEDED_WITH_ERRORS = "succeeded_with_errors"
 
-#: the outcome counters; read = inserted + updated + unchanged + quarantined + skipped
-OUTCOMES = ("inserted", "updated", "unchanged", "quarantined", "skipped")
+#: the outcome counters; read = inserted + updated + unchanged + quarantined + skipped + superseded
+#: (superseded: an earlier occurrence of a key the same read holds again later — the last one wins)
+OUTCOMES = ("inserted", "updated", "unchanged", "quarantined", "skipped", "superseded")
 #: at most this many invalid rows are described on the report (all of them go to quarantine)
 INVALID_SAMPLE = 20
 
@@ -23,7 +26,7 @@ class RunReport:
     """What a run did: status, timings, counts, the error (user message and internal detail), the log.
 
     Counts cover committed batches only: ``read`` is the number of source rows whose outcome was
-    committed, so ``read == inserted + updated + unchanged + quarantined + skipped`` always holds,
+    committed, so ``read == inserted + updated + unchanged + quarantined + skipped + superseded`` always holds,
     for failed runs too. ``deleted`` counts mirror deletions and is not part of that sum.
     """
 
@@ -45,6 +48,7 @@ class RunReport:
     unchanged: int = 0
     quarantined: int = 0
     skipped: int = 0
+    superseded: int = 0
     deleted: int = 0
     batches: int = 0
     retries: int = 0
@@ -58,18 +62,25 @@ class RunReport:
     #: for the administrator: the internal traceback
     error_detail: str | None = None
     log: list[str] = field(default_factory=list)
+    #: the invalid rows' most frequent reasons, ``[{"field", "keyword", "message", "rows"}]``, most first
+    top_reasons: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def succeeded(self) -> bool:
-        """Whether the run finished without error."""
-        return self.status == SUCCEEDED
+        """Whether the run finished (with or without invalid rows under its ``max_invalid`` share)."""
+        return self.status in (SUCCEEDED, SUCCEEDED_WITH_ERRORS)
+
+    @property
+    def invalid(self) -> int:
+        """The rows refused by the mapping or the schema (quarantined or skipped)."""
+        return self.quarantined + self.skipped
 
     def counts(self) -> dict[str, int]:
         """The counters as a dict: read, the outcomes and deleted."""
         return {"read": self.read, **{name: getattr(self, name) for name in OUTCOMES}, "deleted": self.deleted}
 
     def balanced(self) -> bool:
-        """Whether read = inserted + updated + unchanged + quarantined + skipped."""
+        """Whether read = inserted + updated + unchanged + quarantined + skipped + superseded."""
         return self.read == sum(getattr(self, name) for name in OUTCOMES)
 
     def to_dict(self) -> dict[str, Any]:

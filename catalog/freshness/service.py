@@ -23,7 +23,7 @@ from ..datasets.models import Dataset, Resource
 from ..datastore.models import DatastoreTable, Record
 from ..db import utcnow
 from ..departments.models import Department
-from ..sync.models import SyncJob, SyncRun
+from ..sync.models import FINISHED_OK, SyncJob, SyncRun
 from . import clock
 
 DEFAULT_GRACE = "10%"
@@ -49,7 +49,7 @@ def _last_changes_query() -> sa.Select:
                                      Record.seq == DatastoreTable.last_seq))
                .group_by(Resource.package_id).subquery("last_record"))
     runs = (sa.select(SyncJob.package_id.label("package_id"), sa.func.max(SyncRun.finished).label("at"))
-            .join(SyncRun, SyncRun.job_id == SyncJob.id).where(SyncRun.status == "succeeded")
+            .join(SyncRun, SyncRun.job_id == SyncJob.id).where(SyncRun.status.in_(FINISHED_OK))
             .group_by(SyncJob.package_id).subquery("last_sync"))
     return (sa.select(Dataset.id, Dataset.name, Dataset.title, Dataset.owner_org, Dataset.update_cycle,
                       Dataset.metadata_modified, records.c.at.label("last_record"), runs.c.at.label("last_sync"))

@@ -12,8 +12,13 @@ from ..db import Base, JSONDocument, UTCDateTime, new_id, utcnow
 
 #: queued: dispatched to the workers, not started yet; skipped: a queued run found its job already running;
 #: expired: no worker started a queued run in time (CATALOG_SYNC_QUEUE_TIMEOUT)
-RUN_STATES = ("queued", "running", "succeeded", "failed", "skipped", "expired")
-COUNTS = ("read", "inserted", "updated", "unchanged", "quarantined", "skipped", "deleted")
+#: with_errors: the engine's succeeded_with_errors (some rows invalid, no more than the job's max_invalid),
+#: stored shorter because the status column holds 20 characters (widening it needs a migration)
+WITH_ERRORS = "with_errors"
+RUN_STATES = ("queued", "running", "succeeded", WITH_ERRORS, "failed", "skipped", "expired")
+#: the statuses of runs that finished reading and wrote their valid rows
+FINISHED_OK = ("succeeded", WITH_ERRORS)
+COUNTS = ("read", "inserted", "updated", "unchanged", "quarantined", "skipped", "superseded", "deleted")
 
 
 class SyncJob(Base):

@@ -32,7 +32,7 @@ from ..connections import service as connections
 from ..errors import DATABASE_DOWN, NotAuthorized, NotFound, ValidationError
 from . import schedule as schedules
 from .locks import job_lock
-from .models import COUNTS, SyncJob, SyncRun
+from .models import COUNTS, WITH_ERRORS, SyncJob, SyncRun
 from . import secrets
 from .local_source import LocalDatastoreSource
 from .target import DatastoreTarget, RemoteJobTarget
@@ -177,6 +177,17 @@ def _check_mapping_fields(values: dict[str, Any], table: DatastoreTable) -> None
             errors.setdefault(entry, []).append(
                 f"writes the field {field!r}, which the record schema {table.record_schema or '(from fields)'} "
                 "does not declare")
+    # a required field nothing writes would be found missing on every row: refuse it now. Only when the
+    # mapping names what it keeps (rename, unmapped dropped): kept source columns could be anything
+    if mapping.get("rename") and mapping.get("unmapped", "drop") == "drop":
+        filled = {str(path).split(".", 1)[0] for _entry, path in written}
+        required = (table.schema_document or {}).get("required") or []
+        missing = [name for name in required if isinstance(name, str) and name not in filled]
+        if missing:
+            errors.setdefault("mapping", []).append(
+                f"nothing maps the required field{'s' if len(missing) > 1 else ''} {', '.join(missing)} of the "
+                f"record schema {table.record_schema or '(from fields)'}: rename a column to "
+                f"{'them' if len(missing) > 1 else 'it'} or give a constant")
     if errors:
         raise ValidationError(errors)
 
@@ -350,8 +361,10 @@ def run_job(database: Database, job_id: str, *, trigger: str = "manual",
             stream = Stream(name=spec["stream"]) if spec["stream"] else None
             report = run_sync(source, spec["source_config"], stream, target, mapping=spec["mapping"],
                               validator=validator, mode=spec["mode"], write=spec["write"],
-                              on_invalid=spec["on_invalid"], batch_size=spec["batch_size"], progress=committed)
-            outcome = {"status": report.status, "counts": report.counts(), "error_message": report.error_message,
+                              on_invalid=spec["on_invalid"], batch_size=spec["batch_size"], progress=committed,
+                              max_invalid=(spec["mapping"] or {}).get("max_invalid", 0.5))
+            status = WITH_ERRORS if report.status == "succeeded_with_errors" else report.status
+            outcome = {"status": status, "counts": report.counts(), "error_message": report.error_message,
                        "error_detail": report.error_detail, "log": list(report.log)[-500:]}
         except ValidationError as error:  # a credential that cannot be unsealed, a source refused: say which
             outcome = {"status": "failed", "counts": {k: 0 for k in COUNTS}, "error_detail": None, "log": [],

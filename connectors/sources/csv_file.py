@@ -37,9 +37,28 @@ def _decodes(path: Path, encoding: str) -> bool:
     return True
 
 
+#: the last files' detected encodings by (path, size, modification time, inode): a run opens its file
+#: several times (check, discover, the read ahead for repeated keys, the read) but decodes it to
+#: detect the encoding once; a file rewritten in between has another size, time or inode
+_DETECTED: dict[tuple[str, int, int, int], str] = {}
+_DETECTED_MAX = 64
+
+
 def detect_encoding(path: str | Path) -> str:
     """The Python codec name to read ``path`` with: utf-8-sig, utf-16, utf-8, gb18030 or a guess."""
     path = Path(path)
+    status = path.stat()
+    identity = (str(path.resolve()), status.st_size, status.st_mtime_ns, status.st_ino)
+    known = _DETECTED.get(identity)
+    if known is None:
+        known = _detect(path)
+        if len(_DETECTED) >= _DETECTED_MAX:
+            _DETECTED.pop(next(iter(_DETECTED)))
+        _DETECTED[identity] = known
+    return known
+
+
+def _detect(path: Path) -> str:
     with path.open("rb") as file:
         head = file.read(4)
     if head.startswith(codecs.BOM_UTF8):
@@ -62,6 +81,7 @@ class CsvSource(Source):
     """A CSV file; one stream named after the file."""
 
     name = "csv"
+    rereadable = True
 
     def spec(self) -> dict[str, Any]:
         """path (required; relative to root when root is given), root, encoding (auto), delimiter,
@@ -105,7 +125,8 @@ class CsvSource(Source):
     def read(self, config: dict[str, Any], stream: Stream,
              state: dict[str, Any] | None) -> Iterator[Row | Checkpoint]:
         """The data rows after the header; blank rows are left out. A file has no incremental state."""
-        with _CsvReader(config) as (records, _names, _encoding):
+        with _CsvReader(config) as (records, _names, encoding):
+            log.info("%s: reading as %s", Path(config["path"]).name, encoding)
             yield from records
 
 
@@ -120,7 +141,7 @@ class _CsvReader:
     def __enter__(self):
         config, path = self.config, self.path
         encoding = config.get("encoding") or detect_encoding(path)
-        log.info("%s: reading as %s", path.name, encoding)
+        log.debug("%s: reading as %s", path.name, encoding)
         self.file = path.open("r", encoding=encoding, newline="", errors="strict")
         try:
             self.reader = csv.reader(self.file, delimiter=config.get("delimiter", ","),

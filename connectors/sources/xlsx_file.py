@@ -37,6 +37,7 @@ class XlsxSource(Source):
     """One sheet of an .xlsx workbook; the streams are the sheets."""
 
     name = "xlsx"
+    rereadable = True
 
     def spec(self) -> dict[str, Any]:
         """path (required; relative to root when root is given), root, sheet (name; the first sheet

@@ -7,7 +7,10 @@ import pytest
 
 from connectors import Row, SourceError, Stream
 from connectors.sources import get
+from connectors.sources import csv_file
 from connectors.sources.csv_file import detect_encoding
+from tests.connectors.exports import csv_text
+from tests.connectors.helpers import MemoryTarget, sync
 
 TEXT = "户编号,户主姓名,家庭住址\r\n610923100201010001,王建国,\"宁陕县城关镇\r\n东河村1组\"\r\n610923100201010002,李秀英,龙王镇\r\n"
 
@@ -102,3 +105,16 @@ def test_a_file_that_ends_before_its_header_row_is_a_source_error(tmp_path):
     path.write_text("标题\n", encoding="utf-8")
     with pytest.raises(SourceError, match="short.csv: the file ends before its header row 3"):
         rows({"path": str(path), "header_row": 3})
+
+
+def test_a_run_detects_the_encoding_of_its_file_once(tmp_path, monkeypatch):
+    path = tmp_path / "once.csv"
+    path.write_bytes(csv_text(["编号"], [["1"], ["2"]]).encode("gb18030"))
+    decoded = []
+    original = csv_file._detect
+    monkeypatch.setattr(csv_file, "_detect", lambda p: decoded.append(p) or original(p))
+    report = sync(csv_file.CsvSource(), {"path": str(path)}, MemoryTarget(["编号"]))
+    assert report.succeeded and report.inserted == 2 and len(decoded) == 1
+    # a file rewritten (other size) is detected again
+    path.write_bytes(csv_text(["编号"], [["1"], ["2"], ["3"]]).encode("utf-8"))
+    assert csv_file.detect_encoding(path) == "utf-8" and len(decoded) == 2

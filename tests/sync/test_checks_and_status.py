@@ -1,0 +1,73 @@
+"""A mapping is checked against the record schema before it runs; a run's status tells the truth."""
+from __future__ import annotations
+
+from tests.schemas.records_samples import petitions
+from tests.sync.helpers import folder_connection
+from tests.sync.test_jobs import HEADERS, petition_csv
+from tests.web.conftest import Browser
+
+MAPPING = {"rename": {v: k for k, v in HEADERS.items()} | {"信访人姓名": "petitioner.name"},
+           "dates": ["accepted_on", "deadline", "completed_on"]}
+
+
+def setup(api, make, sysadmin, tmp_path, *, bad=0, n=20):
+    dept = make.department("ningshan-xfj")
+    dataset = make.dataset(dept["id"], name="petitions", record_schema="petition@1")
+    petition_csv(tmp_path / "台账.csv", list(petitions(n, seed=5)), bad=bad)
+    folder_connection(api, sysadmin.token, "xfj-exports", tmp_path, [dept["id"]])
+    return dataset
+
+
+def create(api, sysadmin, dataset, mapping, **extra):
+    return api.call("sync_job_create", {
+        "name": "petition-office", "package_id": dataset["id"], "source": "csv",
+        "source_config": {"connection": "xfj-exports", "path": "台账.csv"}, "mapping": mapping, **extra},
+        token=sysadmin.token)
+
+
+def test_a_required_field_nothing_maps_is_refused_at_definition_naming_it(api, make, sysadmin, tmp_path):
+    dataset = setup(api, make, sysadmin, tmp_path)
+    rename = {k: v for k, v in MAPPING["rename"].items() if v not in ("channel", "responsible_unit")}
+    reply = create(api, sysadmin, dataset, {**MAPPING, "rename": rename})
+    assert reply.status == 409
+    assert reply.error["mapping"] == ["nothing maps the required fields channel, responsible_unit of the record "
+                                      "schema petition@1: rename a column to them or give a constant"]
+    # a constant fills it: accepted
+    fixed = create(api, sysadmin, dataset, {**MAPPING, "rename": rename,
+                                            "constants": {"channel": "来信", "responsible_unit": "县信访局"}})
+    assert fixed.status == 200, fixed.body
+    # and an update that drops it again is refused the same way
+    again = api.call("sync_job_update", {"id": "petition-office", "mapping": {**MAPPING, "rename": rename}},
+                     token=sysadmin.token)
+    assert again.status == 409 and "channel, responsible_unit" in again.error["mapping"][0]
+
+
+def test_a_run_whose_rows_are_all_invalid_fails_with_its_top_reasons(api, make, sysadmin, tmp_path):
+    dataset = setup(api, make, sysadmin, tmp_path, bad=20)
+    assert create(api, sysadmin, dataset, MAPPING).status == 200
+    run = api.call("sync_job_run", {"id": "petition-office"}, token=sysadmin.token).result
+    assert run["status"] == "failed" and run["counts"]["quarantined"] == 20
+    assert run["error_message"].startswith("20 of 20 rows (100.0%) were invalid, more than the job allows "
+                                           "(max_invalid 50%)")
+    assert "accepted_on [date] on 20 rows" in run["error_message"]
+
+
+def test_max_invalid_is_the_jobs_threshold(api, make, sysadmin, tmp_path):
+    dataset = setup(api, make, sysadmin, tmp_path, bad=2)
+    assert create(api, sysadmin, dataset, {**MAPPING, "max_invalid": 0.05}).status == 200
+    run = api.call("sync_job_run", {"id": "petition-office"}, token=sysadmin.token).result
+    assert run["status"] == "failed" and run["counts"]["inserted"] == 18  # valid rows are still written
+    assert api.call("sync_job_update", {"id": "petition-office", "mapping": {**MAPPING, "max_invalid": 2}},
+                    token=sysadmin.token).status == 409
+
+
+def test_a_run_with_errors_is_labelled_in_chinese_on_the_job_page(api, app, client, make, sysadmin, tmp_path):
+    dataset = setup(api, make, sysadmin, tmp_path, bad=2)
+    assert create(api, sysadmin, dataset, MAPPING).status == 200
+    run = api.call("sync_job_run", {"id": "petition-office"}, token=sysadmin.token).result
+    assert run["status"] == "with_errors"
+    browser = Browser(client)
+    browser.login(sysadmin.name)
+    for url in ("/sync/job/petition-office", "/sync", f"/sync/run/{run['id']}"):
+        page = client.get(url)
+        assert page.status_code == 200 and "部分成功（有错误行）" in page.get_data(as_text=True), url
