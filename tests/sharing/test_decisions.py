@@ -226,3 +226,16 @@ def test_a_request_for_data_that_is_not_shared_cites_the_legal_basis(api, make, 
     reply = api.call("share_request_create", {"package_id": closed["id"], "organization_id": "ningshan-mzj",
                                               "purpose": "核实"}, token=parties["mzj"].token)
     assert reply.status == 409 and "个人信息保护法" in reply.error["package_id"][0]
+
+
+def test_a_pending_request_blocks_only_the_same_dataset_and_department(api, make, parties):
+    first = _request(api, parties, "mzj", "ningshan-mzj")
+    provider = api.call("package_show", {"id": parties["dataset"]["id"]}, token=parties["admin"].token).result
+    other = make.dataset(provider["owner_org"], name="households-other", share_type="conditional")
+    another_dataset = api.call("share_request_create", {"package_id": other["id"], "organization_id": "ningshan-mzj",
+                                                        "purpose": "核实"}, token=parties["mzj"].token)
+    assert another_dataset.status == 200, another_dataset.body
+    assert _request(api, parties, "town", "ningshan-cgz")           # another department, same dataset
+    # once the first is answered, the department may ask again
+    api.call("share_request_reject", {"id": first, "reason": "材料不全"}, token=parties["admin"].token)
+    assert _request(api, parties, "mzj", "ningshan-mzj") != first
