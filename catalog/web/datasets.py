@@ -25,14 +25,20 @@ from ..freshness.service import dataset_freshness
 from ..sharing.reading import open_reader
 from ..sharing.service import record_access
 from . import forms, metadata
+from .i18n import lang
 from .common import actor, bp, commit, messages
 
 PREVIEW_ROWS = 10
 
 
-def freshness_of(dataset: Dataset) -> dict[str, Any]:
-    """The freshness badge's data (catalog.freshness)."""
+def freshness_of(dataset: Dataset) -> dict[str, Any] | None:
+    """The freshness badge's data (catalog.freshness); none for a draft or a deleted dataset, which no
+    one relies on yet, and status ``irregular`` when there is no update cycle to be on time for."""
+    if dataset.state != "active":
+        return None
     found = dict(dataset_freshness(get_session(), dataset))
+    if found.get("due_at") is None:
+        found["status"] = "irregular"
     for key in ("last_change", "due_at"):
         found[key] = found[key].strftime("%Y-%m-%d") if found.get(key) else None
     return found
@@ -109,8 +115,52 @@ def _activities(dataset: Dataset) -> list[dict[str, Any]]:
     rows = list_activities(session, viewer=actor(), object_id=dataset.id, limit=10)
     ids = {a.user_id for a in rows if a.user_id}
     names = dict(session.execute(sa.select(User.id, User.name).where(User.id.in_(ids))).all()) if ids else {}
-    return [{"when": a.timestamp, "who": names.get(a.user_id, "—"), "what": activity_label(a.activity_type)}
-            for a in rows]
+    return [{"when": a.timestamp, "who": names.get(a.user_id, "—"), "what": activity_text(a)} for a in rows]
+
+
+RESOURCE_FIELD_LABELS = {"name": lambda: _("name"), "description": lambda: _("description"),
+                         "url": lambda: _("address"), "format": lambda: _("format"),
+                         "mimetype": lambda: _("media type"), "size": lambda: _("size"),
+                         "hash": lambda: _("file"), "url_type": lambda: _("kind")}
+
+
+def _field_names(changes: list[dict[str, Any]], labels) -> str:
+    names = dict.fromkeys(labels(c.get("field", "")) for c in changes if c.get("field"))
+    return ("、" if lang() == "zh" else ", ").join(names)
+
+
+def _dataset_field_label(field: str) -> str:
+    if field == "resources":
+        return _("resources")
+    return metadata.label(field)
+
+
+def _resource_field_label(field: str) -> str:
+    found = RESOURCE_FIELD_LABELS.get(field)
+    return found() if found else field
+
+
+def activity_text(activity) -> str:
+    """What an activity did, in the page language: which resource, which fields, published or withdrawn."""
+    data = activity.data or {}
+    if activity.activity_type != "changed package":
+        return activity_label(activity.activity_type)
+    resource = data.get("resource") or {}
+    if resource:
+        if "new" in resource:
+            return _("added the resource “%(name)s”", name=(resource["new"] or {}).get("name") or "—")
+        if "deleted" in resource:
+            return _("deleted the resource “%(name)s”", name=(resource["deleted"] or {}).get("name") or "—")
+        names = _field_names(resource.get("changes") or [], _resource_field_label)
+        return _("changed a resource: %(fields)s", fields=names) if names else _("changed a resource")
+    changes = data.get("changes") or []
+    state = next((c for c in changes if c.get("field") == "state"), None)
+    if state is not None and state.get("new") == "active":
+        return _("published the dataset")
+    if state is not None and state.get("old") == "active":
+        return _("withdrew the dataset")
+    names = _field_names([c for c in changes if c.get("field") != "state"], _dataset_field_label)
+    return _("changed the dataset: %(fields)s", fields=names) if names else activity_label(activity.activity_type)
 
 
 def _sheet(dataset: Dataset) -> list[tuple[str, str]]:
@@ -213,6 +263,7 @@ def _save(form: dict[str, Any], dataset: Dataset | None):
     values, tags, errors = forms.values_from_form(form, state=state)
     session = get_session()
     viewer = actor()
+    was_active = dataset is not None and dataset.state == "active"
     if not errors:
         try:
             if dataset is None:
@@ -228,7 +279,13 @@ def _save(form: dict[str, Any], dataset: Dataset | None):
             errors = messages(invalid.errors)
         else:
             commit()
-            flash(_("The dataset was published.") if state == "active" else _("The draft was saved."), "success")
+            if state != "active":
+                message = _("The draft was saved.")
+            elif was_active:
+                message = _("The changes were saved.")
+            else:
+                message = _("The dataset was published.")
+            flash(message, "success")
             return redirect(url_for("web.dataset_page", name=dataset.name))
     if dataset is not None:
         session.refresh(dataset)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import sqlalchemy as sa
 
@@ -111,3 +112,32 @@ def test_resource_urls_are_absolute_and_say_whether_the_datastore_is_active(api,
     link = api.call("resource_create", {"package_id": "open-table", "url": "https://example.gov.cn/a.csv"},
                     token=catalog.editor.token).result
     assert link["url"] == "https://example.gov.cn/a.csv" and link["datastore_active"] is False
+
+
+def _form(catalog, **overrides) -> dict:
+    from tests.web.test_dataset_form import form
+
+    return form(catalog, **overrides)
+
+
+def test_statuses_say_what_happened(browser, catalog, db_session):
+    browser.login(catalog.editor.name)
+    # a draft with no update cycle: no "up to date" badge
+    response = browser.post("/dataset/new", {**_form(catalog, update_cycle=""), "action": "draft"})
+    assert response.status_code == 302
+    page = browser.text("/dataset/dibao-duixiang")
+    assert "草稿已保存" in page and "按时更新" not in page
+    response = browser.post("/dataset/edit/dibao-duixiang", {**_form(catalog, update_cycle="irregular"),
+                                                              "revision": "1", "action": "publish"})
+    assert response.status_code == 302
+    page = browser.text("/dataset/dibao-duixiang")
+    assert "数据资源已发布" in page and "发布了数据资源" in page
+    assert "按时更新" not in page and "不定期更新" in page
+    # a plain save of a published dataset is not announced as a publication, and says what changed
+    revision = re.search(r'name="revision" value="(\d+)"', browser.text("/dataset/edit/dibao-duixiang")).group(1)
+    response = browser.post("/dataset/edit/dibao-duixiang", {**_form(catalog, title="宁陕县低保对象名册"),
+                                                              "revision": revision, "action": "save"})
+    assert response.status_code == 302
+    page = browser.text("/dataset/dibao-duixiang")
+    assert "修改已保存" in page and "数据资源已发布" not in page
+    assert re.search(r"修改了数据资源：[^<]*信息资源名称", page), page[page.find('class="activity"'):][:800]
