@@ -185,6 +185,7 @@ class _Run:
         #: key → position (0-based, among the rows of this read) of its last occurrence; None: not read ahead
         self.last_of: dict[str, int] | None = None
         self.position = 0  # the position of the first row of the next batch
+        self.key_mapping: Mapping | None = None  # what the read ahead maps rows with
         self.superseded_sample: list[str] = []
         #: (field, keyword) → [rows, an example message] of the invalid rows, each under its first reason
         self.reasons: dict[tuple[str, str], list[Any]] = {}
@@ -238,6 +239,7 @@ class _Run:
         began = time.perf_counter()
         last: dict[str, int] = {}
         position = 0
+        self.key_mapping = _key_mapping(self.mapping, getattr(self.target, "primary_key", None))
         with contextlib.closing(self._items(start)) as items:
             for item in items:
                 if not isinstance(item, Row):
@@ -253,8 +255,9 @@ class _Run:
         return last
 
     def _key_of_row(self, row: Row) -> str | None:
-        if self.mapping is not None:
-            record, _errors = self.mapping.apply_json(row.data)
+        mapping = self.key_mapping
+        if mapping is not None:
+            record, _errors = mapping.apply_json(row.data)
         else:
             record = jsonable(dict(row.data))
         return self._key(record)
@@ -481,6 +484,28 @@ class _Run:
         report.deleted += int(self.target.finish_mirror(self.seen_keys))
         report.timings["mirror"] += time.perf_counter() - began
         log.info("mirror: %d records missing from the source deleted", report.deleted)
+
+
+def _key_mapping(mapping: Mapping | None, primary_key: Any) -> Mapping | None:
+    """The part of ``mapping`` that makes the key fields (the read ahead maps only those), or the whole
+    mapping when the target does not say its key fields or a key field is not made by rename alone."""
+    if mapping is None or not isinstance(primary_key, (list, tuple)) or not primary_key:
+        return mapping
+    keys = {str(name) for name in primary_key}
+
+    def keyed(path: str) -> bool:
+        return path.split(".", 1)[0] in keys
+
+    if getattr(mapping, "computed", None) or any(keyed(path) for path in mapping.split):
+        return mapping
+    rename = {column: path for column, path in mapping.rename.items() if keyed(path)}
+    if mapping.unmapped == "keep":  # key columns kept under their own names
+        rename.update({name: name for name in keys if name not in mapping.rename})
+    return Mapping(rename=rename, unmapped="drop",
+                   constants={path: value for path, value in mapping.constants.items() if keyed(path)},
+                   trim=mapping.trim, drop_empty=mapping.drop_empty, timezone=mapping.timezone,
+                   value_maps={path: table for path, table in mapping.value_maps.items() if keyed(path)},
+                   steps=[step for step in mapping.steps if keyed(step[0])])
 
 
 def _error(error: Any) -> dict[str, str]:
