@@ -71,3 +71,29 @@ def test_a_run_with_errors_is_labelled_in_chinese_on_the_job_page(api, app, clie
     for url in ("/sync/job/petition-office", "/sync", f"/sync/run/{run['id']}"):
         page = client.get(url)
         assert page.status_code == 200 and "部分成功（有错误行）" in page.get_data(as_text=True), url
+
+
+def test_a_reexport_appended_to_the_file_is_written_once_and_a_rerun_adds_nothing_to_the_feed(
+        api, make, sysadmin, tmp_path):
+    dept = make.department("ningshan-xfj")
+    dataset = make.dataset(dept["id"], name="petitions", record_schema="petition@1")
+    rows = list(petitions(30, seed=5))
+    newer = [dict(row, reply="已答复（补录）") for row in rows[:4]]  # re-exported with a later reply
+    petition_csv(tmp_path / "台账.csv", rows + newer)
+    folder_connection(api, sysadmin.token, "xfj-exports", tmp_path, [dept["id"]])
+    assert create(api, sysadmin, dataset, MAPPING, batch_size=7).status == 200
+    run = api.call("sync_job_run", {"id": "petition-office"}, token=sysadmin.token).result
+    assert run["status"] == "succeeded", run
+    assert {k: run["counts"][k] for k in ("read", "inserted", "updated", "superseded")} == {
+        "read": 34, "inserted": 30, "updated": 0, "superseded": 4}
+    resource_id = api.call("sync_job_show", {"id": "petition-office"}, token=sysadmin.token).result["resource_id"]
+    feed = api.call("datastore_changes", {"resource_id": resource_id, "limit": 10000}, token=sysadmin.token).result
+    assert len(feed["changes"]) == 30  # each record once, in its latest version
+    stored = api.call("datastore_search", {"resource_id": resource_id, "limit": 100},
+                      token=sysadmin.token).result["records"]
+    assert sum(r.get("reply") == "已答复（补录）" for r in stored) == 4
+    again = api.call("sync_job_run", {"id": "petition-office"}, token=sysadmin.token).result
+    assert (again["counts"]["inserted"], again["counts"]["updated"], again["counts"]["unchanged"]) == (0, 0, 30)
+    later = api.call("datastore_changes", {"resource_id": resource_id, "cursor": feed["next_cursor"]},
+                     token=sysadmin.token).result
+    assert later["changes"] == []
