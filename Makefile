@@ -39,7 +39,7 @@ $(VENV)/.installed-mutate: setup.py | $(BIN)/python
 	touch $@
 
 # Mutation testing of the rules that protect people's data (mutmut; ~30 min on 2 cores; not in CI).
-# Prints "killed K of N mutants (P %)" and the survivors; see docs/TESTING.md. MUTATE_ARGS=--keep reuses mutants/.
+# Prints "killed K of N mutants (P %)" and the survivors; see docs/TESTING.md. MUTATE_ARGS=--survivors after adding tests.
 mutate: install $(VENV)/.installed-mutate
 	$(BIN)/python tools/mutate.py $(MUTATE_ARGS)
 

@@ -5,8 +5,8 @@ cover that function (mutmut records which tests reach which function in one inst
 and prints ``killed K of N mutants (P %)`` with the survivors and their diffs. The survivors that are
 left on purpose are listed, with the reason, in docs/TESTING.md.
 
-Usage: ``python tools/mutate.py [--jobs N] [--keep]`` from the repository root (``make mutate``).
-``--keep`` reuses ``mutants/`` and the results of an earlier run (only changed functions are re-tested).
+Usage: ``python tools/mutate.py [--jobs N] [--survivors | --report-only]`` (``make mutate``).
+``--survivors`` reuses ``mutants/`` and tests again only what the last run did not kill (after adding tests).
 Settings shared with mutmut (files, tests) are in setup.cfg's ``[mutmut]`` section.
 """
 from __future__ import annotations
@@ -140,10 +140,25 @@ def generate() -> list[str]:
     return sorted(name for _, name, _ in everything if in_scope(name))
 
 
-def report(selected: list[str], started: float) -> int:
-    """Print the summary line, the figures per module and every survivor with its diff."""
+def verdicts() -> dict[str, tuple[int | None, str | None]]:
+    """Every mutant's exit code in mutants/, with the hash of the function it mutates."""
     everything, _ = mutmut_main.collect_source_file_mutation_data(mutant_names=())
-    results = {name: code for _, name, code in everything}
+    return {name: (code, data.hash_by_function_name.get(mangled_name_from_mutant_name(name).rpartition(".")[2]))
+            for data, name, code in everything}
+
+
+def report(selected: list[str], started: float,
+           earlier: dict[str, tuple[int | None, str | None]] | None = None) -> int:
+    """Print the summary line, the figures per module and every survivor with its diff.
+
+    ``earlier``: verdicts of the run before a ``--survivors`` run, kept for the mutants it did not test
+    again when the function they mutate is unchanged (mutmut forgets them when its settings change).
+    """
+    now = verdicts()
+    results = {name: code for name, (code, _hash) in now.items()}
+    for name, (code, function_hash) in (earlier or {}).items():
+        if results.get(name) is None and name in now and now[name][1] == function_hash:
+            results[name] = code
     by_module: dict[str, Counter] = defaultdict(Counter)
     survivors = []
     for name in selected:
@@ -176,7 +191,6 @@ def report(selected: list[str], started: float) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=int(os.environ.get("MUTATE_JOBS", os.cpu_count() or 2)))
-    parser.add_argument("--keep", action="store_true", help="reuse mutants/ and earlier results")
     parser.add_argument("--report-only", action="store_true", help="print the summary of the last run")
     parser.add_argument("--survivors", action="store_true",
                         help="reuse mutants/ and test again only the mutants the last run did not kill")
@@ -187,17 +201,20 @@ def main() -> int:
     skip_prose_strings()
     if args.report_only:
         return report(generate(), started)
-    if not (args.keep or args.survivors) and Path("mutants").exists():
+    if args.survivors:
+        earlier = verdicts() if Path("mutants").exists() else {}
+        selected = generate()
+        current = verdicts()
+        again = [name for name in selected
+                 if status_by_exit_code[earlier.get(name, (None, None))[0]] not in KILLED
+                 or earlier[name][1] != current.get(name, (None, None))[1]]
+        print(f"testing again the {len(again)} mutants of {len(selected)} that the last run did not kill "
+              "(or whose function changed since)", flush=True)
+        failed = _run_mutmut(again, args.jobs) if again else 0
+        return failed or report(selected, started, earlier)
+    if Path("mutants").exists():
         shutil.rmtree("mutants")
     selected = generate()
-    if args.survivors:
-        everything, _ = mutmut_main.collect_source_file_mutation_data(mutant_names=())
-        results = {name: code for _, name, code in everything}
-        again = [name for name in selected if status_by_exit_code[results.get(name)] not in KILLED]
-        print(f"testing again the {len(again)} mutants of {len(selected)} that the last run did not kill", flush=True)
-        if again:
-            _run_mutmut(again, args.jobs)
-        return report(selected, started)
     print(f"{len(selected)} mutants in scope", flush=True)
     failed = _run_mutmut(selected, args.jobs)
     return failed or report(selected, started)
