@@ -24,7 +24,7 @@ from ..errors import Conflict, NotAuthorized, ValidationError
 from ..freshness.service import dataset_freshness
 from ..sharing.reading import open_reader
 from ..sharing.service import record_access
-from . import forms, metadata
+from . import forms, labels, metadata
 from .i18n import lang
 from .common import actor, bp, commit, messages
 
@@ -54,6 +54,23 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def record_cells(schema, columns: list[dict[str, Any]], record: dict[str, Any]) -> list[dict[str, Any]]:
+    """One record as table cells: coded values labelled, an array of objects as a sub-table's rows."""
+    cells = []
+    for column in columns:
+        value = record.get(column["name"])
+        if column["sub"] and isinstance(value, list) and all(isinstance(v, dict) for v in value):
+            cells.append({"sub": [[_cell(labels.value_label(schema, f"{column['name']}.{s['name']}", v.get(s["name"])))
+                                   for s in column["sub"]] for v in value]})
+        elif column["sub"] and isinstance(value, dict):
+            cells.append({"pairs": [(s["label"], _cell(labels.value_label(schema, f"{column['name']}.{s['name']}",
+                                                                           value.get(s["name"]))))
+                                    for s in column["sub"] if value.get(s["name"]) not in (None, "")]})
+        else:
+            cells.append({"text": _cell(labels.value_label(schema, column["name"], value))})
+    return cells
+
+
 def _previews(dataset: Dataset, viewer: User | None) -> list[dict[str, Any]]:
     """A few records of each DataStore resource, through the share rules' reader (masked, logged)."""
     session = get_session()
@@ -62,7 +79,9 @@ def _previews(dataset: Dataset, viewer: User | None) -> list[dict[str, Any]]:
         table = session.get(DatastoreTable, resource.id)
         if table is None:
             continue
-        preview: dict[str, Any] = {"resource": resource, "columns": [f["id"] for f in table.fields]}
+        schema = table.schema_document or None  # the schema the table's records were validated against
+        columns = labels.columns(schema, [f["id"] for f in table.fields])
+        preview: dict[str, Any] = {"resource": resource, "columns": columns}
         try:
             reader = open_reader(session, viewer, table)
         except NotAuthorized as refusal:
@@ -71,8 +90,9 @@ def _previews(dataset: Dataset, viewer: User | None) -> list[dict[str, Any]]:
             page = search_records(session, table, limit=PREVIEW_ROWS)
             records = [reader.mask(r) for r in page["records"]]
             reader.log(session, action="web_preview", params={"limit": PREVIEW_ROWS}, count=len(records))
-            preview.update(total=page.get("total", 0), masked=sorted(reader.masked_fields),
-                           rows=[[_cell(r.get(c)) for c in preview["columns"]] for r in records])
+            preview.update(total=page.get("total", 0),
+                           masked=[labels.field_label(schema, f) for f in sorted(reader.masked_fields)],
+                           rows=[record_cells(schema, columns, r) for r in records])
         previews.append(preview)
     return previews
 
@@ -166,7 +186,8 @@ def activity_text(activity) -> str:
 def _sheet(dataset: Dataset) -> list[tuple[str, str]]:
     method = dataset.share_method or {}
     rows = [
-        ("title", dataset.title), ("resource_code", dataset.resource_code), ("category", dataset.category),
+        ("title", dataset.title), ("resource_code", dataset.resource_code),
+        ("category", labels.classification_label(dataset.category)),
         ("owner_org", None), ("notes", dataset.notes),
         ("share_type", metadata.choice_label("share_type", dataset.share_type)),
         ("share_condition", dataset.share_condition),

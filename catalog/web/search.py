@@ -12,7 +12,7 @@ from ..db import get_session
 from ..departments.service import list_departments
 from ..errors import ValidationError
 from ..search.service import facet_title, search_datasets
-from . import metadata
+from . import labels, metadata
 from .common import actor, bp, int_arg
 from .i18n import lang
 
@@ -96,6 +96,8 @@ def search():
         for value, display, count in found.facets.get(name, []):
             if name in ("share_type", "update_cycle"):
                 display = metadata.choice_label(name, value)
+            elif name == "category":
+                display = labels.classification_label(value)
             active = value in chosen.get(name, [])
             values = [v for v in chosen.get(name, []) if v != value] if active else [*chosen.get(name, []), value]
             items.append({"value": value, "display": display, "count": count, "active": active,
@@ -113,11 +115,32 @@ def search():
         "update_cycle": metadata.choice_label("update_cycle", d.update_cycle),
         "formats": sorted({(r.format or "").upper() for r in d.resources if r.format}),
     } for d in found.datasets]
-    active_filters = [{"label": f"{facet_title(name, lang())}: {value}", "url": _url(
+    active_filters = [{"label": f"{facet_title(name, lang())}: {_display(name, value)}", "url": _url(
         {**base, name: [v for v in values if v != value]})} for name, values in chosen.items() for value in values]
     return render_template(
         "search.html", q=q, sort=sort, sort_options=sort_options(), count=found.count, results=results,
         facets=facets, active_filters=active_filters, page=page, pages=min(pages, MAX_PAGE), error=error,
         chosen=chosen, prev_url=_url({**base, "page": str(page - 1)}) if page > 1 else None,
         next_url=_url({**base, "page": str(page + 1)}) if page < pages and page < MAX_PAGE else None,
-        clear_url=_url({"q": q}) if chosen else None, is_home=is_home, departments=departments)
+        clear_url=_url({"q": q}) if chosen else None, is_home=is_home, departments=departments,
+        page_links=[(n, _url({**base, "page": str(n)}) if n else None) for n in page_numbers(page, min(pages, MAX_PAGE))])
+
+
+def _display(name: str, value: str) -> str:
+    """A chosen facet value as the facet list shows it."""
+    if name in ("share_type", "update_cycle"):
+        return metadata.choice_label(name, value)
+    if name == "category":
+        return labels.classification_label(value)
+    return value
+
+
+def page_numbers(page: int, pages: int, around: int = 2) -> list[int | None]:
+    """Page numbers to link: the first, the last and those near ``page``; ``None`` marks a gap."""
+    wanted = {1, pages, *range(max(1, page - around), min(pages, page + around) + 1)}
+    numbers: list[int | None] = []
+    for n in sorted(wanted):
+        if numbers and numbers[-1] is not None and n > numbers[-1] + 1:
+            numbers.append(None)
+        numbers.append(n)
+    return numbers

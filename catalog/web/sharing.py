@@ -17,6 +17,7 @@ from ..departments.service import departments_of
 from ..errors import NotAuthorized, ValidationError
 from ..sharing.service import (approve_request, create_request, get_request, is_overdue, list_requests,
                                reject_request)
+from . import labels
 from .common import actor, bp, commit, messages, parse_date
 
 LIST_LIMIT = 200
@@ -28,16 +29,24 @@ def status_label(status: str) -> str:
             "revoked": _("Revoked")}.get(status, status)
 
 
+def _schema(dataset: Dataset):
+    return find_record_schema(get_session(), dataset.record_schema) if dataset.record_schema else None
+
+
 def sensitive_of(dataset: Dataset) -> list[str]:
     """The sensitive fields of the dataset's record schema (what a grant may name)."""
-    schema = find_record_schema(get_session(), dataset.record_schema) if dataset.record_schema else None
+    schema = _schema(dataset)
     return sorted(sensitive_fields(schema)) if schema else []
 
 
 def _rows(requests) -> list[dict]:
     today = utcnow().date()
-    return [{"request": r, "overdue": is_overdue(r, today), "status": status_label(r.status),
-             "sensitive": sorted(set(sensitive_of(r.dataset)) | set(r.fields or []))} for r in requests]
+    rows = []
+    for r in requests:
+        sensitive = sorted(set(sensitive_of(r.dataset)) | set(r.fields or []))
+        rows.append({"request": r, "overdue": is_overdue(r, today), "status": status_label(r.status),
+                     "sensitive": sensitive, "labels": labels.field_labels(_schema(r.dataset), sensitive)})
+    return rows
 
 
 def _page(errors: dict | None = None, failed_id: str | None = None, status: int = 200):
@@ -119,4 +128,5 @@ def request_access(name: str):
                       "success")
                 return redirect(url_for("web.sharing"))
     return render_template("sharing/request.html", dataset=dataset, departments=mine, form=form, errors=errors,
-                           sensitive=sensitive_of(dataset)), 422 if errors else 200
+                           sensitive=sensitive_of(dataset),
+                           labels=labels.field_labels(_schema(dataset), sensitive_of(dataset))), 422 if errors else 200

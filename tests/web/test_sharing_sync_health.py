@@ -51,7 +51,9 @@ def test_request_access_then_approve_with_fields_and_expiry(browser, catalog, ma
     household_dataset(make, db_session, catalog)
     browser.login(catalog.asker.name)
     page = browser.text("/dataset/huji/request-access")
-    assert "head_id_number" in page and "宁陕县人力资源和社会保障局" in page
+    # the fields are offered by their labels, never by their keys
+    assert 'value="head_id_number"> 户主公民身份号码' in page and 'value="members.*.phone"> 家庭成员 › 联系电话' in page
+    assert "宁陕县人力资源和社会保障局" in page
     response = browser.post("/dataset/huji/request-access", {"purpose": "", "organization_id": catalog.consumer["id"]})
     assert response.status_code == 422 and 'id="purpose-error"' in response.get_data(as_text=True)
     response = browser.post("/dataset/huji/request-access", [
@@ -75,8 +77,13 @@ def test_request_access_then_approve_with_fields_and_expiry(browser, catalog, ma
     assert response.status_code == 302
     browser.login(catalog.asker.name)
     page = browser.text("/dataset/huji")
-    assert "共 3 条记录，显示 3 条" in page and "已脱敏字段" in page and "head_id_number" in page.split(
+    assert "共 3 条记录，显示 3 条" in page and "已脱敏字段" in page and "户主公民身份号码" in page.split(
         "已脱敏字段")[1][:200]
+    # labelled columns, coded values by their names, members as a sub-table
+    assert '<th scope="col" title="head_id_number">户主公民身份号码</th>' in page
+    assert '<table class="sub">' in page and "与户主关系" in page
+    preview = page.split('class="preview"')[1].split("</table></div>")[0]
+    assert re.search(r"<td>(男|女)</td>", preview) and not re.search(r"<td>[12]</td>", preview)
 
 
 def test_overdue_requests_are_highlighted(browser, catalog, make, db_session):
@@ -188,6 +195,10 @@ def test_translation_catalogs_are_complete_and_compiled(code):
         po = read_po(f)
     with open(TRANSLATIONS / code / "LC_MESSAGES" / "messages.mo", "rb") as f:
         mo = read_mo(f)
-    translated = {m.id: m.string for m in po if m.id and m.string and not m.fuzzy}
+    translated = {(m.id if isinstance(m.id, str) else m.id[0]): (m.string if isinstance(m.string, str) else
+                                                                   tuple(m.string))
+                  for m in po if m.id and m.string and all(m.string) and not m.fuzzy}
     assert not used - set(translated), f"untranslated in {code}: {sorted(used - set(translated))[:10]}"
-    assert {m.id: m.string for m in mo if m.id} == translated, "the .mo is stale: run pybabel compile"
+    compiled = {(m.id if isinstance(m.id, str) else m.id[0]): (m.string if isinstance(m.string, str) else
+                                                                tuple(m.string)) for m in mo if m.id}
+    assert compiled == translated, "the .mo is stale: run pybabel compile"
