@@ -496,12 +496,14 @@ def _key_mapping(mapping: Mapping | None, primary_key: Any) -> Mapping | None:
     def keyed(path: str) -> bool:
         return path.split(".", 1)[0] in keys
 
-    if getattr(mapping, "computed", None) or any(keyed(path) for path in mapping.split):
+    if any(keyed(path) for path in mapping.split):
         return mapping
     rename = {column: path for column, path in mapping.rename.items() if keyed(path)}
     if mapping.unmapped == "keep":  # key columns kept under their own names
         rename.update({name: name for name in keys if name not in mapping.rename})
     return Mapping(rename=rename, unmapped="drop",
+                   computed={path: render for path, render in mapping.computed.items() if keyed(path)},
+                   defaults={path: value for path, value in mapping.defaults.items() if keyed(path)},
                    constants={path: value for path, value in mapping.constants.items() if keyed(path)},
                    trim=mapping.trim, drop_empty=mapping.drop_empty, timezone=mapping.timezone,
                    value_maps={path: table for path, table in mapping.value_maps.items() if keyed(path)},

@@ -17,8 +17,12 @@ Field paths are dotted (``applicant.name``); ``*`` stands for every item of a li
 2. ``rename`` source columns to field paths (unlisted columns are dropped when ``rename`` is given,
    kept as they are otherwise; ``unmapped`` overrides);
 3. ``split`` member-list text into lists of objects;
-4. ``constants``;
-5. per field: ``t2s`` folding, ``value_maps``, then ``strings``/``integers``/``numbers``/``booleans``
+4. ``computed`` fields: sandboxed Jinja2 templates over the row's columns
+   (:mod:`connectors.expressions`; ``members[0].name: "{{ 户主姓名 }}"``), compiled once; one that fails
+   on a row is an error of that field (keyword ``expression``), so the row is quarantined;
+5. ``defaults`` fill the fields still missing; ``constants`` set theirs whatever the row holds
+   (paths of 4 and 5 may name list items: ``members[0].relation``);
+6. per field: ``t2s`` folding, ``value_maps``, then ``strings``/``integers``/``numbers``/``booleans``
    and ``dates``/``datetimes`` coercion (naive date-times get ``timezone``, default +08:00).
 
 :meth:`Mapping.apply` returns ``(record, errors)``; every error is a
@@ -48,6 +52,7 @@ from schemas.registry import FieldError
 
 from . import coerce
 from .base import jsonable
+from .expressions import ExpressionError, compile_expression, parse_path
 
 __all__ = ["MAPPING_SCHEMA", "Mapping", "MappingConfigError"]
 
@@ -64,6 +69,8 @@ MAPPING_SCHEMA: dict[str, Any] = {
         # not a mapping step: the share of invalid rows above which a run ends failed (connectors.engine)
         "max_invalid": {"type": "number", "minimum": 0, "maximum": 1},
         "constants": {"type": "object"},
+        "defaults": {"type": "object"},
+        "computed": {"type": "object", "additionalProperties": {"type": "string", "minLength": 1}},
         "trim": {"type": "boolean"},
         "drop_empty": {"type": "boolean"},
         "timezone": {"type": "string", "pattern": r"^(Z|[+-]\d{2}:?\d{2})$"},
@@ -144,6 +151,9 @@ class Mapping:
     split: dict[str, _Split] = field(default_factory=dict)
     # per-field transforms in the order they run: (path, keyword, function)
     steps: list[tuple[str, str, Callable[[Any], Any]]] = field(default_factory=list)
+    # computed fields: path → compiled template (connectors.expressions.compile_expression)
+    computed: dict[str, Callable[[dict[str, Any]], str]] = field(default_factory=dict)
+    defaults: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, config: dict[str, Any] | None) -> "Mapping":
@@ -173,7 +183,24 @@ class Mapping:
             split[path] = _Split(tuple(spec["fields"]), _alternation(items), _alternation(parts),
                                  _characters(items), _characters(parts))
         rename = dict(config.get("rename", {}))
-        return cls(rename=rename, unmapped=config.get("unmapped", "drop" if rename else "keep"),
+        computed, problems = {}, []
+        for path, source in config.get("computed", {}).items():
+            try:
+                parse_path(path)
+                computed[path] = compile_expression(path, source)
+            except ExpressionError as exc:
+                problems.append(str(exc))
+            except ValueError as exc:
+                problems.append(f"computed.{path}: {exc}")
+        for key in ("defaults", "constants"):
+            for path in config.get(key, {}):
+                try:
+                    parse_path(path)
+                except ValueError as exc:
+                    problems.append(f"{key}.{path}: {exc}")
+        if problems:
+            raise MappingConfigError("invalid mapping: " + "; ".join(problems))
+        return cls(computed=computed, defaults=dict(config.get("defaults", {})), rename=rename, unmapped=config.get("unmapped", "drop" if rename else "keep"),
                    constants=dict(config.get("constants", {})), trim=config.get("trim", True),
                    drop_empty=config.get("drop_empty", True), timezone=config.get("timezone", "+08:00"),
                    value_maps=dict(config.get("value_maps", {})), split=split, steps=steps)
@@ -184,7 +211,12 @@ class Mapping:
         self._json_steps = all(_yields_json(function) for _path, _keyword, function in self.steps)
         self._json_names = all(type(name) is str for name in (  # noqa: E721 - jsonable makes keys text
             *self.rename.values(), *self.constants, *(n for rule in self.split.values() for n in rule.fields)))
-        self._json_constants = all(_is_json(value) for value in self.constants.values())
+        self._json_constants = all(_is_json(value) for value in (*self.constants.values(), *self.defaults.values()))
+        # constants and defaults as parsed paths; one naming a list item ([0]) is set by _set_parts
+        self._constants = [(path, parse_path(path), value) for path, value in self.constants.items()]
+        self._defaults = [(parse_path(path), value) for path, value in self.defaults.items()]
+        self._computed = [(".".join(str(p) for p in parse_path(path)), parse_path(path), render)
+                          for path, render in self.computed.items()]
 
     # --- applying ------------------------------------------------------------------------------
 
@@ -231,8 +263,16 @@ class Mapping:
             for holder, key in _positions(record, path):
                 if isinstance(holder[key], str):
                     holder[key] = self._split(holder[key], rule, path, errors)
-        for path, value in self.constants.items():
-            _set(record, path, copy.deepcopy(value), errors)  # records must not share one object
+        if self._computed:
+            self._compute(row, record, errors)
+        for parts, value in self._defaults:
+            if not _holds(record, parts):
+                _set_parts(record, parts, copy.deepcopy(value), errors)
+        for path, parts, value in self._constants:
+            if type(parts[-1]) is int or any(type(p) is int for p in parts):  # noqa: E721
+                _set_parts(record, parts, copy.deepcopy(value), errors)
+            else:
+                _set(record, path, copy.deepcopy(value), errors)  # records must not share one object
         if self._tree is None:
             self._run_steps(record, errors)
         elif self._tree:
@@ -242,6 +282,23 @@ class Mapping:
                 problems.sort(key=lambda problem: problem[:2])  # steps in order, each in walk order
             errors.extend(error for _step, _seq, error in problems)
         return record, errors, is_json
+
+    def _compute(self, row: dict[str, Any], record: dict[str, Any], errors: list[FieldError]) -> None:
+        """The computed fields, from the row's columns as trimmed and cleaned (empty cells absent)."""
+        columns = {}
+        for column, value in row.items():
+            value = self._clean(value)
+            if value is not _ABSENT:
+                columns[str(column)] = value
+        for path, parts, render in self._computed:
+            try:
+                text = render(columns)
+            except ValueError as exc:
+                errors.append(FieldError(path, "expression", str(exc)))
+                continue
+            if text == "" and self.drop_empty:
+                continue
+            _set_parts(record, parts, text, errors)
 
     def _run_steps(self, record: dict[str, Any], errors: list[FieldError]) -> None:
         """The steps one after the other, each walking the record for its path (any configuration)."""
@@ -400,6 +457,53 @@ def _set(record: dict[str, Any], path: str, value: Any, errors: list[FieldError]
             return
         node = child
     node[last] = value
+
+
+def _holds(record: Any, parts: list[Any]) -> bool:
+    """Whether the field at ``parts`` holds a value."""
+    node = record
+    for part in parts:
+        if type(part) is int:  # noqa: E721
+            if not isinstance(node, list) or part >= len(node):
+                return False
+        elif not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return node is not None and node != ""
+
+
+def _set_parts(record: dict[str, Any], parts: list[Any], value: Any, errors: list[FieldError]) -> None:
+    """Put ``value`` at ``parts`` (names and list indexes), creating objects and list items on the way."""
+    node: Any = record
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        following = None if last else parts[depth + 1]
+        fresh = [] if type(following) is int else {}  # noqa: E721
+        if type(part) is int:  # noqa: E721
+            if not isinstance(node, list):
+                where = ".".join(str(p) for p in parts[:depth])
+                errors.append(FieldError(where, "computed", f"holds a value that is not a list, so "
+                                         f"{'.'.join(str(p) for p in parts)} cannot be set"))
+                return
+            while len(node) <= part:
+                node.append({})
+        elif not isinstance(node, dict):
+            where = ".".join(str(p) for p in parts[:depth])
+            errors.append(FieldError(where, "computed", f"holds a value, so {'.'.join(str(p) for p in parts)} "
+                                     "cannot be set"))
+            return
+        if last:
+            node[part] = value
+            return
+        child = node[part] if (type(part) is int or part in node) else None  # noqa: E721
+        if child is None or (type(following) is int) != isinstance(child, list):  # noqa: E721
+            if child not in (None, {}):
+                where = ".".join(str(p) for p in parts[:depth + 1])
+                errors.append(FieldError(where, "computed", f"holds a value, so "
+                                         f"{'.'.join(str(p) for p in parts)} cannot be set"))
+                return
+            node[part] = child = fresh
+        node = child
 
 
 def _positions(record: Any, path: str, with_path: bool = False) -> Iterator[Any]:

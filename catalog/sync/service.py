@@ -166,8 +166,9 @@ def _check_mapping_fields(values: dict[str, Any], table: DatastoreTable) -> None
     mapping = values.get("mapping") or {}
     written: list[tuple[str, str]] = [(f"mapping.rename.{column}", path)
                                       for column, path in (mapping.get("rename") or {}).items()]
-    for key in ("constants", "split", "value_maps"):
-        written += [(f"mapping.{key}.{path}", path) for path in mapping.get(key) or {}]
+    for key in ("constants", "defaults", "computed", "split", "value_maps"):
+        written += [(f"mapping.{key}.{path}", str(path).replace("[", ".", 1))
+                    for path in mapping.get(key) or {}]
     for key in ("dates", "datetimes", "integers", "numbers", "booleans", "strings", "t2s"):
         written += [(f"mapping.{key}.{i}", path) for i, path in enumerate(mapping.get(key) or [])]
     errors: dict[str, list[str]] = {}

@@ -97,3 +97,17 @@ def test_a_reexport_appended_to_the_file_is_written_once_and_a_rerun_adds_nothin
     later = api.call("datastore_changes", {"resource_id": resource_id, "cursor": feed["next_cursor"]},
                      token=sysadmin.token).result
     assert later["changes"] == []
+
+
+def test_a_broken_expression_is_refused_at_definition_naming_its_field(api, make, sysadmin, tmp_path):
+    dataset = setup(api, make, sysadmin, tmp_path)
+    reply = create(api, sysadmin, dataset, {**MAPPING, "computed": {"deadline": "{{ date_add(受理日期, }}"}})
+    assert reply.status == 409 and "computed.deadline: " in reply.error["mapping"][0]
+    # a computed field fills a required one, and one the schema does not declare is refused
+    rename = {k: v for k, v in MAPPING["rename"].items() if v != "deadline"}
+    ok = create(api, sysadmin, dataset, {**MAPPING, "rename": rename,
+                                         "computed": {"deadline": "{{ date_add(受理日期, 15) }}"}})
+    assert ok.status == 200, ok.body
+    unknown = api.call("sync_job_update", {"id": "petition-office", "mapping": {
+        **MAPPING, "computed": {"phone_number": "{{ 电话 }}"}}}, token=sysadmin.token)
+    assert unknown.status == 409 and "mapping.computed.phone_number" in unknown.error
