@@ -9,7 +9,7 @@ import logging
 import re
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 from marshmallow import ValidationError as SchemaValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -205,7 +205,8 @@ def call_action(name: str) -> Response:
             raise
         _quiet_rollback(session)
         return outage_response(name, down)
-    OUTAGES.answered("database", log)
+    if not g.get("dependency_down"):  # status_show answers 200 while reporting an outage
+        OUTAGES.answered("database", log)
     return jsonify({"help": _help_url(name), "success": True, "result": result})
 
 

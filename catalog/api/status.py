@@ -1,15 +1,19 @@
 """Actions about the API itself: status_show and help_show."""
 from __future__ import annotations
 
+import logging
+
 import sqlalchemy as sa
+from flask import g
 from marshmallow import fields
 
-from ..errors import unavailable
+from ..errors import OUTAGES, unavailable
 from ..sync.tasks import broker_problem
 
 from .fields import ParamsSchema
 from .registry import ACTIONS, ActionContext, action
 
+log = logging.getLogger(__name__)
 CKAN_VERSION = "2.10.0"  # the API level we answer as; clients such as ckanapi check it
 
 
@@ -46,6 +50,8 @@ def dependencies(ctx: ActionContext) -> dict:
         if down is None:
             raise
         ctx.session.invalidate()
+        OUTAGES.failed("database", down.cause, log)
+        g.dependency_down = True
         found["database"] = f"unavailable: {down.cause}"
     if ctx.config.get("BROKER_URL"):
         problem = broker_problem(ctx.config["BROKER_URL"])

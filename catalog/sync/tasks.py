@@ -17,7 +17,7 @@ from flask import Flask
 from kombu import Connection
 
 from ..db import get_db, utcnow
-from ..errors import BROKER_DOWN, Conflict, Unavailable
+from ..errors import BROKER_DOWN, OUTAGES, Conflict, Unavailable
 from . import service
 from .models import SyncRun
 
@@ -86,9 +86,10 @@ def send(app: Flask, run: SyncRun) -> str:
     broker cannot be reached (the run stays in the outbox)."""
     try:
         result = celery_app(app).send_task("catalog.sync.run_job", args=[run.job_id, run.trigger, run.id],
-                                           task_id=run.id)
+                                           task_id=run.id, ignore_result=True)  # the run row is the result
     except BROKER_DOWN as error:
         raise Unavailable("broker", (str(error).strip().splitlines() or [type(error).__name__])[0]) from None
+    OUTAGES.answered("broker", log)
     with get_db(app).session() as session:
         session.execute(sa.update(SyncRun).where(SyncRun.id == run.id, SyncRun.sent.is_(None)).values(sent=utcnow()))
         session.commit()

@@ -5,7 +5,7 @@ import datetime as dt
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, current_app, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as N_
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 from ..auth import rules
 from ..auth.models import User
 from ..db import get_session
-from ..errors import NotAuthorized, NotFound
+from ..errors import BROKER_DOWN, DATABASE_DOWN, OUTAGES, NotAuthorized, NotFound, Unavailable, unavailable
 from .login import browser_user
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
@@ -90,7 +90,7 @@ def render_error(status: int, message: str | None = None):
     """The HTML error page for ``status``."""
     titles = {400: _("Bad request"), 403: _("Not allowed"), 404: _("Not found"),
               405: _("Method not allowed"), 413: _("Too large"), 429: _("Too many requests"),
-              500: _("Something went wrong")}
+              500: _("Something went wrong"), 503: _("Temporarily unavailable")}
     return render_template("errors/error.html", status=status, title=titles.get(status, str(status)),
                            message=message), status
 
@@ -149,6 +149,27 @@ def _check_csrf() -> None:
     csrf.protect()
 
 
+def _dependency_down(error: Exception):
+    """The database or the broker cannot be reached: a plain 503 page in the user's language (the JSON
+    envelope on the API's paths), with Retry-After, and one log line per outage (not a traceback)."""
+    down = unavailable(error) or Unavailable("database", str(error))
+    OUTAGES.failed(down.dependency, down.cause, current_app.logger)
+    g.dependency_down = True
+    try:
+        get_session().invalidate()
+    except Exception:  # noqa: BLE001 - the connection is already gone
+        pass
+    if request.path.startswith("/api/"):
+        response = jsonify({"success": False, "error": {"__type": "Service Unavailable", "message": down.message}})
+        response.status_code = 503
+    else:
+        response = current_app.make_response(render_error(503, _(
+            "The service cannot reach its database or its task queue at the moment; please try again in a "
+            "minute.")))
+    response.headers["Retry-After"] = str(down.retry_after)
+    return response
+
+
 def init_error_pages(app: Flask) -> None:
     """HTML pages for 400/403/404/405/413 and a non-revealing 500 outside the API."""
     for code in (400, 403, 404, 405, 413):
@@ -162,7 +183,12 @@ def init_error_pages(app: Flask) -> None:
         current_app.logger.exception("unexpected error on %s", request.path)
         return render_error(500)
 
+    for kind in (Unavailable, *DATABASE_DOWN, *BROKER_DOWN):
+        app.register_error_handler(kind, _dependency_down)
+
     @app.context_processor
     def _globals() -> dict[str, Any]:
+        if g.get("dependency_down"):  # the page says so without asking the database who is logged in
+            return {"viewer": None, "viewer_is_sysadmin": False}
         viewer = actor()
         return {"viewer": viewer, "viewer_is_sysadmin": rules.is_sysadmin(viewer)}

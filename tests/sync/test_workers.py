@@ -111,8 +111,7 @@ def test_a_dispatched_run_happens_on_the_worker(catalog, worker):
     assert run.counts["read"] == run.counts["inserted"] == 400
     assert catalog.record_count(job["resource_id"]) == 400
     task_id = re.search(r"\(task ([0-9a-f-]+),", message).group(1)
-    result = celery_app(catalog.app).AsyncResult(task_id).get(timeout=RUN_TIMEOUT)
-    assert result == {"run_id": run.id, "status": "succeeded", "counts": run.counts}
+    assert task_id == run.id  # the message is named by the run it carries out (the run row is its result)
     assert message.endswith(f"run {run.id} queued)")  # the worker carried out the queued run
 
 
