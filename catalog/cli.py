@@ -21,7 +21,14 @@ class CatalogGroup(click.Group):
 
     def invoke(self, ctx: click.Context):
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            sys.stdout.flush()  # a reader that went away (| head) is found here, not at interpreter exit
+            return result
+        except BrokenPipeError:
+            # the reader of our output closed it (catalog quarantine list | head): stop quietly, as
+            # other command-line tools do; stdout goes to /dev/null so the exit flush cannot fail again
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(1)
         except ValidationError as error:
             details = "; ".join(f"{field}: {', '.join(msgs)}" for field, msgs in error.errors.items())
             _fail(f"invalid input: {details}")
@@ -304,6 +311,37 @@ def sync_run(job: str) -> None:
     click.echo("", err=True)
     print_run(run)
     if run.status == "failed":  # with_errors: the valid rows were written, the quarantine holds the others
+        sys.exit(1)
+
+
+@sync.command("preview")
+@click.argument("job")
+@click.option("--rows", default=20, show_default=True, help="how many of the source's first rows to map")
+@click.option("--as", "username", default=None, help="the account previewing (default: a sysadmin)")
+def sync_preview(job: str, rows: int, username: str | None) -> None:
+    """Map and validate the first rows of JOB's source without writing anything (试运行): each field's
+    value and its errors side by side. Exits 1 when a row is invalid."""
+    import json
+
+    from .db import get_session
+    from .sync import service as sync_service
+
+    app = _app()
+    with app.app_context():
+        session = get_session()
+        found = sync_service.get_job(session, job)
+        shown = sync_service.preview_job(session, _cli_actor(session, username), found, rows=rows)
+        invalid = 0
+        for row in shown:
+            invalid += not row["valid"]
+            click.echo(f"row {row['row_number']}: {'ok' if row['valid'] else 'INVALID'}")
+            width = max((len(f["field"]) for f in row["fields"]), default=0)
+            for entry in row["fields"]:
+                value = "—" if entry["value"] is None else json.dumps(entry["value"], ensure_ascii=False)
+                problems = f"   ✗ {'; '.join(entry['errors'])}" if entry["errors"] else ""
+                click.echo(f"  {entry['field']:<{width}}  {value}{problems}")
+        click.echo(f"{len(shown)} rows mapped, {invalid} invalid; nothing was written")
+    if invalid:
         sys.exit(1)
 
 

@@ -49,7 +49,7 @@ from .base import (Checkpoint, Deletion, Rejected, Row, Source, SourceError, Str
 from .mapping import Mapping, MappingConfigError
 from .report import FAILED, INVALID_SAMPLE, SUCCEEDED, SUCCEEDED_WITH_ERRORS, RunReport, capture_log
 
-__all__ = ["MODES", "ON_INVALID", "WRITES", "RunReport", "run_sync"]
+__all__ = ["MODES", "ON_INVALID", "WRITES", "RunReport", "preview", "run_sync"]
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +110,46 @@ def run_sync(source: Source, config: dict[str, Any], stream: Stream | None, targ
                      ", ".join(f"{k} {v}" for k, v in report.counts().items()))
     _assert_balanced(report)
     return report
+
+
+def preview(source: Source, config: dict[str, Any], stream: Stream | None, *,
+            mapping: Mapping | dict[str, Any] | None = None, validator: Any = None,
+            rows: int = 20) -> list[dict[str, Any]]:
+    """Map and validate the first ``rows`` rows of ``stream`` without writing anything: for each,
+    ``{"row_number", "raw", "record", "errors": [{"field", "keyword", "message"}]}`` — the mapping's
+    errors, then the schema's for the fields the mapping did not already name. Raises
+    :class:`~connectors.base.SourceError` or :class:`~connectors.mapping.MappingConfigError`."""
+    if isinstance(mapping, dict):
+        mapping = Mapping.from_config(mapping)
+    source.check(config)
+    if stream is None:
+        streams = source.discover(config)
+        if not streams:
+            raise SourceError("the source has no stream to read")
+        stream = streams[0]
+    shown: list[dict[str, Any]] = []
+    items = iter(source.read(config, stream, None))
+    try:
+        for item in items:
+            if len(shown) >= rows:
+                break
+            if not isinstance(item, Row):
+                continue
+            if mapping is not None:
+                record, field_errors = mapping.apply_json(item.data)
+            else:
+                record, field_errors = jsonable(dict(item.data)), []
+            errors = [_error(e) for e in field_errors]
+            if validator is not None:
+                named = tuple(e["field"] for e in errors)
+                errors += [_error(e) for e in validator.errors(record)
+                           if not any(e.path == p or e.path.startswith(p + ".") for p in named)]
+            shown.append({"row_number": item.row_number, "raw": jsonable(dict(item.data)), "record": record,
+                          "errors": errors})
+    finally:
+        if hasattr(items, "close"):
+            items.close()
+    return shown
 
 
 def _check_options(*, mode: str, write: str, on_invalid: str, batch_size: int, retries: int) -> None:

@@ -208,6 +208,33 @@ def sync_job_run(ctx: ActionContext, data: dict) -> dict:
     return SyncRunOut().dump(run)
 
 
+class SyncPreviewParams(ParamsSchema):
+    id = id_field("the job's id or name")
+    rows = fields.Integer(load_default=20, validate=validate.Range(min=1, max=service.PREVIEW_MAX),
+                          metadata={"description": "how many of the source's first rows to map"})
+
+
+class PreviewFieldOut(Schema):
+    field = fields.String()
+    value = fields.Raw(allow_none=True)
+    errors = fields.List(fields.String())
+
+
+class PreviewRowOut(Schema):
+    row_number = fields.Integer()
+    valid = fields.Boolean()
+    # "fields" is the name marshmallow keeps a schema's own fields under
+    fields_ = fields.List(fields.Nested(PreviewFieldOut), data_key="fields", attribute="fields")
+
+
+@action("sync_job_preview", params=SyncPreviewParams, result=[PreviewRowOut], read_only=True)
+def sync_job_preview(ctx: ActionContext, data: dict) -> list:
+    """试运行: map and validate the first rows of the job's source without writing anything; each row's
+    fields with their values and errors side by side (for those who may run the job)."""
+    job = _job(ctx, data["id"])
+    return [PreviewRowOut().dump(row) for row in service.preview_job(ctx.session, ctx.actor, job, rows=data["rows"])]
+
+
 @action("sync_run_list", params=RunListParams, result=[SyncRunOut], read_only=True)
 def sync_run_list(ctx: ActionContext, data: dict) -> list:
     """A job's runs, newest first, with their counts."""

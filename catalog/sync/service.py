@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from connectors import sources
 from connectors.base import SourceError, Stream
-from connectors.engine import run_sync
+from connectors.engine import preview, run_sync
 from connectors.mapping import Mapping, MappingConfigError
 from connectors.outbound import Policy
 
@@ -252,6 +252,56 @@ def _unsealed(values: dict[str, Any], secret_key: str) -> dict[str, Any]:
     if values["target"]:
         values["target"] = secrets.unseal(values["target"], secret_key, "target")
     return values
+
+
+#: the most rows a preview maps
+PREVIEW_MAX = 200
+
+
+def preview_job(session: Session, actor: User | None, job: SyncJob, *, rows: int = 20) -> list[dict[str, Any]]:
+    """Map and validate the first ``rows`` rows of the job's source, writing nothing (试运行): for each
+    row its number and ``fields``, ``[{"field", "value", "errors": [...]}]`` — every mapped field with
+    its value and its errors side by side, then the errors of fields the record lacks."""
+    rules.require(rules.can_write_records(session, actor, job.dataset), f"You cannot run sync job {job.name}")
+    if not isinstance(rows, int) or not 1 <= rows <= PREVIEW_MAX:
+        raise ValidationError.single("rows", f"must be a whole number from 1 to {PREVIEW_MAX}")
+    spec = clear_values(session, job)
+    if spec["source"] == LOCAL_SOURCE:
+        raise ValidationError.single("id", "a push job reads its own records: there is no export to preview")
+    concrete = source_config(session, spec["source"], spec["source_config"], job.dataset.owner_org, check=False)
+    source = sources.get(spec["source"])
+    source.outbound = session.info.get("outbound") or Policy()
+    validator = datastore.validator_for(datastore.get_table(session, job.resource_id))
+    try:
+        shown = preview(source, concrete, Stream(name=spec["stream"]) if spec["stream"] else None,
+                        mapping=spec["mapping"], validator=validator, rows=rows)
+    except SourceError as error:
+        raise ValidationError.single("source_config", str(error)) from None
+    except MappingConfigError as error:
+        raise ValidationError.single("mapping", str(error)) from None
+    return [{"row_number": item["row_number"], "valid": not item["errors"],
+             "fields": _side_by_side(item["record"], item["errors"])} for item in shown]
+
+
+def _side_by_side(record: Any, errors: list[dict[str, str]]) -> list[dict[str, Any]]:
+    by_field: dict[str, list[str]] = {}
+    for error in errors:
+        by_field.setdefault(error["field"], []).append(f"{error['message']} [{error['keyword']}]")
+    fields: list[dict[str, Any]] = []
+
+    def walk(value: Any, path: str) -> None:
+        if isinstance(value, dict) and value:
+            for key, item in value.items():
+                walk(item, f"{path}.{key}" if path else str(key))
+        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            for index, item in enumerate(value):
+                walk(item, f"{path}.{index}")
+        else:
+            fields.append({"field": path, "value": value, "errors": by_field.pop(path, [])})
+
+    walk(record if isinstance(record, dict) else {}, "")
+    fields += [{"field": field, "value": None, "errors": messages} for field, messages in by_field.items()]
+    return fields
 
 
 def delete_job(session: Session, actor: User | None, job: SyncJob) -> None:

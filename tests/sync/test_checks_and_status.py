@@ -111,3 +111,32 @@ def test_a_broken_expression_is_refused_at_definition_naming_its_field(api, make
     unknown = api.call("sync_job_update", {"id": "petition-office", "mapping": {
         **MAPPING, "computed": {"phone_number": "{{ 电话 }}"}}}, token=sysadmin.token)
     assert unknown.status == 409 and "mapping.computed.phone_number" in unknown.error
+
+
+def test_preview_maps_the_first_rows_side_by_side_and_writes_nothing(api, make, sysadmin, tmp_path):
+    dataset = setup(api, make, sysadmin, tmp_path, bad=2)
+    job = create(api, sysadmin, dataset, MAPPING).result
+    reply = api.call("sync_job_preview", {"id": "petition-office", "rows": 3}, token=sysadmin.token)
+    assert reply.status == 200, reply.body
+    rows = reply.result
+    assert [r["row_number"] for r in rows] == [2, 3, 4] and [r["valid"] for r in rows] == [False, False, True]
+    bad = {f["field"]: f for f in rows[0]["fields"]}
+    assert bad["accepted_on"]["value"] == "2026年13月45日"
+    assert bad["accepted_on"]["errors"] == ["'2026年13月45日' is not a date [date]"]
+    good = {f["field"]: f for f in rows[2]["fields"]}
+    assert good["petitioner.name"]["errors"] == [] and good["petitioner.name"]["value"]
+    # nothing written: no record, no quarantine entry, no run
+    search = api.call("datastore_search", {"resource_id": job["resource_id"]}, token=sysadmin.token).result
+    assert search["records"] == []
+    assert api.call("quarantine_list", {"resource_id": job["resource_id"]}, token=sysadmin.token).result == []
+    assert api.call("sync_run_list", {"id": "petition-office"}, token=sysadmin.token).result == []
+    assert api.call("sync_job_preview", {"id": "petition-office", "rows": 0},
+                    token=sysadmin.token).status == 409
+
+
+def test_preview_is_for_those_who_may_run_the_job(api, make, sysadmin, tmp_path):
+    dataset = setup(api, make, sysadmin, tmp_path)
+    assert create(api, sysadmin, dataset, MAPPING).status == 200
+    outsider = make.user("outsider-preview")
+    reply = api.call("sync_job_preview", {"id": "petition-office"}, token=outsider.token)
+    assert reply.status == 403 and "信访" not in reply.body
