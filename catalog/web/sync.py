@@ -81,6 +81,23 @@ def sync_job_run(name: str):
     return redirect(url_for("web.sync_job", name=job.name))
 
 
+@bp.route("/sync/job/<name>/preview")
+@login_required
+def sync_job_preview(name: str):
+    """试运行: the first rows of the job's source mapped and validated, nothing written."""
+    job = _job(name)
+    try:
+        rows = int(request.args.get("rows", 20))
+    except ValueError:
+        rows = 20
+    problem, shown = None, []
+    try:
+        shown = service.preview_job(get_session(), actor(), job, rows=rows)
+    except ValidationError as error:  # the source cannot be read, or the row count is out of range
+        problem = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in error.errors.items())
+    return render_template("sync/preview.html", job=job, rows=shown, problem=problem, count=rows)
+
+
 @bp.route("/sync/run/<run_id>")
 @login_required
 def sync_run(run_id: str):

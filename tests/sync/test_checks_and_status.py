@@ -140,3 +140,17 @@ def test_preview_is_for_those_who_may_run_the_job(api, make, sysadmin, tmp_path)
     outsider = make.user("outsider-preview")
     reply = api.call("sync_job_preview", {"id": "petition-office"}, token=outsider.token)
     assert reply.status == 403 and "信访" not in reply.body
+
+
+def test_the_job_page_offers_a_dry_run_that_shows_values_and_errors_in_chinese(api, client, make, sysadmin, tmp_path):
+    dataset = setup(api, make, sysadmin, tmp_path, bad=1)
+    job = create(api, sysadmin, dataset, MAPPING).result
+    Browser(client).login(sysadmin.name)
+    page = client.get("/sync/job/petition-office").get_data(as_text=True)
+    assert "试运行" in page
+    preview = client.get("/sync/job/petition-office/preview?rows=2")
+    text = preview.get_data(as_text=True)
+    assert preview.status_code == 200 and "未写入任何数据" in text and "第 2 行" in text and "无效" in text
+    assert "2026年13月45日" in text and "is not a date" in text
+    search = api.call("datastore_search", {"resource_id": job["resource_id"]}, token=sysadmin.token).result
+    assert search["records"] == []
