@@ -26,6 +26,7 @@ os.chdir(ROOT)  # mutmut reads setup.cfg from the working directory when it is i
 
 import libcst as cst  # noqa: E402
 from mutmut import __main__ as mutmut_main  # noqa: E402
+from mutmut.configuration import config as mutmut_config  # noqa: E402
 from mutmut.mutation import mutators  # noqa: E402
 from mutmut.mutation.diff_apply import get_diff_for_mutant  # noqa: E402
 from mutmut.stats import status_by_exit_code  # noqa: E402
@@ -152,6 +153,16 @@ def in_scope(mutant_name: str) -> bool:
     return False
 
 
+def refresh_unmutated_files() -> None:
+    """Drop mutants/' copies of the files mutmut does not mutate, so that they are copied afresh (mutmut
+    copies a file only when it is missing; mutated files are rewritten when their source changes)."""
+    for source in mutmut_config().source_paths:
+        for copy in (Path("mutants") / source).rglob("*"):
+            if copy.is_file() and copy.suffix != ".meta" \
+                    and not mutmut_config().should_mutate(copy.relative_to("mutants")):
+                copy.unlink()
+
+
 def generate() -> list[str]:
     """Copy the tree into mutants/, write every mutant, and return the names of those in scope."""
     os.makedirs("mutants", exist_ok=True)
@@ -228,6 +239,7 @@ def main() -> int:
         return report(generate(), started)
     if args.survivors:
         earlier = verdicts() if Path("mutants").exists() else {}
+        refresh_unmutated_files()
         selected = generate()
         current = verdicts()
         again = [name for name in selected
