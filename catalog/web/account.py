@@ -41,13 +41,6 @@ def logout():
     return redirect(url_for("web.search"))
 
 
-@bp.route("/dashboard")
-@login_required
-def dashboard():
-    """The logged-in officer's own account page."""
-    return redirect(url_for("web.user_page", name=actor().name))
-
-
 def _account_page(user, *, new_secret: str | None = None, new_token=None, errors=None, status: int = 200):
     viewer = actor()
     own = rules.can_manage_tokens(viewer, user)

@@ -71,6 +71,17 @@ def record_cells(schema, columns: list[dict[str, Any]], record: dict[str, Any]) 
     return cells
 
 
+def download_url(dataset: Dataset, resource) -> str:
+    """Where the browser gets a resource: the file route for uploads, the dump for a DataStore table
+    (both under the share rules, with the logged-in session), the link itself otherwise."""
+    if resource.url_type == "upload":
+        return url_for("datasets.download", dataset_id=dataset.id, resource_id=resource.id,
+                       filename=resource.url.rsplit("/", 1)[-1])
+    if get_session().get(DatastoreTable, resource.id) is not None:
+        return url_for("datastore.dump", resource_id=resource.id, format="csv", bom="true")
+    return resource.url
+
+
 def _previews(dataset: Dataset, viewer: User | None) -> list[dict[str, Any]]:
     """A few records of each DataStore resource, through the share rules' reader (masked, logged)."""
     session = get_session()
@@ -231,9 +242,7 @@ def dataset_page(name: str):
             schema, dataset.record_schema or ""), freshness=freshness_of(dataset), previews=previews,
         examples=_api_examples(dataset), activities=_activities(dataset), can_request=can_request,
         access=access, item_labels={k: metadata.label(f"items.{k}") for k in forms.ITEM_FIELDS},
-        downloads={r.id: url_for("datasets.download", dataset_id=dataset.id, resource_id=r.id,
-                                 filename=r.url.rsplit("/", 1)[-1]) if r.url_type == "upload" else r.url
-                   for r in dataset.resources})
+        downloads={r.id: download_url(dataset, r) for r in dataset.resources})
     commit()  # the preview's reads are in the access log
     return page
 

@@ -141,3 +141,101 @@ def test_statuses_say_what_happened(browser, catalog, db_session):
     page = browser.text("/dataset/dibao-duixiang")
     assert "修改已保存" in page and "数据资源已发布" not in page
     assert re.search(r"修改了数据资源：[^<]*信息资源名称", page), page[page.find('class="activity"'):][:800]
+
+
+def test_resources_are_added_edited_and_deleted_in_the_browser(browser, catalog, make, db_session, app):
+    import io
+
+    make.dataset("minzheng", name="dibao")
+    browser.login(catalog.asker.name)  # another department's editor
+    assert browser.get("/dataset/dibao/resource/new").status_code == 403
+    browser.login(catalog.editor.name)
+    assert "添加资源" in browser.text("/dataset/dibao")
+    empty = browser.post("/dataset/dibao/resource/new", {"name": "名单"})
+    assert empty.status_code == 422 and "请填写网址或选择要上传的文件" in empty.get_data(as_text=True)
+    response = browser.post("/dataset/dibao/resource/new", {
+        "name": "低保名单", "description": "按月更新", "url": "", "format": "",
+        "upload": (io.BytesIO("姓名\n王芳\n".encode()), "dibao.csv")}, content_type="multipart/form-data")
+    assert response.status_code == 302, response.get_data(as_text=True)[:800]
+    page = browser.text(response.headers["Location"])
+    assert "资源已添加" in page and "低保名单" in page and "上传的文件" in page and "CSV" in page
+    download = re.search(r'href="(/dataset/[^"]+/download/dibao.csv)"', page).group(1)
+    assert browser.get(download).data == "姓名\n王芳\n".encode()
+    edit_url = re.search(r'href="(/dataset/dibao/resource/[^"]+/edit)"', page).group(1)
+    response = browser.post(edit_url, {"name": "低保对象名单", "description": "", "format": "CSV"})
+    assert response.status_code == 302
+    page = browser.text("/dataset/dibao")
+    assert "低保对象名单" in page, page[page.find("class=\"activity\""):][:600]
+    assert "修改了资源：描述、名称" in page, page[page.find("class=\"activity\""):][:600]
+    delete_url = edit_url.replace("/edit", "/delete")
+    browser.login(catalog.asker.name)
+    assert browser.post(delete_url).status_code == 403
+    browser.login(catalog.editor.name)
+    assert browser.post(delete_url).status_code == 302
+    page = browser.text("/dataset/dibao")
+    assert "低保对象名单" not in page.split('id="res-h"')[1].split("</section>")[0]
+    assert "删除了资源“低保对象名单”" in page
+
+
+def test_the_explorer_pages_filters_labels_and_masks_as_the_grant_says(browser, catalog, make, db_session):
+    from tests.web.test_sharing_sync_health import household_dataset
+
+    _dataset, resource = household_dataset(make, db_session, catalog, records=45)
+    url = f"/dataset/huji/resource/{resource.id}"
+    browser.login(catalog.editor.name)
+    page = browser.text(url)
+    assert "共 45 条记录" in page and '<th scope="col" title="head_name">户主姓名</th>' in page
+    assert '<table class="sub">' in page and 'aria-current="page" class="current">1<' in page
+    assert f'href="{url}?page=3"' in page  # 20 a page: three pages, numbered
+    first = re.findall(r'<th scope="col" title="household_number">|<td>(6109\d{14})</td>', page)
+    number = next(n for n in first if n)
+    page = browser.text(f"{url}?f.household_number={number}")
+    assert "共 1 条记录" in page
+    # another department with a grant for head_name only: the rest of the sensitive fields are masked,
+    # and filtering on a masked field is refused, not answered
+    from catalog.auth.models import User
+    from catalog.datasets.service import get_dataset
+    from catalog.sharing.service import approve_request, create_request
+
+    asker = db_session.get(User, catalog.asker.id)
+    request = create_request(db_session, asker, dataset=get_dataset(db_session, "huji"),
+                             organization_id=catalog.consumer["id"], purpose="核实", fields=["head_name"],
+                             expires=None, config={})
+    approve_request(db_session, db_session.get(User, catalog.admin.id), request, fields=["head_name"],
+                    expires=None)
+    db_session.commit()
+    browser.login(catalog.asker.name)
+    page = browser.text(url)
+    assert "共 45 条记录" in page and "已脱敏字段" in page and "户主公民身份号码" in page.split("已脱敏字段")[1][:300]
+    assert not re.search(r"<td>6109\d{12}[0-9X]{2}</td>", page.split("<tbody>")[1].split("</tbody>")[0]
+                         .replace(f"<td>{number}</td>", ""))  # no clear resident ID
+    refused = browser.text(f"{url}?f.head_id_number=610923197101027800")
+    section = refused.split('id="explore-h"')[1].split("</section>")[0]
+    assert "您不能查看这些记录" in section and "<tbody>" not in section
+    # an outsider sees nothing of the records
+    browser.login(catalog.outsider.name)
+    assert "户主姓名</th>" not in browser.text(url)
+
+
+def test_the_dashboard_shows_what_waits_for_me(browser, catalog, make, db_session):
+    from catalog.auth.models import User
+    from catalog.datasets.service import get_dataset
+    from catalog.sharing.service import create_request
+    from tests.web.test_sharing_sync_health import household_dataset
+
+    household_dataset(make, db_session, catalog, records=1)
+    asker = db_session.get(User, catalog.asker.id)
+    request = create_request(db_session, asker, dataset=get_dataset(db_session, "huji"),
+                             organization_id=catalog.consumer["id"], purpose="核实", fields=[], expires=None,
+                             config={})
+    db_session.commit()
+    response = browser.post("/user/login", {"name": catalog.admin.name, "password": "correct-horse"})
+    assert response.headers["Location"] == "/dashboard"  # the landing page after login
+    page = browser.text("/dashboard")
+    approvals = page.split('id="appr-h"')[1].split("</section>")[0]
+    assert "宁陕县住户信息" in approvals and request.deadline.isoformat() in approvals
+    assert "宁陕县人力资源和社会保障局" in approvals
+    browser.login(catalog.asker.name)
+    page = browser.text("/dashboard")
+    assert "暂无待您审批的申请" in page and "宁陕县住户信息" in page.split('id="mine-h"')[1].split("</section>")[0]
+    assert "待处理" in page
