@@ -265,3 +265,25 @@ def list_tags(session: Session, *, query: str | None = None, limit: int = 1000) 
     if query:
         stmt = stmt.where(sa.func.lower(Tag.name).contains(query.lower(), autoescape=True))
     return list(session.scalars(stmt.order_by(Tag.name).limit(limit)))
+
+
+def set_dataset_state(session: Session, actor: User | None, dataset: Dataset, state: str) -> Dataset:
+    """Withdraw a published dataset (``draft``: readers no longer find it) or restore a deleted one (as a
+    draft, to be checked and published again); the activity records the change of state."""
+    rules.require(rules.can_edit_datasets_of(session, actor, dataset.owner_org),
+                  f"You cannot change dataset {dataset.name}")
+    allowed = {("active", "draft"), ("deleted", "draft")}
+    if (dataset.state, state) not in allowed:
+        raise Conflict.single("state", f"A {dataset.state} dataset cannot become {state}")
+    lock_dataset(session, dataset)
+    before = metadata_of(dataset)
+    dataset.state = state
+    touch(dataset)
+    session.flush()
+    index_dataset(session, dataset)
+    after = metadata_of(dataset)
+    record_activity(session, actor, object_id=dataset.id, department_id=dataset.owner_org,
+                    activity_type="changed package",
+                    data={"package": after, "changes": changes_between(before, after)})
+    announce_metadata_changed(session, dataset)  # webhooks outbox
+    return dataset

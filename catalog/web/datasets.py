@@ -14,7 +14,7 @@ from ..activity.service import list_activities
 from ..auth import rules
 from ..auth.models import User
 from ..datasets.models import Dataset
-from ..datasets.service import create_dataset, show_dataset, update_dataset
+from ..datasets.service import create_dataset, delete_dataset, set_dataset_state, show_dataset, update_dataset
 from ..datastore.models import DatastoreTable
 from ..datastore.query import search_records
 from ..datastore.record_schemas import find_record_schema, list_record_schemas
@@ -190,6 +190,8 @@ def activity_text(activity) -> str:
         return _("published the dataset")
     if state is not None and state.get("old") == "active":
         return _("withdrew the dataset")
+    if state is not None and state.get("old") == "deleted":
+        return _("restored the dataset")
     names = _field_names([c for c in changes if c.get("field") != "state"], _dataset_field_label)
     return _("changed the dataset: %(fields)s", fields=names) if names else activity_label(activity.activity_type)
 
@@ -361,3 +363,30 @@ def dataset_edit(name: str):
         return _save(forms.form_from_post(request.form), dataset)
     return render_template("dataset/form.html", **_form_context(forms.form_from_dataset(dataset), {},
                                                                  dataset=dataset))
+
+
+@bp.route("/dataset/<name>/state/<change>", methods=["POST"])
+@login_required
+def dataset_state(name: str, change: str):
+    """Delete, withdraw (back to a draft readers no longer find) or restore (a deleted one, as a draft)."""
+    if change not in ("delete", "withdraw", "restore"):
+        abort(404)
+    session = get_session()
+    viewer = actor()
+    dataset = show_dataset(session, viewer, name)
+    rules.require(rules.can_edit_datasets_of(session, viewer, dataset.owner_org), _("You cannot edit this dataset."))
+    try:
+        if change == "delete":
+            delete_dataset(session, viewer, dataset)
+            message = _("The dataset was deleted; you can still restore it from its page.")
+        else:
+            set_dataset_state(session, viewer, dataset, "draft")
+            message = _("The dataset was withdrawn and is a draft again.") if change == "withdraw" else \
+                _("The dataset was restored as a draft.")
+    except Conflict:
+        session.rollback()
+        flash(_("This cannot be done to the dataset in its present state."), "error")
+        return redirect(url_for("web.dataset_page", name=dataset.name))
+    commit()
+    flash(message, "success")
+    return redirect(url_for("web.dataset_page", name=dataset.name))

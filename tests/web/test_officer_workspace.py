@@ -239,3 +239,22 @@ def test_the_dashboard_shows_what_waits_for_me(browser, catalog, make, db_sessio
     page = browser.text("/dashboard")
     assert "暂无待您审批的申请" in page and "宁陕县住户信息" in page.split('id="mine-h"')[1].split("</section>")[0]
     assert "待处理" in page
+
+
+def test_a_dataset_is_withdrawn_deleted_and_restored_in_the_browser(browser, catalog, make, db_session):
+    make.dataset("minzheng", name="dibao", title="宁陕县低保对象")
+    browser.login(catalog.asker.name)
+    assert browser.post("/dataset/dibao/state/withdraw").status_code == 403
+    browser.login(catalog.editor.name)
+    assert browser.post("/dataset/dibao/state/withdraw").status_code == 302
+    page = browser.text("/dataset/dibao")
+    assert "已撤回" in page and "撤回了数据资源" in page and "草稿" in page
+    browser.post("/user/logout")
+    assert "宁陕县低保对象" not in browser.text("/dataset?q=低保")  # readers no longer find it
+    browser.login(catalog.editor.name)
+    assert browser.post("/dataset/dibao/state/delete").status_code == 302
+    page = browser.text("/dataset/dibao")
+    assert "已删除" in page and "恢复" in page
+    assert browser.post("/dataset/dibao/state/restore").status_code == 302
+    page = browser.text("/dataset/dibao")
+    assert "恢复了数据资源" in page and "草稿" in page
