@@ -15,7 +15,7 @@ from typing import Iterator
 
 import sqlalchemy as sa
 
-from ..errors import Conflict
+from ..errors import DATABASE_DOWN, Conflict
 
 
 def _key(job_id: str) -> int:
@@ -35,8 +35,12 @@ def job_lock(engine: sa.Engine, job_id: str, job_name: str) -> Iterator[None]:
             try:
                 yield
             finally:
-                connection.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _key(job_id)})
-                connection.commit()
+                try:
+                    connection.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _key(job_id)})
+                    connection.commit()
+                except DATABASE_DOWN:
+                    # the server lost this connection (an outage, a restart): the lock went with it
+                    connection.invalidate()
         return
     database = engine.url.database or ""
     folder = Path(database).parent if database not in ("", ":memory:") else Path(os.environ.get("TMPDIR", "/tmp"))
