@@ -6,6 +6,7 @@ are printed as one line and end the command with a non-zero exit code, never a t
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 from pathlib import Path
 
@@ -146,6 +147,26 @@ def user_create(name: str, password: str, email: str | None, fullname: str | Non
                               fullname=fullname, sysadmin=sysadmin, check_auth=False)
         session.commit()
         click.echo(f"Created {'sysadmin' if account.sysadmin else 'user'} {account.name} ({account.id})")
+
+
+@user.command("reset-password")
+@click.argument("name")
+@click.option("--password", default=None, help="the new password (default: a random one, printed once)")
+def user_reset_password(name: str, password: str | None) -> None:
+    """Set a new password for an account (a forgotten one), and print it when it was generated."""
+    from .auth.service import change_password, get_user
+    from .db import get_session
+
+    app = _app()
+    with app.app_context():
+        session = get_session()
+        account = get_user(session, name)
+        generated = password is None
+        password = password or secrets.token_urlsafe(12)
+        change_password(session, None, account, new_password=password, check_auth=False)
+        session.commit()
+        click.echo(f"New password for {account.name}: {password}" if generated else
+                   f"Password of {account.name} changed")
 
 
 @main.group()
@@ -582,6 +603,111 @@ def serve(host: str, port: int | None, threads: bool) -> None:
     run_simple(host, port, app, threaded=threads, use_reloader=False, use_debugger=False)
 
 
+
+
+# --- departments and datasets from files: a whole set-up can be scripted -------------------------
+
+
+def _definition_file(path: str) -> dict:
+    """A YAML or JSON file holding one object (JSON is YAML: one loader reads both)."""
+    import yaml
+
+    try:
+        definition = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise ValidationError.single("file", f"{path} is not valid YAML or JSON: {error}") from None
+    if not isinstance(definition, dict):
+        raise ValidationError.single("file", f"{path} must hold an object of fields")
+    return definition
+
+
+def _flat_errors(messages, prefix: str = "") -> dict[str, list[str]]:
+    if isinstance(messages, dict):
+        flat: dict[str, list[str]] = {}
+        for key, value in messages.items():
+            flat.update(_flat_errors(value, f"{prefix}.{key}" if prefix else str(key)))
+        return flat
+    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        return {prefix or "__root__": list(messages)}
+    return {prefix or "__root__": [str(messages)]}
+
+
+def _call_action(name: str, data: dict, username: str | None):
+    """Run the API action ``name`` as ``username`` (default: a sysadmin) with the API's own parameter
+    checks and rules, and commit; its result."""
+    from marshmallow import ValidationError as SchemaValidationError
+
+    from .api.registry import ACTIONS, ActionContext
+    from .db import get_session
+
+    app = _app()
+    with app.app_context():
+        spec = ACTIONS[name]
+        session = get_session()
+        actor = _cli_actor(session, username)
+        if spec.params is not None:
+            try:
+                data = spec.params().load(data)
+            except SchemaValidationError as error:
+                raise ValidationError(_flat_errors(error.messages)) from None
+        result = spec.func(ActionContext(session=session, actor=actor, config=app.config), data)
+        session.commit()
+        return result
+
+
+@main.group()
+def department() -> None:
+    """Departments (organizations), as organization_create makes them."""
+
+
+@department.command("create")
+@click.argument("name", required=False)
+@click.option("--title", default=None)
+@click.option("--code", default=None, help="the unified social credit code")
+@click.option("--description", default=None)
+@click.option("--file", "path", type=click.Path(exists=True, dir_okay=False),
+              help="a YAML or JSON file with organization_create's fields (instead of NAME and options)")
+@click.option("--as", "username", default=None, help="the account creating it (default: a sysadmin)")
+def department_create(name: str | None, title: str | None, code: str | None, description: str | None,
+                      path: str | None, username: str | None) -> None:
+    """Register a department: catalog department create NAME --title 宁陕县民政局, or --file dept.yml."""
+    data = _definition_file(path) if path else {}
+    data.update({k: v for k, v in {"name": name, "title": title, "code": code,
+                                   "description": description}.items() if v is not None})
+    if not data.get("name"):
+        raise ValidationError.single("name", "Missing value: give NAME or a file with a name")
+    made = _call_action("organization_create", data, username)
+    click.echo(f"Created department {made['name']} ({made['title']}) {made['id']}")
+
+
+@department.command("list")
+def department_list() -> None:
+    """Every department: name, title, code."""
+    import sqlalchemy as sa
+
+    from .db import get_session
+    from .departments.models import Department
+
+    app = _app()
+    with app.app_context():
+        for found in get_session().scalars(sa.select(Department).order_by(Department.name)):
+            click.echo(f"{found.name}\t{found.title}\t{found.code or ''}")
+
+
+@main.group()
+def dataset() -> None:
+    """Datasets, as package_create makes them."""
+
+
+@dataset.command("create")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--as", "username", default=None, help="the account creating it (default: a sysadmin)")
+def dataset_create(file: str, username: str | None) -> None:
+    """Register the dataset described in FILE (YAML or JSON, package_create's fields: name, title,
+    owner_org, record_schema, share_type, update_cycle, resources, …)."""
+    made = _call_action("package_create", _definition_file(file), username)
+    click.echo(f"Created dataset {made['name']} in {made.get('organization', {}).get('name', made.get('owner_org'))} "
+               f"{made['id']}" + (f" (record schema {made['record_schema']})" if made.get("record_schema") else ""))
 
 
 from .exchange.cli import exchange as _exchange_commands  # noqa: E402  (catalog exchange …)

@@ -35,6 +35,8 @@ def test_demo_load_is_idempotent_and_prints_the_admin_login(env):
     assert first.exit_code == 0, first.output
     assert "Demo data loaded: 6 departments, 6 users, 8 datasets" in first.output
     assert "Sysadmin login: admin / " in first.output
+    officers = [line for line in first.output.splitlines() if line.startswith("Officer login (")]
+    assert len(officers) == 6 and all(" / " in line for line in officers)  # one login per department
     token_line = next(line for line in first.output.splitlines() if line.startswith("API token"))
     second = run("demo", "load")
     assert "nothing added" in second.output
@@ -151,11 +153,16 @@ def test_demo_syncs_three_department_systems_with_bad_rows_in_quarantine(env, mo
     assert "Synced police-households: succeeded (read 200, inserted 200)" in loaded.output
     assert "Synced hr-migrant-households: succeeded" in loaded.output
     petition = next(line for line in loaded.output.splitlines() if line.startswith("Synced petition-office"))
-    assert "succeeded" in petition and "quarantined 8" in petition
+    assert "with_errors" in petition and "quarantined 8" in petition  # 8 of 150 rows invalid: not "succeeded"
     listed = run("quarantine", "list", "--job", "petition-office")
     lines = listed.output.strip().splitlines()
     assert len(lines) == 8
     assert any("accepted_on: '2026年13月01日' is not a date" in line for line in lines)
+    # 试运行 of the same job: values and errors side by side, nothing written, exit 1 for the invalid rows
+    preview = run("sync", "preview", "petition-office", "--rows", "150")
+    assert preview.exit_code == 1 and preview.output.rstrip().endswith("150 rows mapped, 8 invalid; nothing was written")
+    assert "✗ '2026年13月01日' is not a date [date]" in preview.output
+    assert len(run("quarantine", "list", "--job", "petition-office").output.strip().splitlines()) == 8
     # civil affairs' own catalog pulled the petitions through the ckan source, under its share grant
     second = next(line for line in loaded.output.splitlines() if line.startswith("Second catalog"))
     assert "county-petitions pulled the county petitions through the ckan source" in second
@@ -218,3 +225,21 @@ def test_connection_commands_register_list_refuse_and_remove(env):
     assert b"cat_secret" not in stored  # sealed
     removed = run("connection", "remove", "xfj-exports")
     assert removed.exit_code == 0 and "xfj-exports" not in run("connection", "list").output
+
+
+def test_reset_password_prints_a_new_one_that_logs_in(env):
+    run("db", "upgrade")
+    run("user", "create", "li", "--password", "forgotten-pw")
+    reset = run("user", "reset-password", "li")
+    assert reset.exit_code == 0, reset.output
+    password = reset.output.strip().rsplit(": ", 1)[1]
+    from catalog import create_app
+
+    client = create_app().test_client()
+    assert client.post("/user/login", data={"name": "li", "password": "forgotten-pw"}).status_code in (400, 401)
+    with client.application.app_context():
+        from catalog.auth.service import authenticate_password
+        from catalog.db import get_session
+
+        assert authenticate_password(get_session(), "li", "forgotten-pw") is None
+        assert authenticate_password(get_session(), "li", password) is not None
