@@ -94,13 +94,19 @@ def load_demo(app: Flask) -> list[str]:
         create_department(session, admin, name=item["name"], title=item["title"], code=code,
                           description=item["description"])
         added["departments"] += 1
+    officers: dict[str, str] = {}  # one login per department, printed once (passwords are not kept)
     for item in data["users"]:
         if session.scalar(sa.select(User.id).where(User.name == item["name"])):
             continue
-        user = create_user(session, None, name=item["name"], password=secrets.token_urlsafe(12),
+        password = secrets.token_urlsafe(12)
+        user = create_user(session, None, name=item["name"], password=password,
                            fullname=item["fullname"], check_auth=False)
-        set_member(session, admin, get_department(session, item["department"]), user, item["role"])
+        department = get_department(session, item["department"])
+        set_member(session, admin, department, user, item["role"])
+        officers.setdefault(department.title, f"Officer login ({department.title}, {item['role']}): "
+                                              f"{user.name} / {password}")
         added["users"] += 1
+    lines.extend(officers.values())
     for item in data["datasets"]:
         if session.scalar(sa.select(Dataset.id).where(Dataset.name == item["name"])):
             continue

@@ -158,3 +158,19 @@ def authenticate_headers(session: Session, headers) -> tuple[User | None, ApiTok
     if secret is None:
         return None, None
     return authenticate_token(session, secret)
+
+
+def change_password(session: Session, actor: User | None, user: User, *, new_password: str,
+                    current_password: str | None = None, check_auth: bool = True) -> User:
+    """Set a new password: the account's owner gives the current one (a sysadmin too, for their own); a
+    sysadmin resets anyone else's without it; the CLI (``check_auth=False``) resets any. 409 naming the field when refused."""
+    if check_auth:
+        own = actor is not None and actor.id == user.id
+        rules.require(own or rules.is_sysadmin(actor), "Only the account's owner or a sysadmin can set its password")
+        if own and not password_matches(user.password_hash, current_password or ""):
+            raise ValidationError.single("current_password", "is not your current password")
+    if len(new_password) < MIN_PASSWORD_LENGTH:
+        raise ValidationError.single("password", f"must be at least {MIN_PASSWORD_LENGTH} characters")
+    user.password_hash = hash_password(new_password)
+    session.flush()
+    return user

@@ -6,11 +6,12 @@ from flask_babel import gettext as _
 from flask_login import login_required, login_user, logout_user
 
 from ..auth import rules
-from ..auth.service import authenticate_password, create_token, get_user, list_tokens, revoke_token, show_user
+from ..auth.service import (authenticate_password, change_password, create_token, create_user, get_user,
+                            list_tokens, revoke_token, show_user)
 from ..db import get_session
 from ..departments.service import departments_of
-from ..errors import NotFound
-from .common import actor, bp, commit, safe_next
+from ..errors import NotFound, ValidationError
+from .common import actor, bp, commit, messages, safe_next
 from .i18n import LANGUAGES
 from .login import SessionUser
 
@@ -47,7 +48,9 @@ def _account_page(user, *, new_secret: str | None = None, new_token=None, errors
     tokens = list_tokens(get_session(), viewer, user=user) if own else []
     return render_template("account/user.html", user=user, own=own, tokens=tokens, new_secret=new_secret,
                            new_token=new_token, errors=errors or {}, token_days=TOKEN_DAYS,
-                           memberships=departments_of(get_session(), user)), status
+                           memberships=departments_of(get_session(), user),
+                           is_self=viewer is not None and viewer.id == user.id,
+                           can_reset=rules.is_sysadmin(viewer) and viewer.id != user.id), status
 
 
 @bp.route("/user/<name>")
@@ -99,3 +102,53 @@ def set_language(code: str):
     if code in LANGUAGES:
         session["lang"] = code
     return redirect(safe_next(request.args.get("next"), url_for("web.search")))
+
+
+@bp.route("/user/<name>/password", methods=["POST"])
+@login_required
+def password_change(name: str):
+    """Change my own password (with the current one), or, as a sysadmin, reset another account's."""
+    session_ = get_session()
+    user = show_user(session_, actor(), name)
+    new = request.form.get("password") or ""
+    if new != (request.form.get("password_confirm") or ""):
+        return _account_page(user, errors={"password_confirm": [_("The two passwords differ.")]}, status=422)
+    try:
+        change_password(session_, actor(), user, new_password=new,
+                        current_password=request.form.get("current_password"))
+    except ValidationError as invalid:
+        session_.rollback()
+        return _account_page(user, errors=messages(invalid.errors), status=422)
+    commit()
+    flash(_("The password was changed."), "success")
+    return redirect(url_for("web.user_page", name=user.name))
+
+
+@bp.route("/user/new", methods=["GET", "POST"])
+@login_required
+def user_new():
+    """A sysadmin creates an account; a department admin then adds it to the department with a role."""
+    rules.require(rules.is_sysadmin(actor()), _("Only the data authority (sysadmins) can create accounts."))
+    values = {"name": "", "fullname": "", "email": ""}
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        values = {k: (request.form.get(k) or "").strip()[:100] for k in values}
+        password = request.form.get("password") or ""
+        if not values["name"]:
+            errors["name"] = [_("Missing value")]
+        elif password != (request.form.get("password_confirm") or ""):
+            errors["password_confirm"] = [_("The two passwords differ.")]
+        else:
+            session_ = get_session()
+            try:
+                user = create_user(session_, actor(), name=values["name"], password=password,
+                                   fullname=values["fullname"] or None, email=values["email"] or None)
+            except ValidationError as invalid:
+                session_.rollback()
+                errors = messages(invalid.errors)
+            else:
+                commit()
+                flash(_("The account %(name)s was created; add it to a department on the department's page.",
+                        name=user.name), "success")
+                return redirect(url_for("web.user_page", name=user.name))
+    return render_template("account/new.html", values=values, errors=errors), 422 if errors else 200

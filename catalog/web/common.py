@@ -27,6 +27,9 @@ KNOWN_MESSAGES = {
     "Missing value": N_("Missing value"),
     "must be a date written as YYYY-MM-DD": N_("must be a date written as YYYY-MM-DD"),
     "must be a date in the future": N_("must be a date in the future"),
+    "is not your current password": N_("is not your current password"),
+    "must be at least 8 characters": N_("must be at least 8 characters"),
+    "must be an http, https or ftp address": N_("must be an http, https or ftp address"),
 }
 
 

@@ -258,3 +258,44 @@ def test_a_dataset_is_withdrawn_deleted_and_restored_in_the_browser(browser, cat
     assert browser.post("/dataset/dibao/state/restore").status_code == 302
     page = browser.text("/dataset/dibao")
     assert "恢复了数据资源" in page and "草稿" in page
+
+
+def test_accounts_are_created_added_and_their_passwords_changed_in_the_browser(browser, catalog, sysadmin):
+    browser.login(catalog.admin.name)
+    assert browser.get("/user/new").status_code == 403  # a department admin does not create accounts
+    browser.login(sysadmin.name)
+    differ = browser.post("/user/new", {"name": "zhang_san", "fullname": "张三", "email": "",
+                                        "password": "first-password", "password_confirm": "other"})
+    assert differ.status_code == 422 and "两次输入的密码不一致" in differ.get_data(as_text=True)
+    short = browser.post("/user/new", {"name": "zhang_san", "password": "short", "password_confirm": "short"})
+    assert short.status_code == 422 and "至少 8 个字符" in short.get_data(as_text=True)
+    created = browser.post("/user/new", {"name": "zhang_san", "fullname": "张三", "email": "",
+                                         "password": "first-password", "password_confirm": "first-password"})
+    assert created.status_code == 302 and "账号 zhang_san 已创建" in browser.text(created.headers["Location"])
+    # the department admin adds the new account as an editor
+    browser.login(catalog.admin.name)
+    added = browser.post("/organization/minzheng/members", {"username": "zhang_san", "role": "editor"})
+    assert added.status_code == 302
+    # the new officer logs in, and changes the password (the current one is needed)
+    browser.login("zhang_san", "first-password")
+    assert "宁陕县民政局" in browser.text("/dashboard")
+    wrong = browser.post("/user/zhang_san/password", {"current_password": "guess", "password": "second-password",
+                                                      "password_confirm": "second-password"})
+    assert wrong.status_code == 422 and "与当前密码不符" in wrong.get_data(as_text=True)
+    changed = browser.post("/user/zhang_san/password", {"current_password": "first-password",
+                                                        "password": "second-password",
+                                                        "password_confirm": "second-password"})
+    assert changed.status_code == 302
+    browser.post("/user/logout")
+    assert browser.post("/user/login", {"name": "zhang_san", "password": "first-password"}).status_code == 401
+    browser.login("zhang_san", "second-password")
+    # nobody else's password: another officer cannot reset it
+    assert browser.post(f"/user/{catalog.editor.name}/password",
+                        {"password": "taken-over-1", "password_confirm": "taken-over-1"}).status_code == 403
+    # the sysadmin resets a forgotten one without knowing it
+    browser.login(sysadmin.name)
+    reset = browser.post("/user/zhang_san/password", {"password": "third-password",
+                                                      "password_confirm": "third-password"})
+    assert reset.status_code == 302
+    browser.post("/user/logout")
+    browser.login("zhang_san", "third-password")
