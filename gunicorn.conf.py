@@ -19,9 +19,8 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 # seconds an idle keep-alive connection stays open; behind a proxy, keep it below the proxy's own
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
-# a worker is replaced after this many requests (bounded memory growth); jitter spreads the restarts
-max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "2000"))
-max_requests_jitter = 200
+# no max_requests: a worker replaced on a request count would cut the dumps it is streaming after
+# graceful_timeout; a restart (deploy, SIGHUP) does the same, so deploy when no long dump is running
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
 errorlog = "-"
 # proxies in front set X-Forwarded-*: CATALOG_PROXY_COUNT tells the app how many to trust
