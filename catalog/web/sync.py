@@ -8,10 +8,12 @@ from flask_babel import gettext as _
 from flask_login import login_required
 
 from ..auth import rules
+from ..datastore.models import DatastoreTable
 from ..db import get_session
 from ..errors import NotFound, ValidationError
 from ..sync import quarantine, service, tasks
 from ..sync.models import COUNTS, SyncRun
+from . import labels
 from .common import actor, bp, commit, messages
 
 QUARANTINE_LIMIT = 100
@@ -117,8 +119,14 @@ def _quarantine_page(*, errors=None, failed_id=None, drafts=None, status=200):
     job = _job(job_name) if job_name else None
     entries = quarantine.list_entries(session, actor(), resource_id=None, job_id=job.id if job else None,
                                       status="open", offset=0, limit=QUARANTINE_LIMIT)
-    rows = [{"entry": e, "draft": (drafts or {}).get(e.id) or json.dumps(e.raw, ensure_ascii=False, indent=1)}
-            for e in entries]
+    rows = []
+    for e in entries:
+        source_job = quarantine.job_of(session, e)
+        schema = session.get(DatastoreTable, e.resource_id).schema_document or None
+        rows.append({"entry": e, "draft": (drafts or {}).get(e.id) or json.dumps(e.raw, ensure_ascii=False, indent=1),
+                     "source": (source_job.title or source_job.name) if source_job else _("API upload"),
+                     "labels": {p.get("field", ""): labels.field_label(schema, p.get("field", ""))
+                                for p in e.errors or []}})
     return render_template("sync/quarantine.html", rows=rows, job=job, errors=errors or {},
                            failed_id=failed_id), status
 

@@ -77,7 +77,9 @@ def test_a_quarantined_source_row_of_a_mapped_job_is_fixed_and_retried(browser, 
     db_session.add(entry)
     db_session.commit()
     browser.login(catalog.editor.name)
-    assert "户编号" in browser.text("/sync/quarantine?job=huji-csv")
+    page = browser.text("/sync/quarantine?job=huji-csv")
+    # labelled by its job and its field, not sync:<uuid> and last_visit_date
+    assert "户编号" in page and "户籍CSV同步" in page and f"sync:{run.id}" not in page and "最近走访日期</span>：" in page
     # still wrong: the mapping's own error on the date, not "required" errors for every field
     response = browser.post(f"/sync/quarantine/{entry.id}", {"action": "retry", "record": json.dumps(
         {**row, "最近走访日期": "2026年14月01日"}, ensure_ascii=False)})
