@@ -301,3 +301,36 @@ def test_accounts_are_created_added_and_their_passwords_changed_in_the_browser(b
     assert reset.status_code == 302
     browser.post("/user/logout")
     browser.login("zhang_san", "third-password")
+
+
+def _visible_text(page: str) -> str:
+    """What a reader sees: no tags, attributes, code samples or editable raw rows."""
+    page = re.sub(r"(?s)<(script|style|pre|code|textarea)\b.*?</\1>", " ", page)
+    return re.sub(r"<[^>]+>", " ", page)
+
+
+def test_the_chinese_pages_show_no_field_keys_and_no_untranslated_messages(browser, catalog, make, db_session):
+    from babel.messages.pofile import read_po
+    from schemas import load_schema
+    from tests.web.test_sharing_sync_health import TRANSLATIONS, household_dataset
+
+    _dataset, resource = household_dataset(make, db_session, catalog, records=3)
+    schema = load_schema("records", "household", 1)
+    keys = set(schema["properties"]) | set(schema["properties"]["members"]["items"]["properties"])
+    keys = {k for k in keys if "_" in k}  # e.g. head_id_number; plain words such as "name" are ambiguous
+    with open(TRANSLATIONS / "en" / "LC_MESSAGES" / "messages.po", "rb") as f:
+        english = [m.id if isinstance(m.id, str) else m.id[0] for m in read_po(f) if m.id]
+    sentences = [m for m in english if " " in m and "%(" not in m and len(m) > 12]
+    pages = ["/dataset/huji", f"/dataset/huji/resource/{resource.id}", "/dashboard", "/sharing", "/sync",
+             "/sync/quarantine", f"/user/{catalog.editor.name}", "/dataset/new", "/dataset", "/organization",
+             "/dataset/huji/resource/new"]
+    browser.login(catalog.editor.name)
+    for url in pages:
+        text = _visible_text(browser.text(url))
+        shown_keys = sorted(k for k in keys if re.search(rf"\b{k}\b", text))
+        assert not shown_keys, (url, shown_keys)
+        untranslated = [s for s in sentences if s in text]
+        assert not untranslated, (url, untranslated[:5])
+    browser.login(catalog.asker.name)
+    text = _visible_text(browser.text("/dataset/huji/request-access"))
+    assert not [k for k in keys if re.search(rf"\b{k}\b", text)]
