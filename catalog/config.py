@@ -26,6 +26,7 @@ DEFAULTS = {
     "SYNC_QUEUE_TIMEOUT": 3600,  # seconds a dispatched run may wait for a worker before it is failed
     "SYNC_HEARTBEAT": 10,  # seconds between two heartbeats of a running sync run
     "SYNC_HEARTBEAT_TIMEOUT": 60,  # a running run silent this long is closed failed, "worker lost" (scheduler)
+    "SYNC_RUN_IN_REQUEST": False,  # sync_job_run waits for the run inside the request (tests); default: queued
     "SYNC_FINAL_WRITE_RETRY": 600,  # seconds a finished run keeps retrying to record its end while the database is down
     "SHARE_DEADLINE_DAYS": 10,  # working days a provider has to answer a share request
     "HOLIDAYS": "",  # comma-separated ISO dates excluded from working days
@@ -57,7 +58,7 @@ _INT_SETTINGS = {"MAX_CONTENT_LENGTH", "MAX_JSON_BYTES", "MAX_JSON_DEPTH", "TOKE
                  "DATASTORE_MAX_RECORDS", "SHARE_DEADLINE_DAYS", "PROXY_COUNT", "SYNC_QUEUE_TIMEOUT", "SYNC_HEARTBEAT", "SYNC_HEARTBEAT_TIMEOUT",
                  "SYNC_FINAL_WRITE_RETRY",
                  "WEBHOOK_MAX_ATTEMPTS", "WEBHOOK_TIMEOUT"}
-_BOOL_SETTINGS = {"SQL_ECHO", "RATELIMIT_ENABLED", "SESSION_COOKIE_SECURE"}
+_BOOL_SETTINGS = {"SYNC_RUN_IN_REQUEST", "SQL_ECHO", "RATELIMIT_ENABLED", "SESSION_COOKIE_SECURE"}
 
 
 def from_environment(environ: dict[str, str] | None = None) -> dict:

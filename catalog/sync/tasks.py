@@ -19,6 +19,7 @@ from kombu import Connection
 from ..db import get_db, utcnow
 from ..errors import BROKER_DOWN, OUTAGES, Conflict, Unavailable
 from . import service
+from .locks import job_lock
 from .models import SyncRun
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,41 @@ def send_unsent(app: Flask) -> list[str]:
         send(app, run)
         sent.append(run.id)
     return sent
+
+
+def start_run(app: Flask, job_id: str, trigger: str = "api") -> str:
+    """Queue a run of a job now and return its id at once (:class:`Conflict` when the job is running).
+
+    With a broker the run goes to the workers (a broker outage leaves it in the outbox: the scheduler
+    sends it); without one it runs in a background thread of this process. Either way the caller (an
+    HTTP request) does not wait for the run."""
+    database = get_db(app)
+    with database.session() as session:
+        job = service.get_job(session, job_id)
+        job_id, job_name = job.id, job.name
+    with job_lock(database.engine, job_id, job_name):
+        pass  # not running now (a run that starts meanwhile makes this one skipped)
+    run_id = service.queue_run(database, job_id, trigger=trigger)
+    if app.config.get("BROKER_URL"):
+        with database.session() as session:
+            run = session.get(SyncRun, run_id)
+            session.expunge(run)
+        try:
+            send(app, run)
+        except Unavailable as error:
+            OUTAGES.failed("broker", error.cause, log)  # the scheduler sends it when the broker is back
+        return run_id
+
+    def target():
+        try:
+            service.run_job(database, job_id, trigger=trigger, run_id=run_id)
+        except Conflict:
+            service.skip_queued_run(database, run_id, f"sync job {job_name} was already running")
+        except Exception:  # noqa: BLE001 - the run records its own failures; this is a last resort
+            log.exception("sync run %s stopped before recording its end", run_id)
+
+    threading.Thread(target=target, name=f"sync-{job_id}", daemon=True).start()
+    return run_id
 
 
 def dispatch(app: Flask, job_id: str, trigger: str = "schedule") -> str:

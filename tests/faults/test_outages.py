@@ -247,3 +247,39 @@ def test_a_run_cut_by_a_database_outage_ends_failed_with_its_cause_and_the_cli_p
     assert re.search(r"read\s+\d+", out) and "Traceback" not in out
     assert expected_counts_balance(run.counts) or run.counts["read"] >= 0
     print(f"run cut by a 4-s database outage: {run.error_message}")
+
+
+def test_sync_job_run_answers_at_once_with_the_queued_run_which_then_runs(catalog, redis, monkeypatch):
+    job = csv_job(catalog, "api-run", 3000, batch_size=100)
+    client = catalog.app.test_client()
+    auth = {"Authorization": catalog.admin_token}
+
+    def finished(run_id: str) -> dict:
+        def done():
+            run = client.get(f"/api/3/action/sync_run_show?id={run_id}", headers=auth).get_json()["result"]
+            return run if run["status"] not in ("queued", "running") else None
+        return wait_for(done, timeout=120, interval=0.3, what=f"run {run_id} to finish")
+
+    # without a broker: a background thread of the web process runs it
+    monkeypatch.setitem(catalog.app.config, "BROKER_URL", None)
+    started = time.monotonic()
+    reply = client.post("/api/3/action/sync_job_run", json={"id": job["name"]}, headers=auth)
+    answered = time.monotonic() - started
+    assert reply.status_code == 200, reply.get_data(as_text=True)
+    queued = reply.get_json()["result"]
+    assert queued["status"] == "queued" and answered < 3, (queued, answered)
+    run = finished(queued["id"])
+    assert run["status"] == "succeeded" and run["counts"]["inserted"] == 3000 and run["trigger"] == "api"
+    print(f"sync_job_run answered in {answered:.2f} s without a broker")
+
+    # with a broker: the run goes to a worker
+    monkeypatch.setitem(catalog.app.config, "BROKER_URL", redis.url)
+    with running_worker_env(catalog):
+        started = time.monotonic()
+        reply = client.post("/api/3/action/sync_job_run", json={"id": job["name"]}, headers=auth)
+        answered = time.monotonic() - started
+        queued = reply.get_json()["result"]
+        assert reply.status_code == 200 and queued["status"] == "queued" and answered < 3, (queued, answered)
+        run = finished(queued["id"])
+    assert run["status"] == "succeeded" and run["counts"]["unchanged"] == 3000, run
+    assert [r.id for r in catalog.runs(job)][-1] == queued["id"]
