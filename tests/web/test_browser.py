@@ -62,7 +62,7 @@ def page_for(chromium, site):
             page.get_by_label("用户名").fill(user.name)
             page.get_by_label("密码").fill("correct-horse")
             page.get_by_role("button", name="登录").click()
-            page.wait_for_url(re.compile(r"/user/"))
+            page.wait_for_url(re.compile(r"/dashboard"))
         return page
 
     yield open_page
@@ -142,7 +142,7 @@ def test_register_publish_find_and_switch_language(page_for, site, catalog, make
 
 def test_create_and_revoke_a_token(page_for, site, catalog):
     page = page_for(catalog.editor)
-    page.goto(f"{site}/dashboard")
+    page.get_by_role("link", name=f"User {catalog.editor.name}").click()  # the account page, from the menu
     page.get_by_label("令牌名称").fill("同步脚本")
     page.get_by_label("权限范围").select_option("read")
     page.get_by_role("button", name="创建令牌").click()
@@ -153,7 +153,7 @@ def test_create_and_revoke_a_token(page_for, site, catalog):
 
     assert requests.get(f"{site}/api/3/action/package_list", headers={"Authorization": secret},
                         timeout=10).status_code == 200
-    page.goto(f"{site}/dashboard")
+    page.goto(f"{site}/user/{catalog.editor.name}")
     assert secret not in page.content()
     page.get_by_role("button", name="吊销令牌 同步脚本").click()
     assert "已吊销" in page.inner_text(".flashes")
@@ -181,3 +181,68 @@ def test_request_access_from_another_department_and_approve_it(page_for, site, c
     assert "已同意该申请" in admin.inner_text(".flashes")
     asker.reload()
     assert "已同意" in asker.inner_text("table.requests >> nth=1")
+
+
+def test_attach_an_upload_and_explore_masked_records(page_for, site, catalog, make, db_session, tmp_path):
+    """An officer attaches a file to a dataset; a granted reader explores the records, masked as the grant says."""
+    from tests.web.test_sharing_sync_health import household_dataset
+
+    _dataset, resource = household_dataset(make, db_session, catalog, records=30)
+    editor = page_for(catalog.editor)
+    assert "我的工作台" in editor.inner_text("h1")
+    editor.goto(f"{site}/dataset/huji")
+    editor.get_by_role("link", name="添加资源").click()
+    editor.get_by_label("资源名称").fill("住户名册（表格）")
+    upload = tmp_path / "huji.csv"
+    upload.write_text("户编号,户主姓名\n610923110201051572,马兰\n", encoding="utf-8")
+    editor.get_by_label("上传文件").set_input_files(str(upload))
+    editor.get_by_role("button", name="保存").click()
+    editor.wait_for_url(re.compile(r"/dataset/huji/resource/"))
+    assert "资源已添加" in editor.inner_text(".flashes") and "上传的文件" in editor.inner_text("body")
+    shot(editor, "resource-upload")
+    editor.goto(f"{site}/dataset/huji/resource/{resource.id}")
+    assert "共 30 条记录" in editor.inner_text("body") and "户主姓名" in editor.inner_text("table.preview thead")
+    editor.get_by_role("link", name="2", exact=True).click()
+    editor.wait_for_url(re.compile(r"page=2"))
+    shot(editor, "explorer")
+
+
+def test_the_dashboard_shows_a_pending_approval_with_its_deadline(page_for, site, catalog, make, db_session):
+    from catalog.auth.models import User
+    from catalog.datasets.service import get_dataset
+    from catalog.sharing.service import create_request
+    from tests.web.test_sharing_sync_health import household_dataset
+
+    household_dataset(make, db_session, catalog, records=1)
+    request = create_request(db_session, db_session.get(User, catalog.asker.id),
+                             dataset=get_dataset(db_session, "huji"), organization_id=catalog.consumer["id"],
+                             purpose="核实", fields=[], expires=None, config={})
+    db_session.commit()
+    admin = page_for(catalog.admin)
+    card = admin.locator("section", has_text="待我审批的共享申请")
+    assert "宁陕县住户信息" in card.inner_text() and request.deadline.isoformat() in card.inner_text()
+    shot(admin, "dashboard")
+
+
+def test_create_an_account_add_it_to_a_department_and_log_in(page_for, site, catalog, sysadmin):
+    admin = page_for(sysadmin)
+    admin.get_by_role("link", name="创建账号").click()
+    admin.get_by_label("用户名").fill("li_si")
+    admin.get_by_label("姓名").fill("李四")
+    admin.get_by_label("密码", exact=True).fill("li-si-password")
+    admin.get_by_label("再次输入密码").fill("li-si-password")
+    shot(admin, "account-new")
+    admin.get_by_role("button", name="创建账号").click()
+    admin.wait_for_url(f"{site}/user/li_si")
+    department_admin = page_for(catalog.admin)
+    department_admin.goto(f"{site}/organization/minzheng#members")
+    department_admin.get_by_role("textbox", name="用户名").fill("li_si")
+    department_admin.get_by_role("button", name="添加").click()
+    assert "li_si" in department_admin.inner_text("#members")
+    officer = page_for()
+    officer.goto(f"{site}/user/login")
+    officer.get_by_label("用户名").fill("li_si")
+    officer.get_by_label("密码").fill("li-si-password")
+    officer.get_by_role("button", name="登录").click()
+    officer.wait_for_url(f"{site}/dashboard")
+    assert "宁陕县民政局" in officer.inner_text("main")
