@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from flask import g
 from marshmallow import fields
 
+from ..auth import rules
 from ..errors import OUTAGES, unavailable
 from ..sync.tasks import broker_problem
 
@@ -40,8 +41,10 @@ def status_show(ctx: ActionContext, data: dict) -> dict:
 
 def dependencies(ctx: ActionContext) -> dict:
     """Whether the database and the broker (when one is configured) answer: ``{"database": "ok"}``, or
-    ``{"database": "unavailable: <cause>"}`` naming the one that is down (docs/OPERATIONS.md)."""
+    ``{"database": "unavailable"}`` naming the one that is down (docs/OPERATIONS.md); sysadmins also read
+    the cause (``"unavailable: <cause>"``), which names hosts and ports that others need not know."""
     found = {}
+    explain = rules.is_sysadmin(ctx.actor)
     try:
         ctx.session.execute(sa.text("SELECT 1"))
         found["database"] = "ok"
@@ -52,10 +55,10 @@ def dependencies(ctx: ActionContext) -> dict:
         ctx.session.invalidate()
         OUTAGES.failed("database", down.cause, log)
         g.dependency_down = True
-        found["database"] = f"unavailable: {down.cause}"
+        found["database"] = f"unavailable: {down.cause}" if explain else "unavailable"
     if ctx.config.get("BROKER_URL"):
         problem = broker_problem(ctx.config["BROKER_URL"])
-        found["broker"] = f"unavailable: {problem}" if problem else "ok"
+        found["broker"] = "ok" if not problem else f"unavailable: {problem}" if explain else "unavailable"
     return found
 
 
