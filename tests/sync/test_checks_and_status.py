@@ -154,3 +154,24 @@ def test_the_job_page_offers_a_dry_run_that_shows_values_and_errors_in_chinese(a
     assert "2026年13月45日" in text and "is not a date" in text
     search = api.call("datastore_search", {"resource_id": job["resource_id"]}, token=sysadmin.token).result
     assert search["records"] == []
+
+
+def test_a_run_with_errors_keeps_the_dataset_fresh_and_a_failed_one_does_not(api, app, make, sysadmin, tmp_path, db):
+    from catalog.datasets.models import Dataset
+    from catalog.freshness.service import dataset_freshness
+
+    dataset = setup(api, make, sysadmin, tmp_path, bad=2)
+    assert create(api, sysadmin, dataset, MAPPING).status == 200
+    api.call("sync_job_run", {"id": "petition-office"}, token=sysadmin.token)
+    rerun = api.call("sync_job_run", {"id": "petition-office"}, token=sysadmin.token).result  # writes nothing
+    assert rerun["status"] == "with_errors" and rerun["counts"]["inserted"] == rerun["counts"]["updated"] == 0
+    reading = dataset_freshness(db, db.get(Dataset, dataset["id"]))
+    assert reading["last_change_source"] == "sync"  # the rerun confirmed the valid rows are current
+    assert reading["last_change"].isoformat()[:19] == rerun["finished"][:19]
+    # a run that failed (every row invalid) does not count as an update
+    petition_csv(tmp_path / "台账.csv", list(petitions(20, seed=5)), bad=20)
+    failed = api.call("sync_job_run", {"id": "petition-office"}, token=sysadmin.token).result
+    assert failed["status"] == "failed"
+    db.expire_all()
+    again = dataset_freshness(db, db.get(Dataset, dataset["id"]))
+    assert again["last_change"] == reading["last_change"]

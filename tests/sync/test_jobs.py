@@ -92,7 +92,8 @@ def test_a_source_that_disappears_fails_the_run_with_a_clear_message(api, job, s
 def test_quarantine_fix_and_retry_then_discard(api, job, sysadmin):
     api.call("sync_job_run", {"id": "petition-office"}, token=sysadmin.token)
     entries = api.call("quarantine_list", {"job_id": job["job"]["id"]}, token=sysadmin.token).result
-    fixed = dict(job["rows"][0])
+    # a sync entry holds the source row: the fix is the row with its date corrected (it is mapped again)
+    fixed = dict(entries[0]["raw"], 受理日期="2026/01/03")
     retried = api.call("quarantine_retry", {"id": entries[0]["id"], "record": fixed}, token=sysadmin.token)
     assert retried.status == 200 and retried.result["status"] == "retried"
     still_bad = api.call("quarantine_retry", {"id": entries[1]["id"]}, token=sysadmin.token)
