@@ -246,3 +246,46 @@ def test_create_an_account_add_it_to_a_department_and_log_in(page_for, site, cat
     officer.get_by_role("button", name="登录").click()
     officer.wait_for_url(f"{site}/dashboard")
     assert "宁陕县民政局" in officer.inner_text("main")
+
+
+def test_fix_a_quarantined_row_and_retry_it(page_for, site, catalog, make, db_session):
+    """A mapped job's source row, refused for its date, is fixed in the edit box and written."""
+    import json
+
+    from catalog.datastore.models import QuarantinedRecord, Record
+    from catalog.sync.models import SyncJob, SyncRun
+    from tests.schemas.records_samples import households
+    from tests.web.test_officer_workspace import COLUMNS
+    from tests.web.test_sharing_sync_health import household_dataset
+
+    dataset, resource = household_dataset(make, db_session, catalog, records=0)
+    job = SyncJob(name="huji-csv", title="户籍CSV同步", package_id=dataset.id, resource_id=resource.id,
+                  source="csv", source_config={"connection": "gaj", "path": "huji.csv"},
+                  mapping={"rename": {zh: key for key, zh in COLUMNS.items()}, "dates": ["last_visit_date"]})
+    db_session.add(job)
+    db_session.flush()
+    run = SyncRun(job_id=job.id, status="succeeded", counts={"read": 1, "quarantined": 1})
+    db_session.add(run)
+    db_session.flush()
+    record = next(iter(households(1, 9)))
+    row = {COLUMNS[key]: value for key, value in record.items()}
+    row["最近走访日期"] = "2026年13月01日"
+    db_session.add(QuarantinedRecord(resource_id=resource.id, source=f"sync:{run.id}", row_number=7, raw=row,
+                                     errors=[{"field": "last_visit_date", "keyword": "date",
+                                              "message": "not a date"}]))
+    db_session.commit()
+    editor = page_for(catalog.editor)
+    editor.goto(f"{site}/sync/quarantine?job=huji-csv")
+    box = editor.locator("textarea").first
+    box.fill(json.dumps({**row, "最近走访日期": "2026年1月24日"}, ensure_ascii=False, indent=1))
+    shot(editor, "quarantine")
+    editor.get_by_role("button", name="修正后重试").click()
+    assert "修正后的数据行已写入" in editor.inner_text(".flashes")
+    db_session.expire_all()
+    assert db_session.scalar(sa_count(Record, resource.id)) == 1
+
+
+def sa_count(model, resource_id):
+    import sqlalchemy as sa
+
+    return sa.select(sa.func.count()).select_from(model).where(model.resource_id == resource_id)
