@@ -96,7 +96,7 @@ def _previews(dataset: Dataset, viewer: User | None) -> list[dict[str, Any]]:
         try:
             reader = open_reader(session, viewer, table)
         except NotAuthorized as refusal:
-            preview["refused"] = refusal.message
+            preview["refused"] = labels.refusal(refusal.message, schema)
         else:
             page = search_records(session, table, limit=PREVIEW_ROWS)
             records = [reader.mask(r) for r in page["records"]]

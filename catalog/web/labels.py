@@ -7,6 +7,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from flask_babel import gettext as _
+
 import schemas
 
 from .i18n import lang
@@ -96,3 +98,27 @@ def columns(schema: dict[str, Any] | None, names: list[str]) -> list[dict[str, A
         result.append({"name": name, "label": _text(node.get("x-labels"), name) if trail else name,
                        "sub": sub, "kind": "array" if items is not None else node.get("type")})
     return result
+
+
+#: The share rules' refusals (English, as the API gives them) by their stable opening, in the page language.
+REFUSALS = (
+    ("Records are shared with departments' accounts only", lambda m, s: _("Records are shared with departments' "
+                                                                          "accounts only: log in.")),
+    ("Your account belongs to no department", lambda m, s: _("Your account belongs to no department, so no data "
+                                                             "is shared with it.")),
+    ("is not published to other departments", lambda m, s: _("This dataset is not published to other "
+                                                             "departments.")),
+    ("is not shared (不予共享)", lambda m, s: _("This dataset is not shared (不予共享).")),
+    ("is shared on conditions", lambda m, s: _("This dataset is shared on conditions: request access first.")),
+    ("You cannot filter or sort on masked fields: ", lambda m, s: _(
+        "You cannot filter on masked fields: %(fields)s",
+        fields="、".join(field_label(s, f.strip()) for f in m.split(": ", 1)[1].split(",")))),
+)
+
+
+def refusal(message: str, schema: dict[str, Any] | None = None) -> str:
+    """A share-rule refusal in the page language (the message itself when it is not a known one)."""
+    for marker, text in REFUSALS:
+        if marker in message:
+            return text(message, schema)
+    return message

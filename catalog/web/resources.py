@@ -59,7 +59,7 @@ def _explore(dataset: Dataset, table: DatastoreTable) -> dict[str, Any]:
         found = search_records(session, table, filters=filters or None, limit=EXPLORER_ROWS,
                                offset=(page - 1) * EXPLORER_ROWS)
     except NotAuthorized as refusal:
-        explorer["refused"] = refusal.message
+        explorer["refused"] = labels.refusal(refusal.message, schema)
         return explorer
     except ValidationError as invalid:
         explorer["errors"] = messages(invalid.errors)

@@ -213,7 +213,7 @@ def test_the_explorer_pages_filters_labels_and_masks_as_the_grant_says(browser, 
                          .replace(f"<td>{number}</td>", ""))  # no clear resident ID
     refused = browser.text(f"{url}?f.head_id_number=610923197101027800")
     section = refused.split('id="explore-h"')[1].split("</section>")[0]
-    assert "您不能查看这些记录" in section and "<tbody>" not in section
+    assert "不能按已脱敏的字段筛选：户主公民身份号码" in section and "<tbody>" not in section
     # an outsider sees nothing of the records
     browser.login(catalog.outsider.name)
     assert "户主姓名</th>" not in browser.text(url)

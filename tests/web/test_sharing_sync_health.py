@@ -42,6 +42,7 @@ def test_preview_is_masked_by_the_viewers_rights_and_logged(browser, catalog, ma
     browser.login(catalog.asker.name)
     page = browser.text("/dataset/huji")
     assert "您不能查看这些记录" in page and "/dataset/huji/request-access" in page  # conditional: ask first
+    assert "该数据资源为有条件共享，请先申请使用" in page  # the refusal in the page language
     from catalog.sharing.models import AccessLogEntry
 
     assert db_session.scalar(sa.select(sa.func.count()).select_from(AccessLogEntry)) == 1
