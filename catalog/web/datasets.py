@@ -294,6 +294,8 @@ def _save(form: dict[str, Any], dataset: Dataset | None):
         state = dataset.state if dataset is not None and dataset.state != "deleted" else "draft"
     values, tags, errors = forms.values_from_form(form, state=state)
     session = get_session()
+    if dataset is None and not values.get("name") and values.get("title"):
+        values["name"] = _free_name(session, forms.name_from_title(values["title"])) or None
     viewer = actor()
     was_active = dataset is not None and dataset.state == "active"
     if not errors:
@@ -322,6 +324,16 @@ def _save(form: dict[str, Any], dataset: Dataset | None):
     if dataset is not None:
         session.refresh(dataset)
     return render_template("dataset/form.html", **_form_context(form, errors, dataset=dataset)), 422
+
+
+def _free_name(session, base: str) -> str:
+    """``base``, or ``base-2``, ``base-3``… when a dataset already has it."""
+    if not base:
+        return ""
+    taken = set(session.scalars(sa.select(Dataset.name).where(Dataset.name.like(f"{base}%"))))
+    if base not in taken:
+        return base
+    return next(f"{base}-{n}" for n in range(2, len(taken) + 3) if f"{base}-{n}" not in taken)
 
 
 def _int(raw: str | None) -> int | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pypinyin import lazy_pinyin
 from werkzeug.datastructures import MultiDict
 
 from ..datasets.models import Dataset
@@ -90,6 +91,13 @@ def apply_row_action(form: dict[str, Any], action: str) -> bool:
 
 def _split(raw: str, pattern: str) -> list[str]:
     return [part.strip() for part in re.split(pattern, raw) if part.strip()]
+
+
+def name_from_title(title: str) -> str:
+    """A URL name from a title: its pinyin, lower case, words joined by - (宁陕县低保对象 → ning-shan-xian-...)."""
+    words = [re.sub(r"[^a-z0-9]+", "-", w.lower()).strip("-") for w in lazy_pinyin(title or "")]
+    name = re.sub(r"-{2,}", "-", "-".join(w for w in words if w))[:90].strip("-")
+    return name if len(name) >= 2 else ""
 
 
 def values_from_form(form: dict[str, Any], *, state: str) -> tuple[dict[str, Any], list[str], dict[str, list[str]]]:

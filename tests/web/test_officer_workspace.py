@@ -334,3 +334,16 @@ def test_the_chinese_pages_show_no_field_keys_and_no_untranslated_messages(brows
     browser.login(catalog.asker.name)
     text = _visible_text(browser.text("/dataset/huji/request-access"))
     assert not [k for k in keys if re.search(rf"\b{k}\b", text)]
+
+
+def test_the_url_name_is_made_from_the_title_when_left_empty(browser, catalog, db_session):
+    from catalog.datasets.models import Dataset
+
+    browser.login(catalog.editor.name)
+    first = browser.post("/dataset/new", {**_form(catalog, name="", title="宁陕县低保对象"), "action": "draft"})
+    assert first.status_code == 302, re.findall(r"field-error[^>]*>([^<]+)", first.get_data(as_text=True))
+    assert first.headers["Location"] == "/dataset/ning-shan-xian-di-bao-dui-xiang"
+    second = browser.post("/dataset/new", {**_form(catalog, name="", title="宁陕县低保对象", resource_code="301001/000002"),
+                                           "action": "draft"})
+    assert second.headers["Location"] == "/dataset/ning-shan-xian-di-bao-dui-xiang-2"
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(Dataset)) == 2
