@@ -17,6 +17,8 @@ from .common import actor, bp, int_arg
 from .i18n import lang
 
 #: Facets shown, in order (URL parameter = package_search field).
+FACET_SHOWN = 10  # values per facet; "show more" asks for FACET_MORE
+FACET_MORE = 100
 FACETS = ("organization", "tags", "res_format", "share_type", "update_cycle", "category")
 PAGE_SIZE = 20
 MAX_PAGE = 500
@@ -79,11 +81,13 @@ def search():
         sort = ""
     page = int_arg("page", 1, minimum=1, maximum=MAX_PAGE)
     chosen = selected_filters()
+    more = request.args.get("more") in FACETS
     fq = [f"{name}:{_quote(value)}" for name, values in chosen.items() for value in values]
     error = None
     try:
         found = search_datasets(get_session(), actor(), q=q, fq=fq, sort=sort or None, rows=PAGE_SIZE,
-                                start=(page - 1) * PAGE_SIZE, facet_fields=list(FACETS), facet_limit=10,
+                                start=(page - 1) * PAGE_SIZE, facet_fields=list(FACETS),
+                                facet_limit=FACET_MORE if more else FACET_SHOWN,
                                 lang=lang())
     except ValidationError as problem:
         error = "; ".join(m for msgs in problem.errors.values() for m in msgs)
@@ -103,7 +107,9 @@ def search():
             items.append({"value": value, "display": display, "count": count, "active": active,
                           "url": _url({**base, name: values})})
         if items:
-            facets.append({"name": name, "title": facet_title(name, lang()), "items": items})
+            facets.append({"name": name, "title": facet_title(name, lang()), "items": items,
+                           "more_url": _url({**base, "more": name}) if len(items) >= FACET_SHOWN and not more
+                           else None})
     pages = max(1, -(-found.count // PAGE_SIZE))
     is_home = request.path == "/"
     departments = len(list_departments(get_session())) if is_home else 0

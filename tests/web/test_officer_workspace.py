@@ -347,3 +347,16 @@ def test_the_url_name_is_made_from_the_title_when_left_empty(browser, catalog, d
                                            "action": "draft"})
     assert second.headers["Location"] == "/dataset/ning-shan-xian-di-bao-dui-xiang-2"
     assert db_session.scalar(sa.select(sa.func.count()).select_from(Dataset)) == 2
+
+
+def test_facets_show_more_and_classifications_by_name(browser, catalog, make):
+    for n in range(11):
+        make.dataset("minzheng", name=f"ds-{n}", tags=[f"标签{n:02d}"], category="101")
+    page = browser.text("/dataset")
+    tags = page.split("<h2>标签</h2>")[1].split("</section>")[0]
+    assert tags.count("<li>") == 10 and "显示更多" in tags
+    more = re.search(r'href="([^"]*more=tags[^"]*)"', tags).group(1).replace("&amp;", "&")
+    tags = browser.text(more).split("<h2>标签</h2>")[1].split("</section>")[0]
+    assert tags.count("<li>") == 11 and "显示更多" not in tags
+    assert "人口基础信息 (101)" in page  # the classification facet names the code
+    assert "人口基础信息 (101)" in browser.text("/dataset/ds-0")
