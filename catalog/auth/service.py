@@ -163,7 +163,8 @@ def authenticate_headers(session: Session, headers) -> tuple[User | None, ApiTok
 def change_password(session: Session, actor: User | None, user: User, *, new_password: str,
                     current_password: str | None = None, check_auth: bool = True) -> User:
     """Set a new password: the account's owner gives the current one (a sysadmin too, for their own); a
-    sysadmin resets anyone else's without it; the CLI (``check_auth=False``) resets any. 409 naming the field when refused."""
+    sysadmin resets anyone else's without it; the CLI (``check_auth=False``) resets any. 409 naming the
+    field when refused."""
     if check_auth:
         own = actor is not None and actor.id == user.id
         rules.require(own or rules.is_sysadmin(actor), "Only the account's owner or a sysadmin can set its password")

@@ -85,14 +85,16 @@ def resource_page(name: str, resource_id: str):
     explorer = _explore(dataset, table) if table is not None else None
     site = request.url_root.rstrip("/")
     examples = [{"title": "curl — resource_show",
-                 "code": f'curl -H "Authorization: $CATALOG_TOKEN" "{site}/api/3/action/resource_show?id={resource.id}"'}]
+                 "code": f'curl -H "Authorization: $CATALOG_TOKEN" '
+                         f'"{site}/api/3/action/resource_show?id={resource.id}"'}]
     if table is not None:
         examples += [
             {"title": "curl — datastore_search",
              "code": f'curl -H "Authorization: $CATALOG_TOKEN" '
                      f'"{site}/api/3/action/datastore_search?resource_id={resource.id}&limit=5"'},
             {"title": "curl — CSV",
-             "code": f'curl -H "Authorization: $CATALOG_TOKEN" -o data.csv "{site}/datastore/dump/{resource.id}?format=csv"'}]
+             "code": f'curl -H "Authorization: $CATALOG_TOKEN" -o data.csv '
+                     f'"{site}/datastore/dump/{resource.id}?format=csv"'}]
     page = render_template("dataset/resource.html", dataset=dataset, resource=resource, explorer=explorer,
                            download=download_url(dataset, resource), examples=examples,
                            can_edit=rules.can_edit_datasets_of(session, actor(), dataset.owner_org))

@@ -129,7 +129,8 @@ def search():
         chosen=chosen, prev_url=_url({**base, "page": str(page - 1)}) if page > 1 else None,
         next_url=_url({**base, "page": str(page + 1)}) if page < pages and page < MAX_PAGE else None,
         clear_url=_url({"q": q}) if chosen else None, is_home=is_home, departments=departments,
-        page_links=[(n, _url({**base, "page": str(n)}) if n else None) for n in page_numbers(page, min(pages, MAX_PAGE))])
+        page_links=[(n, _url({**base, "page": str(n)}) if n else None)
+                    for n in page_numbers(page, min(pages, MAX_PAGE))])
 
 
 def _display(name: str, value: str) -> str:
