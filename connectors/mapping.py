@@ -213,7 +213,8 @@ class Mapping:
             *self.rename.values(), *self.constants, *(n for rule in self.split.values() for n in rule.fields)))
         self._json_constants = all(_is_json(value) for value in (*self.constants.values(), *self.defaults.values()))
         # constants and defaults as parsed paths; one naming a list item ([0]) is set by _set_parts
-        self._constants = [(path, parse_path(path), value) for path, value in self.constants.items()]
+        self._constants = [(path, parts, any(type(p) is int for p in parts), value)  # noqa: E721
+                           for path, value in self.constants.items() for parts in (parse_path(path),)]
         self._defaults = [(parse_path(path), value) for path, value in self.defaults.items()]
         self._computed = [(".".join(str(p) for p in parse_path(path)), parse_path(path), render)
                           for path, render in self.computed.items()]
@@ -265,11 +266,12 @@ class Mapping:
                     holder[key] = self._split(holder[key], rule, path, errors)
         if self._computed:
             self._compute(row, record, errors)
-        for parts, value in self._defaults:
-            if not _holds(record, parts):
-                _set_parts(record, parts, copy.deepcopy(value), errors)
-        for path, parts, value in self._constants:
-            if type(parts[-1]) is int or any(type(p) is int for p in parts):  # noqa: E721
+        if self._defaults:
+            for parts, value in self._defaults:
+                if not _holds(record, parts):
+                    _set_parts(record, parts, copy.deepcopy(value), errors)
+        for path, parts, indexed, value in self._constants:
+            if indexed:
                 _set_parts(record, parts, copy.deepcopy(value), errors)
             else:
                 _set(record, path, copy.deepcopy(value), errors)  # records must not share one object
