@@ -10,7 +10,7 @@ from flask_login import login_required
 
 from ..auth import rules
 from ..db import get_session
-from ..departments.service import dataset_counts, list_departments
+from ..departments.service import dataset_counts, departments_of, list_departments
 from ..freshness.service import department_report
 from ..sharing.service import list_requests
 from ..sync import service as sync_service
@@ -35,11 +35,14 @@ def freshness_report(viewer) -> list[dict[str, Any]]:
 @bp.route("/health")
 @login_required
 def health():
-    """The whole catalog at a glance (sysadmins only)."""
+    """The catalog at a glance: all of it for sysadmins, their own departments for department admins."""
     session = get_session()
     viewer = actor()
-    rules.require(rules.is_sysadmin(viewer), _("Only the data authority (sysadmins) sees catalog health."))
-    departments = list_departments(session)
+    admin_of = {d.id for d, role in departments_of(session, viewer) if role == "admin"}
+    everything = rules.is_sysadmin(viewer)
+    rules.require(everything or bool(admin_of),
+                  _("Only the data authority (sysadmins) and department admins see catalog health."))
+    departments = [d for d in list_departments(session) if everything or d.id in admin_of]
     counts = dataset_counts(session, [d.id for d in departments], viewer)
     per_department = sorted(((d.title, counts.get(d.id, 0)) for d in departments), key=lambda r: (-r[1], r[0]))
     overdue = list_requests(session, viewer, direction="incoming", organization_id=None, package_id=None,
@@ -56,6 +59,7 @@ def health():
     return render_template(
         "health.html", per_department=bars(per_department), overdue=overdue,
         overdue_chart=bars(sorted(overdue_by_department.items(), key=lambda r: (-r[1], r[0]))),
-        failures=failures, freshness=(freshness := freshness_report(viewer)), total=sum(counts.values()),
+        failures=failures, total=sum(counts.values()), everything=everything,
+        freshness=(freshness := [r for r in freshness_report(viewer) if everything or r["id"] in admin_of]),
         freshness_chart=bars([(r["title"], r["on_time_percent"]) for r in freshness or []
                               if r["on_time_percent"] is not None]))

@@ -169,8 +169,13 @@ def test_discard_needs_a_reason(browser, catalog, make, db_session):
 def test_catalog_health_is_for_the_data_authority(browser, catalog, make, sysadmin):
     make.dataset("minzheng", name="aa")
     make.dataset("minzheng", name="bb")
+    make.dataset("renshe", name="cc")
+    browser.login(catalog.editor.name)
+    assert browser.get("/health").status_code == 403  # an editor is not an admin
     browser.login(catalog.admin.name)
-    assert browser.get("/health").status_code == 403
+    page = browser.text("/health")  # a department admin: their own department only
+    assert "宁陕县民政局" in page and "宁陕县人力资源和社会保障局" not in page
+    assert 'href="/health"' in browser.text("/dashboard")
     browser.login(sysadmin.name)
     page = browser.text("/health")
     assert "各部门数据资源数" in page and "<svg" in page and "宁陕县民政局" in page
