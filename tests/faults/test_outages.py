@@ -18,6 +18,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
+from catalog.sync.tasks import celery_app
 from tests.conftest import PG_ENV
 from tests.connectors.exports import HOUSEHOLD_MAPPING
 from tests.faults.servers import postgres_cluster, redis_server
@@ -196,6 +197,10 @@ def test_runs_expired_while_no_worker_ran_never_execute_and_exactly_one_run_does
         wait_for(lambda: set(re.findall(r"run ([0-9a-f-]{36}) is expired, not queued: its message is dropped",
                                         worker.log.read_text())) == expired, timeout=30, interval=0.3,
                  what="the worker to drop the three expired runs' messages")
+        # the finished run's message delivered again (as after a worker died before acknowledging it)
+        celery_app(catalog.app).send_task("catalog.sync.run_job", args=[job["id"], "schedule", last.id])
+        wait_for(lambda: f"run {last.id} is succeeded, not queued: its message is dropped" in worker.log.read_text(),
+                 timeout=30, interval=0.3, what="the worker to drop the finished run's redelivered message")
     assert last.status == "succeeded" and last.counts["inserted"] == 200
     after = catalog.runs(job)
     assert [r.status for r in after] == ["expired", "expired", "expired", "succeeded"]
