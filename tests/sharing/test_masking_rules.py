@@ -184,3 +184,12 @@ def test_every_way_a_schema_declares_a_field_counts():
         "a": {"x": "1", "y": "2"}, "b": {"z": "3"}, "c": {"t": "4", "e": "5"},
         # a recursive $ref is expanded once (record schemas with one are refused at registration)
         "tree": {"label": "root", "child": {"label": "leaf", "w": "no"}}, "tags": [{"free": 1}, "x"]}
+
+
+def test_a_reference_under_then_or_else_is_followed():
+    schema = {"$defs": {"extra": {"properties": {"note": {"type": "string"}}}},
+              "properties": {"kind": {"type": "string"}},
+              "if": {"properties": {"kind": {"const": "a"}}}, "then": {"$ref": "#/$defs/extra"},
+              "else": {"allOf": [{"$ref": "#/$defs/extra"}]}}
+    shape = masking.declared_shape(schema)
+    assert masking.without_undeclared({"kind": "a", "note": "n", "w": 1}, shape) == {"kind": "a", "note": "n"}
