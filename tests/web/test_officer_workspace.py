@@ -360,3 +360,25 @@ def test_facets_show_more_and_classifications_by_name(browser, catalog, make):
     assert tags.count("<li>") == 11 and "显示更多" not in tags
     assert "人口基础信息 (101)" in page  # the classification facet names the code
     assert "人口基础信息 (101)" in browser.text("/dataset/ds-0")
+
+
+def test_the_english_pages_show_no_chinese_interface_strings(browser, catalog, make, db_session):
+    from babel.messages.pofile import read_po
+    from tests.web.test_sharing_sync_health import TRANSLATIONS, household_dataset
+
+    _dataset, resource = household_dataset(make, db_session, catalog, records=3)
+    with open(TRANSLATIONS / "zh" / "LC_MESSAGES" / "messages.po", "rb") as f:
+        chinese = {m.string if isinstance(m.string, str) else m.string[0] for m in read_po(f) if m.id and m.string}
+    chinese = {s for s in chinese if "%(" not in s and len(s) >= 4}
+    data = ("全县户籍人口基本信息",)  # the seeded dataset's own notes, not interface text
+    browser.login(catalog.editor.name)
+    browser.get("/lang/en")
+    for url in ["/dataset/huji", f"/dataset/huji/resource/{resource.id}", "/dashboard", "/sharing", "/sync",
+                f"/user/{catalog.editor.name}", "/dataset/new", "/dataset", "/dataset/huji/resource/new"]:
+        text = _visible_text(browser.text(url))
+        for value in data:
+            text = text.replace(value, " ")
+        shown = [s for s in chinese if s in text]
+        assert not shown, (url, shown[:5])
+    text = _visible_text(browser.text(f"/dataset/huji/resource/{resource.id}"))
+    assert "Head of household" in text and ("Male" in text or "Female" in text)  # labels in English too
