@@ -35,6 +35,8 @@ def test_demo_load_is_idempotent_and_prints_the_admin_login(env):
     assert first.exit_code == 0, first.output
     assert "Demo data loaded: 6 departments, 6 users, 8 datasets" in first.output
     assert "Sysadmin login: admin / " in first.output
+    officers = [line for line in first.output.splitlines() if line.startswith("Officer login (")]
+    assert len(officers) == 6 and all(" / " in line for line in officers)  # one login per department
     token_line = next(line for line in first.output.splitlines() if line.startswith("API token"))
     second = run("demo", "load")
     assert "nothing added" in second.output
@@ -223,3 +225,18 @@ def test_connection_commands_register_list_refuse_and_remove(env):
     assert b"cat_secret" not in stored  # sealed
     removed = run("connection", "remove", "xfj-exports")
     assert removed.exit_code == 0 and "xfj-exports" not in run("connection", "list").output
+
+
+def test_reset_password_prints_a_new_one_that_logs_in(env):
+    run("db", "upgrade")
+    run("user", "create", "li", "--password", "forgotten-pw")
+    reset = run("user", "reset-password", "li")
+    assert reset.exit_code == 0, reset.output
+    password = reset.output.strip().rsplit(": ", 1)[1]
+    from catalog import create_app
+    from catalog.auth.service import authenticate_password
+    from catalog.db import get_session
+
+    with create_app().app_context():
+        assert authenticate_password(get_session(), "li", "forgotten-pw") is None  # the old one no longer works
+        assert authenticate_password(get_session(), "li", password) is not None
