@@ -46,7 +46,7 @@ from typing import Any, Callable, Iterator
 
 from .base import (Checkpoint, Deletion, Rejected, Row, Source, SourceError, Stream, Target, TargetError,
                    TransientSourceError, WriteCounts, jsonable)
-from .mapping import Mapping, MappingConfigError
+from .mapping import _ABSENT as _NO_VALUE_SENTINEL, Mapping, MappingConfigError
 from .report import FAILED, INVALID_SAMPLE, SUCCEEDED, SUCCEEDED_WITH_ERRORS, RunReport, capture_log
 
 __all__ = ["MODES", "ON_INVALID", "WRITES", "RunReport", "preview", "run_sync"]
@@ -280,6 +280,7 @@ class _Run:
         last: dict[str, int] = {}
         position = 0
         self.key_mapping = _key_mapping(self.mapping, getattr(self.target, "primary_key", None))
+        self.key_column = _key_column(self.key_mapping)
         with contextlib.closing(self._items(start)) as items:
             for item in items:
                 if not isinstance(item, Row):
@@ -295,6 +296,17 @@ class _Run:
         return last
 
     def _key_of_row(self, row: Row) -> str | None:
+        if self.key_column is not None:  # one column makes the key: clean and coerce it alone
+            column, path, steps = self.key_column
+            value = self.key_mapping._clean(row.data.get(column))
+            if value is _NO_VALUE_SENTINEL or value is None:
+                return None
+            try:
+                for function in steps:
+                    value = function(value)
+            except Exception:  # noqa: BLE001 - the row's own mapping will report it
+                return None
+            return self._key({path: jsonable(value)})
         mapping = self.key_mapping
         if mapping is not None:
             record, _errors = mapping.apply_json(row.data)
@@ -548,6 +560,18 @@ def _key_mapping(mapping: Mapping | None, primary_key: Any) -> Mapping | None:
                    trim=mapping.trim, drop_empty=mapping.drop_empty, timezone=mapping.timezone,
                    value_maps={path: table for path, table in mapping.value_maps.items() if keyed(path)},
                    steps=[step for step in mapping.steps if keyed(step[0])])
+
+
+def _key_column(mapping: Mapping | None) -> tuple[str, str, list[Callable[[Any], Any]]] | None:
+    """(column, key field, its step functions) when a key mapping is one renamed top-level column and
+    that field's own steps: the read ahead then cleans that one value instead of mapping the row."""
+    if mapping is None or len(mapping.rename) != 1 or mapping.computed or mapping.constants or \
+            mapping.defaults or mapping.value_maps or mapping.split or mapping.unmapped != "drop":
+        return None
+    (column, path), = mapping.rename.items()
+    if "." in path or any(step_path != path for step_path, _keyword, _function in mapping.steps):
+        return None
+    return column, path, [function for _path, _keyword, function in mapping.steps]
 
 
 def _error(error: Any) -> dict[str, str]:
