@@ -146,7 +146,7 @@ def test_the_scheduler_outlives_a_broker_outage_warns_once_and_sends_the_queued_
     finally:
         redis.start()
     try:
-        wait_for(lambda: f"sent queued run {run.id}" in log.read_text(), timeout=60, interval=0.5,
+        wait_for(lambda: f"sent queued run {run.id}" in log.read_text(), timeout=120, interval=0.5,
                  what="the scheduler to send the queued run once the broker is back")
         assert "the broker answers again" in log.read_text().lower()
         with running_worker_env(catalog) as _worker:
@@ -161,9 +161,7 @@ def test_the_scheduler_outlives_a_broker_outage_warns_once_and_sends_the_queued_
 
 def running_worker_env(catalog, **env: str):
     """``catalog worker`` with extra settings (the helper's own runs it with the catalog's)."""
-    import contextlib as _contextlib
-
-    @_contextlib.contextmanager
+    @contextlib.contextmanager
     def started():
         log = catalog.folder / f"worker-{time.monotonic_ns()}.log"
         process = catalog.start("worker", "--concurrency", "1", env=env, log=log)
@@ -195,7 +193,7 @@ def test_runs_expired_while_no_worker_ran_never_execute_and_exactly_one_run_does
         # the worker takes the messages in order: the three expired ones came first and were dropped
         expired = {r.id for r in runs[:3]}
         wait_for(lambda: set(re.findall(r"run ([0-9a-f-]{36}) is expired, not queued: its message is dropped",
-                                        worker.log.read_text())) == expired, timeout=30, interval=0.3,
+                                        worker.log.read_text())) == expired, timeout=60, interval=0.3,
                  what="the worker to drop the three expired runs' messages")
         # the finished run's message delivered again (as after a worker died before acknowledging it)
         celery_app(catalog.app).send_task("catalog.sync.run_job", args=[job["id"], "schedule", last.id])
