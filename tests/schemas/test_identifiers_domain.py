@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from schemas.formats import check_mobile, check_resident_id, check_uscc
+from schemas.formats import check_date_time, check_division_code, check_mobile, check_resident_id, check_uscc
 
 # GB 11643-1999 weights and check table, as published (DOMAIN.md).
 GB11643_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -134,3 +134,37 @@ def test_a_credit_code_whose_check_value_is_zero():
 ])
 def test_mobile_numbers(value, ok):
     assert (check_mobile(value) is None) is ok
+
+
+# --- RFC 3339 date-times (record timestamps such as updated_at) ------------------------------------
+
+@pytest.mark.parametrize("value", [
+    "2026-01-03T09:30:00+08:00", "2026-01-03T01:30:00Z", "2026-01-03T01:30:00.5z", "2026-01-03T23:59:59-23:59",
+    "2026-01-03T00:00:00+23:00", "2024-02-29T12:00:00+08:59", "2026-01-03t09:30:00+08:00",
+])
+def test_rfc_3339_date_times_are_accepted(value):
+    assert check_date_time(value) is None
+
+
+@pytest.mark.parametrize("value, words", [
+    ("2026-01-03T09:60:00+08:00", "not a real"),         # minute 60
+    ("2026-01-03T09:30:60+08:00", "not a real"),         # second 60
+    ("2026-01-03T24:00:00+08:00", "not a real"),
+    ("2026-02-29T09:30:00+08:00", "not a real"),         # 2026 is not a leap year
+    ("2026-01-03T09:30:00+24:00", "offset"),
+    ("2026-01-03T09:30:00+08:60", "offset"),
+    ("2026-01-03T09:30:00", "time zone"),
+    ("2026-01-03 09:30:00+08:00", "time zone"),
+])
+def test_impossible_date_times_are_refused_naming_the_rule(value, words):
+    message = check_date_time(value)
+    assert message is not None and words in message and "RFC 3339" in message
+
+
+@pytest.mark.parametrize("value", [None, 20260103, ["2026-01-03T09:30:00+08:00"]])
+def test_a_date_time_that_is_not_text_is_refused(value):
+    assert "RFC 3339" in check_date_time(value)
+
+
+def test_a_township_code_out_of_range_is_named():
+    assert "township code 700 " in check_division_code("610923700000")

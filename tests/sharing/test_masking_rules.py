@@ -56,6 +56,7 @@ ALL_PATHS = {"id_number": "resident-id", "address": "text", "members.*.name": "n
     ("id_number", {"id_number"}, True),
     ("id_number", {"id_number.x"}, False),
     ("aliases.*", {"aliases"}, True),
+    ("members.*.phone", {""}, False),                    # an empty name covers nothing
 ])
 def test_which_paths_a_grant_covers(path, granted, covered):
     assert masking.covered(path, granted) is covered
