@@ -10,6 +10,7 @@ import pytest
 
 from catalog.datastore.query import decode_cursor, encode_cursor, generation
 from catalog.errors import ValidationError
+from tests.schemas.records_samples import households
 
 CREATED = dt.datetime(2026, 1, 3, 1, 30, 0, tzinfo=dt.timezone.utc)   # whole seconds: exact in a float
 TABLE = SimpleNamespace(created=CREATED)
@@ -62,3 +63,30 @@ def test_a_cursor_of_an_earlier_table_of_the_resource_is_refused():
         decode_cursor(old, RECREATED)
     assert "earlier DataStore table" in refused.value.errors["cursor"][0]
     assert decode_cursor(old) == 5        # without a table, the position is taken as it is
+
+
+# --- through the API: a cursor belongs to one incarnation of a resource's table -------------------------
+
+def _decoded(cursor: str) -> str:
+    return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+
+
+def test_the_feed_of_a_recreated_table_refuses_the_old_cursor(api, make, sysadmin):
+    department = make.department("ningshan-gaj")
+    dataset = make.dataset(department["id"], name="households", record_schema="household@1")
+    created = api.call("datastore_create", {"resource": {"package_id": dataset["id"]}}, token=sysadmin.token).result
+    resource_id = created["resource_id"]
+    empty = api.call("datastore_changes", {"resource_id": resource_id}, token=sysadmin.token).result
+    assert empty["changes"] == [] and empty["has_more"] is False
+    api.call("datastore_upsert", {"resource_id": resource_id, "records": list(households(2, seed=1))},
+             token=sysadmin.token)
+    page = api.call("datastore_changes", {"resource_id": resource_id}, token=sysadmin.token).result
+    assert len(page["changes"]) == 2 and page["has_more"] is False
+    assert _decoded(page["next_cursor"]).startswith("v2:") and _decoded(page["next_cursor"]).endswith(":2")
+    # the table is dropped and created again: its changes number from 1 again
+    assert api.call("datastore_delete", {"resource_id": resource_id}, token=sysadmin.token).status == 200
+    again = api.call("datastore_create", {"resource_id": resource_id}, token=sysadmin.token)
+    assert again.status == 200, again.body
+    refused = api.call("datastore_changes", {"resource_id": resource_id, "cursor": page["next_cursor"]},
+                       token=sysadmin.token)
+    assert refused.status == 409 and "earlier DataStore table" in refused.error["cursor"][0]
