@@ -331,7 +331,7 @@ def sync_run(job: str) -> None:
             _fail("; ".join(message for messages in error.errors.values() for message in messages))
     click.echo("", err=True)
     print_run(run)
-    if run.status == "failed":  # with_errors: the valid rows were written, the quarantine holds the others
+    if run.status == "failed":  # succeeded_with_errors: the valid rows were written, the quarantine holds the others
         sys.exit(1)
 
 

@@ -12,9 +12,8 @@ from ..db import Base, JSONDocument, UTCDateTime, new_id, utcnow
 
 #: queued: dispatched to the workers, not started yet; skipped: a queued run found its job already running;
 #: expired: no worker started a queued run in time (CATALOG_SYNC_QUEUE_TIMEOUT)
-#: with_errors: the engine's succeeded_with_errors (some rows invalid, no more than the job's max_invalid),
-#: stored shorter because the status column holds 20 characters (widening it needs a migration)
-WITH_ERRORS = "with_errors"
+#: succeeded_with_errors: some rows invalid (quarantined or skipped), no more than the job's max_invalid
+WITH_ERRORS = "succeeded_with_errors"
 RUN_STATES = ("queued", "running", "succeeded", WITH_ERRORS, "failed", "skipped", "expired")
 #: the statuses of runs that finished reading and wrote their valid rows
 FINISHED_OK = ("succeeded", WITH_ERRORS)
@@ -61,7 +60,7 @@ class SyncRun(Base):
 
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=new_id)
     job_id: Mapped[str] = mapped_column(sa.ForeignKey("sync_job.id", ondelete="CASCADE"))
-    status: Mapped[str] = mapped_column(sa.String(20), default="running")
+    status: Mapped[str] = mapped_column(sa.String(32), default="running")
     trigger: Mapped[str] = mapped_column(sa.String(20), default="manual")
     started: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

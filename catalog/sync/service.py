@@ -32,7 +32,7 @@ from ..connections import service as connections
 from ..errors import DATABASE_DOWN, NotAuthorized, NotFound, ValidationError
 from . import schedule as schedules
 from .locks import job_lock
-from .models import COUNTS, WITH_ERRORS, SyncJob, SyncRun
+from .models import COUNTS, SyncJob, SyncRun
 from . import secrets
 from .local_source import LocalDatastoreSource
 from .target import DatastoreTarget, RemoteJobTarget
@@ -414,8 +414,7 @@ def run_job(database: Database, job_id: str, *, trigger: str = "manual",
                               validator=validator, mode=spec["mode"], write=spec["write"],
                               on_invalid=spec["on_invalid"], batch_size=spec["batch_size"], progress=committed,
                               max_invalid=(spec["mapping"] or {}).get("max_invalid", 0.5))
-            status = WITH_ERRORS if report.status == "succeeded_with_errors" else report.status
-            outcome = {"status": status, "counts": report.counts(), "error_message": report.error_message,
+            outcome = {"status": report.status, "counts": report.counts(), "error_message": report.error_message,
                        "error_detail": report.error_detail, "log": list(report.log)[-500:]}
         except ValidationError as error:  # a credential that cannot be unsealed, a source refused: say which
             outcome = {"status": "failed", "counts": {k: 0 for k in COUNTS}, "error_detail": None, "log": [],

@@ -36,7 +36,7 @@ def duration(run: SyncRun) -> str:
 def run_status_label(status: str) -> str:
     """A run status in the page language."""
     return {"running": _("Running"), "succeeded": _("Succeeded"), "failed": _("Failed"),
-            "with_errors": _("Succeeded with errors"),
+            "succeeded_with_errors": _("Succeeded with errors"),
             "queued": _("Queued"), "skipped": _("Skipped"), "expired": _("Expired")}.get(status, status)
 
 

@@ -153,7 +153,7 @@ def test_demo_syncs_three_department_systems_with_bad_rows_in_quarantine(env, mo
     assert "Synced police-households: succeeded (read 200, inserted 200)" in loaded.output
     assert "Synced hr-migrant-households: succeeded" in loaded.output
     petition = next(line for line in loaded.output.splitlines() if line.startswith("Synced petition-office"))
-    assert "with_errors" in petition and "quarantined 8" in petition  # 8 of 150 rows invalid: not "succeeded"
+    assert "succeeded_with_errors" in petition and "quarantined 8" in petition  # 8 of 150 rows invalid: not "succeeded"
     listed = run("quarantine", "list", "--job", "petition-office")
     lines = listed.output.strip().splitlines()
     assert len(lines) == 8

@@ -65,7 +65,7 @@ def test_a_run_with_errors_is_labelled_in_chinese_on_the_job_page(api, app, clie
     dataset = setup(api, make, sysadmin, tmp_path, bad=2)
     assert create(api, sysadmin, dataset, MAPPING).status == 200
     run = api.call("sync_job_run", {"id": "petition-office"}, token=sysadmin.token).result
-    assert run["status"] == "with_errors"
+    assert run["status"] == "succeeded_with_errors"
     browser = Browser(client)
     browser.login(sysadmin.name)
     for url in ("/sync/job/petition-office", "/sync", f"/sync/run/{run['id']}"):
@@ -164,7 +164,7 @@ def test_a_run_with_errors_keeps_the_dataset_fresh_and_a_failed_one_does_not(api
     assert create(api, sysadmin, dataset, MAPPING).status == 200
     api.call("sync_job_run", {"id": "petition-office"}, token=sysadmin.token)
     rerun = api.call("sync_job_run", {"id": "petition-office"}, token=sysadmin.token).result  # writes nothing
-    assert rerun["status"] == "with_errors" and rerun["counts"]["inserted"] == rerun["counts"]["updated"] == 0
+    assert rerun["status"] == "succeeded_with_errors" and rerun["counts"]["inserted"] == rerun["counts"]["updated"] == 0
     reading = dataset_freshness(db, db.get(Dataset, dataset["id"]))
     assert reading["last_change_source"] == "sync"  # the rerun confirmed the valid rows are current
     assert reading["last_change"].isoformat()[:19] == rerun["finished"][:19]

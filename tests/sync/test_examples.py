@@ -148,7 +148,7 @@ def test_the_county_household_example_runs_on_a_county_export(api, app, make, sy
     folder_connection(api, sysadmin.token, "county-exports", folder, [county["id"]])
     name = create_from_example(app, EXAMPLES / "household-county-export.yml")
     first, second = run_twice(app, name)
-    assert first.status == "with_errors", first.error_message  # 2 % bad rows, under max_invalid 10 %
+    assert first.status == "succeeded_with_errors", first.error_message  # 2 % bad rows, under max_invalid 10 %
     accounted(first, facts)
     assert first.counts["inserted"] == len(facts.keys) - len(facts.bad) and first.counts["updated"] == 0
     records, resource_id = stored(api, sysadmin.token, "household-register")
@@ -164,7 +164,7 @@ def test_the_county_household_example_runs_on_a_county_export(api, app, make, sy
     for number, values in facts.reexported.items():
         assert records[number]["address"] == values["address"]  # the last row won
     # the rerun of the unchanged file writes nothing and adds nothing to the change feed
-    assert second.status == "with_errors"
+    assert second.status == "succeeded_with_errors"
     accounted(second, facts)
     assert (second.counts["inserted"], second.counts["updated"]) == (0, 0)
     feed = api.call("datastore_changes", {"resource_id": resource_id, "limit": 10000}, token=sysadmin.token).result
@@ -180,7 +180,7 @@ def test_the_petition_office_example_computes_deadline_and_status(api, app, make
     folder_connection(api, sysadmin.token, "xfj-exports", folder, [office["id"]])
     name = create_from_example(app, EXAMPLES / "petition-office-csv.yml")
     first, second = run_twice(app, name)
-    assert first.status == "with_errors", first.error_message
+    assert first.status == "succeeded_with_errors", first.error_message
     accounted(first, facts)
     records, resource_id = stored(api, sysadmin.token, "petition-cases")
     records = {r["petition_number"]: r for r in records}

@@ -55,7 +55,7 @@ def test_run_accounts_for_every_row_and_quarantines_bad_ones(api, app, job, sysa
     run = api.call("sync_job_run", {"id": "petition-office"}, token=sysadmin.token)
     assert run.status == 200, run.body
     counts = run.result["counts"]
-    assert run.result["status"] == "with_errors", run.result  # 3 of 40 rows quarantined
+    assert run.result["status"] == "succeeded_with_errors", run.result  # 3 of 40 rows quarantined
     assert run.result["error_message"].startswith("3 of 40 rows (7.5%) were invalid and quarantined")
     assert counts["read"] == 40
     assert counts["read"] == counts["inserted"] + counts["updated"] + counts["unchanged"] + \
