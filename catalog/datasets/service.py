@@ -172,7 +172,8 @@ def check_not_stale(dataset: Dataset, *, metadata_modified: str | None = None,
                                           f"{dataset.revision}, yours {revision}); reload and retry")
     if metadata_modified:
         try:
-            given = dt.datetime.fromisoformat(metadata_modified.replace("Z", "+00:00"))
+            # RFC 3339 allows a lower-case "z"; fromisoformat reads only "Z"
+            given = dt.datetime.fromisoformat(metadata_modified.replace("z", "Z"))
         except ValueError:
             raise ValidationError.single("metadata_modified", "must be an ISO 8601 timestamp") from None
         if given.tzinfo is None:

@@ -25,6 +25,7 @@ def stored_dataset(revision: int = 7):
 
 @pytest.mark.parametrize("written", [
     "2026-01-03T01:30:00.123456Z",        # UTC with Z
+    "2026-01-03t01:30:00.123456z",        # RFC 3339 allows lower-case t and z
     "2026-01-03T01:30:00.123456+00:00",
     "2026-01-03T09:30:00.123456+08:00",   # Beijing time, the same instant
     "2026-01-02T20:30:00.123456-05:00",
