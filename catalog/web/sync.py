@@ -10,7 +10,7 @@ from flask_login import login_required
 from ..auth import rules
 from ..datastore.models import DatastoreTable
 from ..db import get_session
-from ..errors import NotFound, ValidationError
+from ..errors import Conflict, NotFound, ValidationError
 from ..sync import quarantine, service, tasks
 from ..sync.models import COUNTS, SyncRun
 from . import labels
@@ -78,7 +78,11 @@ def sync_job_run(name: str):
     """Start a run now, in the background; the job page shows it when it is done."""
     job = _job(name)
     rules.require(rules.can_write_records(get_session(), actor(), job.dataset), _("You cannot run this job."))
-    tasks.dispatch(current_app._get_current_object(), job.id, trigger="manual")
+    try:  # queued like sync_job_run: a broker outage leaves the run for the scheduler to send, never a 503
+        tasks.start_run(current_app._get_current_object(), job.id, trigger="manual")
+    except Conflict:
+        flash(_("This job is running now; its run shows here when it ends."), "warning")
+        return redirect(url_for("web.sync_job", name=job.name))
     flash(_("The run has started; reload this page to see it."), "success")
     return redirect(url_for("web.sync_job", name=job.name))
 
