@@ -214,6 +214,13 @@ def update_dataset(session: Session, actor: User | None, dataset: Dataset, *,
     dataset.tags = _tag_objects(session, tags)
     if extras is not None:
         dataset.extras = dict(extras)
+    _changed(session, actor, dataset, before)
+    return dataset
+
+
+def _changed(session: Session, actor: User | None, dataset: Dataset, before: dict[str, Any]) -> None:
+    """After a change of ``dataset`` (its metadata was ``before``): modified now, re-indexed, the activity
+    naming what changed, and the webhooks' metadata.changed."""
     touch(dataset)
     session.flush()
     index_dataset(session, dataset)
@@ -222,7 +229,6 @@ def update_dataset(session: Session, actor: User | None, dataset: Dataset, *,
                     activity_type="changed package",
                     data={"package": after, "changes": changes_between(before, after)})
     announce_metadata_changed(session, dataset)  # webhooks outbox
-    return dataset
 
 
 def touch(dataset: Dataset) -> None:
@@ -279,12 +285,5 @@ def set_dataset_state(session: Session, actor: User | None, dataset: Dataset, st
     lock_dataset(session, dataset)
     before = metadata_of(dataset)
     dataset.state = state
-    touch(dataset)
-    session.flush()
-    index_dataset(session, dataset)
-    after = metadata_of(dataset)
-    record_activity(session, actor, object_id=dataset.id, department_id=dataset.owner_org,
-                    activity_type="changed package",
-                    data={"package": after, "changes": changes_between(before, after)})
-    announce_metadata_changed(session, dataset)  # webhooks outbox
+    _changed(session, actor, dataset, before)
     return dataset
