@@ -96,9 +96,9 @@ def _dataset() -> None:
     get_db(app).engine.dispose()
 
 
-def read_records(count: int, *, record_count: int = 7) -> None:
-    """``count`` reads, each logged and committed as a request does."""
-    app = create_app()
+def read_records(count: int, *, record_count: int = 7, app=None) -> None:
+    """``count`` reads, each logged and committed as a request does (by ``app``, else a new one)."""
+    app = app or create_app()
     with app.app_context():
         session = get_session()
         reader = session.scalar(sa.select(User).where(User.name == "admin"))
@@ -341,13 +341,17 @@ def test_a_rolled_back_read_leaves_no_entry_and_no_checkpoint_behind(catalog_env
 def test_concurrent_readers_keep_one_chain_and_the_checkpoint_at_its_end(catalog_env):
     errors: list[BaseException] = []
 
-    def reader():
+    # one app per thread, built before the threads start: CPython 3.11.7 can fail compiling
+    # Werkzeug's URL rules in several threads at once ("AST constructor recursion depth mismatch")
+    apps = [create_app() for _ in range(4)]
+
+    def reader(app):
         try:
-            read_records(10)
+            read_records(10, app=app)
         except BaseException as error:  # noqa: BLE001 (reported below)
             errors.append(error)
 
-    threads = [threading.Thread(target=reader) for _ in range(4)]
+    threads = [threading.Thread(target=reader, args=(app,)) for app in apps]
     for thread in threads:
         thread.start()
     for thread in threads:
