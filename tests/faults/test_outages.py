@@ -273,7 +273,8 @@ def test_sync_job_run_answers_at_once_with_the_queued_run_which_then_runs(catalo
     answered = time.monotonic() - started
     assert reply.status_code == 200, reply.get_data(as_text=True)
     queued = reply.get_json()["result"]
-    assert queued["status"] == "queued" and answered < 3, (queued, answered)
+    # answered at once: the background thread may already have started the run when it is read back
+    assert queued["status"] in ("queued", "running") and answered < 3, (queued, answered)
     run = finished(queued["id"])
     assert run["status"] == "succeeded" and run["counts"]["inserted"] == 3000 and run["trigger"] == "api"
     print(f"sync_job_run answered in {answered:.2f} s without a broker")
