@@ -9,7 +9,7 @@ import logging
 import re
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
+from flask import Blueprint, Response, current_app, g, jsonify, request
 from marshmallow import ValidationError as SchemaValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -35,7 +35,9 @@ _ERROR_TYPES = {
 
 
 def _help_url(name: str) -> str:
-    return url_for("api.call_action", name="help_show", _external=True) + f"?name={name}"
+    """The help link in the called path's version, as CKAN gives it (``/api/3/action/…`` under ``/api/3/``)."""
+    version = "3/" if request.path.startswith("/api/3/") else ""
+    return f"{request.url_root}api/{version}action/help_show?name={name}"
 
 
 def envelope_error(name: str, error: CatalogError, status: int | None = None) -> Response:
