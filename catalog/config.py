@@ -31,6 +31,7 @@ DEFAULTS = {
     "SHARE_DEADLINE_DAYS": 10,  # working days a provider has to answer a share request
     "HOLIDAYS": "",  # comma-separated ISO dates excluded from working days
     "WORKDAYS": "",  # comma-separated weekend dates that are working days (调休)
+    "AUTHORITY_DEPARTMENT": None,  # name or id of the data authority's department (besides sysadmins): rules.is_authority
     "SQL_ECHO": False,
     # Hardening (catalog/security.py; docs/SECURITY.md)
     "REDIS_URL": None,  # rate-limit counters shared by every worker; default: in this process's memory

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ..departments.models import Membership
+from ..departments.models import Department, Membership
 from ..errors import NotAuthorized
 from .models import ApiToken, User
 
@@ -24,6 +24,19 @@ def require(allowed: bool, message: str) -> None:
 def is_sysadmin(actor: User | None) -> bool:
     """Sysadmins (the county data authority) may do everything."""
     return actor is not None and actor.sysadmin
+
+
+def is_authority(session: Session, actor: User | None, authority_department: str | None) -> bool:
+    """The county data authority: sysadmins, and the editors and admins of the department named (by name
+    or id) in ``CATALOG_AUTHORITY_DEPARTMENT``; nobody else when it is unset."""
+    if is_sysadmin(actor):
+        return True
+    if actor is None or not authority_department:
+        return False
+    return session.scalar(sa.select(sa.exists().where(
+        Membership.user_id == actor.id, Membership.role.in_(EDIT_ROLES),
+        Membership.department_id == Department.id,
+        sa.or_(Department.id == authority_department, Department.name == authority_department)))) is True
 
 
 def role_in(session: Session, actor: User | None, department_id: str) -> str | None:
