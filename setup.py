@@ -43,6 +43,7 @@ setup(
         "Flask-WTF>=1.2,<2",
         "rdflib>=7,<8",
         "google-re2>=1.1,<2",
+        "lark>=1.2,<2",
     ],
     extras_require={
         "test": [
