@@ -31,6 +31,9 @@ DEFAULTS = {
     "SHARE_DEADLINE_DAYS": 10,  # working days a provider has to answer a share request
     "HOLIDAYS": "",  # comma-separated ISO dates excluded from working days
     "WORKDAYS": "",  # comma-separated weekend dates that are working days (调休)
+    # Catalog review (编目审核, decree 809 arts. 13, 16-17; docs/SHARING_RULES.md)
+    "CATALOG_REVIEW": True,  # false: departments publish directly, without the data authority's review
+    "CATALOG_REVIEW_DAYS": 2,  # working days the data authority has to review a submitted dataset or revision
     "AUTHORITY_DEPARTMENT": None,  # name or id of the data authority's department (besides sysadmins): rules.is_authority
     "SQL_ECHO": False,
     # Hardening (catalog/security.py; docs/SECURITY.md)
@@ -56,10 +59,10 @@ DEFAULTS = {
 }
 
 _INT_SETTINGS = {"MAX_CONTENT_LENGTH", "MAX_JSON_BYTES", "MAX_JSON_DEPTH", "TOKEN_DEFAULT_DAYS",
-                 "DATASTORE_MAX_RECORDS", "SHARE_DEADLINE_DAYS", "PROXY_COUNT", "SYNC_QUEUE_TIMEOUT", "SYNC_HEARTBEAT", "SYNC_HEARTBEAT_TIMEOUT",
+                 "DATASTORE_MAX_RECORDS", "SHARE_DEADLINE_DAYS", "CATALOG_REVIEW_DAYS", "PROXY_COUNT", "SYNC_QUEUE_TIMEOUT", "SYNC_HEARTBEAT", "SYNC_HEARTBEAT_TIMEOUT",
                  "SYNC_FINAL_WRITE_RETRY",
                  "WEBHOOK_MAX_ATTEMPTS", "WEBHOOK_TIMEOUT"}
-_BOOL_SETTINGS = {"SYNC_RUN_IN_REQUEST", "SQL_ECHO", "RATELIMIT_ENABLED", "SESSION_COOKIE_SECURE"}
+_BOOL_SETTINGS = {"CATALOG_REVIEW", "SYNC_RUN_IN_REQUEST", "SQL_ECHO", "RATELIMIT_ENABLED", "SESSION_COOKIE_SECURE"}
 
 
 def from_environment(environ: dict[str, str] | None = None) -> dict:
