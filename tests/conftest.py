@@ -72,7 +72,9 @@ def base_app(database_url, tmp_path_factory):
     app = create_app({"TESTING": True, "DATABASE_URL": database_url, "INSTANCE_PATH": str(instance),
                       "SECRET_KEY": "test", "SITE_URL": "http://localhost", "OUTBOUND_ALLOW": "127.0.0.1",
                       # sessions share one rolled-back connection: sync_job_run must not hand a run to a thread
-                      "SYNC_RUN_IN_REQUEST": True})
+                      "SYNC_RUN_IN_REQUEST": True,
+                      # direct publishing, as before the decree; tests/review turn the catalog review on
+                      "CATALOG_REVIEW": False})
     run_migrations(app)
     yield app
     get_db(app).engine.dispose()
