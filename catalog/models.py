@@ -4,11 +4,13 @@ from .auth.models import ApiToken, User
 from .connections.models import Connection
 from .datasets.models import Dataset, Resource, Tag, dataset_tag
 from .datastore.models import DatastoreTable, QuarantinedRecord, Record, RecordSchema
+from .demands.models import Demand
 from .departments.models import Department, Membership
 from .freshness.models import FreshnessState
+from .objections.models import Objection, ObjectionRecord
 from .sharing.models import AccessLogEntry, AccessLogHead, Grant, ShareRequest
 from .sync.models import SyncJob, SyncRun
 from .webhooks.models import WebhookDelivery, WebhookSubscription
 
-__all__ = ["Connection", "FreshnessState", "WebhookDelivery", "WebhookSubscription", "SyncJob", "SyncRun", "AccessLogEntry", "AccessLogHead", "Grant", "ShareRequest", "Activity", "ApiToken", "Dataset", "DatastoreTable", "Department", "Membership",
+__all__ = ["Demand", "Objection", "ObjectionRecord", "Connection", "FreshnessState", "WebhookDelivery", "WebhookSubscription", "SyncJob", "SyncRun", "AccessLogEntry", "AccessLogHead", "Grant", "ShareRequest", "Activity", "ApiToken", "Dataset", "DatastoreTable", "Department", "Membership",
            "QuarantinedRecord", "Record", "RecordSchema", "Resource", "Tag", "User", "dataset_tag"]

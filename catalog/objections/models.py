@@ -1,0 +1,77 @@
+"""Correction requests on shared data and the records each one covers."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..datasets.models import Dataset
+from ..db import Base, JSONDocument, UTCDateTime, new_id, utcnow
+from ..departments.models import Department
+
+#: open: filed, waiting for the provider; accepted: the provider is verifying; resolved: settled
+OBJECTION_STATES = ("open", "accepted", "resolved")
+#: the states in which the records carry the flag (标注)
+FLAGGED_STATES = ("open", "accepted")
+OUTCOMES = ("corrected", "confirmed_correct", "rejected")
+#: records: by key; filter: the records a filter matched when filed; dataset: the whole dataset
+SCOPES = ("records", "filter", "dataset")
+
+
+class Objection(Base):
+    """A department's request that the provider verify and correct data it uses (数据异议).
+
+    Settled in time when ``resolved`` falls on or before ``deadline`` (10 working days after ``created``).
+    """
+
+    __tablename__ = "objection"
+    __table_args__ = (sa.Index("ix_objection_package_status", "package_id", "status"),
+                      sa.Index("ix_objection_provider_status", "provider_id", "status"))
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=new_id)
+    package_id: Mapped[str] = mapped_column(sa.ForeignKey("dataset.id", ondelete="CASCADE"))
+    #: the DataStore resource whose records are doubted (none for an objection to the whole dataset)
+    resource_id: Mapped[str | None] = mapped_column(sa.ForeignKey("resource.id", ondelete="CASCADE"))
+    #: the providing department (the dataset's owner when filed), who must verify and correct
+    provider_id: Mapped[str] = mapped_column(sa.ForeignKey("department.id", ondelete="CASCADE"))
+    #: the department that filed it
+    organization_id: Mapped[str] = mapped_column(sa.ForeignKey("department.id", ondelete="CASCADE"), index=True)
+    filer_id: Mapped[str | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    scope: Mapped[str] = mapped_column(sa.String(20))
+    keys: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
+    filters: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
+    #: the fields whose values are doubted
+    fields: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
+    reason: Mapped[str] = mapped_column(sa.Text)
+    evidence: Mapped[str | None] = mapped_column(sa.Text)
+    evidence_url: Mapped[str | None] = mapped_column(sa.String(2000))
+    status: Mapped[str] = mapped_column(sa.String(20), default="open")
+    outcome: Mapped[str | None] = mapped_column(sa.String(30))
+    note: Mapped[str | None] = mapped_column(sa.Text)
+    #: the change-feed numbers of the record changes that corrected the data (outcome corrected)
+    correction_seqs: Mapped[list[int]] = mapped_column(JSONDocument, default=list)
+    created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deadline: Mapped[dt.date] = mapped_column(sa.Date)
+    #: the resource's last change number when filed: corrections are changes after it
+    filed_seq: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    accepted: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    accepted_by: Mapped[str | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    resolved: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    resolved_by: Mapped[str | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+
+    dataset: Mapped[Dataset] = relationship()
+    provider: Mapped[Department] = relationship(foreign_keys=[provider_id])
+    organization: Mapped[Department] = relationship(foreign_keys=[organization_id])
+
+
+class ObjectionRecord(Base):
+    """One record (by its stored key) covered by an objection filed by key or by filter."""
+
+    __tablename__ = "objection_record"
+    __table_args__ = (sa.Index("ix_objection_record_resource_key", "resource_id", "key"),)
+
+    objection_id: Mapped[str] = mapped_column(sa.ForeignKey("objection.id", ondelete="CASCADE"), primary_key=True)
+    resource_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(500), primary_key=True)
