@@ -50,8 +50,8 @@ class Objection(Base):
     status: Mapped[str] = mapped_column(sa.String(20), default="open")
     outcome: Mapped[str | None] = mapped_column(sa.String(30))
     note: Mapped[str | None] = mapped_column(sa.Text)
-    #: the change-feed numbers of the record changes that corrected the data (outcome corrected)
-    correction_seqs: Mapped[list[int]] = mapped_column(JSONDocument, default=list)
+    #: the record changes that corrected the data (outcome corrected): [{resource_id, key, seq}]
+    corrections: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument, default=list)
     created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     deadline: Mapped[dt.date] = mapped_column(sa.Date)
     #: the resource's last change number when filed: corrections are changes after it

@@ -11,7 +11,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..datasets.models import Dataset
 from ..db import Base, JSONDocument, UTCDateTime, new_id, utcnow
 
-EVENTS = ("records.changed", "metadata.changed", "freshness.overdue")
+EVENTS = ("records.changed", "metadata.changed", "freshness.overdue",
+          # correction requests (catalog/objections) and the demand list (catalog/demands)
+          "objection.created", "objection.accepted", "objection.resolved",
+          "demand.created", "demand.assigned", "demand.fulfilled", "demand.refused")
 DELIVERY_STATES = ("pending", "delivered", "failed", "cancelled")
 
 

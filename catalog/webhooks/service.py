@@ -15,7 +15,7 @@ private, link-local or metadata address is refused here; a name is checked when 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -149,20 +149,50 @@ def _note(session: Session, delivery_id: str) -> None:
     session.info.setdefault(PENDING_KEY, []).append(delivery_id)
 
 
+#: who may receive an event beyond the dataset's readers: ``audience(session, subscriber) -> bool``
+Audience = Callable[[Session, User], bool]
+
+
 def enqueue(session: Session, dataset: Dataset, event: str, data: dict[str, Any], *,
-            resource_id: str | None = None) -> list[str]:
-    """Write a pending delivery of ``event`` for each active subscription of the dataset to it."""
+            resource_id: str | None = None, audience: Audience | None = None) -> list[str]:
+    """Write a pending delivery of ``event`` for each active subscription of the dataset to it
+    (only to subscribers in ``audience`` when given: an objection goes to its two departments)."""
     subscriptions = session.scalars(sa.select(WebhookSubscription).where(
         WebhookSubscription.package_id == dataset.id, WebhookSubscription.active.is_(True))).all()
     written = []
     for subscription in subscriptions:
         if event not in (subscription.events or []) or not _subscriber_may_read(session, subscription, dataset):
             continue
+        if audience is not None and not audience(session, session.get(User, subscription.creator_user_id)):
+            continue
         if event == "records.changed" and _merge_waiting(session, subscription, resource_id, data):
             continue
         delivery = WebhookDelivery(id=new_message_id(), subscription_id=subscription.id, event=event,
                                    resource_id=resource_id, payload=data, status="pending", attempts=0,
                                    next_attempt_at=utcnow(), log=[])
+        session.add(delivery)
+        written.append(delivery.id)
+        _note(session, delivery.id)
+    if written:
+        session.flush()
+    return written
+
+
+def enqueue_catalog_wide(session: Session, event: str, data: dict[str, Any], *, audience: Audience) -> list[str]:
+    """Write a pending delivery of an event about no one dataset (the demand list) once per URL: to the
+    active subscriptions, of any dataset, that name the event and whose subscriber is in ``audience``."""
+    subscriptions = session.scalars(sa.select(WebhookSubscription).where(
+        WebhookSubscription.active.is_(True)).order_by(WebhookSubscription.created, WebhookSubscription.id)).all()
+    written, urls = [], set()
+    for subscription in subscriptions:
+        if event not in (subscription.events or []) or subscription.url in urls:
+            continue
+        user = session.get(User, subscription.creator_user_id) if subscription.creator_user_id else None
+        if user is None or user.state != "active" or not audience(session, user):
+            continue
+        urls.add(subscription.url)
+        delivery = WebhookDelivery(id=new_message_id(), subscription_id=subscription.id, event=event,
+                                   payload=data, status="pending", attempts=0, next_attempt_at=utcnow(), log=[])
         session.add(delivery)
         written.append(delivery.id)
         _note(session, delivery.id)

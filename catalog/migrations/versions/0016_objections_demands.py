@@ -42,7 +42,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("outcome", sa.String(length=30), nullable=True),
         sa.Column("note", sa.Text(), nullable=True),
-        sa.Column("correction_seqs", JSON, nullable=False),
+        sa.Column("corrections", JSON, nullable=False),
         sa.Column("created", TIME, nullable=False),
         sa.Column("deadline", sa.Date(), nullable=False),
         sa.Column("filed_seq", sa.BigInteger(), nullable=False),
