@@ -15,6 +15,8 @@ EVENTS = ("records.changed", "metadata.changed", "freshness.overdue",
           # correction requests (catalog/objections) and the demand list (catalog/demands)
           "objection.created", "objection.accepted", "objection.resolved",
           "demand.created", "demand.assigned", "demand.fulfilled", "demand.refused")
+#: what a subscription that names no events receives (the workflow events above are asked for by name)
+DEFAULT_EVENTS = ("records.changed", "metadata.changed", "freshness.overdue")
 DELIVERY_STATES = ("pending", "delivered", "failed", "cancelled")
 
 

@@ -29,7 +29,7 @@ from ..datasets.models import Dataset
 from ..db import utcnow
 from ..errors import NotFound, ValidationError
 from . import signing
-from .models import EVENTS, WebhookDelivery, WebhookSubscription, new_message_id
+from .models import DEFAULT_EVENTS, EVENTS, WebhookDelivery, WebhookSubscription, new_message_id
 
 #: where the ids of the deliveries written in a session's transaction wait for its commit
 PENDING_KEY = "catalog.webhooks.pending"
@@ -61,7 +61,7 @@ def _check_url(url: Any, outbound: Policy) -> str:
 
 def _check_events(events: Any) -> list[str]:
     if events is None:
-        return list(EVENTS)
+        return list(DEFAULT_EVENTS)
     if isinstance(events, str):
         events = [events]
     if not isinstance(events, list) or not events:
