@@ -165,6 +165,27 @@ def _members_administered_by(actor: User):
     return sa.select(Membership.user_id).where(Membership.department_id.in_(administered))
 
 
+def can_submit_dataset(session: Session, actor: User | None, department_id: str) -> bool:
+    """A department's admins (standing for its head) and sysadmins submit its datasets for the catalog review."""
+    return is_sysadmin(actor) or role_in(session, actor, department_id) == "admin"
+
+
+def can_review_dataset(session: Session, actor: User | None, authority_department: str | None, *,
+                       owner_org: str) -> bool:
+    """The data authority reviews submitted datasets and revisions; its members never review their own
+    department's datasets (sysadmins review all)."""
+    if is_sysadmin(actor):
+        return True
+    return is_authority(session, actor, authority_department) and role_in(session, actor, owner_org) is None
+
+
+def can_see_review(session: Session, actor: User | None, authority_department: str | None, *,
+                   owner_org: str) -> bool:
+    """A review (due date, reasons, the revision's changes) and a dataset under review are seen by the
+    department's members and by the data authority."""
+    return role_in(session, actor, owner_org) is not None or is_authority(session, actor, authority_department)
+
+
 def can_approve_share_request(session: Session, actor: User | None, *, provider_id: str,
                               requester_id: str) -> bool:
     """The provider's admins (or sysadmins, the data authority) approve a request, never a member of the
