@@ -14,7 +14,10 @@ from ..db import Base, JSONDocument, UTCDateTime, new_id, utcnow
 EVENTS = ("records.changed", "metadata.changed", "freshness.overdue",
           # correction requests (catalog/objections) and the demand list (catalog/demands)
           "objection.created", "objection.accepted", "objection.resolved",
-          "demand.created", "demand.assigned", "demand.fulfilled", "demand.refused")
+          "demand.created", "demand.assigned", "demand.fulfilled", "demand.refused",
+          # share requests and grants (catalog/sharing; only to the two departments and the authority)
+          "request.returned", "request.resubmitted", "request.extension_requested", "request.extension_decided",
+          "grant.delivered", "grant.suspended", "grant.resumed", "usage.recorded", "sharing.narrowed")
 #: what a subscription that names no events receives (the workflow events above are asked for by name)
 DEFAULT_EVENTS = ("records.changed", "metadata.changed", "freshness.overdue")
 DELIVERY_STATES = ("pending", "delivered", "failed", "cancelled")
