@@ -31,7 +31,13 @@ whether memory stays flat as N grows. Each run:
 4. the same records upserted again: nothing changed, so inserted = updated = 0;
 5. the change feed: ``catalog.datastore.query.changes`` with limit 10,000 until it is empty; and the
    JSON dump (``query.iter_records``, what ``/datastore/dump`` streams);
-6. peak memory of the process (``resource.getrusage(RUSAGE_SELF).ru_maxrss``).
+6. peak memory of the process (``resource.getrusage(RUSAGE_SELF).ru_maxrss``);
+7. reads through the HTTP API (``--no-reads`` skips them): the Flask test client with a sysadmin's API
+   token, so each figure is the whole request (routing, token authentication, the share rules, masking,
+   the access log, JSON) without a network hop; each beside its raw-SQL floor in the same run, p50/p95
+   over up to 200 calls (at least 10, at most about 20 s per read): a primary-key lookup, a lookup
+   on ``head_id_number``, ``filters`` town limit 100, ``q`` 城关镇 limit 10, a page at 75 % depth by
+   ``offset`` and by the ``_links.next`` cursor, the change feed pulled and the JSON dump streamed.
 """
 from __future__ import annotations
 
@@ -323,11 +329,223 @@ def measure_dump(app, resource_id: str) -> tuple[int, float]:
     return count, time.perf_counter() - started
 
 
+# -- reads through the HTTP API, each beside its raw-SQL floor ---------------------------------
+
+READ_REPEATS = 200
+SLOW_REPEATS = 30
+DEEP_FRACTION = 0.75
+MIN_REPEATS = 10
+READ_BUDGET = 20.0
+
+
+def _percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return ordered[len(ordered) // 2] * 1000, ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))] * 1000
+
+
+def _timed(call, repeats: int) -> list[float]:
+    """Seconds of each call, ``repeats`` times or until :data:`READ_BUDGET` seconds have passed (at
+    least :data:`MIN_REPEATS` calls: a read taking seconds is not repeated 200 times)."""
+    samples: list[float] = []
+    for index in range(repeats):
+        started = time.perf_counter()
+        call(index)
+        samples.append(time.perf_counter() - started)
+        if len(samples) >= MIN_REPEATS and sum(samples) > READ_BUDGET:
+            break
+    return samples
+
+
+def read_token(app, admin_id: str) -> str:
+    """An API token of the benchmark's sysadmin (the reads go through token authentication)."""
+    from catalog.auth.models import User
+    from catalog.auth.service import create_token
+    from catalog.db import get_db
+
+    with get_db(app).session() as session:
+        _token, secret = create_token(session, None, user=session.get(User, admin_id), name="bench",
+                                      check_auth=False)
+        session.commit()
+        return secret
+
+
+def sample_records(path: Path, count: int, wanted: int) -> list[dict]:
+    """``wanted`` records spread evenly over the file (not timed)."""
+    step = max(count // wanted, 1)
+    picked = []
+    with path.open(encoding="utf-8") as lines:
+        for index, line in enumerate(lines):
+            if index % step == step // 2:
+                picked.append(json.loads(line))
+    return picked[:wanted]
+
+
+def measure_reads(app, ids, path: Path, count: int) -> dict:
+    """p50/p95 of each read through the Flask test client (routing, token auth, share rules, masking,
+    JSON) beside the same answer from raw SQL on the same database, in the same run."""
+    from catalog.db import get_db
+
+    client = app.test_client()
+    headers = {"Authorization": read_token(app, ids[0])}
+    resource_id = ids[1]
+    engine = get_db(app).engine
+    postgres = engine.dialect.name == "postgresql"
+    mark = "%s" if postgres else "?"
+    samples = sample_records(path, count, READ_REPEATS)
+    raw = engine.raw_connection()
+    figures: dict = {}
+
+    def api(name: str, data: dict) -> dict:
+        response = client.post(f"/api/3/action/{name}", json=data, headers=headers)
+        body = response.get_json()
+        assert response.status_code == 200 and body["success"], body
+        return body["result"]
+
+    def sql(statement: str, params: tuple) -> list:
+        cursor = raw.cursor()
+        cursor.execute(statement.replace("?", mark), params)
+        rows = cursor.fetchall()
+        cursor.close()
+        raw.rollback() if postgres else None
+        return rows
+
+    def report(label: str, key: str, now: list[float], floor: list[float] | None, floor_label: str) -> None:
+        p50, p95 = _percentiles(now)
+        figures[key] = {"p50": p50, "p95": p95}
+        line = f"    {label}: p50 {p50:,.2f} ms, p95 {p95:,.2f} ms"
+        if floor:
+            f50, f95 = _percentiles(floor)
+            figures[key].update(floor_p50=f50, floor_p95=f95)
+            line += f"; floor ({floor_label}) p50 {f50:,.3f} ms, p95 {f95:,.3f} ms; ratio p50 {p50 / f50:,.0f}x"
+        print(line, flush=True)
+
+    print(f"(7) reads through the HTTP API (Flask test client, sysadmin token), {count:,} records; "
+          f"floors are raw SQL on the same database")
+    key_floor = _timed(lambda i: sql("SELECT data FROM datastore_record WHERE resource_id = ? AND key = ?",
+                                     (resource_id, samples[i]["household_number"])), READ_REPEATS)
+
+    def by_key(i):
+        found = api("datastore_search", {"resource_id": resource_id,
+                                         "filters": {"household_number": samples[i]["household_number"]}})
+        assert len(found["records"]) == 1
+    report("primary-key lookup (filters household_number)", "read_key", _timed(by_key, READ_REPEATS), key_floor,
+           "SELECT … WHERE resource_id = … AND key = …")
+
+    def by_id_number(i):
+        found = api("datastore_search", {"resource_id": resource_id,
+                                         "filters": {"head_id_number": samples[i]["head_id_number"]}})
+        assert any(r["household_number"] == samples[i]["household_number"] for r in found["records"])
+    report("indexed-field lookup (filters head_id_number)", "read_field", _timed(by_id_number, READ_REPEATS),
+           key_floor, "the key lookup: one index probe")
+
+    towns = sorted({s["town"] for s in samples})
+
+    def town_floor(i):
+        sql("SELECT data FROM datastore_record WHERE resource_id = ? AND deleted = ? AND key > ? "
+            "ORDER BY key LIMIT 100", (resource_id, False, ""))
+    report("filters town, limit 100", "read_town", _timed(lambda i: api("datastore_search", {
+        "resource_id": resource_id, "filters": {"town": towns[i % len(towns)]}, "limit": 100}), SLOW_REPEATS),
+        _timed(town_floor, SLOW_REPEATS), "the first 100 records by key")
+
+    def q_floor(i):
+        sql("SELECT data FROM datastore_record WHERE resource_id = ? AND deleted = ? ORDER BY key LIMIT 10",
+            (resource_id, False))
+    found = api("datastore_search", {"resource_id": resource_id, "q": "城关镇", "limit": 10})
+    print(f"    q 城关镇 matches {found.get('total')} records (total_was_estimated: "
+          f"{found.get('total_was_estimated', False)})")
+    report("q 城关镇, limit 10", "read_q", _timed(lambda i: api("datastore_search", {
+        "resource_id": resource_id, "q": "城关镇", "limit": 10}), SLOW_REPEATS),
+        _timed(q_floor, SLOW_REPEATS), "the first 10 records by key")
+
+    deep = int(count * DEEP_FRACTION)
+    deep_key = sql("SELECT key FROM datastore_record WHERE resource_id = ? ORDER BY key LIMIT 1 OFFSET ?",
+                   (resource_id, deep))[0][0]
+
+    def keyset_floor(i):
+        rows = sql("SELECT data FROM datastore_record WHERE resource_id = ? AND deleted = ? AND key > ? "
+                   "ORDER BY key LIMIT 100", (resource_id, False, deep_key))
+        assert len(rows) == 100
+    floor = _timed(keyset_floor, SLOW_REPEATS)
+    report(f"offset {deep:,}, limit 100", "read_offset", _timed(lambda i: api("datastore_search", {
+        "resource_id": resource_id, "offset": deep, "limit": 100}), SLOW_REPEATS), floor,
+        "keyset: key > … ORDER BY key LIMIT 100")
+    # The cursor of the page after record ``deep``: walk there by cursor in pages of 10,000 (not timed).
+    cursor, seen = None, 0
+    first = api("datastore_search", {"resource_id": resource_id, "limit": 1, "include_total": False})
+    if "cursor=" in first["_links"]["next"]:
+        while seen < deep:
+            page = api("datastore_search", {"resource_id": resource_id, "limit": min(10_000, deep - seen),
+                                            "include_total": False, **({"cursor": cursor} if cursor else {})})
+            seen += len(page["records"])
+            cursor = page["_links"]["next"].split("cursor=")[1].split("&")[0]
+        from urllib.parse import unquote
+        cursor = unquote(cursor)
+
+        def by_cursor(i):
+            page = api("datastore_search", {"resource_id": resource_id, "limit": 100, "cursor": cursor})
+            assert len(page["records"]) == 100
+        report(f"the page after record {deep:,} by cursor (_links.next), limit 100", "read_cursor",
+               _timed(by_cursor, SLOW_REPEATS), floor, "keyset: key > … ORDER BY key LIMIT 100")
+    else:
+        print("    paging by cursor: not offered (no cursor in _links.next)")
+
+    started, pulled, cursor = time.perf_counter(), 0, None
+    while True:
+        page = api("datastore_changes", {"resource_id": resource_id, "limit": FEED_LIMIT,
+                                         **({"cursor": cursor} if cursor else {})})
+        pulled += len(page["changes"])
+        cursor = page["next_cursor"]
+        if not page["has_more"]:
+            break
+    feed_seconds = time.perf_counter() - started
+    assert pulled == count, pulled
+    started, last, floor_count = time.perf_counter(), 0, 0
+    while True:
+        rows = sql("SELECT seq, key, deleted, data FROM datastore_record WHERE resource_id = ? AND seq > ? "
+                   "ORDER BY seq LIMIT ?", (resource_id, last, FEED_LIMIT))
+        if not rows:
+            break
+        rows = [(seq, key, deleted, json.loads(data) if isinstance(data, str) else data)
+                for seq, key, deleted, data in rows]
+        floor_count += len(rows)
+        last = rows[-1][0]
+    feed_floor = time.perf_counter() - started
+    figures["feed_http"], figures["feed_floor"] = count / feed_seconds, floor_count / feed_floor
+    print(f"    datastore_changes pull over HTTP (limit {FEED_LIMIT:,}): {rate(count, feed_seconds)}; floor (raw "
+          f"SQL seq > … ORDER BY seq LIMIT {FEED_LIMIT:,}, JSON parsed): {rate(floor_count, feed_floor)}; "
+          f"ratio {feed_seconds / feed_floor:.1f}x")
+
+    started, size = time.perf_counter(), 0
+    response = client.get(f"/datastore/dump/{resource_id}?format=json", headers=headers)
+    for chunk in response.response:
+        size += len(chunk)
+    response.close()
+    dump_seconds = time.perf_counter() - started
+    started, last, floor_count = time.perf_counter(), "", 0
+    while True:
+        rows = sql("SELECT key, data FROM datastore_record WHERE resource_id = ? AND deleted = ? AND key > ? "
+                   "ORDER BY key LIMIT 1000", (resource_id, False, last))
+        if not rows:
+            break
+        floor_count += len(rows)
+        for _key, data in rows:
+            json.dumps(json.loads(data) if isinstance(data, str) else data, ensure_ascii=False)
+        last = rows[-1][0]
+    dump_floor = time.perf_counter() - started
+    assert floor_count == count
+    figures["dump_http"], figures["dump_floor"] = count / dump_seconds, count / dump_floor
+    print(f"    /datastore/dump?format=json over HTTP: {rate(count, dump_seconds)}, {size / 1e6:,.0f} MB; floor "
+          f"(raw SQL keyset by 1,000, JSON parsed and written): {rate(count, dump_floor)}; "
+          f"ratio {dump_seconds / dump_floor:.1f}x")
+    raw.close()
+    return figures
+
+
 def peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
 
 
-def run(count: int, url: str, batch: int, sample: int, keep: bool) -> dict:
+def run(count: int, url: str, batch: int, sample: int, keep: bool, reads: bool = True) -> dict:
     """One complete benchmark in this process; prints the figures and returns them."""
     from catalog import create_app
     from catalog.cli import run_migrations
@@ -396,6 +614,8 @@ def run(count: int, url: str, batch: int, sample: int, keep: bool) -> dict:
         assert dumped == count, dumped
         figures["dump"] = count / seconds
         print(f"    the JSON dump (query.iter_records + json.dumps, as /datastore/dump): {rate(count, seconds)}")
+        if reads:
+            figures["reads"] = measure_reads(app, ids, path, count)
         figures["peak_memory_mb"] = peak_memory_mb()
         print(f"(6) peak memory (ru_maxrss): {figures['peak_memory_mb']:,.0f} MB")
         get_db(app).engine.dispose()
@@ -413,10 +633,11 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=50_000, help="records validated with plain jsonschema")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     parser.add_argument("--no-small", action="store_true", help="skip the N/10 run")
+    parser.add_argument("--no-reads", action="store_true", help="skip the reads (7)")
     parser.add_argument("--single", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.single:
-        figures = run(args.records, args.database_url, args.batch, args.sample, args.keep)
+        figures = run(args.records, args.database_url, args.batch, args.sample, args.keep, not args.no_reads)
         print(RESULT_MARK + json.dumps(figures), flush=True)
         return
     sizes = ([max(args.records // 10, 1)] if not args.no_small else []) + [args.records]
@@ -427,6 +648,8 @@ def main() -> None:
                    args.database_url, "--batch", str(args.batch), "--sample", str(min(args.sample, size))]
         if args.keep:
             command.append("--keep")
+        if args.no_reads:
+            command.append("--no-reads")
         process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
         for line in process.stdout:
             if line.startswith(RESULT_MARK):
