@@ -29,6 +29,10 @@ DEFAULTS = {
     "SYNC_RUN_IN_REQUEST": False,  # sync_job_run waits for the run inside the request (tests); default: queued
     "SYNC_FINAL_WRITE_RETRY": 600,  # seconds a finished run keeps retrying to record its end while the database is down
     "SHARE_DEADLINE_DAYS": 10,  # working days a provider has to answer a share request
+    "SHARE_EXTENSION_MAX_DAYS": 10,  # most working days one extension of a share request may add (authority decides)
+    "SHARE_DELIVERY_DAYS": 20,  # working days from approval until the data must reach the requester
+    "SHARE_DESTRUCTION_DAYS": 10,  # working days after a grant ends to record the data's destruction
+    "USAGE_RECORD_RETENTION_YEARS": 3,  # use records cannot be deleted before they are this old
     "HOLIDAYS": "",  # comma-separated ISO dates excluded from working days
     "WORKDAYS": "",  # comma-separated weekend dates that are working days (调休)
     # Catalog review (编目审核, decree 809 arts. 13, 16-17; docs/SHARING_RULES.md)
@@ -59,7 +63,8 @@ DEFAULTS = {
 }
 
 _INT_SETTINGS = {"MAX_CONTENT_LENGTH", "MAX_JSON_BYTES", "MAX_JSON_DEPTH", "TOKEN_DEFAULT_DAYS",
-                 "DATASTORE_MAX_RECORDS", "SHARE_DEADLINE_DAYS", "CATALOG_REVIEW_DAYS", "PROXY_COUNT", "SYNC_QUEUE_TIMEOUT", "SYNC_HEARTBEAT", "SYNC_HEARTBEAT_TIMEOUT",
+                 "DATASTORE_MAX_RECORDS", "SHARE_DEADLINE_DAYS", "SHARE_EXTENSION_MAX_DAYS", "SHARE_DELIVERY_DAYS",
+                 "SHARE_DESTRUCTION_DAYS", "USAGE_RECORD_RETENTION_YEARS", "CATALOG_REVIEW_DAYS", "PROXY_COUNT", "SYNC_QUEUE_TIMEOUT", "SYNC_HEARTBEAT", "SYNC_HEARTBEAT_TIMEOUT",
                  "SYNC_FINAL_WRITE_RETRY",
                  "WEBHOOK_MAX_ATTEMPTS", "WEBHOOK_TIMEOUT"}
 _BOOL_SETTINGS = {"CATALOG_REVIEW", "SYNC_RUN_IN_REQUEST", "SQL_ECHO", "RATELIMIT_ENABLED", "SESSION_COOKIE_SECURE"}
