@@ -22,6 +22,7 @@ DEFAULTS = {
     "MAX_JSON_DEPTH": 32,
     "TOKEN_DEFAULT_DAYS": 365,
     "DATASTORE_MAX_RECORDS": 10000,  # records per datastore_upsert call
+    "DATASTORE_TOTAL_ESTIMATION_THRESHOLD": 10000,  # datastore_search counts matches exactly up to this, estimates above
     "BROKER_URL": None,  # Redis URL: sync runs go to Celery workers (`catalog worker`)
     "SYNC_QUEUE_TIMEOUT": 3600,  # seconds a dispatched run may wait for a worker before it is failed
     "SYNC_HEARTBEAT": 10,  # seconds between two heartbeats of a running sync run
@@ -38,6 +39,8 @@ DEFAULTS = {
     # Catalog review (编目审核, decree 809 arts. 13, 16-17; docs/SHARING_RULES.md)
     "CATALOG_REVIEW": True,  # false: departments publish directly, without the data authority's review
     "CATALOG_REVIEW_DAYS": 2,  # working days the data authority has to review a submitted dataset or revision
+    "OBJECTION_DAYS": 10,  # working days a provider has to settle a correction request (art. 26)
+    "DEMAND_DAYS": 10,  # working days a source department has to answer an assigned demand (art. 20)
     "AUTHORITY_DEPARTMENT": None,  # name or id of the data authority's department (besides sysadmins): rules.is_authority
     "SQL_ECHO": False,
     # Hardening (catalog/security.py; docs/SECURITY.md)
@@ -63,7 +66,7 @@ DEFAULTS = {
 }
 
 _INT_SETTINGS = {"MAX_CONTENT_LENGTH", "MAX_JSON_BYTES", "MAX_JSON_DEPTH", "TOKEN_DEFAULT_DAYS",
-                 "DATASTORE_MAX_RECORDS", "SHARE_DEADLINE_DAYS", "SHARE_EXTENSION_MAX_DAYS", "SHARE_DELIVERY_DAYS",
+                 "DATASTORE_MAX_RECORDS", "DATASTORE_TOTAL_ESTIMATION_THRESHOLD", "SHARE_DEADLINE_DAYS", "SHARE_EXTENSION_MAX_DAYS", "SHARE_DELIVERY_DAYS",
                  "SHARE_DESTRUCTION_DAYS", "USAGE_RECORD_RETENTION_YEARS", "CATALOG_REVIEW_DAYS", "PROXY_COUNT", "SYNC_QUEUE_TIMEOUT", "SYNC_HEARTBEAT", "SYNC_HEARTBEAT_TIMEOUT",
                  "SYNC_FINAL_WRITE_RETRY",
                  "WEBHOOK_MAX_ATTEMPTS", "WEBHOOK_TIMEOUT"}
