@@ -6,9 +6,10 @@ the request or job boundary.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import uuid
-from typing import Any
+from typing import Any, Callable
 
 import sqlalchemy as sa
 from flask import Flask, current_app, g
@@ -19,6 +20,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from connectors.outbound import Policy
 
 from . import config as settings
+from .sharing import workdays
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -117,6 +119,8 @@ class Database:
     source (the database URL, the instance folder, storage and key files: catalog/connections/policy.py);
     sessions carry it in ``session.info["protected"]``. ``outbound`` is where server-side requests may
     go (``CATALOG_OUTBOUND_ALLOW``, connectors/outbound.py); sessions carry it in ``session.info["outbound"]``.
+    ``working_day`` is the working-day calendar (weekends, ``CATALOG_HOLIDAYS``, ``CATALOG_WORKDAYS``) that
+    sync mappings' ``date_add(..., working=True)`` count in; sessions carry it in ``session.info["working_day"]``.
     """
 
     #: seconds between two heartbeats of a running sync run; how long its final write is retried (config)
@@ -124,14 +128,15 @@ class Database:
     sync_final_write_retry: float = 600.0
 
     def __init__(self, engine: sa.Engine, secret_key: str = "", protected: dict[str, Any] | None = None,
-                 outbound: Policy | None = None):
+                 outbound: Policy | None = None, working_day: Callable[[dt.date], bool] | None = None):
         self.engine = engine
+        self.working_day = working_day or workdays.is_working_day
         self.secret_key = secret_key
         self.outbound = outbound or Policy()
         self.protected = dict(protected or {"database_url": engine.url.render_as_string(hide_password=False)})
         self.sessionmaker = sessionmaker(bind=engine, expire_on_commit=False,
                                          info={"secret_key": secret_key, "protected": self.protected,
-                                               "outbound": self.outbound})
+                                               "outbound": self.outbound, "working_day": self.working_day})
 
     def session(self) -> Session:
         """A new session (the caller owns it)."""
@@ -143,6 +148,9 @@ def init_app(app: Flask) -> None:
     app.extensions["catalog.db"] = Database(
         make_engine(app.config["DATABASE_URL"], echo=app.config.get("SQL_ECHO", False)),
         secret_key=str(app.config.get("SECRET_KEY") or ""), outbound=settings.outbound_policy(app.config),
+        working_day=functools.partial(workdays.is_working_day,
+                                      holidays=workdays.parse_holidays(app.config.get("HOLIDAYS")),
+                                      workdays=workdays.parse_holidays(app.config.get("WORKDAYS"))),
         protected={"database_url": app.config["DATABASE_URL"],
                    "paths": [app.instance_path, app.config.get("STORAGE_PATH"),
                              *(value for name, value in app.config.items() if name.endswith("_FILE"))]})

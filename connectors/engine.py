@@ -46,6 +46,7 @@ from typing import Any, Callable, Iterator
 
 from .base import (Checkpoint, Deletion, Rejected, Row, Source, SourceError, Stream, Target, TargetError,
                    TransientSourceError, WriteCounts, jsonable)
+from .expressions import WorkingDay
 from .mapping import _ABSENT as _NO_VALUE_SENTINEL, Mapping, MappingConfigError
 from .report import FAILED, INVALID_SAMPLE, SUCCEEDED, SUCCEEDED_WITH_ERRORS, RunReport, capture_log
 
@@ -72,7 +73,7 @@ def run_sync(source: Source, config: dict[str, Any], stream: Stream | None, targ
              write: str = "upsert", on_invalid: str = "quarantine", batch_size: int = 1000,
              progress: Callable[[RunReport], None] | None = None, retries: int = 3,
              backoff: float = 1.0, max_backoff: float = 60.0, max_invalid: float = 0.5,
-             sleep: Callable[[float], None] = time.sleep) -> RunReport:
+             sleep: Callable[[float], None] = time.sleep, working_day: WorkingDay | None = None) -> RunReport:
     """Run one sync of ``stream`` (``None``: the source's first stream) into ``target``; never raises
     for a failed run — the :class:`RunReport` says what happened. Bad options raise ``ValueError``.
 
@@ -80,7 +81,8 @@ def run_sync(source: Source, config: dict[str, Any], stream: Stream | None, targ
     ``None`` passes rows on as they are. ``validator`` is a :class:`schemas.validation.RecordValidator`
     (or anything with its ``validate_many`` and ``errors``); ``None`` accepts every mapped record. ``progress`` is called
     with the report after every committed batch. ``max_invalid`` (0 to 1) is the share of invalid rows
-    above which a run that read everything still ends ``failed``.
+    above which a run that read everything still ends ``failed``. ``working_day`` is the calendar a
+    mapping configuration's ``date_add(..., working=True)`` counts in (default: Monday to Friday).
     """
     _check_options(mode=mode, write=write, on_invalid=on_invalid, batch_size=batch_size, retries=retries)
     if not 0 <= max_invalid <= 1:
@@ -89,7 +91,7 @@ def run_sync(source: Source, config: dict[str, Any], stream: Stream | None, targ
                        stream=stream.name if stream else "", mode=mode, write=write, on_invalid=on_invalid)
     run = _Run(source, config, stream, target, report, mapping=mapping, validator=validator,
                batch_size=batch_size, progress=progress, retries=retries, backoff=backoff,
-               max_backoff=max_backoff, sleep=sleep)
+               max_backoff=max_backoff, sleep=sleep, working_day=working_day)
     started = time.perf_counter()
     with capture_log(report.log):
         try:
@@ -114,13 +116,14 @@ def run_sync(source: Source, config: dict[str, Any], stream: Stream | None, targ
 
 def preview(source: Source, config: dict[str, Any], stream: Stream | None, *,
             mapping: Mapping | dict[str, Any] | None = None, validator: Any = None,
-            rows: int = 20) -> list[dict[str, Any]]:
+            rows: int = 20, working_day: WorkingDay | None = None) -> list[dict[str, Any]]:
     """Map and validate the first ``rows`` rows of ``stream`` without writing anything: for each,
     ``{"row_number", "raw", "record", "errors": [{"field", "keyword", "message"}]}`` — the mapping's
     errors, then the schema's for the fields the mapping did not already name. Raises
-    :class:`~connectors.base.SourceError` or :class:`~connectors.mapping.MappingConfigError`."""
+    :class:`~connectors.base.SourceError` or :class:`~connectors.mapping.MappingConfigError`.
+    ``working_day``: the calendar of ``date_add(..., working=True)``, as in :func:`run_sync`."""
     if isinstance(mapping, dict):
-        mapping = Mapping.from_config(mapping)
+        mapping = Mapping.from_config(mapping, working_day=working_day)
     source.check(config)
     if stream is None:
         streams = source.discover(config)
@@ -212,10 +215,12 @@ class _Run:
     def __init__(self, source: Source, config: dict[str, Any], stream: Stream | None, target: Target,
                  report: RunReport, *, mapping: Mapping | dict[str, Any] | None, validator: Any,
                  batch_size: int, progress: Callable[[RunReport], None] | None, retries: int,
-                 backoff: float, max_backoff: float, sleep: Callable[[float], None]):
+                 backoff: float, max_backoff: float, sleep: Callable[[float], None],
+                 working_day: WorkingDay | None = None):
         self.source, self.config, self.stream, self.target, self.report = source, config, stream, target, report
         self.mapping, self.validator, self.batch_size, self.progress = mapping, validator, batch_size, progress
         self.retries, self.backoff, self.max_backoff, self.sleep = retries, backoff, max_backoff, sleep
+        self.working_day = working_day
         self.method = "append" if report.write == "append" else "upsert"
         self.phase = "starting"
         self.state: dict[str, Any] | None = None      # the last checkpoint seen
@@ -234,7 +239,7 @@ class _Run:
         """Check, read, batch and write; then mirror deletions after a complete read."""
         self.phase = "checking the mapping"
         if isinstance(self.mapping, dict):
-            self.mapping = Mapping.from_config(self.mapping)
+            self.mapping = Mapping.from_config(self.mapping, working_day=self.working_day)
         self.phase = "checking the source configuration"
         self._retrying(lambda: self.source.check(self.config))
         if self.stream is None:

@@ -24,6 +24,7 @@ one that fails on a row (``id_sex('123')``) is a row error naming the field, so 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from typing import Any, Callable
 
@@ -33,7 +34,16 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from . import coerce
 
-__all__ = ["FUNCTIONS", "ExpressionError", "compile_expression", "parse_path"]
+__all__ = ["FUNCTIONS", "ExpressionError", "WorkingDay", "compile_expression", "parse_path", "weekdays"]
+
+#: a working-day calendar: whether a day is a working day. The catalog hands its own (weekends,
+#: configured holidays and make-up working days: catalog/sharing/workdays.py); alone, weekdays.
+WorkingDay = Callable[[dt.date], bool]
+
+
+def weekdays(day: dt.date) -> bool:
+    """Monday to Friday: the calendar of a mapping used without the catalog's holidays."""
+    return day.weekday() < 5
 
 
 class ExpressionError(ValueError):
@@ -91,9 +101,11 @@ def _date(value: Any) -> dt.date:
         raise _Failure(str(exc)) from None
 
 
-def date_add(value: Any, days: Any, working: bool = True) -> str:
+def date_add(value: Any, days: Any, working: bool = True, *, working_day: WorkingDay = weekdays) -> str:
     """The ISO date ``days`` days after the date ``value`` (any of the export date styles); with
-    ``working`` (the default) Saturdays and Sundays are not counted. An empty date gives ``""``."""
+    ``working`` (the default) only the working days of ``working_day`` are counted, the start day
+    itself not included (``date_add('2026-09-30', 1)`` is the first working day after the National
+    Day holidays when the calendar holds them). An empty date gives ``""``."""
     if _text(value) == "":
         return ""
     start = _date(value)
@@ -109,7 +121,7 @@ def date_add(value: Any, days: Any, working: bool = True) -> str:
     day, left = start, abs(count)
     while left:
         day += dt.timedelta(days=step)
-        if day.weekday() < 5:
+        if working_day(day):
             left -= 1
     return day.isoformat()
 
@@ -185,15 +197,27 @@ _ENVIRONMENT.globals.update(FUNCTIONS)
 MAX_LENGTH = 2000
 
 
-def compile_expression(field: str, source: Any) -> Callable[[dict[str, Any]], str]:
+def _calendar_globals(working_day: WorkingDay) -> dict[str, Any]:
+    # a closure, not a keyword a template could pass: an expression cannot choose its own calendar
+    def date_add_in_calendar(value: Any, days: Any, working: bool = True) -> str:
+        return date_add(value, days, working, working_day=working_day)
+
+    functools.update_wrapper(date_add_in_calendar, date_add)
+    return {"date_add": date_add_in_calendar}
+
+
+def compile_expression(field: str, source: Any, *, working_day: WorkingDay | None = None
+                       ) -> Callable[[dict[str, Any]], str]:
     """The compiled template of ``field``: a function from the row's columns to the field's text,
-    raising ``ValueError`` with the expression's message when it fails on a row."""
+    raising ``ValueError`` with the expression's message when it fails on a row. ``working_day`` is
+    the calendar ``date_add(..., working=True)`` counts in (default: Monday to Friday)."""
     if not isinstance(source, str) or not source.strip():
         raise ExpressionError(f"computed.{field}: must be a non-empty template text")
     if len(source) > MAX_LENGTH:
         raise ExpressionError(f"computed.{field}: longer than {MAX_LENGTH} characters")
     try:
-        template = _ENVIRONMENT.from_string(source)
+        template = _ENVIRONMENT.from_string(
+            source, globals=_calendar_globals(working_day) if working_day is not None else None)
     except TemplateError as exc:
         line = getattr(exc, "lineno", None)
         raise ExpressionError(f"computed.{field}: {exc.message if hasattr(exc, 'message') else exc}"

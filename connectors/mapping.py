@@ -52,7 +52,7 @@ from schemas.registry import FieldError
 
 from . import coerce
 from .base import jsonable
-from .expressions import ExpressionError, compile_expression, parse_path
+from .expressions import ExpressionError, WorkingDay, compile_expression, parse_path
 
 __all__ = ["MAPPING_SCHEMA", "Mapping", "MappingConfigError"]
 
@@ -156,8 +156,10 @@ class Mapping:
     defaults: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_config(cls, config: dict[str, Any] | None) -> "Mapping":
-        """Compile a mapping configuration; raise :class:`MappingConfigError` when it is malformed."""
+    def from_config(cls, config: dict[str, Any] | None, *, working_day: WorkingDay | None = None) -> "Mapping":
+        """Compile a mapping configuration; raise :class:`MappingConfigError` when it is malformed.
+        ``working_day`` is the calendar of computed fields' ``date_add(..., working=True)`` (default:
+        Monday to Friday; the catalog hands its holidays and make-up working days)."""
         config = dict(config or {})
         problems = [f"{'.'.join(str(p) for p in e.absolute_path) or 'mapping'}: {e.message}"
                     for e in jsonschema.Draft202012Validator(MAPPING_SCHEMA).iter_errors(config)]
@@ -187,7 +189,7 @@ class Mapping:
         for path, source in config.get("computed", {}).items():
             try:
                 parse_path(path)
-                computed[path] = compile_expression(path, source)
+                computed[path] = compile_expression(path, source, working_day=working_day)
             except ExpressionError as exc:
                 problems.append(str(exc))
             except ValueError as exc:

@@ -70,10 +70,11 @@ def job_of(session: Session, entry: QuarantinedRecord) -> SyncJob | None:
     return run.job
 
 
-def map_row(job: SyncJob, row: dict[str, Any]) -> dict[str, Any]:
-    """A source row mapped by the job's mapping, as its runs map it; its errors as a ValidationError."""
+def map_row(job: SyncJob, row: dict[str, Any], working_day: Any = None) -> dict[str, Any]:
+    """A source row mapped by the job's mapping, as its runs map it (``working_day``: their calendar);
+    its errors as a ValidationError."""
     try:
-        mapping = Mapping.from_config(job.mapping or {})
+        mapping = Mapping.from_config(job.mapping or {}, working_day=working_day)
     except MappingConfigError as error:
         raise ValidationError.single("mapping", str(error)) from None
     mapped, errors = mapping.apply_json(row)
@@ -99,7 +100,7 @@ def retry(session: Session, actor: User | None, entry: QuarantinedRecord, *,
         raise ValidationError.single("record", "Missing value: give the fixed record")
     job = job_of(session, entry)
     if job is not None:
-        candidate = map_row(job, candidate)
+        candidate = map_row(job, candidate, session.info.get("working_day"))
     table = datastore.get_table(session, entry.resource_id)
     datastore.upsert_records(session, actor, table, [candidate], method="upsert", on_invalid="fail")
     entry.status, entry.resolved_at = "retried", utcnow()

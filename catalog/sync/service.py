@@ -274,7 +274,8 @@ def preview_job(session: Session, actor: User | None, job: SyncJob, *, rows: int
     validator = datastore.validator_for(datastore.get_table(session, job.resource_id))
     try:
         shown = preview(source, concrete, Stream(name=spec["stream"]) if spec["stream"] else None,
-                        mapping=spec["mapping"], validator=validator, rows=rows)
+                        mapping=spec["mapping"], validator=validator, rows=rows,
+                        working_day=session.info.get("working_day"))
     except SourceError as error:
         raise ValidationError.single("source_config", str(error)) from None
     except MappingConfigError as error:
@@ -413,7 +414,8 @@ def run_job(database: Database, job_id: str, *, trigger: str = "manual",
             report = run_sync(source, spec["source_config"], stream, target, mapping=spec["mapping"],
                               validator=validator, mode=spec["mode"], write=spec["write"],
                               on_invalid=spec["on_invalid"], batch_size=spec["batch_size"], progress=committed,
-                              max_invalid=(spec["mapping"] or {}).get("max_invalid", 0.5))
+                              max_invalid=(spec["mapping"] or {}).get("max_invalid", 0.5),
+                              working_day=database.working_day)
             outcome = {"status": report.status, "counts": report.counts(), "error_message": report.error_message,
                        "error_detail": report.error_detail, "log": list(report.log)[-500:]}
         except ValidationError as error:  # a credential that cannot be unsealed, a source refused: say which

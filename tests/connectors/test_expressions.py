@@ -100,3 +100,44 @@ def test_a_failing_expression_quarantines_its_row_with_the_message(tmp_path):
 def test_a_mapping_without_expressions_keeps_its_compiled_walk():
     mapping = Mapping.from_config({"rename": {"a": "x"}, "dates": ["x"]})
     assert mapping._computed == [] and mapping._tree is not None
+
+
+# National Day 2026, as the State Council's holiday notice sets it (worked by hand on a wall calendar):
+# Thursday 1 October to Wednesday 7 October off; Sunday 20 September and Saturday 10 October worked (调休).
+NATIONAL_DAY_OFF = {f"2026-10-0{d}" for d in range(1, 8)}
+MAKE_UP_DAYS = {"2026-09-20", "2026-10-10"}
+
+
+def national_day_calendar(day) -> bool:
+    """The county's calendar around National Day 2026, written out as the notice says it."""
+    text = day.isoformat()
+    return text in MAKE_UP_DAYS or (day.isoweekday() <= 5 and text not in NATIONAL_DAY_OFF)
+
+
+@pytest.mark.parametrize("accepted, days, plain, with_holidays", [
+    # Wednesday 30 September + 1: the holidays are skipped, the first working day is Thursday 8 October
+    ("2026-09-30", 1, "2026-10-01", "2026-10-08"),
+    # + 3: 8 (Thu), 9 (Fri), then the make-up Saturday 10 October
+    ("2026-09-30", 3, "2026-10-05", "2026-10-10"),
+    # Friday 18 September + 1: the make-up Sunday 20 September counts
+    ("2026-09-18", 1, "2026-09-21", "2026-09-20"),
+    # Friday 25 September + 10: 28, 29, 30 Sep, 8, 9, 10 (Sat), 12, 13, 14, 15 Oct
+    ("2026/09/25", 10, "2026-10-09", "2026-10-15"),
+])
+def test_date_add_counts_working_days_in_the_calendar_it_is_given(accepted, days, plain, with_holidays):
+    config = {"computed": {"deadline": "{{ date_add(受理日期, 天数, working=True) }}",
+                           "calendar_deadline": "{{ date_add(受理日期, 天数, working=False) }}"}}
+    row = {"受理日期": accepted, "天数": str(days)}
+    weekdays_only, _ = Mapping.from_config(config).apply(row)
+    assert weekdays_only["deadline"] == plain
+    county, errors = Mapping.from_config(config, working_day=national_day_calendar).apply(row)
+    assert errors == [] and county["deadline"] == with_holidays
+    # calendar days (working=False) stay calendar days whatever the calendar
+    assert county["calendar_deadline"] == weekdays_only["calendar_deadline"]
+
+
+def test_an_expression_cannot_swap_the_calendar_it_counts_in():
+    mapping = Mapping.from_config({"computed": {"deadline": "{{ date_add(d, 1, working_day=pad) }}"}},
+                                  working_day=national_day_calendar)
+    record, errors = mapping.apply({"d": "2026-09-30"})
+    assert "deadline" not in record and [e.keyword for e in errors] == ["expression"]
