@@ -203,6 +203,33 @@ def can_see_share_request(session: Session, actor: User | None, *, provider_id: 
         or role_in(session, actor, requester_id) is not None
 
 
+def can_decide_share_extension(session: Session, actor: User | None, authority_department: str | None, *,
+                               provider_id: str) -> bool:
+    """The data authority decides on a provider's request for more time, but not an authority officer who
+    belongs to that provider (sysadmins always may)."""
+    if is_sysadmin(actor):
+        return True
+    return is_authority(session, actor, authority_department) and role_in(session, actor, provider_id) is None
+
+
+def can_see_grant(session: Session, actor: User | None, authority_department: str | None, *, provider_id: str,
+                  grantee_id: str) -> bool:
+    """A grant (its delivery, suspension and use records) is seen by the two departments' members and by
+    the data authority."""
+    return can_see_share_request(session, actor, provider_id=provider_id, requester_id=grantee_id) \
+        or is_authority(session, actor, authority_department)
+
+
+def can_record_use(session: Session, actor: User | None, grantee_id: str) -> bool:
+    """The grantee department's editors and admins (and sysadmins) record use, storage and destruction."""
+    return is_sysadmin(actor) or role_in(session, actor, grantee_id) in EDIT_ROLES
+
+
+def can_delete_use_record(session: Session, actor: User | None, grantee_id: str) -> bool:
+    """Only the grantee department's admins (and sysadmins) delete a use record (once it is old enough)."""
+    return is_sysadmin(actor) or role_in(session, actor, grantee_id) == "admin"
+
+
 def member_departments(actor: User | None):
     """The SQL query of the ids of the departments the actor belongs to (none for anonymous callers)."""
     if actor is None:
