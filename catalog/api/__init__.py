@@ -14,6 +14,7 @@ def init_app(app: Flask) -> None:
     from ..departments import actions as _departments  # noqa: F401
     from ..exchange import actions as _exchange  # noqa: F401
     from ..freshness import actions as _freshness  # noqa: F401
+    from ..review import actions as _review  # noqa: F401
     from ..search import actions as _search  # noqa: F401
     from ..sharing import actions as _sharing  # noqa: F401
     from ..sync import actions as _sync  # noqa: F401

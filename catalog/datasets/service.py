@@ -14,6 +14,7 @@ from ..db import utcnow
 from ..departments.models import Department
 from ..departments.service import get_department
 from ..errors import Conflict, NotFound, ValidationError
+from ..review import policy as review_policy
 from ..search.index import index_dataset
 from ..webhooks.service import metadata_changed as announce_metadata_changed
 from .models import Dataset, Tag, dataset_tag
@@ -27,6 +28,8 @@ METADATA_FIELDS = (
     "publish_date", "related_codes", "items", "record_schema",
 )
 DEFAULTS: dict[str, Any] = {"private": False, "state": "active", "related_codes": [], "items": []}
+PUBLISH_NEEDS_REVIEW = ("Publishing needs the data authority's review: keep the dataset a draft and submit it "
+                        "(package_submit)")
 
 
 def get_dataset(session: Session, id_or_name: str) -> Dataset:
@@ -52,7 +55,7 @@ def show_dataset(session: Session, actor: User | None, id_or_name: str, *,
     except NotFound:
         raise NotFound(message) from None
     if not rules.can_read_dataset(session, actor, owner_org=dataset.owner_org, private=dataset.private,
-                                  state=dataset.state):
+                                  state=dataset.state) and not review_policy.authority_may_read(session, actor, dataset):
         raise NotFound(message)
     return dataset
 
@@ -135,6 +138,10 @@ def create_dataset(session: Session, actor: User | None, *, values: dict[str, An
     department = _owner(session, values.get("owner_org"))
     rules.require(rules.can_edit_datasets_of(session, actor, department.id),
                   f"You cannot create datasets in organization {department.name}")
+    if review_policy.needs_review(session, actor, department.id):
+        if values.get("state") == "active":
+            raise ValidationError.single("state", PUBLISH_NEEDS_REVIEW)
+        values = {**values, "state": values.get("state") or "draft"}
     values = {**DEFAULTS, **{k: v for k, v in values.items() if v is not None}}
     tags = tags or []
     _validate(session, values, tags, None)
@@ -209,13 +216,52 @@ def update_dataset(session: Session, actor: User | None, dataset: Dataset, *,
     _validate(session, values, tags, dataset.id)
     before = metadata_of(dataset)
     full = {field: values.get(field) for field in METADATA_FIELDS}
+    held = _held_for_review(session, actor, dataset, before, {**full, "owner_org": department.id})
+    if held:  # the published core metadata stay until the data authority approves the revision
+        full.update({change["field"]: change["old"] for change in held if change["field"] != "owner_org"})
+        department = dataset.organization
     _apply(dataset, full)
     dataset.organization = department  # not owner_org: the loaded relationship must follow the move
     dataset.tags = _tag_objects(session, tags)
     if extras is not None:
         dataset.extras = dict(extras)
     _changed(session, actor, dataset, before)
+    if held:
+        review_policy.open_review(session, actor, dataset, kind="revision", changes=held)
     return dataset
+
+
+def _held_for_review(session: Session, actor: User | None, dataset: Dataset, before: dict[str, Any],
+                     after: dict[str, Any]) -> list[dict[str, Any]]:
+    """The core metadata changes of a published dataset that wait for review as a revision (none when
+    the edit takes effect at once: review off, the authority's own edit, a draft)."""
+    if not review_policy.needs_review(session, actor, dataset.owner_org):
+        return []
+    if review_policy.pending_review(session, dataset.id, kind="publication") is not None:
+        raise Conflict.single("state", "The dataset is submitted for review; wait for the data authority's "
+                                       "decision before changing it")
+    if after["state"] == "active" and dataset.state != "active":
+        raise ValidationError.single("state", PUBLISH_NEEDS_REVIEW)
+    if dataset.state != "active" or after["state"] != "active":
+        return []
+    if isinstance(after.get("publish_date"), dt.date):
+        after = {**after, "publish_date": after["publish_date"].isoformat()}
+    return review_policy.core_changes(before, after)
+
+
+def apply_reviewed(session: Session, actor: User | None, dataset: Dataset, new_values: dict[str, Any]) -> None:
+    """Apply what the data authority approved (a revision's core values, or ``state: active``); the caller,
+    :mod:`catalog.review.service`, has checked who may and that the dataset is locked and current."""
+    values = metadata_of(dataset)
+    values.update(new_values)
+    owner, tags = values.pop("owner_org"), values.pop("tags")
+    values.pop("extras")
+    _validate(session, values, tags, dataset.id)
+    before = metadata_of(dataset)
+    _apply(dataset, values)
+    if owner != dataset.owner_org:
+        dataset.organization = _owner(session, owner)
+    _changed(session, actor, dataset, before)
 
 
 def _changed(session: Session, actor: User | None, dataset: Dataset, before: dict[str, Any]) -> None:

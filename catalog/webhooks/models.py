@@ -19,7 +19,10 @@ EVENTS = ("records.changed", "metadata.changed", "freshness.overdue",
           "request.returned", "request.resubmitted", "request.extension_requested", "request.extension_decided",
           "grant.delivered", "grant.suspended", "grant.resumed", "usage.recorded", "sharing.narrowed")
 #: what a subscription that names no events receives (the workflow events above are asked for by name)
-DEFAULT_EVENTS = ("records.changed", "metadata.changed", "freshness.overdue")
+DEFAULT_EVENTS = ("records.changed", "metadata.changed", "freshness.overdue",
+          # catalog review (catalog/review/policy.py)
+          "package.submitted", "package.approved", "package.returned", "package.revision_submitted",
+          "package.revision_approved", "package.revision_returned")
 DELIVERY_STATES = ("pending", "delivered", "failed", "cancelled")
 
 
