@@ -14,6 +14,7 @@ from ..api.registry import ActionContext, action
 from ..datasets import resources as resource_service
 from ..datasets.service import show_dataset
 from ..errors import ValidationError
+from ..objections import flags
 from ..sharing.reading import open_reader
 from . import query, record_schemas, service
 
@@ -167,10 +168,11 @@ def datastore_search(ctx: ActionContext, data: dict) -> dict:
     table, reader = _reader(ctx, data["resource_id"])
     reader.check_query(filters=data["filters"], q=data["q"], sort=data["sort"])
     names = _field_list(data["fields_"])
-    found = query.search_records(ctx.session, table, filters=data["filters"], q=data["q"], fields=names,
+    found = query.search_records(ctx.session, table, filters=data["filters"], q=data["q"],
+                                 fields=flags.key_fields(table, names),
                                  sort=data["sort"], limit=data["limit"], offset=data["offset"],
                                  include_total=data["include_total"])
-    found["records"] = [reader.mask(r) for r in found["records"]]
+    found["records"] = flags.project(flags.flag_page(ctx.session, table, found["records"], reader.mask), names)
     reader.log(ctx.session, action="datastore_search", count=len(found["records"]), params={
         k: data[k] for k in ("filters", "q", "sort", "limit", "offset") if data[k] not in (None, "")})
     columns = names or [f["id"] for f in table.fields]
@@ -220,7 +222,7 @@ def datastore_changes(ctx: ActionContext, data: dict) -> dict:
     """The records inserted, updated or deleted after ``cursor``, in order, and the next cursor."""
     table, reader = _reader(ctx, data["resource_id"])
     page = query.changes(ctx.session, table, cursor=data["cursor"], limit=data["limit"])
-    page["changes"] = [reader.mask(c) for c in page["changes"]]
+    page["changes"] = flags.flag_page(ctx.session, table, page["changes"], reader.mask)
     reader.log(ctx.session, action="datastore_changes", count=len(page["changes"]),
                params={"cursor": data["cursor"], "limit": data["limit"]})
     return {"resource_id": table.resource_id, **page}

@@ -9,6 +9,7 @@ from ..auth.models import User
 from ..auth.service import authenticate_headers, token_secret_from
 from ..db import get_db, get_session
 from ..errors import CatalogError
+from ..objections import flags
 from ..sharing.reading import open_reader
 from ..web.login import browser_user
 from . import query, service
@@ -38,9 +39,9 @@ def dump(resource_id: str) -> Response:
     except CatalogError:
         session.close()
         abort(404)
-    header = [f["id"] for f in table.fields]
+    header = [f["id"] for f in table.fields] + flags.csv_columns(session, table)
     bom = request.args.get("bom", "").lower() in ("1", "true", "yes")
-    rows = (reader.mask(r) for r in query.iter_records(session, table))
+    rows = flags.flag_stream(session, table, query.iter_records(session, table), reader.mask)
     sent = 0
 
     def counted(items):
