@@ -9,6 +9,10 @@ Worked by hand (GB 11643's own sample, 11010519491231002X):
 """
 from __future__ import annotations
 
+import datetime as dt
+import time
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from schemas.formats import check_date_time, check_division_code, check_mobile, check_resident_id, check_uscc
@@ -168,3 +172,28 @@ def test_a_date_time_that_is_not_text_is_refused(value):
 
 def test_a_township_code_out_of_range_is_named():
     assert "township code 700 " in check_division_code("610923700000")
+
+
+def _id_born(day) -> str:
+    """A resident ID of Xi'an's Ningshan county born on ``day``, its check character computed here."""
+    first17 = f"610923{day:%Y%m%d}001"
+    return first17 + independent_resident_check(first17)
+
+
+# UTC-12 and UTC+14 are the extreme offsets: at any moment at least one of them is on another calendar
+# day than UTC (UTC-12 before noon UTC, UTC+14 from 10:00 UTC), so the "is this birth date in the future?"
+# check is exercised where the local day and the UTC day differ, whatever time the test runs.
+@pytest.mark.parametrize("zone", ["Etc/GMT+12", "Etc/GMT-14", "UTC", "Asia/Shanghai"])
+def test_a_birth_date_is_in_the_future_by_the_servers_local_calendar(zone, monkeypatch):
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        local_today = dt.datetime.now(ZoneInfo(zone)).date()
+        assert check_resident_id(_id_born(local_today)) is None, "born today (local) is a real birth date"
+        assert check_resident_id(_id_born(local_today - dt.timedelta(days=1))) is None
+        for ahead in (1, 2):
+            message = check_resident_id(_id_born(local_today + dt.timedelta(days=ahead)))
+            assert message and "out of range" in message, f"born {ahead} day(s) after today in {zone}"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
