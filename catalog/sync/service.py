@@ -30,9 +30,10 @@ from ..datastore.models import DatastoreTable
 from ..db import Database, utcnow
 from ..connections import service as connections
 from ..errors import DATABASE_DOWN, NotAuthorized, NotFound, ValidationError
+from ..webhooks.service import sync_run_with_errors as announce_run_with_errors
 from . import schedule as schedules
 from .locks import job_lock
-from .models import COUNTS, SyncJob, SyncRun
+from .models import COUNTS, WITH_ERRORS, SyncJob, SyncRun
 from . import secrets
 from .local_source import LocalDatastoreSource
 from .target import DatastoreTarget, RemoteJobTarget
@@ -449,6 +450,8 @@ def _record_end(database: Database, run_id: str, outcome: dict[str, Any]) -> Syn
                 for key, value in outcome.items():
                     setattr(run, key, value)
                 run.finished = utcnow()
+                if run.status in (WITH_ERRORS, "failed"):
+                    announce_run_with_errors(session, run)  # in the same transaction: sent once it commits
                 session.commit()
                 session.refresh(run)
                 session.expunge(run)
@@ -501,6 +504,7 @@ def close_lost_runs(session: Session, now: dt.datetime, timeout: float) -> int:
         run.counts = {**{k: 0 for k in COUNTS}, **(run.counts or {})}
         run.log = [*(run.log or []), f"{now:%H:%M:%S} no heartbeat since "
                                      f"{(run.heartbeat or run.started):%H:%M:%S}: marked failed, worker lost"]
+        announce_run_with_errors(session, run)
     return len(lost)
 
 

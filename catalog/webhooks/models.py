@@ -17,7 +17,9 @@ EVENTS = ("records.changed", "metadata.changed", "freshness.overdue",
           "demand.created", "demand.assigned", "demand.fulfilled", "demand.refused",
           # share requests and grants (catalog/sharing; only to the two departments and the authority)
           "request.returned", "request.resubmitted", "request.extension_requested", "request.extension_decided",
-          "grant.delivered", "grant.suspended", "grant.resumed", "usage.recorded", "sharing.narrowed")
+          "grant.delivered", "grant.suspended", "grant.resumed", "usage.recorded", "sharing.narrowed",
+          # a sync run that ended succeeded_with_errors or failed (catalog/sync; only to the department)
+          "sync.run_with_errors")
 #: what a subscription that names no events receives (the workflow events above are asked for by name)
 DEFAULT_EVENTS = ("records.changed", "metadata.changed", "freshness.overdue",
           # catalog review (catalog/review/policy.py)

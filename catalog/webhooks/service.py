@@ -1,6 +1,7 @@
 """Subscriptions to a dataset's events, and the outbox: deliveries written with the change itself.
 
-The emit functions (:func:`records_changed`, :func:`metadata_changed`, :func:`freshness_overdue`)
+The emit functions (:func:`records_changed`, :func:`metadata_changed`, :func:`freshness_overdue`,
+:func:`sync_run_with_errors`)
 are called by the services inside the transaction of the change. They add one pending
 :class:`WebhookDelivery` per interested subscription and note its id on the session; the ids are
 handed to the dispatcher only after that transaction commits (:mod:`catalog.webhooks`), so a
@@ -246,3 +247,20 @@ def freshness_overdue(session: Session, dataset: Dataset, entry: dict[str, Any])
         "package_id": dataset.id, "package_name": dataset.name, "update_cycle": entry["update_cycle"],
         "last_change": _time(entry["last_change"]), "due_at": _time(entry["due_at"]),
         "overdue_at": _time(entry["overdue_at"])})
+
+
+def sync_run_with_errors(session: Session, run: Any) -> None:
+    """Announce a sync run that ended with invalid rows (``succeeded_with_errors``) or ``failed``, with its
+    counts and top reasons, to the subscribers who may see the job's runs."""
+    job = run.job
+    dataset = job.dataset
+
+    def sees_runs(session: Session, user: User | None) -> bool:
+        # the runs' error messages quote rows: only those who may see the job's runs (sync_run_show)
+        return rules.is_sysadmin(user) or rules.role_in(session, user, dataset.owner_org) is not None
+
+    enqueue(session, dataset, "sync.run_with_errors", {
+        "package_id": dataset.id, "package_name": dataset.name, "resource_id": job.resource_id,
+        "job": job.name, "run_id": run.id, "status": run.status, "counts": dict(run.counts or {}),
+        "error_message": run.error_message, "started": _time(run.started), "finished": _time(run.finished)},
+        resource_id=job.resource_id, audience=sees_runs)
