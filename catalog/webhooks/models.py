@@ -15,16 +15,16 @@ EVENTS = ("records.changed", "metadata.changed", "freshness.overdue",
           # correction requests (catalog/objections) and the demand list (catalog/demands)
           "objection.created", "objection.accepted", "objection.resolved",
           "demand.created", "demand.assigned", "demand.fulfilled", "demand.refused",
+          # catalog review (catalog/review/policy.py; to those who may read the dataset under review)
+          "package.submitted", "package.approved", "package.returned", "package.revision_submitted",
+          "package.revision_approved", "package.revision_returned",
           # share requests and grants (catalog/sharing; only to the two departments and the authority)
           "request.returned", "request.resubmitted", "request.extension_requested", "request.extension_decided",
           "grant.delivered", "grant.suspended", "grant.resumed", "usage.recorded", "sharing.narrowed",
           # a sync run that ended succeeded_with_errors or failed (catalog/sync; only to the department)
           "sync.run_with_errors")
 #: what a subscription that names no events receives (the workflow events above are asked for by name)
-DEFAULT_EVENTS = ("records.changed", "metadata.changed", "freshness.overdue",
-          # catalog review (catalog/review/policy.py)
-          "package.submitted", "package.approved", "package.returned", "package.revision_submitted",
-          "package.revision_approved", "package.revision_returned")
+DEFAULT_EVENTS = ("records.changed", "metadata.changed", "freshness.overdue")
 DELIVERY_STATES = ("pending", "delivered", "failed", "cancelled")
 
 
