@@ -11,9 +11,11 @@ def init_app(app: Flask) -> None:
     from ..connections import actions as _connections  # noqa: F401
     from ..datasets import actions as _datasets  # noqa: F401
     from ..datastore import actions as _datastore  # noqa: F401
+    from ..demands import actions as _demands  # noqa: F401
     from ..departments import actions as _departments  # noqa: F401
     from ..exchange import actions as _exchange  # noqa: F401
     from ..freshness import actions as _freshness  # noqa: F401
+    from ..objections import actions as _objections  # noqa: F401
     from ..review import actions as _review  # noqa: F401
     from ..search import actions as _search  # noqa: F401
     from ..sharing import actions as _sharing  # noqa: F401
