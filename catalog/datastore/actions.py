@@ -55,6 +55,8 @@ class DatastoreSearchParams(ParamsSchema):
     limit = fields.Integer(load_default=100, validate=validate.Range(min=0, max=query.MAX_LIMIT))
     offset = offset_field()
     include_total = fields.Boolean(load_default=True)
+    cursor = fields.String(load_default=None, allow_none=True,
+                           metadata={"description": "continue after a page: the cursor in its _links.next"})
     records_format = fields.String(load_default="objects", validate=validate.OneOf(["objects", "lists", "csv"]))
 
 
@@ -171,7 +173,8 @@ def datastore_search(ctx: ActionContext, data: dict) -> dict:
     found = query.search_records(ctx.session, table, filters=data["filters"], q=data["q"],
                                  fields=flags.key_fields(table, names),
                                  sort=data["sort"], limit=data["limit"], offset=data["offset"],
-                                 include_total=data["include_total"])
+                                 include_total=data["include_total"], cursor=data["cursor"],
+                                 total_threshold=ctx.config.get("DATASTORE_TOTAL_ESTIMATION_THRESHOLD", 10000))
     found["records"] = flags.project(flags.flag_page(ctx.session, table, found["records"], reader.mask), names)
     reader.log(ctx.session, action="datastore_search", count=len(found["records"]), params={
         k: data[k] for k in ("filters", "q", "sort", "limit", "offset") if data[k] not in (None, "")})
@@ -180,6 +183,7 @@ def datastore_search(ctx: ActionContext, data: dict) -> dict:
         f for f in table.fields if f["id"] in columns], "limit": data["limit"], "offset": data["offset"]}
     if "total" in found:
         result["total"] = found["total"]
+        result["total_was_estimated"] = found.get("total_was_estimated", False)
     if data["records_format"] == "objects":
         result["records"] = found["records"]
     elif data["records_format"] == "lists":
@@ -199,8 +203,11 @@ def datastore_search(ctx: ActionContext, data: dict) -> dict:
         ("include_total", "false" if not data["include_total"] else None),
         ("limit", data["limit"])) if v}
     base = "/api/3/action/datastore_search?"
-    result["_links"] = {"start": base + urlencode(params),
-                        "next": base + urlencode({**params, "offset": data["offset"] + data["limit"]})}
+    # In key order the next page is the one after this page's last key (a cursor): as cheap at any
+    # depth, and writes meanwhile do not shift it. A sorted search pages by offset, as CKAN's.
+    following = {"cursor": found["next_cursor"]} if "next_cursor" in found else \
+        {"offset": data["offset"] + data["limit"]}
+    result["_links"] = {"start": base + urlencode(params), "next": base + urlencode({**params, **following})}
     return result
 
 

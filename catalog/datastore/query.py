@@ -7,18 +7,21 @@ from __future__ import annotations
 
 import base64
 import csv
+import hashlib
 import io
 import json
 import re
 from typing import Any, Iterator
 
 import sqlalchemy as sa
+import sqlalchemy.ext.compiler
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from ..errors import ValidationError
 from ..search.text import check_query_length
 from .models import DatastoreTable, Record
+from .record_schemas import indexed_fields
 
 MAX_LIMIT = 32000
 DUMP_CHUNK = 1000
@@ -52,6 +55,7 @@ def filter_conditions(table: DatastoreTable, filters: dict[str, Any] | None) -> 
     if not isinstance(filters, dict):
         raise ValidationError.single("filters", "must be an object of field: value")
     types = _types(table)
+    indexed = set(indexed_fields(table.schema_document))
     conditions = []
     for name, wanted in filters.items():
         if name not in types:
@@ -59,18 +63,99 @@ def filter_conditions(table: DatastoreTable, filters: dict[str, Any] | None) -> 
             raise ValidationError.single("filters", f"unknown field{shown}; fields: {', '.join(types)}")
         _addressable(name, "filters")
         values = wanted if isinstance(wanted, list) else [wanted]
-        options = [_matches(name, types[name], value) for value in values]
+        options = [_matches(name, types[name], value, indexed=name in indexed) for value in values]
         conditions.append(sa.or_(*options) if options else sa.false())
+    keys = _key_values(table, filters)
+    if keys is not None:  # the same records, found by the primary key instead of every record's data
+        conditions.insert(0, Record.key.in_(keys) if len(keys) > 1 else Record.key == keys[0])
     return conditions
 
 
-def _matches(name: str, kind: str, value: Any) -> Any:
+def _key_values(table: DatastoreTable, filters: dict[str, Any]) -> list[str] | None:
+    """The stored keys that ``filters`` on a single-field primary key stand for (``None``: not such a filter).
+
+    Only where the stored key of a matching record is certain: a text key filtered with text, a whole
+    number key with whole numbers (5 and 5.0 are the same number; the key of 5 is "5").
+    """
+    if len(table.primary_key) != 1 or table.primary_key[0] not in filters:
+        return None
+    name = table.primary_key[0]
+    kind = _types(table).get(name)
+    wanted = filters[name]
+    values = wanted if isinstance(wanted, list) else [wanted]
+    keys = []
+    for value in values:
+        if kind == "text" and isinstance(value, str):
+            keys.append(value)
+        elif kind == "int" and isinstance(value, int) and not isinstance(value, bool):
+            keys.append(str(value))
+        else:
+            return None
+    return keys or None
+
+
+def _literal(text: str) -> str:
+    """``text`` as an SQL string literal (field names of indexes are written into the SQL: an expression
+    index is used only for the same expression, and a bound parameter is not the same expression)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def field_value(name: str, dialect: str) -> Any:
+    """The text of top-level field ``name`` as the expression its DataStore index holds."""
+    if dialect == "postgresql":
+        return sa.literal_column(f"datastore_record.data ->> {_literal(name)}", sa.Text)
+    return sa.literal_column(f"json_extract(datastore_record.data, {_literal(_json_path(name))})", sa.Text)
+
+
+def _json_path(name: str) -> str:
+    return '$."' + name + '"'
+
+
+def field_index_name(name: str) -> str:
+    """The name of the DataStore index on field ``name`` (one per field name, shared by every table)."""
+    return "ix_datastore_record_field_" + hashlib.sha1(name.encode()).hexdigest()[:16]
+
+
+def field_index_ddl(name: str, dialect: str) -> str:
+    """``CREATE INDEX IF NOT EXISTS`` of the index on field ``name``: (resource, the field's text), over the
+    records that have the field."""
+    _addressable(name, "x-index")
+    if dialect == "postgresql":
+        return (f"CREATE INDEX IF NOT EXISTS {field_index_name(name)} ON datastore_record "
+                f"(resource_id, (data ->> {_literal(name)})) WHERE data ? {_literal(name)}")
+    extract = f"json_extract(data, {_literal(_json_path(name))})"
+    return (f"CREATE INDEX IF NOT EXISTS {field_index_name(name)} ON datastore_record "
+            f"(resource_id, {extract}) WHERE {extract} IS NOT NULL")
+
+
+def create_field_indexes(session: Session, table: DatastoreTable) -> list[str]:
+    """Create the indexes on the fields ``table``'s schema marks ``x-index`` that no table made yet.
+
+    Looked up first: even ``CREATE INDEX IF NOT EXISTS`` locks the whole records table against
+    writes until the transaction ends, on PostgreSQL.
+    """
+    dialect = session.get_bind().dialect.name
+    catalog = ("SELECT count(*) FROM pg_class WHERE relkind = 'i' AND relname = :name" if dialect == "postgresql"
+               else "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = :name")
+    made = []
+    for name in indexed_fields(table.schema_document):
+        if not session.scalar(sa.text(catalog), {"name": field_index_name(name)}):
+            session.execute(sa.text(field_index_ddl(name, dialect)))
+            made.append(name)
+    return made
+
+
+def _matches(name: str, kind: str, value: Any, *, indexed: bool = False) -> Any:
     """The condition "field ``name`` (of CKAN type ``kind``) equals ``value``".
 
     The comparison follows the field's type, not the value's: casting a text field to a number
-    (or a boolean) would fail in PostgreSQL on the first record that is not one.
+    (or a boolean) would fail in PostgreSQL on the first record that is not one. On an ``indexed``
+    text field the comparison is written as its index's expression (the same test), so the index
+    finds the records.
     """
     element = Record.data[name]
+    if indexed and kind == "text" and isinstance(value, str):
+        return _indexed_equals(name, value)
     if value is None:
         return sa.or_(element.as_string().is_(None), element.as_string() == "null")
     if isinstance(value, (dict, list)):
@@ -93,6 +178,30 @@ def _matches(name: str, kind: str, value: Any) -> Any:
     if isinstance(value, bool):
         raise ValidationError.single("filters", f"{name} takes text, not {json.dumps(value)}")
     return element.as_string() == (value if isinstance(value, str) else json.dumps(value))
+
+
+class _IndexedEquals(sa.sql.expression.ColumnElement):
+    """"Field ``name``'s text equals ``value``", in the form of the field's index (compiled per dialect)."""
+
+    inherit_cache = False
+    type = sa.Boolean()
+
+    def __init__(self, name: str, value: str) -> None:
+        self.name, self.value = name, value
+
+
+@sa.ext.compiler.compiles(_IndexedEquals)
+def _compile_indexed_equals(element: _IndexedEquals, compiler, **kw) -> str:
+    dialect = compiler.dialect.name
+    condition = field_value(element.name, dialect) == sa.literal(element.value, sa.Text)
+    if dialect == "postgresql":  # the index's own condition, so the planner sees the index applies
+        condition = sa.and_(sa.literal_column(f"datastore_record.data ? {_literal(element.name)}", sa.Boolean),
+                            condition)
+    return compiler.process(condition, **kw)
+
+
+def _indexed_equals(name: str, value: str) -> Any:
+    return _IndexedEquals(name, value)
 
 
 def _order(table: DatastoreTable, sort: str | None) -> list[Any]:
@@ -129,23 +238,98 @@ def _project(record: dict[str, Any], fields: list[str] | None) -> dict[str, Any]
 
 def search_records(session: Session, table: DatastoreTable, *, filters: dict | None = None,
                    q: str | None = None, fields: list[str] | None = None, sort: str | None = None,
-                   limit: int = 100, offset: int = 0, include_total: bool = True) -> dict[str, Any]:
-    """One page of live records, with the total when asked for."""
+                   limit: int = 100, offset: int = 0, include_total: bool = True, cursor: str | None = None,
+                   total_threshold: int = 10000) -> dict[str, Any]:
+    """One page of live records, with the total when asked for, and the cursor of the next page.
+
+    ``cursor`` (a ``next_cursor`` of an earlier page in key order) continues after that page's last
+    record: each record is read once however deep, and records written meanwhile neither shift the
+    pages nor come twice. The total is exact up to ``total_threshold`` matches and estimated above
+    (``total_was_estimated``).
+    """
     types = _types(table)
     for name in fields or []:
         if name not in types:
             raise ValidationError.single("fields", f"unknown field {name!r}")
     check_query_length(q)
+    after = decode_page_cursor(cursor, table)
+    if after is not None and sort:
+        raise ValidationError.single("cursor", "a cursor pages in key order: leave out sort, or page with offset")
+    if after is not None and offset:
+        raise ValidationError.single("cursor", "give a cursor or an offset, not both")
     conditions = [Record.resource_id == table.resource_id, Record.deleted.is_(False),
                   *filter_conditions(table, filters)]
     if q:
         conditions.append(_text_matches(session, q))
-    rows = session.scalars(sa.select(Record.data).where(*conditions).order_by(*_order(table, sort))
+    page = [*conditions, Record.key > after] if after is not None else conditions
+    rows = session.execute(sa.select(Record.key, Record.data).where(*page).order_by(*_order(table, sort))
                            .offset(offset).limit(limit)).all()
-    result: dict[str, Any] = {"records": [_project(r, fields) for r in rows]}
+    result: dict[str, Any] = {"records": [_project(data, fields) for _key, data in rows]}
+    if not sort and rows:
+        result["next_cursor"] = encode_page_cursor(rows[-1][0], table)
+    elif not sort and after is not None:  # past the end: the same place again (records may come)
+        result["next_cursor"] = cursor
     if include_total:
-        result["total"] = session.scalar(sa.select(sa.func.count()).select_from(Record).where(*conditions))
+        result["total"], estimated = count_matches(session, conditions, total_threshold)
+        if estimated:
+            result["total_was_estimated"] = True
     return result
+
+
+def count_matches(session: Session, conditions: list[Any], threshold: int) -> tuple[int, bool]:
+    """``(total, estimated)``: the number of records matching ``conditions``, counted up to
+    ``threshold`` and estimated above it (counting a million matches reads a million records)."""
+    counted = session.scalar(sa.select(sa.func.count()).select_from(
+        sa.select(sa.literal(1)).select_from(Record).where(*conditions).limit(threshold + 1).subquery()))
+    if counted <= threshold:
+        return counted, False
+    return max(_estimate(session, conditions, threshold), threshold + 1), True
+
+
+def _estimate(session: Session, conditions: list[Any], threshold: int) -> int:
+    """An estimate of the matches of ``conditions``, known to be more than ``threshold``.
+
+    PostgreSQL: the planner's row estimate (its statistics; what CKAN 2.11 reports). SQLite keeps
+    no such statistics of JSON values: the share of matches among the records up to the
+    ``threshold + 1``-th match in key order, times the live records of the resource (both read
+    through the primary key index, without the records' data).
+    """
+    statement = sa.select(sa.literal(1)).select_from(Record).where(*conditions)
+    if session.get_bind().dialect.name == "postgresql":
+        compiled = statement.compile(dialect=session.get_bind().dialect)
+        plan = session.connection().exec_driver_sql("EXPLAIN (FORMAT JSON) " + str(compiled),
+                                                    compiled.params).scalar()
+        plan = json.loads(plan) if isinstance(plan, str) else plan
+        return int(plan[0]["Plan"]["Plan Rows"])
+    resource = conditions[0]  # Record.resource_id == …
+    edge = session.scalar(sa.select(Record.key).where(*conditions).order_by(Record.key)
+                          .offset(threshold).limit(1))
+    scanned = session.scalar(sa.select(sa.func.count()).select_from(Record).where(
+        resource, Record.key <= edge)) or 1
+    live = session.scalar(sa.select(sa.func.count()).select_from(Record).where(resource, Record.deleted.is_(False)))
+    return round((threshold + 1) * live / scanned)
+
+
+def encode_page_cursor(key: str, table: DatastoreTable) -> str:
+    """The cursor of the page after the record with stored key ``key`` (of ``table``'s generation)."""
+    text = f"p1:{generation(table)}:{key}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_page_cursor(cursor: str | None, table: DatastoreTable) -> str | None:
+    """The key a page cursor continues after (``None`` without one); 409 on anything else."""
+    if not cursor:
+        return None
+    try:
+        kind, made_for, key = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split(":", 2)
+        if kind != "p1":
+            raise ValueError
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationError.single("cursor", "not a cursor returned by datastore_search") from None
+    if made_for != generation(table):
+        raise ValidationError.single("cursor", "the cursor belongs to an earlier DataStore table of this resource "
+                                               "(it was deleted and created again): search again without a cursor")
+    return key
 
 
 def generation(table: DatastoreTable) -> str:

@@ -24,6 +24,17 @@ from ..errors import NotFound, ValidationError
 from .models import RecordSchema
 
 NAME_RE = re.compile(r"^[a-z0-9_-]{2,100}$")
+#: field names an index may be made on (the name is written into the index's SQL)
+_INDEXABLE_NAME = re.compile(r"^[\w-]{1,64}$")
+
+
+def indexed_fields(document: dict[str, Any] | None) -> list[str]:
+    """The top-level text fields a schema marks ``"x-index": true``: the DataStore indexes them for
+    ``filters`` (other types keep the unindexed comparison)."""
+    properties = (document or {}).get("properties") or {}
+    return [name for name, node in properties.items()
+            if isinstance(node, dict) and node.get("x-index") is True and node.get("type") == "string"
+            and _INDEXABLE_NAME.match(name)]
 
 
 def find_record_schema(session: Session, ref: str) -> dict[str, Any] | None:

@@ -22,6 +22,7 @@ from ..datasets.models import Dataset, Resource
 from ..db import utcnow
 from ..errors import NotFound, ValidationError
 from .models import DatastoreTable, QuarantinedRecord, Record
+from .query import create_field_indexes
 from .record_schemas import get_record_schema
 from ..webhooks.service import records_changed as announce_records_changed
 
@@ -148,6 +149,7 @@ def create_table(session: Session, actor: User | None, resource: Resource, *,
     table.fields = ckan_fields(document)
     table.modified = utcnow()
     session.flush()
+    create_field_indexes(session, table)
     return table
 
 
