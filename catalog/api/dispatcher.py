@@ -20,6 +20,7 @@ from ..auth.service import authenticate_headers
 from ..db import get_session
 from ..errors import (OUTAGES, BadRequest, CatalogError, Conflict, NotAuthorized, NotFound, Unavailable,
                       ValidationError, unavailable)
+from ..messages import translate, translate_errors
 from .registry import ACTIONS, ActionContext
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,8 @@ def _help_url(name: str) -> str:
 
 
 def envelope_error(name: str, error: CatalogError, status: int | None = None) -> Response:
-    """CKAN's error envelope for a domain error."""
+    """CKAN's error envelope for a domain error: stable English ``__type`` and field names, messages in the
+    request's language (Accept-Language; English when it names none)."""
     for cls, (code, label) in _ERROR_TYPES.items():
         if isinstance(error, cls):
             break
@@ -49,9 +51,9 @@ def envelope_error(name: str, error: CatalogError, status: int | None = None) ->
         code, label = 400, "Bad Request"
     body: dict[str, Any] = {"__type": label}
     if isinstance(error, ValidationError):
-        body.update(error.errors)
+        body.update(translate_errors(error.errors))
     else:
-        body["message"] = error.message
+        body["message"] = translate(error.message)
     response = jsonify({"help": _help_url(name), "success": False, "error": body})
     response.status_code = status or code
     if isinstance(error, Unavailable):
@@ -251,7 +253,7 @@ def unexpected(error: Exception) -> Response:
     if down is not None:
         return outage_response((request.view_args or {}).get("name", ""), down)
     log.exception("unexpected error in the action API")
-    response = jsonify({"success": False, "error": {"__type": "Internal Server Error",
-                                                    "message": "An unexpected error occurred; it has been logged"}})
+    message = translate("An unexpected error occurred; it has been logged")
+    response = jsonify({"success": False, "error": {"__type": "Internal Server Error", "message": message}})
     response.status_code = 500
     return response

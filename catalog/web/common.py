@@ -7,7 +7,6 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, current_app, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as N_
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
@@ -15,23 +14,13 @@ from ..auth import rules
 from ..auth.models import User
 from ..db import get_session
 from ..errors import BROKER_DOWN, DATABASE_DOWN, OUTAGES, NotAuthorized, NotFound, Unavailable, unavailable
+from ..messages import translate, translate_errors
 from .login import browser_user
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
                static_url_path="/assets")
 
 csrf = CSRFProtect()
-
-#: Service messages that are the same every time, so the page can show them translated.
-KNOWN_MESSAGES = {
-    "Missing value": N_("Missing value"),
-    "must be a date written as YYYY-MM-DD": N_("must be a date written as YYYY-MM-DD"),
-    "must be a date in the future": N_("must be a date in the future"),
-    "is not your current password": N_("is not your current password"),
-    "must be at least 8 characters": N_("must be at least 8 characters"),
-    "must be an http, https or ftp address": N_("must be an http, https or ftp address"),
-}
-
 
 def actor() -> User | None:
     """The account behind this page request (browser login), or ``None``."""
@@ -49,9 +38,8 @@ def commit() -> None:
 
 
 def messages(errors: dict[str, list[str]]) -> dict[str, list[str]]:
-    """A service ValidationError's messages, translated where the message is a known one."""
-    return {field: [str(KNOWN_MESSAGES.get(m, m)) for m in (msgs if isinstance(msgs, list) else [msgs])]
-            for field, msgs in errors.items()}
+    """A service ValidationError's messages in the page language (catalog.messages)."""
+    return translate_errors({field: msgs if isinstance(msgs, list) else [msgs] for field, msgs in errors.items()})
 
 
 def safe_next(target: str | None, default: str) -> str:
@@ -109,14 +97,14 @@ def too_many_login_attempts(retry_after: int):
 
 @bp.errorhandler(NotFound)
 def _not_found(error: NotFound):
-    return render_error(404, error.message)
+    return render_error(404, translate(error.message))
 
 
 @bp.errorhandler(NotAuthorized)
 def _not_authorized(error: NotAuthorized):
     if actor() is None:
         return login_redirect()
-    return render_error(403, error.message)
+    return render_error(403, translate(error.message))
 
 
 @bp.errorhandler(CSRFError)

@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 
 import schemas
 
+from ..messages import translate
 from .i18n import lang
 
 LABELS = Path(schemas.__file__).resolve().parent / "labels"
@@ -121,4 +122,4 @@ def refusal(message: str, schema: dict[str, Any] | None = None) -> str:
     for marker, text in REFUSALS:
         if marker in message:
             return text(message, schema)
-    return message
+    return translate(message)

@@ -193,7 +193,8 @@ def test_translation_catalogs_are_complete_and_compiled(code):
     from babel.messages.pofile import read_po
 
     root = Path(__file__).resolve().parents[2]
-    method_map = [("catalog/web/**.py", "python"), ("catalog/web/templates/**.html", "jinja2")]
+    method_map = [("catalog/web/**.py", "python"), ("catalog/web/templates/**.html", "jinja2"),
+                  ("catalog/messages.py", "python")]
     used = {message for _f, _l, message, *_rest in extract_from_dir(
         str(root), method_map, keywords={"_": None, "gettext": None, "N_": None, "lazy_gettext": None})}
     used = {m if isinstance(m, str) else m[0] for m in used}

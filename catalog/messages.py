@@ -1,0 +1,178 @@
+"""Messages a reader sees, in the request's language.
+
+The services, the record schemas' checks (schemas/formats.py, schemas/registry.py) and the sync engine
+speak stable English: the API's clients and the stored quarantine rows keep that text. Translation
+happens when a message is shown (a page, or an API answer whose Accept-Language asks for Chinese): the
+message is matched against the templates below, its parameters taken out, and the template's translation
+filled in with them. A message that matches no template is shown as it is.
+
+Every template is a Babel msgid (``N_`` marks it for ``pybabel extract``); its ``%(name)s`` parameters
+match any text, and a parameter named ``message`` (or ``detail``) is itself translated, so that
+"must match one of the allowed forms (id_number: resident ID check digit should be X (GB 11643))"
+is translated through and through.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from flask import has_request_context
+from flask_babel import get_locale, gettext
+
+
+def N_(text: str) -> str:
+    """Mark ``text`` as a msgid for extraction; it is translated when shown."""
+    return text
+
+
+#: Stable English messages, most specific first (the first whole match wins).
+TEMPLATES = (
+    # schemas/formats.py: one message per rule, naming the standard
+    N_("resident ID must be 17 digits followed by a digit or X (GB 11643)"),
+    N_("resident ID birth date %(date)s is not a real date (GB 11643)"),
+    N_("resident ID birth date %(date)s is out of range (GB 11643)"),
+    N_("resident ID check digit should be %(expected)s (GB 11643)"),
+    N_("unified social credit code must be 18 characters from 0-9 and A-Z without I, O, Z, S, V (GB 32100)"),
+    N_("unified social credit code check character should be %(expected)s (GB 32100)"),
+    N_("division code must be 6 digits (GB/T 2260) or 12 digits (statistical code)"),
+    N_("division code must start with a province code (GB/T 2260)"),
+    N_("township code %(code)s must be 001-099 (street), 100-199 (town), 200-399 (township) or 400-599 (other) "
+       "(statistical division code)"),
+    N_("mobile number must be 11 digits starting with 13 to 19"),
+    N_("household number must be 18 digits: 12-digit statistical division code, 2-digit group, "
+       "4-digit household"),
+    N_("date must be written as YYYY-MM-DD, e.g. 2026-01-03 (RFC 3339)"),
+    N_("date %(value)s is not a real calendar date (RFC 3339)"),
+    N_("date and time must be written as YYYY-MM-DDThh:mm:ss with a time zone, e.g. 2026-01-03T09:30:00+08:00 "
+       "(RFC 3339)"),
+    N_("date and time %(value)s is not a real calendar date and time (RFC 3339)"),
+    N_("time zone offset of %(value)s is out of range (RFC 3339)"),
+    # the schemas' own x-messages
+    N_("must be the 12-digit statistical division code (county 6 + township 3 + village 3 digits), "
+       "e.g. 610923100201"),
+    N_("must be a service item code (GB/T 39554.1): 10 to 64 digits, capital letters or '-', e.g. 000201001000"),
+    N_("must be 6 to 64 letters, digits or '-' (starting with a letter or digit)"),
+    N_("must be lower-case letters, digits, - or _ only"),
+    N_("must be the classification code and a 6-digit sequence code separated by '/', e.g. 101001/000123"),
+    N_("must be a classification code: class (1 digit) + item (2) [+ subitem (3) + detail], e.g. 101 or 101001"),
+    N_("must be a date written as YYYY-MM-DD"),
+    N_("must be a resource code such as 101001/000123"),
+    N_("must name a record schema as name@version, e.g. household@1"),
+    # schemas/registry.py: JSON Schema keywords
+    N_("Missing value"),
+    N_("unknown field: the schema does not declare it"),
+    N_("unknown field(s): %(fields)s"),
+    N_("must match exactly one of the allowed forms, but matches several"),
+    N_("must match one of the allowed forms (%(where)s: %(message)s)"),
+    N_("must match one of the allowed forms (%(message)s)"),
+    N_("must match one of the allowed forms"),
+    N_("must be one of: %(values)s"),
+    N_("must be a valid %(format)s"),
+    N_("must be at least %(count)s characters"),
+    N_("must be at most %(count)s characters"),
+    N_("must have at least 1 entry"),
+    N_("must have at least %(count)s entries"),
+    N_("must have at most %(count)s entries"),
+    N_("must not contain duplicates"),
+    N_("must be >= %(limit)s"),
+    N_("must be <= %(limit)s"),
+    N_("must be > %(limit)s"),
+    N_("must be < %(limit)s"),
+    N_("does not have the expected form (%(pattern)s)"),
+    N_("must be %(types)s"),
+    # the sync engine's value conversions (connectors/coerce.py) and mapping
+    N_("%(value)s is not a date-time"),
+    N_("%(value)s is not a date"),
+    N_("%(value)s is not an integer"),
+    N_("%(value)s is not a number"),
+    N_("%(value)s is not a yes/no value (是/否, Y/N, true/false)"),
+    # the web forms and services
+    N_("must be a date in the future"),
+    N_("is not your current password"),
+    N_("must be an http, https or ftp address"),
+    # the Action API's own refusals
+    N_("Action name not known: %(name)s"),
+    N_("%(name)s changes data: call it with POST"),
+    N_("This API token is read-only; use a token with write scope"),
+    N_("The object was changed by someone else at the same time; reload and retry"),
+    N_("The change clashes with existing data (a name or code already in use?)"),
+    N_("The request body is larger than the limit"),
+    N_("The request body is not valid JSON: %(detail)s"),
+    N_("The request body must be a JSON object of parameters"),
+    N_("The request body nests deeper than %(depth)s levels"),
+    N_("must not contain the NUL character (\\u0000)"),
+    N_("An unexpected error occurred; it has been logged"),
+    N_("The service is temporarily unavailable: the %(dependency)s cannot be reached; "
+       "try again in %(seconds)s seconds"),
+)
+
+#: JSON Schema type names inside "must be a string or null".
+TYPES = {"a string": N_("a string"), "an integer": N_("an integer"), "a number": N_("a number"),
+         "an object": N_("an object"), "an array": N_("an array"), "a boolean": N_("a boolean"),
+         "a null": N_("null")}
+#: Parameters whose value is itself a message.
+_NESTED = {"message", "detail"}
+_PARAM = re.compile(r"%\((\w+)\)s")
+_FIELD_PREFIX = re.compile(r"([\w.*]+): (.+)", re.DOTALL)
+
+
+@lru_cache(maxsize=1)
+def _patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
+    compiled = []
+    for template in TEMPLATES:
+        pieces, last = [], 0
+        for match in _PARAM.finditer(template):
+            pieces.append(re.escape(template[last:match.start()]))
+            pieces.append(f"(?P<{match.group(1)}>.+?)" if match.group(1) not in _NESTED
+                          else f"(?P<{match.group(1)}>.+)")
+            last = match.end()
+        pieces.append(re.escape(template[last:]))
+        compiled.append((re.compile("".join(pieces), re.DOTALL), template))
+    return tuple(compiled)
+
+
+def english() -> bool:
+    """Whether this request reads English (outside a request: yes, the messages' own language)."""
+    if not has_request_context():
+        return True
+    locale = get_locale()
+    return locale is None or locale.language == "en"
+
+
+def translate(message: str) -> str:
+    """``message`` in the request's language: a known template translated with its parameters, else as it is."""
+    if not isinstance(message, str) or not message or english():
+        return message
+    return _translate(message, depth=0)
+
+
+def _translate(message: str, depth: int) -> str:
+    if depth > 5:
+        return message
+    for pattern, template in _patterns():
+        found = pattern.fullmatch(message)
+        if found is None:
+            continue
+        params = found.groupdict()
+        if template == "must be %(types)s":
+            kinds = params["types"].split(" or ")
+            if not all(kind in TYPES for kind in kinds):
+                continue
+            params["types"] = gettext(" or ").join(gettext(TYPES[kind]) for kind in kinds)
+        for name in _NESTED & params.keys():
+            params[name] = _translate(params[name], depth + 1)
+        return gettext(template, **params)
+    if "; " in message:  # a run's summary: "field: message; field: message"
+        return "；".join(_translate(part, depth + 1) for part in message.split("; "))
+    field = _FIELD_PREFIX.fullmatch(message)
+    if field is not None:
+        return f"{field.group(1)}：{_translate(field.group(2), depth + 1)}"
+    return message
+
+
+def translate_errors(errors: dict[str, list[str]]) -> dict[str, list[str]]:
+    """A ValidationError's ``{field: [messages]}`` with each message translated (the shape kept as it is)."""
+    if english():
+        return errors
+    return {field: [translate(m) for m in msgs] if isinstance(msgs, list) else translate(msgs)
+            for field, msgs in errors.items()}
