@@ -37,12 +37,12 @@ def test_a_run_with_invalid_rows_is_announced_to_its_department_only(api, make, 
                                             "events": ["sync.run_with_errors", "records.changed"]}, token=who.token)
         assert reply.status == 200, reply.body  # the neighbour may read the dataset and subscribe …
         subscriptions[who.name] = reply.result
+    petition_csv(tmp_path / "台账.csv", list(petitions(10, seed=3)))
     created = api.call("sync_job_create", {
         "name": "petition-office", "package_id": dataset["id"], "source": "csv",
         "source_config": {"connection": "xfj-exports", "path": "台账.csv"}, "mapping": MAPPING}, token=officer.token)
     assert created.status == 200, created.body
 
-    petition_csv(tmp_path / "台账.csv", list(petitions(10, seed=3)))
     clean = api.call("sync_job_run", {"id": "petition-office"}, token=officer.token).result
     assert clean["status"] == "succeeded"
     assert deliveries(api, subscriptions["xfj-officer"], officer.token) == []  # a clean run is not news
