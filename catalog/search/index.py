@@ -10,6 +10,7 @@ import re
 from typing import Callable, Iterable
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
 from sqlalchemy.orm import Session, selectinload
 
 from ..datasets.models import Dataset
@@ -88,28 +89,70 @@ def remove_dataset(session: Session, dataset_id: str) -> None:
     session.execute(sa.text("DELETE FROM dataset_search WHERE dataset_id = :id"), {"id": dataset_id})
 
 
-def matches(session: Session, terms: list[str]) -> sa.Subquery:
+def safe_terms(terms: list[str]) -> list[str]:
+    """The terms made only of word characters (all the analysis yields; anything else is dropped)."""
+    return [t for t in terms if _SAFE_TERM.match(t)]
+
+
+#: The index table as SQLAlchemy sees it (created by migration 0002, FTS5 or tsvector).
+_INDEX = sa.table("dataset_search", sa.column("dataset_id", sa.String), sa.column("title_tokens"),
+                  sa.column("body_tokens"), sa.column("document", TSVECTOR))
+_COLUMNS = {"title": ("title_tokens", "A"), "body": ("body_tokens", "B")}
+
+
+def match_expression(dialect: str, terms: list[str], *, column: str | None = None, prefix: bool = False,
+                     any_term: bool = False) -> str:
+    """The FTS5 MATCH or tsquery text requiring every term (or any, with ``any_term``).
+
+    ``column`` (``title`` or ``body``) restricts the match to one column (FTS5 column filter,
+    tsquery weight); ``prefix`` makes the last term a prefix. Only word-character tokens go in.
+    """
+    terms = safe_terms(terms)
+    if dialect == "postgresql":
+        weight = _COLUMNS[column][1] if column else ""
+        parts = [f"'{t}':{'*' if prefix and i == len(terms) - 1 else ''}{weight}".rstrip(":")
+                 for i, t in enumerate(terms)]
+        return (" | " if any_term else " & ").join(parts)
+    parts = [f'"{t}"' + ("*" if prefix and i == len(terms) - 1 else "") for i, t in enumerate(terms)]
+    expression = (" OR " if any_term else " ").join(parts)
+    return f"{_COLUMNS[column][0]} : ({expression})" if column else expression
+
+
+def matching_ids(session: Session, terms: list[str], *, column: str | None = None,
+                 prefix: bool = False) -> sa.Select:
+    """``SELECT dataset_id`` of the datasets whose index holds every term (in ``column`` if given)."""
+    expression = sa.bindparam(None, match_expression(_dialect(session), terms, column=column, prefix=prefix),
+                              type_=sa.String)
+    if _dialect(session) == "postgresql":
+        where = _INDEX.c.document.op("@@")(sa.cast(expression, TSQUERY))
+    else:
+        where = sa.literal_column("dataset_search").op("MATCH")(expression)
+    return sa.select(_INDEX.c.dataset_id).where(where)
+
+
+def matches(session: Session, terms: list[str], *, score_terms: list[str] | None = None,
+            any_term: bool = False) -> sa.Subquery:
     """A subquery ``(dataset_id, score)`` of the datasets containing every term; higher scores first.
 
-    The score is the number of terms found in the title, so a title match ranks above a match in
-    the abstract, tags, department or codes only; the caller breaks ties by modification time, most
-    recent first. Both engines compute it the same way from the stored title tokens, so a query
-    ranks alike on SQLite and PostgreSQL (FTS5's bm25 and ts_rank each weigh length, frequency and
-    term distance differently, and disagreed on the order of equally good title matches).
+    The score is the number of ``score_terms`` (default: the terms) found in the title, so a title
+    match ranks above a match in the abstract, tags, department or codes only; the caller breaks
+    ties by modification time, most recent first. Both engines compute it the same way from the
+    stored title tokens, so a query ranks alike on SQLite and PostgreSQL (FTS5's bm25 and ts_rank
+    each weigh length, frequency and term distance differently, and disagreed on the order of
+    equally good title matches). With ``any_term`` a dataset needs only one of the terms.
     """
-    terms = [t for t in terms if _SAFE_TERM.match(t)]
-    params = {f"t{i}": f" {t} " for i, t in enumerate(terms)}
+    terms = safe_terms(terms)
+    params = {f"t{i}": f" {t} " for i, t in enumerate(safe_terms(score_terms or terms))}
     padded = "' ' || title_tokens || ' '"
     find = "strpos({padded}, :{name})" if _dialect(session) == "postgresql" else "instr({padded}, :{name})"
     score = " + ".join(f"(CASE WHEN {find.format(padded=padded, name=n)} > 0 THEN 1 ELSE 0 END)"
                        for n in params) or "0"
+    query = match_expression(_dialect(session), terms, any_term=any_term)
     if _dialect(session) == "postgresql":
-        query = " & ".join(f"'{t}'" for t in terms)
         stmt = sa.text(f"""
             SELECT dataset_id, {score} AS score
             FROM dataset_search WHERE document @@ CAST(:query AS tsquery)""")
     else:
-        query = " ".join(f'"{t}"' for t in terms)
         stmt = sa.text(f"""
             SELECT dataset_id, {score} AS score
             FROM dataset_search WHERE dataset_search MATCH :query""")

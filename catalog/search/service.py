@@ -1,6 +1,7 @@
 """package_search: full-text matching, fq filters, facets and sorting over the visible datasets."""
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,22 +16,19 @@ from ..datasets.models import Dataset, Resource, Tag, dataset_tag
 from ..departments.models import Department
 from ..errors import ValidationError
 from . import index, text
-from .query import Clause, QuerySyntaxError, parse_fq_list, parse_sort
+from .conditions import NUM_RESOURCES, NUM_TAGS, QUERY_FIELDS, ConditionBuilder, only_words, required_terms
+from .query import QuerySyntaxError, parse_query, parse_sort
 
-#: Filterable and facetable fields: public name -> dataset column (or a special handler below).
+#: Facetable dataset columns: public name -> column.
 COLUMN_FIELDS = {
     "share_type": Dataset.share_type, "update_cycle": Dataset.update_cycle,
-    "open_type": Dataset.open_type, "category": Dataset.category, "name": Dataset.name,
-    "resource_code": Dataset.resource_code, "license_id": Dataset.license_id,
-    "owner_org": Dataset.owner_org, "state": Dataset.state, "id": Dataset.id,
+    "open_type": Dataset.open_type, "category": Dataset.category, "license_id": Dataset.license_id,
 }
-SPECIAL_FIELDS = ("organization", "tags", "res_format", "capacity")
-FILTER_FIELDS = set(COLUMN_FIELDS) | set(SPECIAL_FIELDS)
 FACET_FIELDS = ("organization", "tags", "res_format", "share_type", "update_cycle", "open_type",
                 "category", "license_id")
 SORT_FIELDS = {"score": "score", "metadata_modified": "metadata_modified",
                "metadata_created": "metadata_created", "title_string": "title", "title": "title",
-               "name": "name"}
+               "name": "name", "num_resources": "num_resources", "num_tags": "num_tags"}
 #: The marker of page rows in the combined count, facets and page statement.
 _PAGE = "#page"
 _FACET_TITLES = {"organization": {"zh": "部门", "en": "Organizations"}, "tags": {"zh": "标签", "en": "Tags"},
@@ -47,25 +45,14 @@ class SearchResult:
     terms: list[str] = field(default_factory=list)
 
 
-def _clause_condition(clause: Clause):
-    values = list(clause.values)
-    if clause.field in COLUMN_FIELDS:
-        condition = COLUMN_FIELDS[clause.field].in_(values)
-    elif clause.field == "organization":
-        condition = Dataset.owner_org.in_(sa.select(Department.id).where(
-            sa.or_(Department.name.in_(values), Department.id.in_(values))))
-    elif clause.field == "tags":
-        condition = Dataset.id.in_(sa.select(dataset_tag.c.dataset_id).join(
-            Tag, Tag.id == dataset_tag.c.tag_id).where(Tag.name.in_(values)))
-    elif clause.field == "res_format":
-        condition = Dataset.id.in_(sa.select(Resource.package_id).where(
-            sa.func.upper(Resource.format).in_([v.upper() for v in values])))
-    else:  # capacity: public / private, as CKAN clients send it
-        wanted = {v.lower() for v in values}
-        if not wanted <= {"public", "private"}:
-            raise ValidationError.single("fq", "capacity must be public or private")
-        condition = Dataset.private.in_([v == "private" for v in wanted])
-    return sa.not_(condition) if clause.negate else condition
+def _parse(builder: ConditionBuilder, field: str, value: str, index: int | None = None):
+    """Parse one q or fq string and build its condition; 409 naming the parameter on a mistake."""
+    try:
+        tree = parse_query(value, QUERY_FIELDS)
+        return tree, (builder.condition(tree) if tree is not None else None)
+    except QuerySyntaxError as error:
+        message = f"item {index}: {error}" if index is not None else str(error)
+        raise ValidationError.single(field, message) from None
 
 
 def _enum_labels() -> dict[str, dict[str, dict[str, str]]]:
@@ -128,15 +115,18 @@ def search_datasets(session: Session, actor: User | None, *, q: str = "", fq: li
                     sort: str | None = None, rows: int = 10, start: int = 0,
                     facet_fields: list[str] | None = None, facet_limit: int = 50,
                     facet_mincount: int = 1, include_private: bool = False,
-                    include_drafts: bool = False, lang: str = "zh") -> SearchResult:
+                    include_drafts: bool = False, lang: str = "zh",
+                    now: dt.datetime | None = None) -> SearchResult:
     """Find the datasets the actor may see that match ``q`` and every ``fq`` clause."""
     text.check_query_length(q)
     for clause in fq or []:
         text.check_query_length(clause, "fq")
-    try:
-        clauses = parse_fq_list([f for f in (fq or []) if f and f.strip()], FILTER_FIELDS)
-    except QuerySyntaxError as error:
-        raise ValidationError.single("fq", str(error)) from None
+    builder = ConditionBuilder(session, now=now)
+    tree, q_condition = _parse(builder, "q", q or "")
+    filters = [f for f in (fq or []) if f and f.strip()]
+    fq_conditions = [_parse(builder, "fq", f, i if len(filters) > 1 else None)[1] for i, f in enumerate(filters)]
+    score_terms = builder.score_terms[:]  # only q's words rank; fq's words filter
+    builder.score_terms.clear()
     try:
         order = parse_sort(sort or "", SORT_FIELDS)
     except QuerySyntaxError as error:
@@ -151,12 +141,26 @@ def search_datasets(session: Session, actor: User | None, *, q: str = "", fq: li
     conditions = [Dataset.state.in_(states), rules.readable_datasets_clause(session, actor, table)]
     if not include_private:
         conditions.append(Dataset.private.is_(False))
-    conditions.extend(_clause_condition(c) for c in clauses)
+    conditions.extend(fq_conditions)
 
-    terms = text.query_terms(q or "")
+    # Plain words (the usual query) keep the one full-text join that matches and scores them;
+    # any other query is a condition on datasets, and its words outside NOT score title matches.
+    required = required_terms(tree)
+    if only_words(tree):
+        match = index.matches(session, required) if required else None
+    else:
+        if q_condition is not None:
+            conditions.append(q_condition)
+        match = None
+        if required:
+            match = index.matches(session, required, score_terms=score_terms)
+        elif score_terms:
+            match = index.matches(session, score_terms, any_term=True)
+    terms = score_terms if match is not None else []
     facet_fields = list(dict.fromkeys(facet_fields or []))
     if not order:
         order = [("score", True), ("metadata_modified", True)] if terms else [("metadata_modified", True)]
+    counts = {"num_resources": NUM_RESOURCES, "num_tags": NUM_TAGS}
 
     # The matching datasets, computed once per request as a CTE that the count, the facets and
     # (with words) the page all read in one statement. Before, the count, the page and every
@@ -165,10 +169,12 @@ def search_datasets(session: Session, actor: User | None, *, q: str = "", fq: li
     columns += [COLUMN_FIELDS[name].label(f"f_{name}") for name in facet_fields if name in COLUMN_FIELDS]
     base = sa.select(*columns)
     if terms:
-        match = index.matches(session, terms)
-        base = base.add_columns(match.c.score.label("score"), Dataset.metadata_modified,
+        inner = bool(required) or only_words(tree)  # else words only under OR: a hit may lack them all
+        score = match.c.score if inner else sa.func.coalesce(match.c.score, 0)
+        base = base.add_columns(score.label("score"), Dataset.metadata_modified,
                                 Dataset.metadata_created, Dataset.title, Dataset.name)
-        base = base.join(match, match.c.dataset_id == Dataset.id)
+        base = base.add_columns(*(counts[key].label(key) for key, _desc in order if key in counts))
+        base = base.join(match, match.c.dataset_id == Dataset.id, isouter=not inner)
     hits = base.where(*conditions).cte("hits")
     if facet_fields or terms:  # read more than once: compute it once (a lone count inlines it)
         hits = hits.prefix_with("MATERIALIZED")
@@ -195,7 +201,7 @@ def search_datasets(session: Session, actor: User | None, *, q: str = "", fq: li
         page_ids = [value for _n, value in sorted(ranked)]
     else:  # without words the newest (or the asked) order comes straight from the indexes
         keys = {"metadata_modified": Dataset.metadata_modified, "metadata_created": Dataset.metadata_created,
-                "title": Dataset.title, "name": Dataset.name}
+                "title": Dataset.title, "name": Dataset.name, **counts}
         sort = [keys[key].desc() if desc else keys[key].asc() for key, desc in order if key in keys]
         page_ids = list(session.scalars(sa.select(Dataset.id).where(*conditions).order_by(
             *sort, Dataset.metadata_modified.desc(), Dataset.id).offset(start).limit(rows)))
