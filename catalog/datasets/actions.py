@@ -10,8 +10,8 @@ from . import resources as resource_service
 from . import service
 from .models import Dataset, Resource
 from .schemas import (DatasetCreateParams, DatasetListParams, DatasetOut, DatasetShowParams,
-                      DatasetUpdateParams, ResourceCreateParams, ResourceOut, ResourceUpdateParams,
-                      TagListParams, TagOut)
+                      DatasetUpdateParams, ResourceCreateParams, ResourceOut, ResourceReorderParams,
+                      ResourceUpdateParams, TagListParams, TagOut)
 
 RESOURCE_FIELDS = ("name", "description", "url", "format", "mimetype", "extras")
 
@@ -245,6 +245,16 @@ def resource_delete(ctx: ActionContext, data: dict) -> None:
     resource_service.delete_resource(ctx.session, ctx.actor, _resource(ctx, data["id"]),
                                      storage_path=ctx.config.get("STORAGE_PATH", ""))
     return None
+
+
+@action("package_resource_reorder", params=ResourceReorderParams,
+        result={"type": "object", "properties": {"id": {"type": "string"},
+                                                 "order": {"type": "array", "items": {"type": "string"}}}})
+def package_resource_reorder(ctx: ActionContext, data: dict) -> dict:
+    """Reorder a dataset's resources: those in ``order`` first, in that order (CKAN's answer: id and order)."""
+    dataset = service.show_dataset(ctx.session, ctx.actor, data["id"])
+    order = resource_service.reorder_resources(ctx.session, ctx.actor, dataset, order=data["order"])
+    return {"id": dataset.id, "order": order}
 
 
 @action("tag_list", params=TagListParams,

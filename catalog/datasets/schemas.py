@@ -112,6 +112,14 @@ class ResourceUpdateParams(ResourceParams):
     id = id_field("resource id")
 
 
+class ResourceReorderParams(ParamsSchema):
+    id = id_field("dataset id or name")
+    order = JsonList(fields.String(validate=validate.Length(min=1, max=100)), required=True,
+                     validate=validate.Length(max=1000),
+                     metadata={"description": "resource ids, first to last; resources left out keep their "
+                                              "order after these"})
+
+
 class ActivityListParams(ParamsSchema):
     id = id_field()
     offset = offset_field()
