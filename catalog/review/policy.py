@@ -116,7 +116,7 @@ EVENTS = {
 
 
 def review_summary(review: DatasetReview) -> dict[str, Any]:
-    """What the activity stream and webhooks say about a review."""
+    """A review as both sides see it: status, due day, the reasons and the changed fields' names."""
     return {"id": review.id, "kind": review.kind, "number": review.number, "status": review.status,
             "due": review.due.isoformat(), "reason": review.reason,
             "field_reasons": dict(review.field_reasons or {}),
@@ -124,15 +124,21 @@ def review_summary(review: DatasetReview) -> dict[str, Any]:
 
 
 def announce(session: Session, actor: User | None, dataset: Dataset, review: DatasetReview, step: str) -> None:
-    """Record the activity naming what happened and write the webhook deliveries of the event."""
+    """Record the activity naming what happened and write the webhook deliveries of the event.
+
+    Both carry only the review's id, kind, number, status and due day: a published dataset's activity and
+    webhooks reach readers outside the department, and a revision's values and the authority's reasons are
+    for the department and the authority (package_revision_show) only.
+    """
     activity_type, event = EVENTS[(review.kind, step)]
-    summary = review_summary(review)
+    thin = {"id": review.id, "kind": review.kind, "number": review.number, "status": review.status,
+            "due": review.due.isoformat()}
     record_activity(session, actor, object_id=dataset.id, department_id=dataset.owner_org,
-                    activity_type=activity_type, data={"package": {"id": dataset.id, "name": dataset.name,
-                                                                   "title": dataset.title},
-                                                       "review": summary})
+                    activity_type=activity_type,
+                    data={"package": {"id": dataset.id, "name": dataset.name, "title": dataset.title},
+                          "review": thin})
     enqueue(session, dataset, event, {"package_id": dataset.id, "package_name": dataset.name,
-                                      "state": dataset.state, "review": summary})
+                                      "state": dataset.state, "review": thin})
 
 
 def authority_may_read(session: Session, actor: User | None, dataset: Dataset) -> bool:

@@ -1,0 +1,65 @@
+"""Read paths: a submitted or returned dataset is seen like a draft (its department and the data authority),
+never by the public or another department; a pending revision's values appear nowhere but in the
+revision itself (package_show, package_search, package_list, activity, DCAT)."""
+from __future__ import annotations
+
+import pytest
+
+from tests.review.conftest import token
+
+OUTSIDERS = ("anonymous", "wj-editor", "wj-admin", "sj-member")
+
+
+def _found(api, people, who: str, q: str) -> list[str]:
+    reply = api.call("package_search", {"q": q, "include_drafts": True, "include_private": True},
+                     token=token(people, who), method="GET")
+    assert reply.status == 200, reply.body
+    return [d["name"] for d in reply.result["results"]]
+
+
+def _turtle(client, people, who: str, path: str = "/catalog.ttl"):
+    headers = {"Authorization": token(people, who)} if who != "anonymous" else {}
+    return client.get(path, headers=headers)
+
+
+@pytest.mark.parametrize("step", ["submitted", "returned"])
+def test_a_dataset_under_review_is_seen_by_its_department_and_the_authority_only(api, client, people,
+                                                                                   submitted, step):
+    dataset_id = submitted["package_id"]
+    if step == "returned":
+        assert api.call("package_review", {"id": dataset_id, "decision": "return", "reason": "补充摘要"},
+                        token=people["sj-admin"].token).status == 200
+    for who in OUTSIDERS:
+        assert api.call("package_show", {"id": dataset_id}, token=token(people, who)).status == 404, who
+        assert "mz-dibao" not in _found(api, people, who, "低保"), who
+        assert api.call("package_activity_list", {"id": dataset_id}, token=token(people, who),
+                        method="GET").status == 404, who
+        org = api.call("organization_activity_list", {"id": "ningshan-mzj"}, token=token(people, who), method="GET")
+        assert "mz-dibao" not in str(org.body), who
+        assert "低保对象" not in _turtle(client, people, who).get_data(as_text=True), who
+        assert _turtle(client, people, who, f"/dataset/{dataset_id}.ttl").status_code == 404, who
+    assert "mz-dibao" not in api.call("package_list", method="GET").result
+    for who in ("mz-member", "mz-editor", "sj-editor", "sj-admin", "sysadmin"):
+        shown = api.call("package_show", {"id": dataset_id}, token=token(people, who))
+        assert shown.status == 200 and shown.result["state"] == "draft", who
+
+
+def test_the_authority_does_not_read_drafts_nobody_submitted(api, people, draft):
+    assert api.call("package_show", {"id": draft["id"]}, token=people["sj-admin"].token).status == 404
+    assert api.call("package_review_list", {}, token=people["sj-admin"].token).result == []
+
+
+def test_a_pending_revision_leaks_nowhere(api, client, people, published):
+    assert api.call("package_patch", {"id": published["id"], "title": "秘密改名草稿", "notes": "尚未审核的摘要"},
+                    token=people["mz-editor"].token).status == 200
+    for who in OUTSIDERS + ("mz-member",):
+        shown = api.call("package_show", {"id": published["id"]}, token=token(people, who)).result
+        assert "秘密改名草稿" not in str(shown) and "尚未审核" not in str(shown), who
+        assert _found(api, people, who, "秘密改名草稿") == [], who
+        assert "秘密改名草稿" not in _turtle(client, people, who).get_data(as_text=True), who
+        activity = api.call("package_activity_list", {"id": published["id"]}, token=token(people, who),
+                            method="GET")
+        org = api.call("organization_activity_list", {"id": "ningshan-mzj"}, token=token(people, who), method="GET")
+        assert "秘密改名草稿" not in str(activity.body) + str(org.body), who
+    assert "秘密改名草稿" not in _turtle(client, people, "anonymous", f"/dataset/{published['id']}.ttl") \
+        .get_data(as_text=True)
