@@ -6,6 +6,7 @@ from typing import Any
 
 from ..api.registry import ActionContext, action
 from ..errors import ValidationError
+from ..groups.service import set_dataset_themes
 from . import resources as resource_service
 from . import service
 from .models import Dataset, Resource
@@ -134,6 +135,8 @@ def package_create(ctx: ActionContext, data: dict) -> dict:
         except ValidationError as error:
             raise _with_prefix(f"resources.{index}", error) from None
     ctx.session.refresh(dataset, ["resources", "tags"])
+    if data.get("groups"):
+        set_dataset_themes(ctx.session, ctx.actor, dataset, data["groups"])
     return dataset_dict(ctx, dataset)
 
 
@@ -166,6 +169,8 @@ def package_update(ctx: ActionContext, data: dict) -> dict:
         _sync_resources(ctx, dataset, data["resources"])
     ctx.session.refresh(dataset, ["resources", "tags"])
     return dataset_dict(ctx, dataset)
+    if data.get("groups") is not None:  # as CKAN: themes are kept unless groups is given
+        set_dataset_themes(ctx.session, ctx.actor, dataset, data["groups"])
 
 
 @action("package_patch", params=DatasetUpdateParams, result=DatasetOut)
@@ -185,6 +190,8 @@ def package_patch(ctx: ActionContext, data: dict) -> dict:
         _sync_resources(ctx, dataset, data["resources"])
     ctx.session.refresh(dataset, ["resources", "tags"])
     return dataset_dict(ctx, dataset)
+    if data.get("groups") is not None:  # as CKAN: themes are kept unless groups is given
+        set_dataset_themes(ctx.session, ctx.actor, dataset, data["groups"])
 
 
 @action("package_delete", params=DatasetShowParams, result={"type": "object", "nullable": True})

@@ -6,17 +6,21 @@ OpenAPI description from that profile, so the rules are written once.
 """
 from __future__ import annotations
 
+import json
 from urllib.parse import urlparse
 
 from flask import current_app, has_request_context, request
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields, post_dump, pre_load, validate
 from sqlalchemy.orm import object_session
 
 from ..api.fields import (MAX_OFFSET, CkanDateTime, JsonDict, JsonList, ParamsSchema, id_field, limit_field,
-                          offset_field)
+                          offset_field, request_lang)
 from ..config import DEFAULTS
 from ..datastore.models import DatastoreTable
 from ..departments.schemas import DepartmentOut
+from ..groups.schemas import theme_ref
+from ..groups.service import themes_of
+from ..licenses import license_fields
 from .models import Resource
 
 
@@ -29,6 +33,13 @@ def _text(name: str) -> fields.Field:
     return _profile(name, fields.String(allow_none=True))
 
 
+#: Resource keys the catalog sets itself: given back by a client that read them, they are not extras.
+DERIVED_RESOURCE_FIELDS = frozenset((
+    "id", "package_id", "url_type", "size", "hash", "position", "state", "created", "last_modified",
+    "metadata_modified", "datastore_active", "datastore_contains_all_records_of_source", "revision_id",
+    "tracking_summary", "has_views", "on_same_domain"))
+
+
 class ResourceParams(ParamsSchema):
     """A resource's fields; a file may be uploaded as ``upload`` in a multipart form."""
 
@@ -38,6 +49,33 @@ class ResourceParams(ParamsSchema):
     format = fields.String(allow_none=True, validate=validate.Length(max=50))
     mimetype = fields.String(allow_none=True, validate=validate.Length(max=100))
     extras = JsonDict(allow_none=True)
+
+    @pre_load
+    def _extra_keys(self, data, **kwargs):
+        """Keys CKAN keeps as a resource's extras (``resource_type``, a harvester's own keys …) are stored
+        as extras, so what a CKAN client read comes back; the fields the catalog derives are ignored."""
+        if not isinstance(data, dict):
+            return data
+        extra = {k: v for k, v in data.items()
+                 if k not in self.fields and k not in DERIVED_RESOURCE_FIELDS and k != "upload"}
+        if not extra:
+            return data
+        given = data.get("extras")
+        if isinstance(given, str):
+            try:
+                given = json.loads(given)
+            except ValueError:
+                return data  # the extras field itself answers for a malformed value
+        if given is not None and not isinstance(given, dict):
+            return data
+        merged = dict(given or {})
+        for key, value in extra.items():
+            if value is not None:
+                merged[key] = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        kept = {k: v for k, v in data.items() if k not in extra}
+        if merged:
+            kept["extras"] = merged
+        return kept
 
 
 class DatasetResourceParams(ResourceParams):
@@ -78,6 +116,8 @@ class DatasetParams(ParamsSchema):
                     metadata={"description": 'tags as [{"name": "…"}] (plain strings accepted)'})
     tag_string = fields.String(allow_none=True, metadata={"description": "comma-separated tags"})
     extras = JsonList(fields.Dict(), allow_none=True, metadata={"description": '[{"key": "…", "value": "…"}]'})
+    groups = JsonList(fields.Raw(), allow_none=True, metadata={
+        "description": 'themes (GB/T 21063.4 theme items, group_list) as [{"name": "218"}]; kept unless given'})
     resources = JsonList(fields.Nested(DatasetResourceParams), allow_none=True,
                          metadata={"description": "resources to create (package_create) or the complete "
                                                   "list (package_update; omit it to keep them)"})
@@ -171,6 +211,10 @@ class ResourceOut(Schema):
     description = fields.String(allow_none=True)
     url = fields.Function(public_url)
     datastore_active = fields.Function(datastore_active)
+#: CKAN 2.10's resource fields this catalog keeps no column for: null unless a client stored them (as extras).
+CKAN_RESOURCE_FIELDS = ("resource_type", "mimetype_inner", "cache_url", "cache_last_updated")
+
+
     url_type = fields.String(allow_none=True)
     format = fields.String(allow_none=True)
     mimetype = fields.String(allow_none=True)
@@ -178,7 +222,6 @@ class ResourceOut(Schema):
     hash = fields.String(allow_none=True)
     position = fields.Integer()
     state = fields.Constant("active")
-    extras = fields.Dict()
     created = CkanDateTime()
     last_modified = CkanDateTime(allow_none=True)
     metadata_modified = CkanDateTime()
@@ -192,6 +235,17 @@ class DatasetOut(Schema):
     title = fields.String(allow_none=True)
     notes = fields.String(allow_none=True)
     owner_org = fields.String()
+    @post_dump(pass_original=True)
+    def _ckan_fields(self, data, resource, **kwargs):
+        """CKAN's resource fields we keep no column for (null unless given), and the extras at the top
+        level, as CKAN shows a resource's extra keys."""
+        for key in CKAN_RESOURCE_FIELDS:
+            data[key] = None
+        for key, value in sorted((resource.extras or {}).items()):
+            if key not in data or key in CKAN_RESOURCE_FIELDS:
+                data[key] = value
+        return data
+
     organization = fields.Nested(DepartmentOut)
     private = fields.Boolean()
     state = fields.String()
@@ -221,7 +275,9 @@ class DatasetOut(Schema):
     resources = fields.Nested(ResourceOut, many=True)
     num_resources = fields.Function(lambda d: len(d.resources))
     num_tags = fields.Function(lambda d: len(d.tags))
-    groups = fields.Constant([])
+    groups = fields.Function(lambda d: [theme_ref(code, lang=request_lang()) for code in
+                                        themes_of(object_session(d), [d.id]).get(d.id, [])]
+                             if object_session(d) is not None else [])
     creator_user_id = fields.String(allow_none=True)
     metadata_created = CkanDateTime()
     metadata_modified = CkanDateTime()
@@ -235,3 +291,9 @@ class ActivityOut(Schema):
     object_id = fields.String()
     activity_type = fields.String()
     data = fields.Dict()
+    @post_dump(pass_original=True)
+    def _licence(self, data, dataset, **kwargs):
+        """``isopen``, ``license_title`` and ``license_url`` derived from the licence list, as CKAN does."""
+        data.update(license_fields(dataset.license_id, request_lang()))
+        return data
+
