@@ -90,6 +90,10 @@ TEMPLATES = (
     N_("must be a date in the future"),
     N_("is not your current password"),
     N_("must be an http, https or ftp address"),
+    # resources
+    N_("no resource %(id)s in dataset %(name)s"),
+    N_("lists a resource a second time"),
+    N_("You cannot reorder resources of dataset %(name)s"),
     # the Action API's own refusals
     N_("Action name not known: %(name)s"),
     N_("%(name)s changes data: call it with POST"),

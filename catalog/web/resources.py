@@ -10,7 +10,8 @@ from flask_login import login_required
 
 from ..auth import rules
 from ..datasets.models import Dataset, Resource
-from ..datasets.resources import create_resource, delete_resource, get_resource, update_resource
+from ..datasets.resources import (create_resource, delete_resource, get_resource, reorder_resources,
+                                  update_resource)
 from ..datasets.service import show_dataset
 from ..datastore.models import DatastoreTable
 from ..datastore.query import search_records
@@ -184,3 +185,20 @@ def resource_delete(name: str, resource_id: str):
     commit()
     flash(_("The resource was deleted."), "success")
     return redirect(url_for("web.dataset_page", name=dataset.name))
+
+
+@bp.route("/dataset/<name>/resource/<resource_id>/move", methods=["POST"])
+@login_required
+def resource_move(name: str, resource_id: str):
+    """Move a resource one place up or down in its dataset's list (package_resource_reorder)."""
+    dataset, resource = _dataset_and_resource(name, resource_id)
+    _require_editor(dataset)
+    order = [r.id for r in dataset.resources]
+    index = order.index(resource.id)
+    other = index - 1 if request.form.get("direction") == "up" else index + 1
+    if 0 <= other < len(order):
+        order[index], order[other] = order[other], order[index]
+        reorder_resources(get_session(), actor(), dataset, order=order)
+        commit()
+        flash(_("The resource %(name)s was moved.", name=resource.name or resource.id), "success")
+    return redirect(url_for("web.dataset_page", name=dataset.name) + "#res-h")
