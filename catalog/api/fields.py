@@ -4,6 +4,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+from flask import has_request_context
+from flask_babel import get_locale
 from marshmallow import EXCLUDE, Schema, ValidationError, fields
 from marshmallow.validate import Length, Range
 
@@ -75,3 +77,9 @@ def query_field(**kwargs) -> fields.String:
 def id_field(description: str = "id or name") -> fields.String:
     """A required id-or-name parameter."""
     return fields.String(required=True, metadata={"description": description})
+
+
+def request_lang() -> str:
+    """The caller's language for names shipped in two (``zh`` or ``en``), from the request's locale."""
+    locale = get_locale() if has_request_context() else None
+    return "en" if locale is not None and locale.language == "en" else "zh"

@@ -134,9 +134,9 @@ def package_create(ctx: ActionContext, data: dict) -> dict:
                                              values=_resource_values(resource), record=False)
         except ValidationError as error:
             raise _with_prefix(f"resources.{index}", error) from None
-    ctx.session.refresh(dataset, ["resources", "tags"])
     if data.get("groups"):
         set_dataset_themes(ctx.session, ctx.actor, dataset, data["groups"])
+    ctx.session.refresh(dataset, ["resources", "tags"])
     return dataset_dict(ctx, dataset)
 
 
@@ -167,10 +167,10 @@ def package_update(ctx: ActionContext, data: dict) -> dict:
                            metadata_modified=data.get("metadata_modified"), revision=data.get("revision"))
     if data.get("resources") is not None:
         _sync_resources(ctx, dataset, data["resources"])
-    ctx.session.refresh(dataset, ["resources", "tags"])
-    return dataset_dict(ctx, dataset)
     if data.get("groups") is not None:  # as CKAN: themes are kept unless groups is given
         set_dataset_themes(ctx.session, ctx.actor, dataset, data["groups"])
+    ctx.session.refresh(dataset, ["resources", "tags"])
+    return dataset_dict(ctx, dataset)
 
 
 @action("package_patch", params=DatasetUpdateParams, result=DatasetOut)
@@ -188,10 +188,10 @@ def package_patch(ctx: ActionContext, data: dict) -> dict:
                            revision=data.get("revision"))
     if data.get("resources") is not None:
         _sync_resources(ctx, dataset, data["resources"])
-    ctx.session.refresh(dataset, ["resources", "tags"])
-    return dataset_dict(ctx, dataset)
     if data.get("groups") is not None:  # as CKAN: themes are kept unless groups is given
         set_dataset_themes(ctx.session, ctx.actor, dataset, data["groups"])
+    ctx.session.refresh(dataset, ["resources", "tags"])
+    return dataset_dict(ctx, dataset)
 
 
 @action("package_delete", params=DatasetShowParams, result={"type": "object", "nullable": True})

@@ -202,6 +202,10 @@ def datastore_active(resource: Resource) -> bool:
     return session is not None and session.get(DatastoreTable, resource.id) is not None
 
 
+#: CKAN 2.10's resource fields this catalog keeps no column for: null unless a client stored them (as extras).
+CKAN_RESOURCE_FIELDS = ("resource_type", "mimetype_inner", "cache_url", "cache_last_updated")
+
+
 class ResourceOut(Schema):
     """A resource as CKAN shows it."""
 
@@ -211,10 +215,6 @@ class ResourceOut(Schema):
     description = fields.String(allow_none=True)
     url = fields.Function(public_url)
     datastore_active = fields.Function(datastore_active)
-#: CKAN 2.10's resource fields this catalog keeps no column for: null unless a client stored them (as extras).
-CKAN_RESOURCE_FIELDS = ("resource_type", "mimetype_inner", "cache_url", "cache_last_updated")
-
-
     url_type = fields.String(allow_none=True)
     format = fields.String(allow_none=True)
     mimetype = fields.String(allow_none=True)
@@ -226,15 +226,6 @@ CKAN_RESOURCE_FIELDS = ("resource_type", "mimetype_inner", "cache_url", "cache_l
     last_modified = CkanDateTime(allow_none=True)
     metadata_modified = CkanDateTime()
 
-
-class DatasetOut(Schema):
-    """A dataset as CKAN shows a package, with the core metadata fields."""
-
-    id = fields.String()
-    name = fields.String()
-    title = fields.String(allow_none=True)
-    notes = fields.String(allow_none=True)
-    owner_org = fields.String()
     @post_dump(pass_original=True)
     def _ckan_fields(self, data, resource, **kwargs):
         """CKAN's resource fields we keep no column for (null unless given), and the extras at the top
@@ -246,6 +237,15 @@ class DatasetOut(Schema):
                 data[key] = value
         return data
 
+
+class DatasetOut(Schema):
+    """A dataset as CKAN shows a package, with the core metadata fields."""
+
+    id = fields.String()
+    name = fields.String()
+    title = fields.String(allow_none=True)
+    notes = fields.String(allow_none=True)
+    owner_org = fields.String()
     organization = fields.Nested(DepartmentOut)
     private = fields.Boolean()
     state = fields.String()
@@ -283,6 +283,12 @@ class DatasetOut(Schema):
     metadata_modified = CkanDateTime()
     revision = fields.Integer()
 
+    @post_dump(pass_original=True)
+    def _licence(self, data, dataset, **kwargs):
+        """``isopen``, ``license_title`` and ``license_url`` derived from the licence list, as CKAN does."""
+        data.update(license_fields(dataset.license_id, request_lang()))
+        return data
+
 
 class ActivityOut(Schema):
     id = fields.String()
@@ -291,9 +297,3 @@ class ActivityOut(Schema):
     object_id = fields.String()
     activity_type = fields.String()
     data = fields.Dict()
-    @post_dump(pass_original=True)
-    def _licence(self, data, dataset, **kwargs):
-        """``isopen``, ``license_title`` and ``license_url`` derived from the licence list, as CKAN does."""
-        data.update(license_fields(dataset.license_id, request_lang()))
-        return data
-

@@ -9,8 +9,10 @@ from ..api.registry import ActionContext, action
 from ..auth import rules
 from ..auth.service import get_user
 from ..datasets.models import Dataset
+from ..errors import NotFound
 from . import service
-from .schemas import (DepartmentCreateParams, DepartmentListParams, DepartmentOut,
+from .schemas import (ROLE_PERMISSIONS, DepartmentAutocompleteParams, DepartmentCreateParams, DepartmentListParams,
+                      DepartmentOut, ListForUserParams,
                       DepartmentPatchParams, DepartmentShowParams, DepartmentUpdateParams, IdParams,
                       MemberCreateParams, MemberDeleteParams, MemberListParams, MemberOut)
 
@@ -37,7 +39,30 @@ def organization_list(ctx: ActionContext, data: dict) -> list:
     if not data["all_fields"]:
         return [d.name for d in departments]
     counts = service.dataset_counts(ctx.session, [d.id for d in departments], ctx.actor)
-    return [department_dict(ctx, d, package_count=counts.get(d.id, 0)) for d in departments]
+    result = []
+    for department in departments:
+        item = department_dict(ctx, department, package_count=counts.get(department.id, 0))
+        if not data["include_dataset_count"]:
+            item.pop("package_count")
+        _include(ctx, department, item, data)
+        result.append(item)
+    return result
+
+
+def _include(ctx: ActionContext, department, result: dict[str, Any], data: dict) -> None:
+    """The ``include_*`` parts of an organization dict, as CKAN names them.
+
+    Departments have no tags, extras, parent groups or followers, so those are empty; the members are
+    listed to the department's members and sysadmins only (others get an empty list).
+    """
+    for flag, key in (("include_extras", "extras"), ("include_tags", "tags"), ("include_groups", "groups")):
+        if data.get(flag):
+            result[key] = []
+    if data.get("include_followers", True):
+        result["num_followers"] = 0
+    if data.get("include_users"):
+        result["users"] = MemberOut(many=True).dump(service.list_members(ctx.session, ctx.actor, department)) \
+            if rules.can_see_members(ctx.session, ctx.actor, department.id) else []
 
 
 @action("organization_show", params=DepartmentShowParams, result=DepartmentOut, read_only=True)
@@ -47,9 +72,9 @@ def organization_show(ctx: ActionContext, data: dict) -> dict:
 
     department = service.get_department(ctx.session, data["id"])
     result = department_dict(ctx, department)
-    if data["include_users"] and rules.can_see_members(ctx.session, ctx.actor, department.id):
-        result["users"] = MemberOut(many=True).dump(
-            service.list_members(ctx.session, ctx.actor, department))
+    if not data["include_dataset_count"]:
+        result.pop("package_count")
+    _include(ctx, department, result, data)
     if data["include_datasets"]:
         table = Dataset.__table__
         datasets = ctx.session.scalars(sa.select(Dataset).where(
@@ -128,4 +153,46 @@ def member_list(ctx: ActionContext, data: dict) -> list:
             Dataset.owner_org == department.id,
             rules.readable_datasets_clause(ctx.session, ctx.actor, Dataset.__table__)).order_by(Dataset.name))
         result.extend([dataset_id, "package", "organization"] for dataset_id in datasets)
+    return result
+
+
+@action("organization_autocomplete", params=DepartmentAutocompleteParams,
+        result={"type": "array", "items": {"type": "object"}}, read_only=True)
+def organization_autocomplete(ctx: ActionContext, data: dict) -> list:
+    """Departments whose name or title contains ``q``: id, name, title."""
+    departments = service.list_departments(ctx.session, q=data["q"], sort="name asc", limit=data["limit"])
+    return [{"id": d.id, "name": d.name, "title": d.title} for d in departments]
+
+
+@action("organization_list_for_user", params=ListForUserParams,
+        result={"type": "array", "items": {"type": "object"}}, read_only=True)
+def organization_list_for_user(ctx: ActionContext, data: dict) -> list:
+    """The departments in which a user holds ``permission`` (sysadmins: all, as admin), with ``capacity``.
+
+    Another user's departments are shown to those who may see that account (sysadmins, admins of one of its
+    departments); to others the user is unknown, as in user_show. Anonymous callers hold no permission.
+    """
+    if data["id"]:
+        user = get_user(ctx.session, data["id"])
+        if not rules.can_see_user(ctx.session, ctx.actor, user):
+            raise NotFound(f"User not found: {data['id']}")
+    else:
+        user = ctx.actor
+    if user is None:
+        return []
+    if user.sysadmin:
+        pairs = [(d, "admin") for d in service.list_departments(ctx.session, sort="name asc")]
+    else:
+        roles = {"admin"} | {role for role, permissions in ROLE_PERMISSIONS.items()
+                             if data["permission"] in permissions}
+        pairs = [(d, role) for d, role in service.departments_of(ctx.session, user) if role in roles]
+    counts = service.dataset_counts(ctx.session, [d.id for d, _ in pairs], ctx.actor) \
+        if data["include_dataset_count"] else None
+    result = []
+    for department, role in pairs:
+        item = department_dict(ctx, department, package_count=0 if counts is None else counts.get(department.id, 0))
+        if counts is None:
+            item.pop("package_count")
+        item["capacity"] = role
+        result.append(item)
     return result

@@ -30,6 +30,10 @@ class MemberOut(Schema):
     id = fields.String(attribute="user.id")
     name = fields.String(attribute="user.name")
     fullname = fields.String(attribute="user.fullname", allow_none=True)
+    display_name = fields.Function(lambda m: m.user.fullname or m.user.name)
+    state = fields.String(attribute="user.state")
+    sysadmin = fields.Boolean(attribute="user.sysadmin")
+    created = CkanDateTime(attribute="user.created")
     capacity = fields.String(attribute="role")
 
 
@@ -63,6 +67,11 @@ class DepartmentShowParams(ParamsSchema):
     id = id_field("organization id or name")
     include_datasets = fields.Boolean(load_default=False)
     include_users = fields.Boolean(load_default=True)
+    include_dataset_count = fields.Boolean(load_default=True)
+    include_extras = fields.Boolean(load_default=True)
+    include_groups = fields.Boolean(load_default=True)
+    include_tags = fields.Boolean(load_default=True)
+    include_followers = fields.Boolean(load_default=True)
 
 
 class DepartmentListParams(ParamsSchema):
@@ -72,6 +81,28 @@ class DepartmentListParams(ParamsSchema):
     organizations = JsonList(fields.String(), load_default=None)
     limit = limit_field(1000, 1000)
     offset = offset_field()
+    include_dataset_count = fields.Boolean(load_default=True)
+    include_extras = fields.Boolean(load_default=False)
+    include_tags = fields.Boolean(load_default=False)
+    include_groups = fields.Boolean(load_default=False)
+    include_users = fields.Boolean(load_default=False)
+
+
+class DepartmentAutocompleteParams(ParamsSchema):
+    q = fields.String(required=True, validate=validate.Length(max=100))
+    limit = limit_field(20, 1000)
+
+
+#: CKAN's permissions and the roles that hold them (an admin holds every permission).
+ROLE_PERMISSIONS = {"editor": ("read", "delete_dataset", "create_dataset", "update_dataset", "manage_group"),
+                    "member": ("read", "manage_group")}
+
+
+class ListForUserParams(ParamsSchema):
+    id = fields.String(load_default=None, metadata={"description": "user id or name (default: yourself)"})
+    permission = fields.String(load_default="manage_group", metadata={
+        "description": "read, create_dataset, update_dataset, delete_dataset, manage_group, admin or membership"})
+    include_dataset_count = fields.Boolean(load_default=False)
 
 
 class IdParams(ParamsSchema):
