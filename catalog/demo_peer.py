@@ -31,6 +31,8 @@ JOB = "county-petitions"
 #: the second catalog's connection to the county catalog
 COUNTY = "county-catalog"
 PURPOSE = "核实信访人的低保、救助情况（民政局业务系统比对）"
+BASIS = "《社会救助暂行办法》第十一条：核查申请人家庭经济状况"
+SCENARIO = "民政局低保审核系统每日比对信访人救助情况"
 #: the petition dataset's sensitive fields: the grant names them so the copy holds valid records
 FIELDS = ["petitioner", "content", "reply", "follow_up_visit"]
 
@@ -85,7 +87,8 @@ def _grant_and_token(session, admin: User) -> tuple[str, str] | None:
         ShareRequest.package_id == dataset.id, ShareRequest.organization_id == department.id))
     if already is None:
         request = sharing.create_request(session, puller, dataset=dataset, organization_id=department.id,
-                                         purpose=PURPOSE, fields=FIELDS, expires=None, config={})
+                                         purpose=PURPOSE, basis=BASIS, scenario=SCENARIO, fields=FIELDS,
+                                         expires=None, config={})
         sharing.approve_request(session, provider, request, fields=FIELDS, expires=None)
     _token, secret = create_token(session, None, user=puller, name="mzj-catalog-sync", check_auth=False)
     session.commit()

@@ -10,7 +10,8 @@ from ..groups.service import set_dataset_themes
 from . import resources as resource_service
 from . import service
 from .models import Dataset, Resource
-from .schemas import (DatasetCreateParams, DatasetListParams, DatasetOut, DatasetShowParams,
+from .schemas import (DatasetCreateParams, DatasetDeleteParams, DatasetListParams, DatasetOut,
+                      DatasetShowParams,
                       DatasetUpdateParams, ResourceCreateParams, ResourceOut, ResourceReorderParams,
                       ResourceUpdateParams, TagListParams, TagOut)
 
@@ -164,7 +165,8 @@ def package_update(ctx: ActionContext, data: dict) -> dict:
     tags = _tags(data)
     service.update_dataset(ctx.session, ctx.actor, dataset, values=values,
                            tags=tags if tags is not None else [], extras=_extras(data) or {},
-                           metadata_modified=data.get("metadata_modified"), revision=data.get("revision"))
+                           metadata_modified=data.get("metadata_modified"), revision=data.get("revision"),
+                           reason=data.get("reason"))
     if data.get("resources") is not None:
         _sync_resources(ctx, dataset, data["resources"])
     if data.get("groups") is not None:  # as CKAN: themes are kept unless groups is given
@@ -185,7 +187,7 @@ def package_patch(ctx: ActionContext, data: dict) -> dict:
     extras = _extras(data)
     service.update_dataset(ctx.session, ctx.actor, dataset, values=values, tags=_tags(data),
                            extras=extras, metadata_modified=data.get("metadata_modified"),
-                           revision=data.get("revision"))
+                           revision=data.get("revision"), reason=data.get("reason"))
     if data.get("resources") is not None:
         _sync_resources(ctx, dataset, data["resources"])
     if data.get("groups") is not None:  # as CKAN: themes are kept unless groups is given
@@ -194,11 +196,11 @@ def package_patch(ctx: ActionContext, data: dict) -> dict:
     return dataset_dict(ctx, dataset)
 
 
-@action("package_delete", params=DatasetShowParams, result={"type": "object", "nullable": True})
+@action("package_delete", params=DatasetDeleteParams, result={"type": "object", "nullable": True})
 def package_delete(ctx: ActionContext, data: dict) -> None:
     """Delete a dataset (it is kept, marked deleted, for the record)."""
     dataset = service.show_dataset(ctx.session, ctx.actor, data["id"])  # unreadable: the answer for missing
-    service.delete_dataset(ctx.session, ctx.actor, dataset)
+    service.delete_dataset(ctx.session, ctx.actor, dataset, reason=data.get("reason"))
     return None
 
 

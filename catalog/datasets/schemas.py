@@ -133,6 +133,15 @@ class DatasetCreateParams(DatasetParams):
 
 class DatasetUpdateParams(DatasetParams):
     id = fields.String(metadata={"description": "dataset id or name (or give name)"})
+    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=4000),
+                           metadata={"description": "why sharing stops or narrows: required when it does "
+                                                    "while other departments hold grants"})
+
+
+class DatasetDeleteParams(ParamsSchema):
+    id = id_field("dataset id or name")
+    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=4000),
+                           metadata={"description": "why sharing stops: required while other departments hold grants"})
 
 
 class DatasetShowParams(ParamsSchema):

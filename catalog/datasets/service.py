@@ -16,6 +16,7 @@ from ..departments.service import get_department
 from ..errors import Conflict, NotFound, ValidationError
 from ..review import policy as review_policy
 from ..search.index import index_dataset
+from ..sharing.narrowing import check_narrowing
 from ..webhooks.service import metadata_changed as announce_metadata_changed
 from .models import Dataset, Tag, dataset_tag
 from .validation import validate_metadata
@@ -195,11 +196,12 @@ def check_not_stale(dataset: Dataset, *, metadata_modified: str | None = None,
 def update_dataset(session: Session, actor: User | None, dataset: Dataset, *,
                    values: dict[str, Any], tags: list[str] | None = None,
                    extras: dict[str, str] | None = None, metadata_modified: str | None = None,
-                   revision: int | None = None) -> Dataset:
+                   revision: int | None = None, reason: str | None = None) -> Dataset:
     """Replace the dataset's metadata with the complete new state ``values``.
 
     ``metadata_modified`` / ``revision``, when given, are the version the caller read (see
-    :func:`check_not_stale`).
+    :func:`check_not_stale`). ``reason``: why sharing stops or narrows, required when it does while
+    other departments hold grants (:mod:`catalog.sharing.narrowing`).
     """
     rules.require(rules.can_edit_datasets_of(session, actor, dataset.owner_org),
                   f"You cannot edit dataset {dataset.name}")
@@ -216,6 +218,7 @@ def update_dataset(session: Session, actor: User | None, dataset: Dataset, *,
     _validate(session, values, tags, dataset.id)
     before = metadata_of(dataset)
     full = {field: values.get(field) for field in METADATA_FIELDS}
+    check_narrowing(session, actor, dataset, full, reason=reason)  # as asked, before any review holds it
     held = _held_for_review(session, actor, dataset, before, {**full, "owner_org": department.id})
     if held:  # the published core metadata stay until the data authority approves the revision
         full.update({change["field"]: change["old"] for change in held if change["field"] != "owner_org"})
@@ -286,12 +289,14 @@ def touch(dataset: Dataset) -> None:
     dataset.metadata_modified = now
 
 
-def delete_dataset(session: Session, actor: User | None, dataset: Dataset) -> None:
-    """Mark a dataset deleted; it disappears from lists at once and can no longer be read by others."""
+def delete_dataset(session: Session, actor: User | None, dataset: Dataset, *, reason: str | None = None) -> None:
+    """Mark a dataset deleted; it disappears from lists at once and can no longer be read by others
+    (``reason``: required while other departments hold grants)."""
     rules.require(rules.can_edit_datasets_of(session, actor, dataset.owner_org),
                   f"You cannot delete dataset {dataset.name}")
     if dataset.state == "deleted":
         return
+    check_narrowing(session, actor, dataset, {"state": "deleted"}, reason=reason)
     dataset.state = "deleted"
     touch(dataset)
     session.flush()
@@ -320,15 +325,18 @@ def list_tags(session: Session, *, query: str | None = None, limit: int = 1000) 
     return list(session.scalars(stmt.order_by(Tag.name).limit(limit)))
 
 
-def set_dataset_state(session: Session, actor: User | None, dataset: Dataset, state: str) -> Dataset:
+def set_dataset_state(session: Session, actor: User | None, dataset: Dataset, state: str, *,
+                      reason: str | None = None) -> Dataset:
     """Withdraw a published dataset (``draft``: readers no longer find it) or restore a deleted one (as a
-    draft, to be checked and published again); the activity records the change of state."""
+    draft, to be checked and published again); the activity records the change of state (``reason``:
+    required to withdraw while other departments hold grants)."""
     rules.require(rules.can_edit_datasets_of(session, actor, dataset.owner_org),
                   f"You cannot change dataset {dataset.name}")
     allowed = {("active", "draft"), ("deleted", "draft")}
     if (dataset.state, state) not in allowed:
         raise Conflict.single("state", f"A {dataset.state} dataset cannot become {state}")
     lock_dataset(session, dataset)
+    check_narrowing(session, actor, dataset, {"state": state}, reason=reason)
     before = metadata_of(dataset)
     dataset.state = state
     _changed(session, actor, dataset, before)

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from ..api.fields import CkanDateTime, JsonList, ParamsSchema, id_field, limit_field, offset_field
+from ..api.fields import CkanDateTime, JsonDict, JsonList, ParamsSchema, id_field, limit_field, offset_field
 from ..api.registry import ActionContext, action
 from ..datasets.service import show_dataset
 from ..departments.service import get_department
-from . import access_log, service
+from . import access_log, service, workflow
 from .models import REQUEST_STATES
 
 
@@ -21,15 +21,29 @@ class ShareRequestOut(Schema):
     organization_name = fields.String(attribute="organization.name")
     requester_id = fields.String(allow_none=True)
     purpose = fields.String()
+    basis = fields.String(metadata={"description": "使用依据; empty for requests filed before it was asked"})
+    scenario = fields.String(metadata={"description": "应用场景; empty for requests filed before it was asked"})
     fields_ = fields.List(fields.String(), data_key="fields", attribute="fields")
     expires = fields.Date(allow_none=True)
     status = fields.String()
-    deadline = fields.Date()
+    deadline = fields.Date(metadata={"description": "the day the answer is due (moved by returns and extensions)"})
     overdue = fields.Function(lambda r: service.is_overdue(r))
     escalated_to = fields.Function(lambda r: "sysadmin" if service.is_overdue(r) else None)
     decided_by = fields.String(allow_none=True)
-    decided_at = CkanDateTime(allow_none=True)
+    decided_at = CkanDateTime(allow_none=True, metadata={"description": "when it was approved or rejected"})
     reason = fields.String(allow_none=True)
+    cited_condition = fields.String(allow_none=True)
+    missing = fields.Dict(allow_none=True, metadata={"description": "补正: what is missing, part by part"})
+    clock_stopped = fields.Function(lambda r: r.status == "returned")
+    returned_at = CkanDateTime(allow_none=True)
+    resubmitted_at = CkanDateTime(allow_none=True)
+    paused_days = fields.Integer()
+    extension_status = fields.String(allow_none=True)
+    extension_days = fields.Integer(allow_none=True)
+    extension_reason = fields.String(allow_none=True)
+    extension_requested_at = CkanDateTime(allow_none=True)
+    extension_decided_at = CkanDateTime(allow_none=True)
+    extension_note = fields.String(allow_none=True)
     created = CkanDateTime()
 
 
@@ -53,6 +67,10 @@ class ShareRequestCreateParams(ParamsSchema):
     package_id = id_field("dataset id or name")
     organization_id = id_field("the requesting department")
     purpose = fields.String(required=True, validate=validate.Length(max=4000))
+    basis = fields.String(required=True, validate=validate.Length(max=4000),
+                          metadata={"description": "使用依据: the law, rule or duty the use rests on"})
+    scenario = fields.String(required=True, validate=validate.Length(max=4000),
+                             metadata={"description": "应用场景: where and how the data is used"})
     fields_ = JsonList(fields.String(), data_key="fields", load_default=list,
                        metadata={"description": "sensitive fields wanted in clear, e.g. head_id_number"})
     expires = fields.Date(load_default=None, allow_none=True)
@@ -72,6 +90,37 @@ class ShareRequestApproveParams(ParamsSchema):
 class ShareRequestRejectParams(ParamsSchema):
     id = id_field("share request id")
     reason = fields.String(required=True, validate=validate.Length(max=4000))
+    cite_condition = fields.Boolean(load_default=False,
+                                    metadata={"description": "cite the dataset's share condition in the refusal"})
+
+
+class ShareRequestReturnParams(ParamsSchema):
+    id = id_field("share request id")
+    missing = JsonDict(keys=fields.String(), values=fields.String(), required=True,
+                       metadata={"description": "what is missing, part by part: basis, scenario, purpose, fields, "
+                                                "expires, organization_id or other"})
+
+
+class ShareRequestResubmitParams(ParamsSchema):
+    id = id_field("share request id")
+    basis = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=4000))
+    scenario = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=4000))
+    purpose = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=4000))
+    fields_ = JsonList(fields.String(), data_key="fields", load_default=None, allow_none=True)
+    expires = fields.Date(load_default=None, allow_none=True)
+
+
+class ShareRequestExtendParams(ParamsSchema):
+    id = id_field("share request id")
+    days = fields.Integer(required=True, metadata={"description": "working days, 1 to 10"})
+    reason = fields.String(required=True, validate=validate.Length(max=4000))
+
+
+class ShareRequestExtensionDecideParams(ParamsSchema):
+    id = id_field("share request id")
+    decision = fields.String(required=True, validate=validate.OneOf(["approve", "refuse"]))
+    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=4000),
+                           metadata={"description": "required to refuse"})
 
 
 class ShareRequestRevokeParams(ParamsSchema):
@@ -103,6 +152,7 @@ def share_request_create(ctx: ActionContext, data: dict) -> dict:
     dataset = show_dataset(ctx.session, ctx.actor, data["package_id"])
     request = service.create_request(ctx.session, ctx.actor, dataset=dataset,
                                      organization_id=data["organization_id"], purpose=data["purpose"],
+                                     basis=data["basis"], scenario=data["scenario"],
                                      fields=data["fields_"], expires=data["expires"], config=ctx.config)
     return ShareRequestOut().dump(request)
 
@@ -124,15 +174,54 @@ def share_request_list(ctx: ActionContext, data: dict) -> list:
 def share_request_approve(ctx: ActionContext, data: dict) -> dict:
     """Approve a request: grant the chosen fields until the expiry date."""
     request = service.get_request(ctx.session, ctx.actor, data["id"])
-    service.approve_request(ctx.session, ctx.actor, request, fields=data["fields_"], expires=data["expires"])
+    service.approve_request(ctx.session, ctx.actor, request, fields=data["fields_"], expires=data["expires"],
+                            config=ctx.config)
     return ShareRequestOut().dump(request)
 
 
 @action("share_request_reject", params=ShareRequestRejectParams, result=ShareRequestOut)
 def share_request_reject(ctx: ActionContext, data: dict) -> dict:
-    """Reject a request, stating the reasons."""
+    """Reject a complete request, stating the reasons (optionally citing the share condition); an incomplete
+    one is returned instead (share_request_return)."""
     request = service.get_request(ctx.session, ctx.actor, data["id"])
-    service.reject_request(ctx.session, ctx.actor, request, reason=data["reason"])
+    service.reject_request(ctx.session, ctx.actor, request, reason=data["reason"],
+                           cite_condition=data["cite_condition"])
+    return ShareRequestOut().dump(request)
+
+
+@action("share_request_return", params=ShareRequestReturnParams, result=ShareRequestOut)
+def share_request_return(ctx: ActionContext, data: dict) -> dict:
+    """Return an incomplete request with everything missing listed at once (补正); its clock stops."""
+    request = service.get_request(ctx.session, ctx.actor, data["id"])
+    workflow.return_request(ctx.session, ctx.actor, request, missing=data["missing"])
+    return ShareRequestOut().dump(request)
+
+
+@action("share_request_resubmit", params=ShareRequestResubmitParams, result=ShareRequestOut)
+def share_request_resubmit(ctx: ActionContext, data: dict) -> dict:
+    """Complete a returned request and send it again; the deadline moves on by the working days it was away."""
+    request = service.get_request(ctx.session, ctx.actor, data["id"])
+    workflow.resubmit_request(ctx.session, ctx.actor, request, config=ctx.config, basis=data["basis"],
+                              scenario=data["scenario"], purpose=data["purpose"], fields=data["fields_"],
+                              expires=data["expires"])
+    return ShareRequestOut().dump(request)
+
+
+@action("share_request_extend", params=ShareRequestExtendParams, result=ShareRequestOut)
+def share_request_extend(ctx: ActionContext, data: dict) -> dict:
+    """Ask the data authority for at most 10 more working days to answer, with a reason."""
+    request = service.get_request(ctx.session, ctx.actor, data["id"])
+    workflow.request_extension(ctx.session, ctx.actor, request, days=data["days"], reason=data["reason"],
+                               config=ctx.config)
+    return ShareRequestOut().dump(request)
+
+
+@action("share_request_extension_decide", params=ShareRequestExtensionDecideParams, result=ShareRequestOut)
+def share_request_extension_decide(ctx: ActionContext, data: dict) -> dict:
+    """The data authority approves or refuses (with a reason) an extension; both departments are told."""
+    request = service.get_request_for_authority(ctx.session, ctx.actor, data["id"], ctx.config)
+    workflow.decide_extension(ctx.session, ctx.actor, request, approve=data["decision"] == "approve",
+                              reason=data["reason"], config=ctx.config)
     return ShareRequestOut().dump(request)
 
 

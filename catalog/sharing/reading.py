@@ -18,6 +18,7 @@ from ..datastore.record_schemas import find_record_schema
 from ..datastore.service import no_table_message, record_key
 from ..errors import NotAuthorized
 from . import access_log, masking
+from .grants import mark_delivered
 from .service import RecordAccess, record_access, require_record_access
 
 
@@ -71,10 +72,11 @@ class RecordReader:
         return masked
 
     def log(self, session: Session, *, action: str, params: dict[str, Any], count: int) -> None:
-        """Append this read to the access log."""
+        """Append this read to the access log; a grantee's first read delivers its grants."""
         access_log.append_entry(session, self.actor, action=action, dataset=self.dataset,
                                 resource_id=self.resource_id, departments=list(self.access.departments),
                                 params=params, record_count=count)
+        mark_delivered(session, self.actor, self.access.grant_ids)
 
 
 def open_reader(session: Session, actor: User | None, table) -> RecordReader:
@@ -97,13 +99,16 @@ class FileReader:
     dataset: Dataset
     resource: Resource
     departments: tuple[str, ...]
+    grant_ids: tuple[str, ...] = ()
 
     def log(self, session: Session, *, filename: str) -> None:
-        """Append this download to the access log (the file's name, size and hash as parameters)."""
+        """Append this download to the access log (the file's name, size and hash as parameters); a
+        grantee's first download delivers its grants."""
         access_log.append_entry(session, self.actor, action="resource_download", dataset=self.dataset,
                                 resource_id=self.resource.id, departments=list(self.departments),
                                 params={"filename": filename, "size": self.resource.size,
                                         "hash": self.resource.hash}, record_count=0)
+        mark_delivered(session, self.actor, self.grant_ids)
 
 
 def file_refusal(session: Session, actor: User | None, dataset: Dataset) -> tuple[str | None, RecordAccess]:
@@ -139,4 +144,5 @@ def open_file(session: Session, actor: User | None, resource: Resource) -> FileR
     reason, access = file_refusal(session, actor, dataset)
     if reason is not None:
         raise NotAuthorized(reason)
-    return FileReader(actor=actor, dataset=dataset, resource=resource, departments=access.departments)
+    return FileReader(actor=actor, dataset=dataset, resource=resource, departments=access.departments,
+                      grant_ids=access.grant_ids)

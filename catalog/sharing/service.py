@@ -22,7 +22,10 @@ from ..departments.models import Membership
 from ..departments.service import get_department
 from ..errors import Conflict, NotAuthorized, NotFound, ValidationError
 from .models import Grant, ShareRequest
-from .workdays import add_working_days
+from .workdays import Calendar
+
+#: the days a provider has to deliver approved data (decree art. 22), when ``SHARE_DELIVERY_DAYS`` is unset
+DELIVERY_DAYS = 20
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,8 @@ class RecordAccess:
     #: ``None``: clear values (owner, sysadmin); otherwise the sensitive fields granted in clear.
     granted_fields: frozenset[str] | None = None
     departments: tuple[str, ...] = field(default_factory=tuple)
+    #: the live grants this access rests on (their first read delivers them)
+    grant_ids: tuple[str, ...] = field(default_factory=tuple)
 
 
 def departments_of_actor(session: Session, actor: User | None) -> list[str]:
@@ -44,13 +49,18 @@ def departments_of_actor(session: Session, actor: User | None) -> list[str]:
 
 
 def active_grants(session: Session, dataset_id: str, department_ids: list[str]) -> list[Grant]:
-    """Grants of the dataset to these departments that are neither revoked nor expired now."""
+    """Grants of the dataset to these departments that are neither revoked, suspended nor expired now.
+
+    Every read path (search, changes, dump, preview, file download, sync pulls) decides through
+    :func:`record_access`, so a suspension stops them all at once.
+    """
     if not department_ids:
         return []
     now = utcnow()
     return list(session.scalars(sa.select(Grant).where(
         Grant.package_id == dataset_id, Grant.organization_id.in_(department_ids),
-        Grant.revoked_at.is_(None), sa.or_(Grant.expires_at.is_(None), Grant.expires_at > now))))
+        Grant.revoked_at.is_(None), Grant.suspended_at.is_(None),
+        sa.or_(Grant.expires_at.is_(None), Grant.expires_at > now))))
 
 
 def record_access(session: Session, actor: User | None, dataset: Dataset) -> RecordAccess:
@@ -72,7 +82,8 @@ def record_access(session: Session, actor: User | None, dataset: Dataset) -> Rec
     if dataset.share_type == "conditional" and not grants:
         return RecordAccess(False, f"Dataset {dataset.name} is shared on conditions (有条件共享); "
                                    "request access with share_request_create")
-    return RecordAccess(True, granted_fields=granted, departments=departments)
+    return RecordAccess(True, granted_fields=granted, departments=departments,
+                        grant_ids=tuple(g.id for g in grants))
 
 
 def require_record_access(session: Session, actor: User | None, dataset: Dataset) -> RecordAccess:
@@ -84,10 +95,18 @@ def require_record_access(session: Session, actor: User | None, dataset: Dataset
 
 
 def _deadline(created: dt.date, config: dict[str, Any]) -> dt.date:
-    from .workdays import parse_holidays
+    return Calendar.from_config(config).add(created, int(config.get("SHARE_DEADLINE_DAYS", 10)))
 
-    return add_working_days(created, int(config.get("SHARE_DEADLINE_DAYS", 10)),
-                            parse_holidays(config.get("HOLIDAYS")), parse_holidays(config.get("WORKDAYS")))
+
+def delivery_due(approved: dt.date, config: dict[str, Any]) -> dt.date:
+    """The day approved data must have reached the requester: 20 working days after approval (art. 22)."""
+    return Calendar.from_config(config).add(approved, int(config.get("SHARE_DELIVERY_DAYS", DELIVERY_DAYS)))
+
+
+def _required(name: str, value: str | None, message: str) -> str:
+    if not value or not value.strip():
+        raise ValidationError.single(name, message)
+    return value.strip()
 
 
 def is_overdue(request: ShareRequest, today: dt.date | None = None) -> bool:
@@ -97,9 +116,12 @@ def is_overdue(request: ShareRequest, today: dt.date | None = None) -> bool:
 
 
 def create_request(session: Session, actor: User | None, *, dataset: Dataset, organization_id: str,
-                   purpose: str, fields: list[str], expires: dt.date | None,
+                   purpose: str, basis: str, scenario: str, fields: list[str], expires: dt.date | None,
                    config: dict[str, Any]) -> ShareRequest:
-    """File a request from ``organization_id`` (the actor's department) for a dataset's records."""
+    """File a request from ``organization_id`` (the actor's department) for a dataset's records.
+
+    A request states its basis (使用依据), scenario (应用场景), purpose, fields and time limit (decree art. 20).
+    """
     department = get_department(session, organization_id)
     role = rules.role_in(session, actor, department.id)
     rules.require(rules.is_sysadmin(actor) or role in rules.EDIT_ROLES,
@@ -109,8 +131,9 @@ def create_request(session: Session, actor: User | None, *, dataset: Dataset, or
     if dataset.share_type == "none":
         raise ValidationError.single("package_id", f"Dataset {dataset.name} is not shared (不予共享): "
                                                    f"{dataset.share_condition or ''}".strip())
-    if not purpose or not purpose.strip():
-        raise ValidationError.single("purpose", "Missing value: say what the data will be used for")
+    purpose = _required("purpose", purpose, "Missing value: say what the data will be used for")
+    basis = _required("basis", basis, "Missing value: name the law, rule or duty the use rests on (使用依据)")
+    scenario = _required("scenario", scenario, "Missing value: describe where and how the data is used (应用场景)")
     if expires is not None and expires <= utcnow().date():
         raise ValidationError.single("expires", "must be a date in the future")
     pending = session.scalar(sa.select(ShareRequest.id).where(
@@ -119,7 +142,7 @@ def create_request(session: Session, actor: User | None, *, dataset: Dataset, or
     if pending:
         raise Conflict.single("package_id", f"{department.name} already has a pending request ({pending})")
     request = ShareRequest(package_id=dataset.id, organization_id=department.id, requester_id=actor.id,
-                           purpose=purpose.strip(), fields=list(dict.fromkeys(fields)), expires=expires,
+                           purpose=purpose, basis=basis, scenario=scenario, fields=list(dict.fromkeys(fields)), expires=expires,
                            deadline=_deadline(utcnow().date(), config))
     session.add(request)
     session.flush()
@@ -145,16 +168,30 @@ def get_request(session: Session, actor: User | None, request_id: str) -> ShareR
     return request
 
 
-def _decide_rule(session: Session, actor: User | None, request: ShareRequest) -> None:
+def get_request_for_authority(session: Session, actor: User | None, request_id: str,
+                              config: dict[str, Any]) -> ShareRequest:
+    """A request, visible to both departments' members and to the data authority (who decides extensions)."""
+    request = session.get(ShareRequest, request_id) if request_id else None
+    if request is None:
+        raise NotFound(f"Share request not found: {request_id}")
+    if not rules.is_authority(session, actor, config.get("AUTHORITY_DEPARTMENT")):
+        return get_request(session, actor, request_id)
+    return request
+
+
+def require_decider(session: Session, actor: User | None, request: ShareRequest) -> None:
+    """Refuse anyone but the providing department's admins and sysadmins (approve, reject, return, extend)."""
     # The provider's admins decide; the county data authority (sysadmins) may decide in their place.
     rules.require(rules.is_sysadmin(actor) or rules.role_in(session, actor, request.dataset.owner_org) == "admin",
                   "Only the providing department's admins (or the data authority) decide on requests")
 
 
 def approve_request(session: Session, actor: User | None, request: ShareRequest, *,
-                    fields: list[str] | None, expires: dt.date | None) -> Grant:
-    """Approve a pending request, granting the chosen fields until ``expires``."""
-    _decide_rule(session, actor, request)
+                    fields: list[str] | None, expires: dt.date | None,
+                    config: dict[str, Any] | None = None) -> Grant:
+    """Approve a pending request, granting the chosen fields until ``expires``; the data is due to reach
+    the requester within 20 working days (:func:`delivery_due`)."""
+    require_decider(session, actor, request)
     rules.require(rules.can_approve_share_request(session, actor, provider_id=request.dataset.owner_org,
                                                   requester_id=request.organization_id),
                   "You are a member of the requesting department: someone outside it must approve the request")
@@ -167,7 +204,7 @@ def approve_request(session: Session, actor: User | None, request: ShareRequest,
     request.decided_by, request.decided_at = actor.id, utcnow()
     granted = request.fields if fields is None else list(dict.fromkeys(fields))
     grant = Grant(package_id=request.package_id, organization_id=request.organization_id, request_id=request.id,
-                  fields=granted,
+                  fields=granted, delivery_due=delivery_due(request.decided_at.date(), config or {}),
                   expires_at=dt.datetime.combine(expires + dt.timedelta(days=1), dt.time(), dt.timezone.utc)
                   if expires else None)
     session.add(grant)
@@ -177,22 +214,29 @@ def approve_request(session: Session, actor: User | None, request: ShareRequest,
     return grant
 
 
-def reject_request(session: Session, actor: User | None, request: ShareRequest, *, reason: str) -> None:
-    """Reject a pending request; the reason is required and shown to the requester."""
-    _decide_rule(session, actor, request)
+def reject_request(session: Session, actor: User | None, request: ShareRequest, *, reason: str,
+                   cite_condition: bool = False) -> None:
+    """Reject a pending request on its merits; the reason is required and shown to the requester, and may
+    cite the dataset's share condition. An incomplete request is not rejected: it is returned
+    (``share_request_return``), and a returned request cannot be rejected until it is resubmitted."""
+    require_decider(session, actor, request)
     if request.status != "pending":
         raise Conflict.single("id", f"The request is already {request.status}")
     if not reason or not reason.strip():
         raise ValidationError.single("reason", "Missing value: a refusal must state its reasons")
+    if cite_condition and not (request.dataset.share_condition or "").strip():
+        raise ValidationError.single("cite_condition", f"Dataset {request.dataset.name} states no share condition")
     request.status = "rejected"
     request.reason = reason.strip()
+    request.cited_condition = request.dataset.share_condition.strip() if cite_condition else None
     request.decided_by, request.decided_at = actor.id, utcnow()
-    _record(session, actor, request, "rejected share request", reason=request.reason)
+    _record(session, actor, request, "rejected share request", reason=request.reason,
+            cited_condition=request.cited_condition)
 
 
 def revoke_request(session: Session, actor: User | None, request: ShareRequest, *, reason: str | None) -> None:
     """Revoke an approved request's grant; reads stop at once."""
-    _decide_rule(session, actor, request)
+    require_decider(session, actor, request)
     if request.status != "approved":
         raise Conflict.single("id", f"Only approved requests can be revoked; this one is {request.status}")
     now = utcnow()

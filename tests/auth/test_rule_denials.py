@@ -42,7 +42,7 @@ def cast(api, make, sysadmin):
 
 def _request(api, cast) -> dict:
     made = api.call("share_request_create", {"package_id": cast["dataset"]["id"], "organization_id": "ningshan-mzj",
-                                             "purpose": "核实低保对象户籍", "fields": ["head_id_number"]},
+                                             "purpose": "核实低保对象户籍", "basis": "《社会救助暂行办法》第十一条", "scenario": "低保对象资格核查", "fields": ["head_id_number"]},
                     token=cast["tokens"]["consumer_editor"])
     assert made.status == 200, made.body
     return made.result
@@ -62,7 +62,7 @@ def _status(db, request_id: str) -> str:
 ])
 def test_who_may_request_data_for_civil_affairs(api, cast, role, status):
     reply = api.call("share_request_create", {"package_id": cast["dataset"]["id"], "organization_id": "ningshan-mzj",
-                                              "purpose": "核实低保对象户籍"}, token=cast["tokens"][role])
+                                              "purpose": "核实低保对象户籍", "basis": "《社会救助暂行办法》第十一条", "scenario": "低保对象资格核查"}, token=cast["tokens"][role])
     assert reply.status == status, reply.body
     if status == 403:
         assert reply.error["__type"] == "Authorization Error"

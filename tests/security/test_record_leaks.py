@@ -91,7 +91,7 @@ def table(api, make, world, *, name, schema=None, share_type="conditional", reco
 def grant(api, world, dataset_id, asker, organization, fields):
     """A request from ``organization`` approved for exactly ``fields`` (by the data authority)."""
     request = api.call("share_request_create", {"package_id": dataset_id, "organization_id": organization,
-                                                "purpose": "核实救助对象", "fields": fields}, token=asker.token)
+                                                "purpose": "核实救助对象", "basis": "《社会救助暂行办法》第十一条", "scenario": "低保对象资格核查", "fields": fields}, token=asker.token)
     assert request.status == 200, request.body
     approved = api.call("share_request_approve", {"id": request.result["id"], "fields": fields},
                         token=world["sysadmin"].token)

@@ -246,7 +246,7 @@ def two_departments(make, sysadmin):
 def test_an_admin_of_the_provider_who_belongs_to_the_requester_cannot_approve_its_request(api, two_departments):
     world = two_departments
     request = api.call("share_request_create", {"package_id": world.shared["id"], "organization_id": "gaj",
-                                                "purpose": "核实户籍"}, token=world.double_hat.token).result
+                                                "purpose": "核实户籍", "basis": "《社会救助暂行办法》第十一条", "scenario": "低保对象资格核查"}, token=world.double_hat.token).result
     own = api.call("share_request_approve", {"id": request["id"]}, token=world.double_hat.token)
     assert own.status == 403, own.body
     assert "requesting department" in own.error["message"]
@@ -259,7 +259,7 @@ def test_an_admin_of_the_provider_who_belongs_to_the_requester_cannot_approve_it
 def test_share_request_activity_is_shown_only_where_the_request_is(api, make, two_departments):
     world = two_departments
     request = api.call("share_request_create", {"package_id": world.shared["id"], "organization_id": "gaj",
-                                                "purpose": "核实户籍，内部核查"},
+                                                "purpose": "核实户籍，内部核查", "basis": "《社会救助暂行办法》第十一条", "scenario": "低保对象资格核查"},
                        token=world.requester_editor.token).result
     reply = api.call("share_request_reject", {"id": request["id"], "reason": "涉及在办案件，暂不提供"},
                      token=world.provider_admin.token)

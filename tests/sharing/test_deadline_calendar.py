@@ -151,7 +151,7 @@ def parties(api, make, sysadmin):
 
 def _file(api, parties) -> dict:
     made = api.call("share_request_create", {"package_id": parties["dataset"]["id"],
-                                             "organization_id": "ningshan-mzj", "purpose": "核实低保对象"},
+                                             "organization_id": "ningshan-mzj", "purpose": "核实低保对象", "basis": "《社会救助暂行办法》第十一条", "scenario": "低保对象资格核查"},
                     token=parties["consumer"].token)
     assert made.status == 200, made.body
     return made.result

@@ -26,7 +26,7 @@ def parties(api, make, sysadmin):
 
 def _request(api, parties, who: str, department: str) -> str:
     made = api.call("share_request_create", {"package_id": parties["dataset"]["id"], "organization_id": department,
-                                             "purpose": "核实低保对象"}, token=parties[who].token)
+                                             "purpose": "核实低保对象", "basis": "《社会救助暂行办法》第十一条", "scenario": "低保对象资格核查"}, token=parties[who].token)
     assert made.status == 200, made.body
     return made.result["id"]
 
@@ -136,7 +136,7 @@ def test_a_refused_request_names_the_field(api, parties, make, data, field):
     else:
         token = parties["mzj"].token
     reply = api.call("share_request_create", {"package_id": parties["dataset"]["id"], "organization_id": "ningshan-mzj",
-                                              "purpose": "核实", **data}, token=token)
+                                              "purpose": "核实", "basis": "《社会救助暂行办法》第十一条", "scenario": "低保对象资格核查", **data}, token=token)
     assert reply.status == 409, reply.body
     assert field in reply.error, reply.error
 
@@ -144,7 +144,7 @@ def test_a_refused_request_names_the_field(api, parties, make, data, field):
 def test_a_second_pending_request_is_a_conflict_naming_the_first(api, parties):
     first = _request(api, parties, "mzj", "ningshan-mzj")
     again = api.call("share_request_create", {"package_id": parties["dataset"]["id"], "organization_id": "ningshan-mzj",
-                                              "purpose": "再次申请"}, token=parties["mzj"].token)
+                                              "purpose": "再次申请", "basis": "《社会救助暂行办法》第十一条", "scenario": "低保对象资格核查"}, token=parties["mzj"].token)
     assert again.status == 409 and first in again.error["package_id"][0]
 
 
@@ -176,7 +176,7 @@ def test_the_provider_pages_through_its_incoming_requests_earliest_deadline_firs
 def test_an_approval_without_a_date_keeps_the_date_the_requester_asked_for(api, db, parties):
     asked = dt.date.today() + dt.timedelta(days=60)
     made = api.call("share_request_create", {"package_id": parties["dataset"]["id"], "organization_id": "ningshan-mzj",
-                                             "purpose": "核实", "expires": asked.isoformat()}, token=parties["mzj"].token)
+                                             "purpose": "核实", "basis": "《社会救助暂行办法》第十一条", "scenario": "低保对象资格核查", "expires": asked.isoformat()}, token=parties["mzj"].token)
     api.call("share_request_approve", {"id": made.result["id"]}, token=parties["admin"].token)
     [grant] = db.scalars(sa.select(Grant).where(Grant.request_id == made.result["id"]))
     assert grant.expires_at.replace(tzinfo=dt.timezone.utc) == dt.datetime.combine(
@@ -211,7 +211,7 @@ def test_a_grant_opens_one_dataset_to_one_department(api, make, parties):
         assert created.status == 200, created.body
         tables[name] = (made["id"], created.result["resource_id"])
     made = api.call("share_request_create", {"package_id": tables["households-granted"][0],
-                                             "organization_id": "ningshan-mzj", "purpose": "核实"},
+                                             "organization_id": "ningshan-mzj", "purpose": "核实", "basis": "《社会救助暂行办法》第十一条", "scenario": "低保对象资格核查"},
                     token=parties["mzj"].token)
     api.call("share_request_approve", {"id": made.result["id"]}, token=parties["admin"].token)
     assert _search(api, tables["households-granted"][1], parties["mzj"].token).status == 200
@@ -224,7 +224,7 @@ def test_a_request_for_data_that_is_not_shared_cites_the_legal_basis(api, make, 
     closed = make.dataset(provider["owner_org"], name="closed-register", share_type="none",
                           share_condition="依据《个人信息保护法》第十三条不予共享")
     reply = api.call("share_request_create", {"package_id": closed["id"], "organization_id": "ningshan-mzj",
-                                              "purpose": "核实"}, token=parties["mzj"].token)
+                                              "purpose": "核实", "basis": "《社会救助暂行办法》第十一条", "scenario": "低保对象资格核查"}, token=parties["mzj"].token)
     assert reply.status == 409 and "个人信息保护法" in reply.error["package_id"][0]
 
 
@@ -233,7 +233,7 @@ def test_a_pending_request_blocks_only_the_same_dataset_and_department(api, make
     provider = api.call("package_show", {"id": parties["dataset"]["id"]}, token=parties["admin"].token).result
     other = make.dataset(provider["owner_org"], name="households-other", share_type="conditional")
     another_dataset = api.call("share_request_create", {"package_id": other["id"], "organization_id": "ningshan-mzj",
-                                                        "purpose": "核实"}, token=parties["mzj"].token)
+                                                        "purpose": "核实", "basis": "《社会救助暂行办法》第十一条", "scenario": "低保对象资格核查"}, token=parties["mzj"].token)
     assert another_dataset.status == 200, another_dataset.body
     assert _request(api, parties, "town", "ningshan-cgz")           # another department, same dataset
     # once the first is answered, the department may ask again

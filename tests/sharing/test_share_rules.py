@@ -65,7 +65,7 @@ def test_conditional_needs_a_grant_and_none_is_never_served(api, world):
 def test_request_approve_read_masked_except_granted_then_revoke(api, world):
     ds, mzj = world["conditional"], world["mzj_editor"]
     made = api.call("share_request_create", {"package_id": ds["id"], "organization_id": "ningshan-mzj",
-                                             "purpose": "核实低保对象户籍", "fields": ["head_id_number"]},
+                                             "purpose": "核实低保对象户籍", "basis": "《社会救助暂行办法》第十一条", "scenario": "低保对象资格核查", "fields": ["head_id_number"]},
                     token=mzj.token)
     assert made.status == 200, made.body
     request = made.result
@@ -108,7 +108,7 @@ def test_masked_values_never_leak_through_changes_dump_csv_or_filters(api, clien
 def test_expired_grant_stops_at_once(api, db, world):
     ds = world["conditional"]
     request = api.call("share_request_create", {"package_id": ds["id"], "organization_id": "ningshan-cgz",
-                                                "purpose": "走访"}, token=world["town_editor"].token).result
+                                                "purpose": "走访", "basis": "《社会救助暂行办法》第十一条", "scenario": "低保对象资格核查"}, token=world["town_editor"].token).result
     api.call("share_request_approve", {"id": request["id"]}, token=world["gaj_admin"].token)
     assert search(api, ds, world["town_editor"].token).status == 200
     db.execute(sa.update(Grant).values(expires_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)))
@@ -119,14 +119,14 @@ def test_expired_grant_stops_at_once(api, db, world):
 def test_reject_needs_a_reason_and_none_cannot_be_requested(api, world):
     ds = world["conditional"]
     request = api.call("share_request_create", {"package_id": ds["id"], "organization_id": "ningshan-mzj",
-                                                "purpose": "统计"}, token=world["mzj_editor"].token).result
+                                                "purpose": "统计", "basis": "《社会救助暂行办法》第十一条", "scenario": "低保对象资格核查"}, token=world["mzj_editor"].token).result
     no_reason = api.call("share_request_reject", {"id": request["id"], "reason": " "}, token=world["gaj_admin"].token)
     assert no_reason.status == 409 and "reason" in no_reason.error
     rejected = api.call("share_request_reject", {"id": request["id"], "reason": "用途与职责无关"},
                         token=world["gaj_admin"].token)
     assert rejected.result["status"] == "rejected" and rejected.result["reason"] == "用途与职责无关"
     refused = api.call("share_request_create", {"package_id": world["closed"]["id"], "organization_id": "ningshan-mzj",
-                                                "purpose": "x"}, token=world["mzj_editor"].token)
+                                                "purpose": "x", "basis": "《社会救助暂行办法》第十一条", "scenario": "低保对象资格核查"}, token=world["mzj_editor"].token)
     assert refused.status == 409 and "不予共享" in refused.error["package_id"][0]
 
 
@@ -135,7 +135,7 @@ def test_overdue_requests_are_flagged_and_the_authority_decides(api, db, world, 
 
     ds = world["conditional"]
     request = api.call("share_request_create", {"package_id": ds["id"], "organization_id": "ningshan-mzj",
-                                                "purpose": "核查"}, token=world["mzj_editor"].token).result
+                                                "purpose": "核查", "basis": "《社会救助暂行办法》第十一条", "scenario": "低保对象资格核查"}, token=world["mzj_editor"].token).result
     deadline = dt.date.fromisoformat(request["deadline"])
     assert deadline.weekday() < 5 and 12 <= (deadline - dt.date.today()).days <= 16  # two weekends in 10 working days
     db.execute(sa.update(ShareRequest).values(deadline=dt.date.today() - dt.timedelta(days=1)))

@@ -40,7 +40,7 @@ def county(api, make, sysadmin):
 
 def grant(api, county, dataset, fields):
     made = api.call("share_request_create", {"package_id": dataset.id, "organization_id": "ningshan-mzj",
-                                             "purpose": "核实信访人救助情况", "fields": fields}, token=county.puller.token)
+                                             "purpose": "核实信访人救助情况", "basis": "《社会救助暂行办法》第十一条", "scenario": "低保对象资格核查", "fields": fields}, token=county.puller.token)
     assert made.status == 200, made.body
     approved = api.call("share_request_approve", {"id": made.result["id"]}, token=county.office_admin.token)
     assert approved.result["status"] == "approved"

@@ -216,7 +216,7 @@ def test_the_dashboard_shows_a_pending_approval_with_its_deadline(page_for, site
     household_dataset(make, db_session, catalog, records=1)
     request = create_request(db_session, db_session.get(User, catalog.asker.id),
                              dataset=get_dataset(db_session, "huji"), organization_id=catalog.consumer["id"],
-                             purpose="核实", fields=[], expires=None, config={})
+                             purpose="核实", basis="《社会救助暂行办法》第十一条", scenario="低保对象资格核查", fields=[], expires=None, config={})
     db_session.commit()
     admin = page_for(catalog.admin)
     card = admin.locator("section", has_text="待我审批的共享申请")

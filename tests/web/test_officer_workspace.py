@@ -201,7 +201,7 @@ def test_the_explorer_pages_filters_labels_and_masks_as_the_grant_says(browser, 
 
     asker = db_session.get(User, catalog.asker.id)
     request = create_request(db_session, asker, dataset=get_dataset(db_session, "huji"),
-                             organization_id=catalog.consumer["id"], purpose="核实", fields=["head_name"],
+                             organization_id=catalog.consumer["id"], purpose="核实", basis="《社会救助暂行办法》第十一条", scenario="低保对象资格核查", fields=["head_name"],
                              expires=None, config={})
     approve_request(db_session, db_session.get(User, catalog.admin.id), request, fields=["head_name"],
                     expires=None)
@@ -228,7 +228,7 @@ def test_the_dashboard_shows_what_waits_for_me(browser, catalog, make, db_sessio
     household_dataset(make, db_session, catalog, records=1)
     asker = db_session.get(User, catalog.asker.id)
     request = create_request(db_session, asker, dataset=get_dataset(db_session, "huji"),
-                             organization_id=catalog.consumer["id"], purpose="核实", fields=[], expires=None,
+                             organization_id=catalog.consumer["id"], purpose="核实", basis="《社会救助暂行办法》第十一条", scenario="低保对象资格核查", fields=[], expires=None,
                              config={})
     db_session.commit()
     response = browser.post("/user/login", {"name": catalog.admin.name, "password": "correct-horse"})

@@ -58,7 +58,8 @@ def test_request_access_then_approve_with_fields_and_expiry(browser, catalog, ma
     response = browser.post("/dataset/huji/request-access", {"purpose": "", "organization_id": catalog.consumer["id"]})
     assert response.status_code == 422 and 'id="purpose-error"' in response.get_data(as_text=True)
     response = browser.post("/dataset/huji/request-access", [
-        ("organization_id", catalog.consumer["id"]), ("purpose", "核实就业困难人员"), ("fields", "head_name"),
+        ("organization_id", catalog.consumer["id"]), ("purpose", "核实就业困难人员"),
+        ("basis", "《就业促进法》第五十二条"), ("scenario", "就业困难人员认定"), ("fields", "head_name"),
         ("expires", (dt.date.today() + dt.timedelta(days=200)).isoformat())])
     assert response.status_code == 302
     outgoing = browser.text("/sharing")
@@ -93,7 +94,7 @@ def test_overdue_requests_are_highlighted(browser, catalog, make, db_session):
     from catalog.sharing.service import create_request
 
     request = create_request(db_session, asker, dataset=get_dataset(db_session, "huji"),
-                             organization_id=catalog.consumer["id"], purpose="核实", fields=[], expires=None,
+                             organization_id=catalog.consumer["id"], purpose="核实", basis="《社会救助暂行办法》第十一条", scenario="低保对象资格核查", fields=[], expires=None,
                              config={})
     request.deadline = dt.date.today() - dt.timedelta(days=2)
     db_session.commit()
