@@ -136,7 +136,8 @@ def test_only_corrected_links_changes_and_every_outcome_needs_a_note(api, county
 
 # --- deadlines -------------------------------------------------------------------------------------------
 
-#: 2026 National Day: 1–8 October off; Sunday 27 September and Saturday 10 October worked (调休)
+#: a configured National Day week: 1–8 October 2026 off; Sunday 27 September and Saturday 10 October made
+#: working days (调休)
 NATIONAL_DAY = {"HOLIDAYS": ",".join(f"2026-10-0{d}" for d in range(1, 9)), "WORKDAYS": "2026-09-27,2026-10-10"}
 
 
