@@ -56,9 +56,9 @@ def list_themes(session: Session, actor: User | None, *, q: str | None = None, s
     if direction not in ("", "asc", "desc"):
         raise ValidationError.single("sort", "direction must be asc or desc")
     counts = theme_counts(session, actor, codes) if field == "package_count" else {}
-    key = {"name": lambda c: c, "title": lambda c: (theme_title(c, lang), c),
-           "package_count": lambda c: (counts.get(c, 0), c)}[field]
-    codes.sort(key=key, reverse=direction == "desc")
+    key = {"name": lambda c: c, "title": lambda c: theme_title(c, lang),
+           "package_count": lambda c: counts.get(c, 0)}[field]
+    codes.sort(key=key, reverse=direction == "desc")  # stable: ties stay in code order either way
     end = None if limit is None else offset + limit
     return codes[offset:end]
 
