@@ -13,7 +13,7 @@ from ..api.fields import JsonDict, JsonList, ParamsSchema, id_field, offset_fiel
 from ..api.registry import ActionContext, action
 from ..datasets import resources as resource_service
 from ..datasets.service import show_dataset
-from ..errors import ValidationError
+from ..errors import NotAuthorized, ValidationError
 from ..objections import flags
 from ..sharing.reading import open_reader
 from . import query, record_schemas, service
@@ -169,6 +169,12 @@ def datastore_search(ctx: ActionContext, data: dict) -> dict:
     """Read records with filters, a text query, sorting and paging."""
     table, reader = _reader(ctx, data["resource_id"])
     reader.check_query(filters=data["filters"], q=data["q"], sort=data["sort"])
+    # A cursor holds the last key in clear, and a made-up one ("after key X") would tell whether keys
+    # lie in a range: readers who see the key masked page by offset only.
+    keyset = not set(table.primary_key) & reader.masked_fields
+    if data["cursor"] and not keyset:
+        raise NotAuthorized("Paging by cursor is not available to readers who see the primary key masked; "
+                            "page with offset")
     names = _field_list(data["fields_"])
     found = query.search_records(ctx.session, table, filters=data["filters"], q=data["q"],
                                  fields=flags.key_fields(table, names),
@@ -205,7 +211,7 @@ def datastore_search(ctx: ActionContext, data: dict) -> dict:
     base = "/api/3/action/datastore_search?"
     # In key order the next page is the one after this page's last key (a cursor): as cheap at any
     # depth, and writes meanwhile do not shift it. A sorted search pages by offset, as CKAN's.
-    following = {"cursor": found["next_cursor"]} if "next_cursor" in found else \
+    following = {"cursor": found["next_cursor"]} if keyset and "next_cursor" in found else \
         {"offset": data["offset"] + data["limit"]}
     result["_links"] = {"start": base + urlencode(params), "next": base + urlencode({**params, **following})}
     return result

@@ -158,3 +158,29 @@ def test_a_masked_reader_cannot_reach_sensitive_values_through_the_indexes(api, 
     assert len(seen) == 6 and all(r["head_id_number"] not in secrets for r in seen)
     assert all(r["town"] == "城关镇" for r in seen)
     assert not any(s in json.dumps(seen, ensure_ascii=False) for s in secrets)
+
+
+def test_readers_who_see_the_key_masked_page_by_offset_and_cannot_give_a_cursor(api, make, sysadmin, world):
+    # The subsistence register is keyed by the resident ID number, which other departments see masked:
+    # a cursor would carry it in clear, and a made-up one would tell whether IDs lie in a range.
+    from tests.datastore.test_schemas_registry import DIBAO, _people
+
+    registered = api.call("schema_create", {"name": "dibao-reads", "schema": DIBAO}, token=sysadmin.token)
+    assert registered.status == 200, registered.body
+    gaj = api.call("organization_show", {"id": "ningshan-gaj"}, method="GET").result
+    made = make.dataset(gaj["id"], name="dibao", record_schema=registered.result["id"],
+                        share_type="unconditional", share_condition=None)
+    created = api.call("datastore_create", {"resource": {"package_id": made["id"]}}, token=sysadmin.token)
+    people = _people(6)
+    api.call("datastore_upsert", {"resource_id": created.result["resource_id"], "records": people},
+             token=sysadmin.token)
+    register = {"resource_id": created.result["resource_id"]}
+    masked = search(api, register, world["town"].token, limit=2)
+    assert masked.status == 200 and "cursor" not in _next(masked) and _next(masked)["offset"] == "2"
+    secrets = [p["id_number"] for p in people]
+    assert not any(s in json.dumps(masked.body, ensure_ascii=False) for s in secrets)
+    owner_page = search(api, register, world["owner"].token, limit=2)
+    cursor = _next(owner_page)["cursor"]
+    refused = search(api, register, world["town"].token, cursor=cursor)
+    assert refused.status == 403 and "offset" in refused.error["message"]
+    assert not any(s in json.dumps(refused.body, ensure_ascii=False) for s in secrets)
