@@ -42,6 +42,10 @@ DEFAULTS = {
     "OBJECTION_DAYS": 10,  # working days a provider has to settle a correction request (art. 26)
     "DEMAND_DAYS": 10,  # working days a source department has to answer an assigned demand (art. 20)
     "AUTHORITY_DEPARTMENT": None,  # name or id of the data authority's department (besides sysadmins): rules.is_authority
+    # The quarterly ranking (catalog/reports; docs/SHARING_RULES.md, art. 38): criterion=weight, and the
+    # score of each satisfaction grade (满意 / 基本满意 / 不满意) out of 100
+    "REPORT_WEIGHTS": "share_requests=20,objections=10,freshness=15,petitions=20,service_cases=20,satisfaction=15",
+    "REPORT_SATISFACTION_WEIGHTS": "satisfied=100,basically_satisfied=60,dissatisfied=0",
     "SQL_ECHO": False,
     # Hardening (catalog/security.py; docs/SECURITY.md)
     "REDIS_URL": None,  # rate-limit counters shared by every worker; default: in this process's memory
