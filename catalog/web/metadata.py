@@ -1,8 +1,11 @@
-"""Labels, choices and help text of the metadata profile (schemas/metadata/dataset/1.json) for pages."""
+"""Labels, choices and help text of the metadata profile (schemas/metadata/dataset/1.json) and of record
+schemas (the schema table) for pages."""
 from __future__ import annotations
 
 from functools import lru_cache
 from typing import Any
+
+from flask_babel import lazy_gettext as N_
 
 from schemas import load_schema
 
@@ -62,16 +65,47 @@ def required_when_published() -> set[str]:
     return set()
 
 
-def record_field_labels(schema: dict[str, Any] | None) -> list[tuple[str, str, str, str]]:
-    """``(name, label, type, sensitive kind)`` of a record schema's top-level properties."""
+#: Value types and formats of record fields, as an officer names them.
+TYPE_LABELS = {"string": N_("text"), "integer": N_("whole number"), "number": N_("number"),
+               "boolean": N_("yes/no"), "array": N_("list"), "object": N_("group of fields"),
+               "date": N_("date"), "date-time": N_("date and time"), "cn-resident-id": N_("resident ID number"),
+               "cn-uscc": N_("unified social credit code"), "cn-division-code": N_("division code"),
+               "cn-household-number": N_("household number"), "cn-mobile": N_("mobile number")}
+#: How a sensitive field is masked (x-sensitive).
+SENSITIVE_LABELS = {"name": N_("masked to the surname (王*)"),
+                    "resident-id": N_("masked to the first 6 and last 4 characters"),
+                    "mobile": N_("masked to the first 3 and last 4 digits"), "text": N_("withheld (***)")}
+
+
+def _type_label(node: dict[str, Any]) -> str:
+    kind = node.get("format") or node.get("type", "")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "")
+    label = TYPE_LABELS.get(kind)
+    return str(label) if label is not None else str(kind)
+
+
+def record_field_labels(schema: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """A record schema's fields for the schema table: the top-level ones, each followed by the fields of
+    its list items (``members.*.phone``), with label, type, help, coded values and how it is masked."""
     if not schema:
         return []
     rows = []
-    for name, node in (schema.get("properties") or {}).items():
-        kind = node.get("type", "")
-        if isinstance(kind, list):
-            kind = "/".join(k for k in kind if k != "null")
-        rows.append((name, _text(node.get("x-labels"), name), str(kind), node.get("x-sensitive", "")))
+
+    def add(properties: dict[str, Any], prefix: str, parent: str, depth: int) -> None:
+        for name, node in properties.items():
+            label = _text(node.get("x-labels"), name)
+            codes = [(code, _text(names, code)) for code, names in (node.get("x-enumLabels") or {}).items()]
+            sensitive = node.get("x-sensitive", "")
+            rows.append({"name": prefix + name, "label": f"{parent} › {label}" if parent else label,
+                         "kind": _type_label(node), "help": _text(node.get("x-help"), ""), "codes": codes,
+                         "sensitive": str(SENSITIVE_LABELS.get(sensitive, sensitive)) if sensitive else "",
+                         "depth": depth})
+            items = node.get("items") if node.get("type") == "array" else None
+            if isinstance(items, dict) and items.get("properties"):
+                add(items["properties"], f"{prefix}{name}.*.", label, depth + 1)
+
+    add(schema.get("properties") or {}, "", "", 0)
     return rows
 
 
