@@ -41,6 +41,14 @@ def _announce(session: Session, actor: User | None, request: ShareRequest, event
              request_id=request.id)
 
 
+def deadline_after_pause(deadline: dt.date, returned_on: dt.date, resubmitted_on: dt.date,
+                         calendar: Calendar) -> tuple[dt.date, int]:
+    """The deadline after a return on ``returned_on`` and a resubmission on ``resubmitted_on``, and the
+    working days the clock stood still (those after the return up to and including the resubmission)."""
+    paused = calendar.between(returned_on, resubmitted_on)
+    return calendar.add(deadline, paused), paused
+
+
 def _check_missing(missing: Any) -> dict[str, str]:
     if not isinstance(missing, dict) or not missing:
         raise ValidationError.single("missing", "Missing value: list what is missing, part by part "
@@ -100,9 +108,8 @@ def resubmit_request(session: Session, actor: User | None, request: ShareRequest
         request.expires = expires
     if fields is not None:
         request.fields = list(dict.fromkeys(fields))
-    calendar = Calendar.from_config(config)
-    paused = calendar.between(request.returned_at.date(), today)
-    request.deadline = calendar.add(request.deadline, paused)
+    request.deadline, paused = deadline_after_pause(request.deadline, request.returned_at.date(), today,
+                                                    Calendar.from_config(config))
     request.paused_days = (request.paused_days or 0) + paused
     request.status = "pending"
     request.resubmitted_at = utcnow()
