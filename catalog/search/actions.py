@@ -51,7 +51,8 @@ class SearchParams(ParamsSchema):
                        allow_none=True, validate=validate.Length(max=100))
     sort = fields.String(load_default=None, allow_none=True,
                          metadata={"description": "e.g. score desc, metadata_modified desc, title_string asc"})
-    rows = fields.Integer(load_default=10, validate=validate.Range(min=0),
+    # Capped, not refused, up to the largest offset the databases bind (a larger one is a mistake)
+    rows = fields.Integer(load_default=10, validate=validate.Range(min=0, max=MAX_OFFSET),
                           metadata={"description": f"page size; more than {ROWS_MAX} gives {ROWS_MAX}, as CKAN"})
     start = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
     facet = fields.Boolean(load_default=True)
