@@ -47,6 +47,8 @@ class _DepartmentFields(ParamsSchema):
 
 class DepartmentCreateParams(_DepartmentFields):
     name = fields.String(required=True)
+    id = fields.String(load_default=None, metadata={"description": "keep this id (a department copied from "
+                                                                   "another catalog, as ckanapi load does)"})
 
 
 class DepartmentUpdateParams(_DepartmentFields):

@@ -16,6 +16,7 @@ from schemas.formats import check_uscc
 from .models import ROLES, Department, Membership
 
 NAME_RE = re.compile(r"^[a-z0-9_-]{2,100}$")
+ID_RE = re.compile(r"^[A-Za-z0-9-]{1,36}$")
 EDITABLE_FIELDS = ("name", "title", "code", "description", "image_url")
 
 
@@ -60,13 +61,16 @@ def _validate(session: Session, department: Department | None, values: dict[str,
 
 def create_department(session: Session, actor: User | None, *, name: str, title: str | None = None,
                       code: str | None = None, description: str | None = None,
-                      image_url: str | None = None) -> Department:
-    """Register a department; only sysadmins may."""
+                      image_url: str | None = None, id: str | None = None) -> Department:
+    """Register a department; only sysadmins may. ``id`` keeps the id it has elsewhere (CKAN's
+    organization_create takes one, so ``ckanapi load`` carries departments between catalogs)."""
     rules.require(rules.can_create_department(actor), "Only sysadmins can create organizations")
     values = {"name": name, "title": title or name, "code": code or None,
               "description": description, "image_url": image_url}
     _validate(session, None, values)
-    department = Department(**values)
+    if id is not None and (not ID_RE.match(id) or session.get(Department, id) is not None):
+        raise ValidationError.single("id", "must be a new id of 1 to 36 letters, digits or -")
+    department = Department(**values, **({"id": id} if id else {}))
     session.add(department)
     session.flush()
     record_activity(session, actor, object_id=department.id, department_id=department.id,

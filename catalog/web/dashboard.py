@@ -1,7 +1,7 @@
 """The officer's dashboard (the landing page after login): what waits for me and my departments."""
 from __future__ import annotations
 
-from flask import render_template
+from flask import current_app, render_template
 from flask_login import login_required
 
 from ..activity.service import list_activities
@@ -14,6 +14,7 @@ from ..sync import quarantine
 from ..sync import service as sync_service
 from .common import actor, bp
 from .datasets import activity_text
+from .objections import dashboard_panel as corrections_panel
 from .sharing import status_label
 
 LIMIT = 20
@@ -51,5 +52,6 @@ def dashboard():
     activities = sorted({a.id: a for a in activities}.values(), key=lambda a: a.timestamp, reverse=True)[:10]
     return render_template("dashboard.html", approvals=approvals, outgoing=outgoing, overdue=overdue,
                            failing=failing, open_rows=len(open_rows), departments=mine,
+                           corrections=corrections_panel(session, viewer, current_app.config),
                            activities=[{"when": a.timestamp, "what": activity_text(a), "activity": a}
                                        for a in activities])
