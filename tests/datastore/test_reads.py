@@ -81,10 +81,15 @@ def _plan(db, resource_id: str, filters: dict) -> str:
 
 
 def test_the_plan_reads_the_key_column_and_the_field_index(db, world):
+    # Enough records of the resource that reading all of them (the resource's part of any index on
+    # resource_id alone) is plainly dearer than one probe, and statistics saying so.
+    db.execute(sa.insert(Record), [{"resource_id": world["resource_id"], "key": f"filler{i:05d}", "seq": 10_000 + i,
+                                    "deleted": False, "data": {"household_number": f"filler{i:05d}"}}
+                                   for i in range(5000)])
+    db.execute(sa.text("ANALYZE datastore_record"))
     wanted = world["records"][3]
     by_key = _plan(db, world["resource_id"], {"household_number": wanted["household_number"]})
-    assert "Index" in by_key or "INDEX" in by_key, by_key
-    assert "pk_datastore_record" in by_key or "PRIMARY KEY" in by_key or "sqlite_autoindex" in by_key, by_key
+    assert "pk_datastore_record" in by_key or "sqlite_autoindex_datastore_record" in by_key, by_key
     by_field = _plan(db, world["resource_id"], {"head_id_number": wanted["head_id_number"]})
     assert query.field_index_name("head_id_number") in by_field, by_field
     unindexed = _plan(db, world["resource_id"], {"head_name": wanted["head_name"]})
