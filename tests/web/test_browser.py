@@ -161,13 +161,21 @@ def test_create_and_revoke_a_token(page_for, site, catalog):
                         timeout=10).status_code == 403
 
 
-def test_request_access_from_another_department_and_approve_it(page_for, site, catalog, make):
-    make.dataset("minzheng", name="dibao", title="宁陕县低保对象信息", tags=["低保"])
+def test_request_approve_explore_masked_records_and_download(page_for, site, catalog, make, db_session):
+    """Another department asks for the household data, the provider approves it, and the asker explores the
+    records masked as the grant says (the ID numbers in part, names in full) and downloads them."""
+    from tests.web.test_sharing_sync_health import household_dataset
+
+    _dataset, resource = household_dataset(make, db_session, catalog, records=25)
     asker = page_for(catalog.asker)
-    asker.goto(f"{site}/dataset/dibao")
+    asker.goto(f"{site}/dataset/huji")
     asker.get_by_role("link", name="申请使用").click()
-    asker.get_by_label("用途").fill("核实就业困难人员的低保身份")
+    asker.get_by_label("用途").fill("核实就业困难人员的家庭情况")
+    asker.locator("#f-basis").fill("《就业促进法》第五十二条")
+    asker.locator("#f-scenario").fill("就业援助对象资格核查，仅经办人员查看")
+    asker.get_by_label("户主姓名").check()  # a sensitive field asked for in clear
     asker.get_by_label("使用截止日期").fill((dt.date.today() + dt.timedelta(days=180)).isoformat())
+    shot(asker, "request")
     asker.get_by_role("button", name="提交申请").click()
     asker.wait_for_url(f"{site}/sharing")
     assert "核实就业困难人员" in asker.inner_text("body")
@@ -181,6 +189,21 @@ def test_request_access_from_another_department_and_approve_it(page_for, site, c
     assert "已同意该申请" in admin.inner_text(".flashes")
     asker.reload()
     assert "已同意" in asker.inner_text("table.requests >> nth=1")
+
+    asker.goto(f"{site}/dataset/huji/resource/{resource.id}")
+    assert "共 25 条记录" in asker.inner_text("body")
+    table = asker.inner_text("table.preview")
+    headers = asker.locator("table.preview > thead th").all_inner_texts()
+    first = asker.locator("table.preview > tbody > tr").first.locator(":scope > td")
+    head_id = first.nth(headers.index("户主公民身份号码")).inner_text()
+    assert re.fullmatch(r"\d{6}\*{8}[\dX]{4}", head_id), head_id  # masked: 6 digits, 8 stars, the last 4
+    assert "*" not in first.nth(headers.index("户主姓名")).inner_text()  # granted in clear
+    shot(asker, "explorer-masked")
+    download = asker.get_by_role("link", name="下载", exact=True).get_attribute("href")
+    answer = asker.request.get(download if download.startswith("http") else site + download)
+    assert answer.status == 200
+    body = answer.text()
+    assert head_id in body and "head_id_number" in body.splitlines()[0]  # the same masking as on the page
 
 
 def test_attach_an_upload_and_explore_masked_records(page_for, site, catalog, make, db_session, tmp_path):
