@@ -14,6 +14,8 @@ from ..auth import rules
 from ..auth.models import User
 from ..datasets.models import Dataset, Resource, Tag, dataset_tag
 from ..departments.models import Department
+from ..groups.models import DatasetGroup
+from ..groups.themes import theme_title, themes
 from ..errors import ValidationError
 from . import index, text
 from .conditions import NUM_RESOURCES, NUM_TAGS, QUERY_FIELDS, ConditionBuilder, only_words, required_terms
@@ -24,7 +26,7 @@ COLUMN_FIELDS = {
     "share_type": Dataset.share_type, "update_cycle": Dataset.update_cycle,
     "open_type": Dataset.open_type, "category": Dataset.category, "license_id": Dataset.license_id,
 }
-FACET_FIELDS = ("organization", "tags", "res_format", "share_type", "update_cycle", "open_type",
+FACET_FIELDS = ("organization", "tags", "res_format", "groups", "share_type", "update_cycle", "open_type",
                 "category", "license_id")
 SORT_FIELDS = {"score": "score", "metadata_modified": "metadata_modified",
                "metadata_created": "metadata_created", "title_string": "title", "title": "title",
@@ -32,7 +34,7 @@ SORT_FIELDS = {"score": "score", "metadata_modified": "metadata_modified",
 #: The marker of page rows in the combined count, facets and page statement.
 _PAGE = "#page"
 _FACET_TITLES = {"organization": {"zh": "部门", "en": "Organizations"}, "tags": {"zh": "标签", "en": "Tags"},
-                 "res_format": {"zh": "格式", "en": "Formats"}}
+                 "res_format": {"zh": "格式", "en": "Formats"}, "groups": {"zh": "主题", "en": "Groups"}}
 
 
 @dataclass
@@ -75,6 +77,9 @@ def _facet_rows(name: str, hits) -> sa.Select:
                 .select_from(dataset_tag.join(hits, hits.c.id == dataset_tag.c.dataset_id)
                              .join(Tag, Tag.id == dataset_tag.c.tag_id))
                 .group_by(Tag.name))
+    if name == "groups":  # (dataset_id, group_name) is the primary key of dataset_group
+        return (sa.select(label, DatasetGroup.group_name.label("value"), n)
+                .join(hits, hits.c.id == DatasetGroup.dataset_id).group_by(DatasetGroup.group_name))
     if name == "res_format":  # a dataset counts once per format, however many resources have it
         fmt = sa.func.upper(Resource.format)
         formats = (sa.select(Resource.package_id, fmt.label("fmt")).distinct()
@@ -103,6 +108,8 @@ def _facets(session: Session, counted: dict[str, list[tuple[str, int]]], *, limi
                 continue
             if name == "organization":
                 value, display = organizations.get(value, (value, value))
+            elif name == "groups":
+                display = theme_title(value, lang) if value in themes() else value
             else:
                 display = labels.get(value, {}).get(lang, value) if labels else value
             items.append((value, display, n))

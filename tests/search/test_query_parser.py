@@ -348,3 +348,11 @@ def test_ckan_extension_parameters_are_accepted_and_ignored(catalog):
     result = found(catalog, {"q": "tags:GIS", "use_default_schema": "true", "ext_bbox": "108,33,109,34",
                              "ext_prev_extent": "x"})
     assert sorted(d["name"] for d in result["results"]) == sorted(GIS)
+
+
+def test_groups_facet_counts_themes_with_their_names(catalog):
+    facets = found(catalog, {"q": "*:*", "facet.field": "groups"})["search_facets"]["groups"]
+    assert facets["title"] == "主题"
+    assert [(i["name"], i["display_name"], i["count"]) for i in facets["items"]] == [
+        ("218", "民政、社区", 4), ("203", "国土资源、能源", 2), ("211", "气象、水文、测绘、地震", 2),
+        ("213", "政法、监察", 2)]
