@@ -18,6 +18,7 @@ def init_app(app: Flask) -> None:
     from ..objections import actions as _objections  # noqa: F401
     from ..groups import actions as _groups  # noqa: F401
     from ..licenses import actions as _licenses  # noqa: F401
+    from ..reports import actions as _reports  # noqa: F401
     from ..review import actions as _review  # noqa: F401
     from ..search import actions as _search  # noqa: F401
     from ..sharing import actions as _sharing, grant_actions as _share_grants  # noqa: F401
