@@ -10,7 +10,7 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """Register translations, the browser login, CSRF protection and the pages."""
     from . import common, i18n, login
-    from . import account, dashboard, datasets, demands, departments, health, objections, resources, search, sharing, sync  # noqa: F401
+    from . import account, dashboard, datasets, demands, departments, health, objections, resources, review, search, sharing, sync  # noqa: F401
 
     i18n.init_app(app)
     login.init_app(app)
