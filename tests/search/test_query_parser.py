@@ -318,6 +318,10 @@ def test_sort_on_resource_and_tag_counts(catalog):
     ({"fl": "id,bogus"}, "fl", ["unknown field 'bogus'"]),
     ({"facet.field": "bogus"}, "facet.field", ["cannot facet on bogus"]),
     ({"hl": "true"}, "hl", []),
+    ({"include_deleted": "true"}, "include_deleted", []),
+    ({"facet.sort": "count"}, "facet.sort", []),
+    ({"q.op": "OR"}, "q.op", []),
+    ({"sort": "views_recent desc"}, "sort", ["unknown field 'views_recent'"]),
 ])
 def test_mistakes_are_refused_by_name(catalog, params, field, words):
     error = refused(catalog, params)
@@ -337,6 +341,8 @@ def test_fl_returns_only_the_asked_fields(catalog):
     assert len(results) == 1 and set(results[0]) == {"id", "name"}
     results = found(catalog, {"q": "name:hj-renkou", "fl": json.dumps(["name", "extras_source", "num_tags"])})["results"]
     assert results == [{"name": "hj-renkou", "extras_source": "公安内网", "num_tags": 2}]
+    results = found(catalog, {"q": "name:hj-renkou", "fl": "*"})["results"]
+    assert results[0]["title"] == "宁陕县户籍人口信息表" and len(results[0]["resources"]) == 2
 
 
 def test_facet_field_may_be_a_bare_name(catalog):
