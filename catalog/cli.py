@@ -724,5 +724,9 @@ from .connections.cli import connection as _connection_commands  # noqa: E402  (
 
 main.add_command(_connection_commands)
 
+from .reports.cli import report as _report_commands  # noqa: E402  (catalog report quarterly)
+
+main.add_command(_report_commands)
+
 if __name__ == "__main__":  # python -m catalog.cli
     main()

@@ -31,7 +31,7 @@ REPORT_OUT = {"type": "object", "properties": {
     "weights": {"type": "object"}, "satisfaction_weights": {"type": "object"},
     "departments": {"type": "array", "items": _ROW}, "towns": {"type": "array", "items": _ROW},
     "units_not_in_catalog": {"type": "array", "items": {"type": "string"}},
-    "notes": {"type": "array", "items": {"type": "string"}}}}
+    "notes": {"type": "array", "items": {"type": "object", "description": "{zh, en}: what the report cannot tell"}}}}
 CASES_OUT = {"type": "array", "items": {"type": "object", "properties": {
     "criterion": {"type": "string"}, "ref": {"type": "string"}, "dataset": {"type": "string", "nullable": True},
     "unit": {"type": "string"}, "town": {"type": "string", "nullable": True},

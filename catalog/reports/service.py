@@ -323,14 +323,18 @@ def performance_report(session: Session, actor: User | None, config: dict[str, A
             "notes": NOTES}
 
 
-#: what the report cannot tell, said with it
+#: what the report cannot tell, said with it (Chinese for the joint meeting, English for the API's readers)
 NOTES = [
-    "petitions: the decision on acceptance within 15 days of receipt (信访工作条例) is not ranked: the petition "
-    "record schema (petition@1) holds no date of receipt; replies are ranked: 60 calendar days from acceptance, "
-    "at most 30 more when extended",
-    "freshness: the datasets' state on the report day (no history of past quarters is kept)",
-    "towns: ranked on petitions and satisfaction, the criteria whose records name a place; service records "
-    "(service@1) name no town",
+    {"zh": "信访：“收到信访事项之日起 15 日内决定是否受理”一项未纳入排名——信访记录标准（petition@1）没有收到日期；"
+           "按期办结按《信访工作条例》计：受理之日起 60 日（自然日），延期不超过 30 日",
+     "en": "petitions: the decision on acceptance within 15 days of receipt is not ranked: the petition record schema "
+           "(petition@1) holds no date of receipt; settlement is: 60 calendar days from acceptance, at most 30 more "
+           "when extended"},
+    {"zh": "目录更新：为报告当日各数据资源的更新状态（不保存以往季度的历史）",
+     "en": "freshness: the datasets' state on the report day (no history of past quarters is kept)"},
+    {"zh": "乡镇：按信访件和满意度排名（记录中写明地点的指标）；办件记录（service@1）不含乡镇",
+     "en": "towns: ranked on petitions and satisfaction, the criteria whose records name a place; service records "
+           "(service@1) name no town"},
 ]
 
 
