@@ -1,0 +1,74 @@
+"""The review's pages: the department admin's submit button, the authority's queue and approve / return form
+with reasons per field, the revision diff, the dashboard panel; outsiders get the missing page."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from catalog.review.models import DatasetReview
+from tests.web.conftest import Browser
+
+
+def _browser(app, who) -> Browser:
+    browser = Browser(app.test_client())
+    browser.login(who.name)
+    return browser
+
+
+def _review(db, dataset_id: str) -> DatasetReview:
+    db.expire_all()
+    return db.scalars(sa.select(DatasetReview).where(DatasetReview.package_id == dataset_id)
+                      .order_by(DatasetReview.number.desc())).first()
+
+
+def test_the_admin_submits_from_the_dataset_page_and_the_authority_returns_with_reasons(app, db, people, draft):
+    admin = _browser(app, people["mz-admin"])
+    page = admin.text(f"/dataset/{draft['name']}")
+    assert f"/dataset/{draft['name']}/submit" in page and "提交审核" in page
+    # an editor sees no button and is refused
+    editor = _browser(app, people["mz-editor"])
+    assert "/submit" not in editor.text(f"/dataset/{draft['name']}")
+    assert editor.post(f"/dataset/{draft['name']}/submit").status_code == 403
+    assert admin.post(f"/dataset/{draft['name']}/submit").status_code == 302
+    review = _review(db, draft["id"])
+    assert review.status == "submitted"
+    assert "等待审核" in admin.text(f"/dataset/{draft['name']}")
+
+    authority = _browser(app, people["sj-admin"])
+    queue = authority.text("/review")
+    assert "宁陕县低保对象名册" in queue and review.due.isoformat() in queue
+    assert "/review/" in authority.text("/dashboard")
+    form = authority.text(f"/review/{review.id}")
+    assert 'name="reason-share_condition"' in form
+    returned = authority.post(f"/review/{review.id}/decide", {
+        "decision": "return", "reason": "共享条件需补充", "reason-share_condition": "写明使用依据"})
+    assert returned.status_code == 302
+    assert _review(db, draft["id"]).field_reasons == {"share_condition": "写明使用依据"}
+    page = admin.text(f"/dataset/{draft['name']}")
+    assert "写明使用依据" in page and "共享条件" in page
+
+
+def test_a_return_without_reason_shows_the_form_again(app, people, submitted):
+    authority = _browser(app, people["sj-editor"])
+    answer = authority.post(f"/review/{submitted['id']}/decide", {"decision": "return"})
+    assert answer.status_code == 409
+    assert "reason" in answer.get_data(as_text=True)
+
+
+def test_the_revision_page_shows_the_diff(app, api, db, people, published):
+    api.call("package_patch", {"id": published["id"], "title": "宁陕县特困人员名册（修订）"}, token=people["mz-editor"].token)
+    review = _review(db, published["id"])
+    page = _browser(app, people["sj-admin"]).text(f"/review/{review.id}")
+    assert "宁陕县特困供养人员名册" in page and "宁陕县特困人员名册（修订）" in page
+    assert _browser(app, people["sj-admin"]).post(f"/review/{review.id}/decide",
+                                                   {"decision": "approve"}).status_code == 302
+    assert api.call("package_show", {"id": published["id"]}).result["title"] == "宁陕县特困人员名册（修订）"
+
+
+def test_outsiders_get_the_missing_page(app, people, submitted):
+    for who in ("wj-editor", "wj-admin", "sj-member"):
+        outsider = _browser(app, people[who])
+        assert outsider.get(f"/review/{submitted['id']}").status_code == 404, who
+        assert outsider.post(f"/review/{submitted['id']}/decide", {"decision": "approve"}).status_code == 404, who
+        assert "宁陕县低保对象名册" not in outsider.text("/review"), who
+    anonymous = Browser(app.test_client())
+    assert anonymous.get(f"/review/{submitted['id']}").status_code in (302, 401)
