@@ -22,6 +22,7 @@ from .datasets.service import create_dataset
 from .db import get_session
 from .departments.models import Department
 from .departments.service import create_department, get_department, set_member
+from .objections import demo as objections_demo
 
 DATA = Path(__file__).parent / "demo_data" / "catalog.json"
 ADMIN = "admin"
@@ -120,6 +121,7 @@ def load_demo(app: Flask) -> list[str]:
     from .demo_peer import pull_into_second_catalog
 
     lines.extend(pull_into_second_catalog(app, session, admin))
+    lines.extend(objections_demo.load(session, admin, app.config))
     if any(added.values()):
         lines.insert(0, "Demo data loaded: " + ", ".join(f"{n} {k}" for k, n in added.items()))
     else:
