@@ -108,6 +108,22 @@ TEMPLATES = (
     N_("An unexpected error occurred; it has been logged"),
     N_("The service is temporarily unavailable: the %(dependency)s cannot be reached; "
        "try again in %(seconds)s seconds"),
+    # the share workflow (catalog/sharing)
+    N_("Missing value: a refusal must state its reasons"),
+    N_("Missing value: name the law, rule or duty the use rests on (使用依据)"),
+    N_("Missing value: describe where and how the data is used (应用场景)"),
+    N_("Missing value: say what the data will be used for"),
+    N_("Missing value: say why the answer needs more time"),
+    N_("Missing value: say what was done with the data"),
+    N_("Missing value: say why"),
+    N_("Missing value: %(count)s department(s) hold grants on dataset %(name)s; say why its sharing stops or "
+       "narrows (%(changes)s)"),
+    N_("must be a number of working days from 1 to %(most)s"),
+    N_("say what is missing in %(part)s"),
+    N_("The deadline %(date)s has passed: an extension is asked for before it"),
+    N_("A request is extended once; its extension was already %(status)s"),
+    N_("The request was returned once already: what is missing is listed all at once"),
+    N_("Use records are kept for the retention period (3 years by default): this one until %(date)s"),
 )
 
 #: JSON Schema type names inside "must be a string or null".
