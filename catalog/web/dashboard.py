@@ -15,7 +15,7 @@ from ..sync import service as sync_service
 from .common import actor, bp
 from .datasets import activity_text
 from .objections import dashboard_panel as corrections_panel
-from .sharing import status_label
+from .sharing import dashboard_panel as sharing_dashboard_panel, status_label
 
 LIMIT = 20
 
@@ -53,5 +53,6 @@ def dashboard():
     return render_template("dashboard.html", approvals=approvals, outgoing=outgoing, overdue=overdue,
                            failing=failing, open_rows=len(open_rows), departments=mine,
                            corrections=corrections_panel(session, viewer, current_app.config),
+                           sharing_panel=sharing_dashboard_panel(session, viewer),
                            activities=[{"when": a.timestamp, "what": activity_text(a), "activity": a}
                                        for a in activities])

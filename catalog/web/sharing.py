@@ -61,6 +61,23 @@ def usage_kind_label(kind: str) -> str:
     return {"use": _("Use"), "storage": _("Storage"), "destruction": _("Destruction")}.get(kind, kind)
 
 
+def notice_label(kind: str) -> str:
+    """What a notice to a department says, in the page language."""
+    return {"request.returned": _("the request was returned for completion"),
+            "request.resubmitted": _("the request was completed and sent again"),
+            "request.extension_requested": _("the provider asked for more time"),
+            "request.extension_decided": _("the data authority decided on the extension"),
+            "grant.delivered": _("the data reached the requesting department"),
+            "grant.suspended": _("the grant was suspended"), "grant.resumed": _("the grant was resumed"),
+            "usage.recorded": _("a use record was added"),
+            "sharing.narrowed": _("sharing of the dataset stopped or narrowed")}.get(kind, kind)
+
+
+@bp.app_context_processor
+def _sharing_helpers() -> dict:
+    return {"notice_label": notice_label}
+
+
 def _schema(dataset: Dataset):
     return find_record_schema(get_session(), dataset.record_schema) if dataset.record_schema else None
 
@@ -200,7 +217,8 @@ def share_extension_decide(request_id: str):
 def _grant_rows(found) -> list[dict]:
     session = get_session()
     config = current_app.config
-    return [{"grant": g, "status": grant_status_label(grant_service.grant_status(g)),
+    return [{"grant": g, "state": grant_service.grant_status(g),
+             "status": grant_status_label(grant_service.grant_status(g)),
              "delivery_overdue": grant_service.delivery_overdue(g),
              "destruction_due": grant_service.destruction_due(g, config),
              "destruction_overdue": grant_service.destruction_overdue(session, g, config),
