@@ -58,10 +58,11 @@ def page_for(chromium, site):
         contexts.append(context)
         page = context.new_page()
         if user is not None:
+            english = locale.startswith("en")
             page.goto(f"{site}/user/login")
-            page.get_by_label("用户名").fill(user.name)
-            page.get_by_label("密码").fill("correct-horse")
-            page.get_by_role("button", name="登录").click()
+            page.get_by_label("User name" if english else "用户名").fill(user.name)
+            page.get_by_label("Password" if english else "密码").fill("correct-horse")
+            page.get_by_role("button", name="Log in" if english else "登录").click()
             page.wait_for_url(re.compile(r"/dashboard"))
         return page
 
@@ -312,3 +313,90 @@ def sa_count(model, resource_id):
     import sqlalchemy as sa
 
     return sa.select(sa.func.count()).select_from(model).where(model.resource_id == resource_id)
+
+
+def _chinese_interface_strings() -> set[str]:
+    """The Chinese translations of the interface (zh catalog), as they would appear on a page."""
+    from babel.messages.extract import extract_from_dir
+    from babel.messages.pofile import read_po
+
+    def strings(code: str) -> set[str]:
+        with open(ROOT / "catalog" / "translations" / code / "LC_MESSAGES" / "messages.po", "rb") as f:
+            return {m.string if isinstance(m.string, str) else m.string[0] for m in read_po(f) if m.id and m.string}
+
+    # the English interface quotes a few Chinese terms on purpose ("not shared (不予共享)"): those may show
+    method_map = [("catalog/web/**.py", "python"), ("catalog/web/templates/**.html", "jinja2"),
+                  ("catalog/messages.py", "python")]
+    msgids = [m[2] for m in extract_from_dir(str(ROOT), method_map, keywords={
+        "_": None, "gettext": None, "N_": None, "lazy_gettext": None, "ngettext": (1, 2)})]
+    english = [t for m in msgids for t in (m if isinstance(m, tuple) else (m,))] + list(strings("en"))
+    quoted = {run for text in english for run in re.findall(r"[\u3000-\u9fff\uff00-\uffef]+", text or "")}
+    return {s for s in strings("zh") if "%(" not in s and len(s) >= 3 and s not in quoted}
+
+
+def _strings(value) -> set[str]:
+    """Every text inside a JSON-like value (with at least one Chinese character)."""
+    found, stack = set(), [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            found.update(part for part in re.split(r"[\s,，、]+", item) if re.search(r"[\u4e00-\u9fff]", part))
+            found.add(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return found
+
+
+def test_the_walk_in_english_shows_no_chinese_interface_strings(page_for, site, catalog, make, db_session, sysadmin):
+    """The same pages in an English browser: every interface string in English; Chinese only in the data
+    (titles, department names, record values)."""
+    import sqlalchemy as sa
+
+    from catalog.auth.models import User
+    from catalog.datasets.service import get_dataset, metadata_of
+    from catalog.datastore.models import Record
+    from catalog.departments.models import Department
+    from catalog.sharing.service import create_request
+    from tests.web.test_sharing_sync_health import household_dataset
+
+    _dataset, resource = household_dataset(make, db_session, catalog, records=3)
+    create_request(db_session, db_session.get(User, catalog.asker.id), dataset=get_dataset(db_session, "huji"),
+                   organization_id=catalog.consumer["id"], purpose="核实", basis="《社会救助暂行办法》第十一条",
+                   scenario="低保对象资格核查", fields=[], expires=None, config={})
+    db_session.commit()
+    chinese = _chinese_interface_strings()
+    data = sorted(_strings([metadata_of(get_dataset(db_session, "huji")),
+                            [r.data for r in db_session.scalars(sa.select(Record))],
+                            [d.title for d in db_session.scalars(sa.select(Department))],
+                            ["核实", "《社会救助暂行办法》第十一条", "低保对象资格核查", "住户记录"]]),
+                  key=len, reverse=True)
+    walks = [
+        (catalog.admin, ["/dashboard", "/sharing", "/health", "/dataset/huji", f"/dataset/huji/resource/{resource.id}",
+                         "/organization/minzheng", "/sync", "/sync/quarantine"]),
+        (catalog.editor, ["/dataset/new", "/dataset/huji/resource/new", f"/user/{catalog.editor.name}",
+                          "/dataset?q=huji"]),
+        (catalog.asker, ["/dataset/huji/request-access", f"/dataset/huji/resource/{resource.id}", "/dashboard"]),
+        (sysadmin, ["/user/new", "/health"]),
+    ]
+    for user, urls in walks:
+        page = page_for(user, locale="en-US")
+        for url in urls:
+            page.goto(site + url)
+            assert page.locator("html").get_attribute("lang") == "en", url
+            text = page.locator("body").inner_text()
+            for value in data:  # the data's own Chinese (titles, data items, record values) is not interface
+                text = text.replace(value, " ")
+            shown = sorted(s for s in chinese if s in text)
+            assert not shown, (user.name, url, shown[:8])
+            controls = page.locator("button, label, legend, thead th, nav a").all_inner_texts()
+            for control in controls:  # every control and column head, once the data is taken out
+                for value in data:
+                    control = control.replace(value, " ")
+                assert not re.search(r"[\u4e00-\u9fff]", control) or control.strip() == "中文", (url, control)
+        if user is catalog.editor:
+            assert "1 dataset found" in page.inner_text(".summary")  # the singular, not "1 datasets"
+            page.goto(f"{site}/dataset/huji/resource/{resource.id}")
+            assert "Head of household" in page.inner_text("table.preview thead")
+            shot(page, "explorer-en")
