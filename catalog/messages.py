@@ -124,6 +124,20 @@ TEMPLATES = (
     N_("A request is extended once; its extension was already %(status)s"),
     N_("The request was returned once already: what is missing is listed all at once"),
     N_("Use records are kept for the retention period (3 years by default): this one until %(date)s"),
+    # the catalog review (catalog/review)
+    N_("Publishing needs the data authority's review: keep the dataset a draft and submit it (package_submit)"),
+    N_("The dataset is submitted for review; wait for the data authority's decision before changing it"),
+    N_("The catalog review is off (CATALOG_CATALOG_REVIEW=false): publish the dataset directly"),
+    N_("Only a draft is submitted for publication; this dataset is %(state)s"),
+    N_("The dataset is already waiting for the data authority's review"),
+    N_("Missing value: a return says what to fix"),
+    N_("Missing value: say what to fix"),
+    N_("That review is %(status)s already; reload the dataset"),
+    N_("The dataset is not waiting for a review (decided already, or never submitted)"),
+    N_("The published value changed since this revision was proposed; return it so the department proposes it again"),
+    N_("The dataset is %(state)s; only a draft is published"),
+    N_("The dataset is %(state)s: a revision applies to a published one"),
+    N_("is not a dataset field; use one of: %(fields)s"),
 )
 
 #: JSON Schema type names inside "must be a string or null".

@@ -21,6 +21,7 @@ from ..datastore.record_schemas import find_record_schema, list_record_schemas
 from ..db import get_session
 from ..departments.service import departments_of, list_departments
 from ..errors import Conflict, NotAuthorized, ValidationError
+from ..review.policy import pending_review
 from ..freshness.service import dataset_freshness
 from ..sharing.reading import open_reader
 from ..sharing.service import record_access
@@ -298,6 +299,7 @@ def _save(form: dict[str, Any], dataset: Dataset | None):
         values["name"] = _free_name(session, forms.name_from_title(values["title"])) or None
     viewer = actor()
     was_active = dataset is not None and dataset.state == "active"
+    revision_before = pending_review(session, dataset.id, kind="revision") if was_active else None
     if not errors:
         try:
             if dataset is None:
@@ -315,6 +317,8 @@ def _save(form: dict[str, Any], dataset: Dataset | None):
             commit()
             if state != "active":
                 message = _("The draft was saved.")
+            elif was_active and pending_review(session, dataset.id, kind="revision") not in (None, revision_before):
+                message = _("The changes were saved; the core metadata changes wait for the data authority's review.")
             elif was_active:
                 message = _("The changes were saved.")
             else:
