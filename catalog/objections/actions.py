@@ -40,6 +40,11 @@ class ObjectionOut(Schema):
     resolved = CkanDateTime(allow_none=True)
 
 
+def _out(ctx: ActionContext, objection) -> dict:
+    """The objection as the caller may see it: sensitive keys and filter values masked as their access says."""
+    return {**ObjectionOut().dump(objection), **service.shown_to(ctx.session, ctx.actor, objection)}
+
+
 class ObjectionCreateParams(ParamsSchema):
     package_id = id_field("dataset id or name")
     organization_id = id_field("the filing department (it uses the dataset's shared data)")
@@ -86,19 +91,19 @@ def objection_create(ctx: ActionContext, data: dict) -> dict:
         ctx.session, ctx.actor, dataset=dataset, organization_id=data["organization_id"],
         resource_id=data["resource_id"], keys=data["keys"], filters=data["filters"], fields=data["fields_"],
         reason=data["reason"], evidence=data["evidence"], evidence_url=data["evidence_url"], config=ctx.config)
-    return ObjectionOut().dump(objection)
+    return _out(ctx, objection)
 
 
 @action("objection_show", params=ObjectionIdParams, result=ObjectionOut, read_only=True)
 def objection_show(ctx: ActionContext, data: dict) -> dict:
     """One correction request, to its two departments and the data authority."""
-    return ObjectionOut().dump(service.get_objection(ctx.session, ctx.actor, data["id"], ctx.config))
+    return _out(ctx, service.get_objection(ctx.session, ctx.actor, data["id"], ctx.config))
 
 
 @action("objection_list", params=ObjectionListParams, result=[ObjectionOut], read_only=True)
 def objection_list(ctx: ActionContext, data: dict) -> list:
     """Correction requests to or from my departments (all of them for the authority), earliest deadline first."""
-    return ObjectionOut(many=True).dump(service.list_objections(ctx.session, ctx.actor, config=ctx.config, **data))
+    return [_out(ctx, o) for o in service.list_objections(ctx.session, ctx.actor, config=ctx.config, **data)]
 
 
 @action("objection_accept", params=ObjectionIdParams, result=ObjectionOut)
@@ -106,7 +111,7 @@ def objection_accept(ctx: ActionContext, data: dict) -> dict:
     """The provider takes the correction request up for verification."""
     objection = service.get_objection(ctx.session, ctx.actor, data["id"], ctx.config)
     service.accept_objection(ctx.session, ctx.actor, objection, config=ctx.config)
-    return ObjectionOut().dump(objection)
+    return _out(ctx, objection)
 
 
 @action("objection_resolve", params=ObjectionResolveParams, result=ObjectionOut)
@@ -115,4 +120,4 @@ def objection_resolve(ctx: ActionContext, data: dict) -> dict:
     objection = service.get_objection(ctx.session, ctx.actor, data["id"], ctx.config)
     service.resolve_objection(ctx.session, ctx.actor, objection, outcome=data["outcome"], note=data["note"],
                               changes=data["changes"], config=ctx.config)
-    return ObjectionOut().dump(objection)
+    return _out(ctx, objection)

@@ -8,6 +8,7 @@ who sees every objection. Anyone else is told the objection does not exist.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,8 +25,9 @@ from ..db import utcnow
 from ..departments.models import Membership
 from ..departments.service import get_department
 from ..errors import Conflict, NotAuthorized, NotFound, ValidationError
+from ..sharing import masking
 from ..sharing.reading import open_reader
-from ..sharing.service import active_grants, departments_of_actor
+from ..sharing.service import active_grants, departments_of_actor, record_access
 from ..sharing.workdays import add_working_days, parse_holidays
 from ..webhooks import service as webhooks
 from .models import FLAGGED_STATES, OBJECTION_STATES, OUTCOMES, Objection, ObjectionRecord
@@ -336,3 +338,55 @@ def webhook_payload(objection: Objection) -> dict[str, Any]:
             "resource_id": objection.resource_id, "provider_id": objection.provider_id,
             "organization_id": objection.organization_id, "status": objection.status, "outcome": objection.outcome,
             "deadline": objection.deadline.isoformat()}
+
+
+def _hidden_paths(session: Session, actor: User | None, dataset: Dataset, table: DatastoreTable) -> dict[str, str]:
+    """The sensitive paths of a table the actor would see masked (all of them without record access)."""
+    access = record_access(session, actor, dataset)
+    if access.allowed and access.granted_fields is None:
+        return {}
+    granted = set(access.granted_fields or ()) if access.allowed else set()
+    return masking.masked_paths(table.schema_document or {}, granted)
+
+
+def _masked_key(key: str, primary_key: list[str], paths: dict[str, str]) -> str:
+    if not any(name in paths for name in primary_key):
+        return key
+    if len(primary_key) == 1:
+        values = [key]
+    else:
+        try:
+            values = json.loads(key)
+        except ValueError:
+            return masking.WITHHELD
+    entry = masking.mask_record(dict(zip(primary_key, values)), paths)
+    return masking.masked_key(entry, primary_key, paths, record_key) or key
+
+
+def shown_to(session: Session, actor: User | None, objection: Objection) -> dict[str, Any]:
+    """The objection's keys, filter values and corrected keys as ``actor`` may see them: masked where the
+    record schema marks them sensitive and the actor's access does not cover them (an authority
+    department's editor without a grant sees them as a reader without grants would)."""
+    tables: dict[str, tuple[list[str], dict[str, str]]] = {}
+
+    def hidden(resource_id: str) -> tuple[list[str], dict[str, str]]:
+        if resource_id not in tables:
+            table = session.get(DatastoreTable, resource_id)
+            tables[resource_id] = ((list(table.primary_key), _hidden_paths(session, actor, objection.dataset, table))
+                                   if table is not None else ([], {}))
+        return tables[resource_id]
+
+    keys, filters = list(objection.keys or []), objection.filters
+    if objection.resource_id:
+        primary_key, paths = hidden(objection.resource_id)
+        keys = [_masked_key(k, primary_key, paths) for k in keys]
+        if filters:
+            top = {path.split(".", 1)[0]: kind for path, kind in paths.items()}
+            filters = {name: ([masking.mask_value(top[name], v) for v in value] if isinstance(value, list)
+                              else masking.mask_value(top[name], value)) if name in top else value
+                       for name, value in filters.items()}
+    corrections = []
+    for change in objection.corrections or []:
+        primary_key, paths = hidden(change["resource_id"])
+        corrections.append({**change, "key": _masked_key(change["key"], primary_key, paths)})
+    return {"keys": keys, "filters": filters, "corrections": corrections}

@@ -94,6 +94,7 @@ def _detail(objection: Objection, errors: dict | None = None, status: int = 200)
     session = get_session()
     viewer = actor()
     return render_template("objections/show.html", row=_row(objection, utcnow().date()),
+                           view=service.shown_to(session, viewer, objection),
                            can_answer=service.can_answer(session, viewer, objection), errors=errors or {},
                            outcomes=[(o, outcome_label(o)) for o in ("corrected", "confirmed_correct", "rejected")],
                            form=request.form if request.method == "POST" else {}), status

@@ -195,3 +195,19 @@ def test_objection_events_reach_only_the_two_departments(api, db, county):
                     ("mzj_member", "objection.created"), ("mzj_member", "objection.resolved")]
     payload = db.scalars(sa.select(WebhookDelivery.payload)).first()
     assert payload["id"] == objection and "reason" not in payload and "note" not in payload
+
+
+def test_clear_keys_are_shown_only_to_those_who_read_them_in_clear(api, db, county):
+    from catalog.sharing.models import Grant
+
+    db.execute(sa.update(Grant).where(Grant.organization_id == county.mzj["id"]).values(fields=["id_number"]))
+    db.commit()
+    made = file(api, county, package_id=county.people["id"], resource_id=county.people_rid,
+                keys=["610923199001011234"], fields=["allowance"])
+    assert made.status == 200, made.body
+    seen = {who: api.call("objection_show", {"id": made.result["id"]}, token=getattr(county, who).token).result["keys"]
+            for who in ("mzj_member", "gaj_member", "sysadmin", "sjj_editor")}
+    assert seen == {"mzj_member": ["610923199001011234"], "gaj_member": ["610923199001011234"],
+                    "sysadmin": ["610923199001011234"], "sjj_editor": ["610923********1234"]}
+    listed = api.call("objection_list", {}, token=county.sjj_editor.token).result
+    assert listed[0]["keys"] == ["610923********1234"]
