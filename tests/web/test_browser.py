@@ -246,6 +246,11 @@ def test_the_dashboard_shows_a_pending_approval_with_its_deadline(page_for, site
     card = admin.locator("section", has_text="待我审批的共享申请")
     assert "宁陕县住户信息" in card.inner_text() and request.deadline.isoformat() in card.inner_text()
     shot(admin, "dashboard")
+    admin.get_by_role("link", name="目录运行情况").click()
+    admin.get_by_role("link", name="1", exact=True).first.click()  # the department's dataset count opens its list
+    assert "宁陕县住户信息" in admin.inner_text("main")
+    admin.go_back()
+    shot(admin, "health")
 
 
 def test_create_an_account_add_it_to_a_department_and_log_in(page_for, site, catalog, sysadmin):
@@ -296,10 +301,11 @@ def test_fix_a_quarantined_row_and_retry_it(page_for, site, catalog, make, db_se
     row["最近走访日期"] = "2026年13月01日"
     db_session.add(QuarantinedRecord(resource_id=resource.id, source=f"sync:{run.id}", row_number=7, raw=row,
                                      errors=[{"field": "last_visit_date", "keyword": "date",
-                                              "message": "not a date"}]))
+                                              "message": "'2026年13月01日' is not a date"}]))
     db_session.commit()
     editor = page_for(catalog.editor)
     editor.goto(f"{site}/sync/quarantine?job=huji-csv")
+    assert "最近走访日期：'2026年13月01日' 不是日期" in editor.inner_text("main")  # the engine's message, in Chinese
     box = editor.locator("textarea").first
     box.fill(json.dumps({**row, "最近走访日期": "2026年1月24日"}, ensure_ascii=False, indent=1))
     shot(editor, "quarantine")
