@@ -18,6 +18,8 @@ Flask test client (routing, parameter checks, search, JSON of 10 results):
 * ``two-word+facets``: a two-word Chinese query with the facets organization, tags and res_format;
 * ``filtered``: no words, fq on organization and share_type;
 * ``empty+facets``: no words, the same three facets over every dataset;
+* ``fields+or+facets``: Solr field syntax, ``title:<word> OR tags:<word>``, with the three facets;
+* ``range+not``: a date range and a negated format, ``metadata_modified:[… TO *] -res_format:PDF``;
 * ``lookup (baseline)``: ``SELECT id, title FROM dataset WHERE name = :name`` (a unique index)
   in a new session, which is the floor every request pays.
 """
@@ -246,6 +248,13 @@ def scenarios(app, names: list[str]) -> tuple[dict[str, tuple], dict[str, list[i
     def empty(n: int) -> None:
         search("empty+facets", {"facet.field": FACETS})
 
+    def fields_or(n: int) -> None:  # q in Solr's field syntax: a text field OR an exact one
+        words = TWO_WORD_QUERIES[n % len(TWO_WORD_QUERIES)].split()
+        search("fields+or+facets", {"q": f"title:{words[0]} OR tags:{words[1]}", "facet.field": FACETS})
+
+    def range_not(n: int) -> None:
+        search("range+not", {"q": f"metadata_modified:[{2020 + n % 5}-01-01T00:00:00Z TO *] -res_format:PDF"})
+
     database = get_db(app)
     lookup_sql = sa.text("SELECT id, title FROM dataset WHERE name = :name")
 
@@ -257,6 +266,8 @@ def scenarios(app, names: list[str]) -> tuple[dict[str, tuple], dict[str, list[i
     return {"two-word+facets": (two_words, f"q in {TWO_WORD_QUERIES}, facet.field={FACETS}"),
             "filtered": (filtered, "fq=organization:<one of 8> share_type:conditional"),
             "empty+facets": (empty, f"q empty, facet.field={FACETS}"),
+            "fields+or+facets": (fields_or, f"q=title:<word> OR tags:<word>, facet.field={FACETS}"),
+            "range+not": (range_not, "q=metadata_modified:[<year>-01-01T00:00:00Z TO *] -res_format:PDF"),
             "lookup (baseline)": (lookup, "SELECT id, title FROM dataset WHERE name = :name")}, counts
 
 
