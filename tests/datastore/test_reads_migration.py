@@ -1,0 +1,76 @@
+"""Migration 0019 gives tables made before it the field indexes their shipped schema now marks."""
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from catalog import create_app
+from catalog.auth.models import User
+from catalog.cli import run_migrations
+from catalog.datasets.resources import create_resource
+from catalog.datasets.service import create_dataset
+from catalog.db import get_db
+from catalog.departments.service import create_department
+from catalog.datastore import query, service
+from catalog.datastore.models import DatastoreTable
+from tests.conftest import dataset_values, fresh_postgres_database
+
+MARKED = ("head_id_number", "division_code", "town", "village")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'migrate.db'}"
+        return
+    with fresh_postgres_database("catalog_reads_migrate") as url:
+        yield url
+
+
+def _indexes(engine) -> set[str]:
+    # From the database's own catalog: SQLAlchemy's reflection skips expression indexes.
+    listing = ("SELECT indexname FROM pg_indexes WHERE tablename = 'datastore_record'"
+               if engine.dialect.name == "postgresql"
+               else "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'datastore_record'")
+    with engine.connect() as conn:
+        return set(conn.exec_driver_sql(listing).scalars())
+
+
+@pytest.mark.slow
+def test_a_household_table_from_before_gets_its_marks_and_indexes_and_downgrade_drops_them(empty_database, tmp_path):
+    app = create_app({"DATABASE_URL": empty_database, "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "m"})
+    engine = get_db(app).engine
+    try:
+        run_migrations(app, "0018_report")
+        with get_db(app).session() as session:
+            admin = User(name="migrate-admin", sysadmin=True)
+            session.add(admin)
+            session.flush()
+            dept = create_department(session, admin, name="migrate-dept")
+            dataset = create_dataset(session, admin, values={**dataset_values(dept.id), "name": "homes",
+                                                             "record_schema": "household@1"})
+            resource = create_resource(session, admin, dataset, values={"url": "http://example.gov.cn/r"},
+                                       record=False)
+            table = service.create_table(session, admin, resource)
+            # As a table made before x-index: its stored schema without the marks, no field index.
+            document = {**table.schema_document, "properties": {
+                name: {k: v for k, v in node.items() if k != "x-index"}
+                for name, node in table.schema_document["properties"].items()}}
+            table.schema_document = document
+            session.commit()
+            resource_id = resource.id
+        with engine.begin() as conn:
+            for name in MARKED:
+                conn.exec_driver_sql(f"DROP INDEX IF EXISTS {query.field_index_name(name)}")
+        assert not {query.field_index_name(n) for n in MARKED} & _indexes(engine)
+
+        run_migrations(app)
+        assert {query.field_index_name(n) for n in MARKED} <= _indexes(engine)
+        with get_db(app).session() as session:
+            stored = session.get(DatastoreTable, resource_id).schema_document["properties"]
+        assert {name for name, node in stored.items() if node.get("x-index")} == set(MARKED)
+
+        run_migrations(app, "0018_report", downgrade=True)
+        assert not {query.field_index_name(n) for n in MARKED} & _indexes(engine)
+    finally:
+        engine.dispose()
