@@ -118,3 +118,43 @@ def test_a_reader_without_a_grant_learns_nothing_of_an_objection(api, client, co
     assert api.call("objection_list", {"package_id": "people"}, token=town).result == []
     activity = api.call("package_activity_list", {"id": "people"}, token=town)
     assert made.result["id"] not in json.dumps(activity.body)
+
+
+def test_one_query_flags_a_page_and_one_per_thousand_records_a_dump(app, api, client, county):
+    import contextlib
+
+    import sqlalchemy as sa
+
+    from catalog.db import get_db
+
+    records = [{"code": f"b{n:05d}", "name": f"商店{n}", "town": "城关镇"} for n in range(2500)]
+    for start in range(0, 2500, 1000):
+        written = api.call("datastore_upsert", {"resource_id": county.shops_rid, "records": records[start:start + 1000]},
+                           token=county.gaj_editor.token)
+        assert written.status == 200
+    assert file(api, county, keys=["b00001", "b02400"]).status == 200
+    assert file(api, county, resource_id=None).status == 200
+    statements = []
+
+    def seen(conn, cursor, statement, *args):
+        if "objection" in statement:
+            statements.append(statement)
+
+    @contextlib.contextmanager
+    def counting():
+        statements.clear()
+        sa.event.listen(get_db(app).engine, "before_cursor_execute", seen)
+        try:
+            yield
+        finally:
+            sa.event.remove(get_db(app).engine, "before_cursor_execute", seen)
+
+    with counting():
+        page = search(api, county.town_editor.token, county.shops_rid, limit=500)
+    assert len(page) == 500 and all("_objection" in r for r in page)
+    assert len(statements) == 1, statements
+    with counting():
+        rows = dump(client, county.town_editor.token, county.shops_rid, "json")
+    assert len(rows) == 2503 and all("_objection" in r for r in rows)
+    # the CSV column check, then one query per chunk of 1,000 records: 3 chunks
+    assert len(statements) == 1 + 3, statements
