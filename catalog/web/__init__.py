@@ -12,6 +12,7 @@ def init_app(app: Flask) -> None:
     from . import common, i18n, login
     from . import groups as _groups  # noqa: F401  (/group: themes)
     from . import account, dashboard, datasets, demands, departments, health, objections, resources, review, search, sharing, sync  # noqa: F401
+    from . import reports as _reports  # noqa: F401  (/report/quarterly: catalog/reports)
 
     i18n.init_app(app)
     login.init_app(app)
