@@ -19,6 +19,8 @@ def test_a_department_files_from_the_dataset_page_and_the_provider_settles_it(ap
     mzj = _login(client, county.mzj_editor)
     page = mzj.text("/dataset/shops")
     assert "提出数据异议" in page
+    resource_page = mzj.text(f"/dataset/shops/resource/{county.shops_rid}")
+    assert f"/dataset/shops/objection?resource_id={county.shops_rid}" in resource_page
     form = mzj.text("/dataset/shops/objection")
     assert "校核" in form or "异议" in form
     refused = mzj.post("/dataset/shops/objection", [("organization_id", county.mzj["id"]), ("scope", "records"),
