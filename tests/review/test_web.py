@@ -72,3 +72,32 @@ def test_outsiders_get_the_missing_page(app, people, submitted):
         assert "宁陕县低保对象名册" not in outsider.text("/review"), who
     anonymous = Browser(app.test_client())
     assert anonymous.get(f"/review/{submitted['id']}").status_code in (302, 401)
+
+
+def _form(**overrides) -> dict:
+    values = {"title": "宁陕县高龄津贴名册", "name": "mz-gaoling", "owner_org": "ningshan-mzj", "category": "201",
+              "resource_code": "201003/000009", "notes": "80 周岁以上老人高龄津贴发放名册。", "tags": "高龄",
+              "share_type": "conditional", "share_condition": "限津贴核查", "share_channel": "platform",
+              "share_method_type": "api", "open_type": "none", "open_condition": "含个人信息",
+              "update_cycle": "monthly", "publish_date": "2026-11-20",
+              "items-0-name": "姓名", "items-0-type": "C", "items-0-length": "", "items-0-description": ""}
+    values.update(overrides)
+    return values
+
+
+def test_the_form_keeps_an_editors_dataset_a_draft_and_core_edits_wait(app, api, db, people):
+    from catalog.departments.models import Department
+    db.expire_all()
+    mz = db.scalar(sa.select(Department.id).where(Department.name == "ningshan-mzj"))
+    editor = _browser(app, people["mz-editor"])
+    refused = editor.post("/dataset/new", {**_form(owner_org=mz), "action": "publish"})
+    assert refused.status_code == 422 and "发布须经数据主管部门审核" in refused.get_data(as_text=True)
+    assert editor.post("/dataset/new", {**_form(owner_org=mz), "action": "draft"}).status_code == 302
+    # published by the authority, then edited in the form by the department: the title waits for review
+    assert api.call("package_submit", {"id": "mz-gaoling"}, token=people["mz-admin"].token).status == 200
+    assert api.call("package_review", {"id": "mz-gaoling", "decision": "approve"},
+                    token=people["sj-admin"].token).status == 200
+    saved = editor.post("/dataset/edit/mz-gaoling", {**_form(owner_org=mz, title="宁陕县高龄津贴发放名册（修订）"),
+                                                      "action": "save"}, follow_redirects=True)
+    assert "核心元数据的修改等待数据主管部门审核" in saved.get_data(as_text=True)
+    assert api.call("package_show", {"id": "mz-gaoling"}).result["title"] == "宁陕县高龄津贴名册"
