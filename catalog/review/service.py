@@ -45,8 +45,11 @@ def submit_dataset(session: Session, actor: User | None, dataset: Dataset, *, co
                                        "publish the dataset directly")
     if dataset.state != "draft":
         raise Conflict.single("state", f"Only a draft is submitted for publication; this dataset is {dataset.state}")
-    if policy.pending_review(session, dataset.id) is not None:
+    waiting = policy.pending_review(session, dataset.id)
+    if waiting is not None and waiting.kind == "publication":
         raise Conflict.single("state", "The dataset is already waiting for the data authority's review")
+    if waiting is not None:  # a revision of the dataset before it was withdrawn: the whole draft is reviewed now
+        waiting.status = "superseded"
     review = policy.open_review(session, actor, dataset, kind="publication")
     datasets.touch(dataset)  # the submission is a change of the dataset: a stale editor is refused
     return review

@@ -90,3 +90,13 @@ def test_revisions_are_hidden_from_outsiders(api, people, published):
     for who in (None, people["wj-editor"].token):
         assert api.call("package_revision_show", {"id": revision["id"]}, token=who).status == 404
         assert api.call("package_review_list", {"package_id": published["id"]}, token=who).result == []
+
+
+def test_a_withdrawn_dataset_is_submitted_whole_and_its_waiting_revision_lapses(api, people, published):
+    _patch(api, people, "mz-editor", published["id"], title="撤回前提出的名称")
+    assert _patch(api, people, "mz-editor", published["id"], state="draft").status == 200
+    assert api.call("package_show", {"id": published["id"]}).status == 404
+    submitted = api.call("package_submit", {"id": published["id"]}, token=people["mz-admin"].token)
+    assert submitted.status == 200 and submitted.result["kind"] == "publication"
+    listed = api.call("package_review_list", {"package_id": published["id"]}, token=people["mz-admin"].token).result
+    assert sorted((r["kind"], r["status"]) for r in listed) == [("publication", "submitted"), ("revision", "superseded")]
