@@ -25,7 +25,6 @@ from .departments.service import create_department, get_department, set_member
 from .objections import demo as objections_demo
 from .reports import demo as reports_demo
 from .review import demo as review_demo
-from .sharing import demo as sharing_demo
 
 DATA = Path(__file__).parent / "demo_data" / "catalog.json"
 ADMIN = "admin"
@@ -125,7 +124,6 @@ def load_demo(app: Flask) -> list[str]:
 
     lines.extend(pull_into_second_catalog(app, session, admin))
     lines.extend(objections_demo.load(session, admin, app.config))
-    lines.extend(sharing_demo.load(session, admin, app.config))
     lines.extend(review_demo.load(session, admin, app.config))
     lines.extend(reports_demo.load(session, admin, app.config))
     if any(added.values()):
