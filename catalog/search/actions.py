@@ -44,9 +44,11 @@ class SearchParams(ParamsSchema):
     class Meta:
         unknown = RAISE
 
-    q = query_field(load_default="", metadata={"description": "words to find (Chinese, pinyin, codes)"})
-    fq = query_field(allow_none=True,
-                       metadata={"description": 'filters: field:value, field:"a b", -field:value, field:(a OR b)'})
+    q = query_field(load_default="", metadata={
+        "description": "Solr syntax: words (Chinese, pinyin, codes), \"phrases\", field:value, field:prefix*, "
+                       "field:[a TO b], AND/OR/NOT/-/+, ( ); see docs/API.md"})
+    fq = query_field(allow_none=True, metadata={
+        "description": "a filter in the same syntax as q, e.g. metadata_modified:[2026-01-01T00:00:00Z TO *]"})
     fq_list = JsonList(fields.String(validate=validate.Length(max=MAX_QUERY_CHARS)), load_default=None,
                        allow_none=True, validate=validate.Length(max=100))
     sort = fields.String(load_default=None, allow_none=True,

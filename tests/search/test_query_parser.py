@@ -382,3 +382,11 @@ def test_groups_facet_counts_themes_with_their_names(catalog):
     assert [(i["name"], i["display_name"], i["count"]) for i in facets["items"]] == [
         ("218", "民政、社区", 4), ("203", "国土资源、能源", 2), ("211", "气象、水文、测绘、地震", 2),
         ("213", "政法、监察", 2)]
+
+
+def test_long_queries_within_the_limit_are_answered(catalog):
+    many = " OR ".join(["户籍"] * 150)  # 900 characters, 150 clauses
+    assert found(catalog, {"q": many})["count"] == 3
+    nested = "(" * 30 + "tags:GIS" + ")" * 30
+    assert found(catalog, {"q": nested})["count"] == 3
+    refused(catalog, {"q": "NOT " * 40 + "户籍"})
