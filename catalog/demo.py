@@ -23,6 +23,7 @@ from .db import get_session
 from .departments.models import Department
 from .departments.service import create_department, get_department, set_member
 from .objections import demo as objections_demo
+from .reports import demo as reports_demo
 from .review import demo as review_demo
 from .sharing import demo as sharing_demo
 
@@ -126,6 +127,7 @@ def load_demo(app: Flask) -> list[str]:
     lines.extend(objections_demo.load(session, admin, app.config))
     lines.extend(sharing_demo.load(session, admin, app.config))
     lines.extend(review_demo.load(session, admin, app.config))
+    lines.extend(reports_demo.load(session, admin, app.config))
     if any(added.values()):
         lines.insert(0, "Demo data loaded: " + ", ".join(f"{n} {k}" for k, n in added.items()))
     else:
