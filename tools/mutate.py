@@ -45,6 +45,13 @@ SCOPE: list[tuple[str, str, str | None]] = [
     ("catalog.sharing.reading", "*", None),
     ("catalog.sharing.workdays", "*", None),
     ("catalog.sharing.actions", "*", None),
+    # the share workflow (decree 809 arts. 20-22, 27, 29): deadlines, delivery, suspension, use records, narrowing
+    ("catalog.sharing.workflow", "*", None),
+    ("catalog.sharing.grants", "*", None),
+    ("catalog.sharing.usage", "*", None),
+    ("catalog.sharing.narrowing", "*", None),
+    ("catalog.sharing.notices", "departments_audience", None),
+    ("catalog.sharing.grant_actions", "*", None),
     # the access log's verification: the walk over the chain, the MACs and the signed checkpoint
     ("catalog.sharing.access_log", "verify_chain|_verify|_walk|entry_mac|legacy_hash|read_checkpoint|"
                                    "_checkpoint_signature", None),
