@@ -11,10 +11,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from ..activity.service import record_activity
 from ..auth import rules
 from ..auth.models import User
 from ..datasets.models import Dataset
+from ..datasets.service import metadata_of, touch
 from ..errors import NotFound, ValidationError
+from ..search.index import index_dataset
+from ..webhooks.service import metadata_changed as announce_metadata_changed
 from .models import DatasetGroup
 from .themes import theme_title, themes
 
@@ -110,14 +114,28 @@ def set_dataset_themes(session: Session, actor: User | None, dataset: Dataset,
             wanted.append(code)
     current = {row.group_name: row for row in session.scalars(
         sa.select(DatasetGroup).where(DatasetGroup.dataset_id == dataset.id))}
+    if set(current) == set(wanted):
+        return False
     for code, row in current.items():
         if code not in wanted:
             session.delete(row)
     for code in wanted:
         if code not in current:
             session.add(DatasetGroup(dataset_id=dataset.id, group_name=code))
+    _refiled(session, actor, dataset, sorted(current), sorted(wanted))
+    return True
+
+
+def _refiled(session: Session, actor: User | None, dataset: Dataset, old: list[str], new: list[str]) -> None:
+    """A dataset's themes changed: it is modified now (harvesters see it), re-indexed, the activity names
+    the change, and the webhooks announce it, as for any other change of its metadata."""
+    touch(dataset)
     session.flush()
-    return set(current) != set(wanted)
+    index_dataset(session, dataset)
+    record_activity(session, actor, object_id=dataset.id, department_id=dataset.owner_org,
+                    activity_type="changed package",
+                    data={"package": metadata_of(dataset), "changes": [{"field": "groups", "old": old, "new": new}]})
+    announce_metadata_changed(session, dataset)
 
 
 def file_dataset(session: Session, actor: User | None, dataset: Dataset, code: str) -> None:
@@ -125,8 +143,9 @@ def file_dataset(session: Session, actor: User | None, dataset: Dataset, code: s
     _require_editor(session, actor, dataset)
     code = get_theme(code)
     if session.get(DatasetGroup, (dataset.id, code)) is None:
+        old = themes_of(session, [dataset.id]).get(dataset.id, [])
         session.add(DatasetGroup(dataset_id=dataset.id, group_name=code))
-        session.flush()
+        _refiled(session, actor, dataset, old, sorted(old + [code]))
 
 
 def unfile_dataset(session: Session, actor: User | None, dataset: Dataset, code: str) -> None:
@@ -135,5 +154,6 @@ def unfile_dataset(session: Session, actor: User | None, dataset: Dataset, code:
     row = session.get(DatasetGroup, (dataset.id, get_theme(code)))
     if row is None:
         raise NotFound(f"Dataset {dataset.name} is not in group {code}")
+    old = themes_of(session, [dataset.id]).get(dataset.id, [])
     session.delete(row)
-    session.flush()
+    _refiled(session, actor, dataset, old, [c for c in old if c != code])

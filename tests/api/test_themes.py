@@ -72,3 +72,19 @@ def test_help_link_without_version(client):
 def test_unknown_theme_is_not_found(db):
     with pytest.raises(NotFound):
         get_theme("21")
+
+
+def test_refiling_is_a_change_harvesters_and_the_activity_see(api, org, make):
+    created = make.dataset(org.id)
+    before = api.call("package_show", {"id": created["id"]}, method="GET").result
+    api.call("member_create", {"id": "218", "object": created["name"], "object_type": "package"},
+             token=org.editor.token).result
+    after = api.call("package_show", {"id": created["id"]}, method="GET").result
+    assert after["metadata_modified"] > before["metadata_modified"]
+    activity = api.call("package_activity_list", {"id": created["id"]}, method="GET").result[0]
+    assert activity["data"]["changes"] == [{"field": "groups", "old": [], "new": ["218"]}]
+    again = api.call("member_create", {"id": "218", "object": created["name"], "object_type": "package"},
+                     token=org.editor.token).result
+    assert again["state"] == "active"
+    unchanged = api.call("package_show", {"id": created["id"]}, method="GET").result
+    assert unchanged["metadata_modified"] == after["metadata_modified"]  # already there: no change
