@@ -147,7 +147,7 @@ def assign_ranks(rows: list[dict[str, Any]], key: str = "score") -> list[dict[st
 _TOWN = re.compile(r"^(.+?(?:镇|乡|街道))")
 
 
-def town_of(place: Any, county_prefix: str = "") -> str | None:
+def town_of(place: Any) -> str | None:
     """The town (镇 / 乡 / 街道) a place names: ``宁陕县城关镇东河村`` → ``城关镇``; None when it names none."""
     text = str(place or "").strip()
     if "县" in text[:8]:

@@ -6,7 +6,7 @@ from io import BytesIO
 
 from openpyxl import load_workbook
 
-from tests.reports.test_permissions import accounts, make_member  # noqa: F401  (fixtures and helpers)
+from tests.reports.test_permissions import accounts  # noqa: F401  (the fixture)
 from tests.reports.test_ranking import CGZ, MZJ, RSJ, quarter  # noqa: F401
 from tests.web.conftest import Browser
 
