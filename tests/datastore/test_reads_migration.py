@@ -15,7 +15,7 @@ from catalog.datastore import query, service
 from catalog.datastore.models import DatastoreTable
 from tests.conftest import dataset_values, fresh_postgres_database
 
-MARKED = ("head_id_number", "division_code", "town", "village")
+MARKED = ("head_id_number", "town")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

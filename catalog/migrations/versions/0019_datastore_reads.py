@@ -1,7 +1,7 @@
 """DataStore read indexes, record text search (issue 17): the x-index field indexes of existing tables
 
 Tables created before this revision hold a copy of their record schema without the ``x-index`` marks the
-shipped schemas now carry (household@1: head_id_number, division_code, town, village): the marks are copied
+shipped schemas now carry (household@1: head_id_number, town): the marks are copied
 into the stored documents (annotations; validation is unchanged), and the index of every marked field is
 made, as ``create_table`` makes it for new tables. Downgrade drops those indexes.
 
