@@ -138,7 +138,13 @@ def activity_label(kind: str) -> str:
               "rejected share request": _("rejected an access request"),
               "revoked share request": _("revoked an access grant"),
               "new organization": _("registered the department"),
-              "changed organization": _("changed the department")}
+              "changed organization": _("changed the department"),
+              "submitted package": _("submitted the dataset for review"),
+              "approved package": _("approved and published the dataset"),
+              "returned package": _("returned the dataset for changes"),
+              "proposed package revision": _("proposed a revision for review"),
+              "approved package revision": _("approved the revision"),
+              "returned package revision": _("returned the revision for changes")}
     return labels.get(kind, kind)
 
 
