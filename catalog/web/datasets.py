@@ -29,7 +29,7 @@ from . import forms, labels, metadata
 from .i18n import lang
 from .common import actor, bp, commit, messages
 
-PREVIEW_ROWS = 10
+PREVIEW_ROWS = 5  # a glimpse: the resource page's explorer pages through them all
 
 
 def freshness_of(dataset: Dataset) -> dict[str, Any] | None:
@@ -273,7 +273,7 @@ def _form_context(form: dict[str, Any], errors: dict[str, list[str]], *, dataset
     labels["tags"] = metadata.label("tags")
     labels["share_channel"] = metadata.label("share_method.channel")
     labels["share_method_type"] = metadata.label("share_method.type")
-    shown = set(fields) | {"share_method.channel", "share_method.type", "share_condition"}
+    shown = set(fields) | {"share_method.channel", "share_method.type", "share_condition", "reason"}
     other_errors = {k: v for k, v in errors.items()
                     if k.split(".")[0] not in shown and not k.startswith("items.")}
     return dict(
@@ -312,7 +312,8 @@ def _save(form: dict[str, Any], dataset: Dataset | None):
                 dataset = create_dataset(session, viewer, values=values, tags=tags)
             else:
                 update_dataset(session, viewer, dataset, values=values, tags=tags,
-                               revision=_int(request.form.get("revision")))
+                               revision=_int(request.form.get("revision")),
+                               reason=request.form.get("share_change_reason"))
         except Conflict as conflict:
             session.rollback()
             errors = messages(conflict.errors)
@@ -398,16 +399,21 @@ def dataset_state(name: str, change: str):
     dataset = show_dataset(session, viewer, name)
     rules.require(rules.can_edit_datasets_of(session, viewer, dataset.owner_org), _("You cannot edit this dataset."))
     try:
+        reason = request.form.get("reason")  # required while other departments hold grants
         if change == "delete":
-            delete_dataset(session, viewer, dataset)
+            delete_dataset(session, viewer, dataset, reason=reason)
             message = _("The dataset was deleted; you can still restore it from its page.")
         else:
-            set_dataset_state(session, viewer, dataset, "draft")
+            set_dataset_state(session, viewer, dataset, "draft", reason=reason)
             message = _("The dataset was withdrawn and is a draft again.") if change == "withdraw" else \
                 _("The dataset was restored as a draft.")
     except Conflict:
         session.rollback()
         flash(_("This cannot be done to the dataset in its present state."), "error")
+        return redirect(url_for("web.dataset_page", name=dataset.name))
+    except ValidationError as invalid:  # e.g. no reason while other departments hold grants
+        session.rollback()
+        flash("；".join(m for msgs in messages(invalid.errors).values() for m in msgs), "error")
         return redirect(url_for("web.dataset_page", name=dataset.name))
     commit()
     flash(message, "success")
