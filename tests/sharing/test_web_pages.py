@@ -106,3 +106,26 @@ def test_an_outsider_gets_no_grant_pages_of_others(api, browser, share_cast):
     _login(browser, share_cast, "outsider_admin")
     assert "宁陕县公安局" not in browser.text("/sharing/grants")
     assert browser.post(f"/sharing/grants/{grant['id']}/usage", {"kind": "use", "description": "x"}).status_code == 404
+
+
+def test_withdrawing_a_dataset_with_grants_in_the_page_asks_for_a_reason(api, browser, db, share_cast):
+    approve(api, share_cast, file_request(api, share_cast)["id"])
+    _login(browser, share_cast, "provider_editor")
+    page = browser.text("/dataset/households")
+    assert 'name="reason"' in page
+    refused = browser.post("/dataset/households/state/withdraw", {})
+    assert refused.status_code == 302
+    assert "说明理由" in browser.text("/dataset/households")
+    db.expire_all()
+    assert db.scalar(sa.select(ShareRequest.status)) == "approved"
+    done = browser.post("/dataset/households/state/withdraw", {"reason": "数据重新核校"})
+    assert done.status_code == 302
+    assert db.scalar(sa.text("SELECT state FROM dataset WHERE name = 'households'")) == "draft"
+    assert db.scalar(sa.text("SELECT count(*) FROM share_notice WHERE kind = 'sharing.narrowed'")) == 1
+
+
+def test_the_edit_form_takes_the_reason_for_narrowing(api, browser, db, share_cast):
+    approve(api, share_cast, file_request(api, share_cast)["id"])
+    _login(browser, share_cast, "provider_editor")
+    form = browser.text("/dataset/edit/households")
+    assert 'name="share_change_reason"' in form
