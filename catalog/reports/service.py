@@ -339,13 +339,16 @@ NOTES = [
 
 
 def _towns(session: Session) -> set[str]:
-    """The towns the household register names (schema ``household``, field ``town``)."""
-    towns = set()
-    for _dataset, record in _records(session, "household"):
-        town = str(record.get("town") or "").strip()
-        if town:
-            towns.add(town)
-    return towns
+    """The towns the household register names (schema ``household``, field ``town``), read in the database
+    (the register may hold hundreds of thousands of households)."""
+    town = Record.data["town"].as_string()
+    query = (sa.select(town).distinct()
+             .join(DatastoreTable, DatastoreTable.resource_id == Record.resource_id)
+             .join(Resource, Resource.id == Record.resource_id).join(Dataset, Dataset.id == Resource.package_id)
+             .where(Record.deleted.is_(False), town.is_not(None), Dataset.state != "deleted",
+                    sa.or_(DatastoreTable.record_schema == "household",
+                           DatastoreTable.record_schema.like("household@%"))))
+    return {str(name).strip() for name in session.scalars(query) if name and str(name).strip()}
 
 
 def report_cases(session: Session, actor: User | None, config: dict[str, Any], *, quarter: Quarter,
