@@ -1,7 +1,7 @@
 """Turn a parsed q or fq (:mod:`catalog.search.query`) into SQLAlchemy conditions on datasets.
 
 Each field's meaning follows CKAN's Solr schema: ``name``, ``tags``, ``organization``,
-``res_format``, ``groups``, ``license_id`` and the profile's code fields are exact strings
+``res_format``, ``res_url``, ``groups``, ``license_id`` and the profile's code fields are exact strings
 (``prefix*`` allowed); ``title``, ``notes``, ``res_name``, ``res_description`` and ``text`` (the
 default) are analysed text; ``metadata_modified``/``metadata_created`` are dates and
 ``num_resources``/``num_tags`` numbers (ranges allowed). Text goes through the same Chinese
@@ -41,7 +41,7 @@ NUM_RESOURCES = (sa.select(sa.func.count()).select_from(Resource)
 NUM_TAGS = (sa.select(sa.func.count()).select_from(dataset_tag)
             .where(dataset_tag.c.dataset_id == Dataset.id).correlate(Dataset).scalar_subquery())
 COUNT_FIELDS = {"num_resources": NUM_RESOURCES, "num_tags": NUM_TAGS}
-SPECIAL_FIELDS = ("organization", "tags", "res_format", "capacity", "groups", "extras_*")
+SPECIAL_FIELDS = ("organization", "tags", "res_format", "res_url", "capacity", "groups", "extras_*")
 #: Every field q and fq know (``extras_*`` stands for any ``extras_<key>``).
 QUERY_FIELDS = frozenset(TEXT_FIELDS) | frozenset(COLUMN_FIELDS) | frozenset(DATE_FIELDS) \
     | frozenset(COUNT_FIELDS) | frozenset(SPECIAL_FIELDS)
@@ -169,6 +169,8 @@ class ConditionBuilder:
         if field == "res_format":
             return _datasets(sa.select(Resource.package_id).where(
                 match(sa.func.upper(Resource.format), value.upper())))
+        if field == "res_url":
+            return _datasets(sa.select(Resource.package_id).where(match(Resource.url, value)))
         if field == "groups":
             return _datasets(sa.select(DatasetGroup.dataset_id).where(match(DatasetGroup.group_name, value)))
         if field == "capacity":
@@ -213,9 +215,9 @@ class ConditionBuilder:
             return sa.true()  # every dataset has these
         if field in ("title", "notes"):
             return _present(Dataset.title if field == "title" else Dataset.notes)
-        if field in ("res_name", "res_description", "res_format"):
+        if field in ("res_name", "res_description", "res_format", "res_url"):
             column = {"res_name": Resource.name, "res_description": Resource.description,
-                      "res_format": Resource.format}[field]
+                      "res_format": Resource.format, "res_url": Resource.url}[field]
             return _datasets(sa.select(Resource.package_id).where(_present(column)))
         if field in COLUMN_FIELDS:
             return _present(COLUMN_FIELDS[field])

@@ -170,9 +170,10 @@ def _with_field(node: Node, field: str, position: int) -> Node:
 class _ToTree(Transformer):
     """Turn Lark's parse tree into the AST, checking field names and wildcards."""
 
-    def __init__(self, fields: set[str]):
+    def __init__(self, fields: set[str], text: str):
         super().__init__()
         self.fields = fields
+        self.text = text
 
     def or_expr(self, items):
         return Or(tuple(items))
@@ -189,6 +190,9 @@ class _ToTree(Transformer):
     def term(self, items):
         token: Token = items[0]
         raw = str(token)
+        if token.start_pos and self.text[token.start_pos - 1] in '")':
+            raise QuerySyntaxError(f"unexpected {_show(raw)} right after {_show(self.text[token.start_pos - 1])} "
+                                   f"at position {token.start_pos} (a space between clauses?)", token.start_pos)
         if raw == "*":
             return MatchAll()
         unescaped_stars = [i for i, ch in enumerate(raw) if ch in "*?" and (i == 0 or raw[i - 1] != "\\")]
@@ -208,6 +212,10 @@ class _ToTree(Transformer):
 
     def phrase(self, items):
         token: Token = items[0]
+        before = self.text[token.start_pos - 1] if token.start_pos else " "
+        if not (before.isspace() or before in "(:+-"):
+            raise QuerySyntaxError(f"unexpected quote right after {_show(before)} at position {token.start_pos} "
+                                   f"(a space between clauses?)", token.start_pos)
         text = _unquote(str(token))
         if not text.strip():
             raise QuerySyntaxError(f"empty quoted value at position {token.start_pos}", token.start_pos)
@@ -336,7 +344,7 @@ def parse_query(text: str, fields: Iterable[str]) -> Optional[Node]:
         raise _describe(error, text) from None
     _check_depth(tree)
     try:
-        return _ToTree(set(fields)).transform(tree)
+        return _ToTree(set(fields), text).transform(tree)
     except VisitError as error:
         if isinstance(error.orig_exc, QuerySyntaxError):
             raise error.orig_exc from None

@@ -153,6 +153,9 @@ QUERIES: list[tuple[str, dict[str, Any], list[str]]] = [
     ("res-name", {"q": "res_name:明细"}, ["hj-renkou"]),
     ("res-name-or", {"q": "res_name:图层 OR res_name:图斑"}, ["dizhi", "tudi"]),
     ("res-description", {"q": "res_description:乡镇"}, ["hj-renkou"]),
+    ("res-url", {"q": "res_url:http\\://example.gov.cn/tudi.shp"}, ["tudi"]),
+    ("res-url-quoted", {"q": 'res_url:"http://example.gov.cn/tudi.shp"'}, ["tudi"]),
+    ("res-url-prefix", {"q": "res_url:http\\://example.gov.cn/dibao*"}, ["dibao"]),
     # dates and numbers
     ("modified-range", {"q": "metadata_modified:[2025-06-01T00:00:00Z TO 2025-12-31T23:59:59Z]"},
      ["hj-biandong", "dizhi", "dibao-meizi", "jiuzhu"]),
