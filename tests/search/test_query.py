@@ -1,9 +1,11 @@
 """Tests for catalog.search.query (the q/fq grammar and sort parsing) and the test corpus."""
 
+import datetime as dt
 import re
 
 import pytest
 
+from catalog.search.conditions import parse_date
 from catalog.search.query import (And, Exists, MatchAll, Not, Or, QuerySyntaxError, Range, Term, parse_query,
                                   parse_sort)
 from tests.search.corpus import generate
@@ -158,3 +160,32 @@ def test_corpus_is_distinct_and_valid():
 def test_corpus_is_deterministic():
     assert generate(50, seed=7) == generate(50, seed=7)
     assert generate(50, seed=7) != generate(50, seed=8)
+
+
+NOW = dt.datetime(2026, 3, 31, 15, 20, 5, tzinfo=dt.timezone.utc)
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("NOW", dt.datetime(2026, 3, 31, 15, 20, 5)),
+    ("NOW/DAY", dt.datetime(2026, 3, 31)),
+    ("NOW-1DAY/DAY", dt.datetime(2026, 3, 30)),
+    ("NOW-1MONTH", dt.datetime(2026, 2, 28, 15, 20, 5)),  # no 31 February: the month's last day
+    ("NOW+2HOURS", dt.datetime(2026, 3, 31, 17, 20, 5)),
+    ("NOW/YEAR", dt.datetime(2026, 1, 1)),
+    ("NOW-7DAYS/MONTH", dt.datetime(2026, 3, 1)),
+    ("2026-01-01T00:00:00Z", dt.datetime(2026, 1, 1)),
+    ("2026-01-01T08:00:00+08:00", dt.datetime(2026, 1, 1)),  # Beijing time
+    ("2026-01-01", dt.datetime(2026, 1, 1)),
+    ("2026-01-01T00:00:00Z+1DAY", dt.datetime(2026, 1, 2)),
+])
+def test_solr_dates_and_date_math(value, expected):
+    assert parse_date(value, NOW) == expected.replace(tzinfo=dt.timezone.utc)
+
+
+@pytest.mark.parametrize("value, problem", [
+    ("yesterday", "is not a date"), ("2026-02-30", "not a valid date"), ("NOW-1FORTNIGHT", "unknown date unit"),
+    ("2026/01/01", "is not a date"),
+])
+def test_bad_dates_are_named(value, problem):
+    with pytest.raises(QuerySyntaxError, match=problem):
+        parse_date(value, NOW)
