@@ -252,14 +252,24 @@ def _held_for_review(session: Session, actor: User | None, dataset: Dataset, bef
     return review_policy.core_changes(before, after)
 
 
-def apply_reviewed(session: Session, actor: User | None, dataset: Dataset, new_values: dict[str, Any]) -> None:
-    """Apply what the data authority approved (a revision's core values, or ``state: active``); the caller,
-    :mod:`catalog.review.service`, has checked who may and that the dataset is locked and current."""
+def check_publishable(session: Session, dataset: Dataset) -> None:
+    """Refuse (409, every field named) a draft that could not be published as it is (before it is submitted)."""
+    _checked(session, dataset, {"state": "active"})
+
+
+def _checked(session: Session, dataset: Dataset, new_values: dict[str, Any]) -> tuple[dict[str, Any], str, list[str]]:
     values = metadata_of(dataset)
     values.update(new_values)
     owner, tags = values.pop("owner_org"), values.pop("tags")
     values.pop("extras")
     _validate(session, values, tags, dataset.id)
+    return values, owner, tags
+
+
+def apply_reviewed(session: Session, actor: User | None, dataset: Dataset, new_values: dict[str, Any]) -> None:
+    """Apply what the data authority approved (a revision's core values, or ``state: active``); the caller,
+    :mod:`catalog.review.service`, has checked who may and that the dataset is locked and current."""
+    values, owner, tags = _checked(session, dataset, new_values)
     before = metadata_of(dataset)
     _apply(dataset, values)
     if owner != dataset.owner_org:

@@ -50,6 +50,7 @@ def submit_dataset(session: Session, actor: User | None, dataset: Dataset, *, co
         raise Conflict.single("state", "The dataset is already waiting for the data authority's review")
     if waiting is not None:  # a revision of the dataset before it was withdrawn: the whole draft is reviewed now
         waiting.status = "superseded"
+    datasets.check_publishable(session, dataset)  # the authority reviews a complete catalog entry
     review = policy.open_review(session, actor, dataset, kind="publication")
     datasets.touch(dataset)  # the submission is a change of the dataset: a stale editor is refused
     return review

@@ -150,3 +150,13 @@ def test_review_off_means_direct_publishing(api, app, people, monkeypatch):
                      token=people["mz-editor"].token).result
     refused = api.call("package_submit", {"id": draft["id"]}, token=people["mz-admin"].token)
     assert refused.status == 409 and "CATALOG_CATALOG_REVIEW" in refused.error["state"][0]
+
+
+def test_an_incomplete_draft_is_not_submitted(api, people):
+    values = {**dataset_values("ningshan-mzj", 801), "name": "mz-half", "notes": None, "update_cycle": None}
+    made = api.call("package_create", {k: v for k, v in values.items() if v is not None},
+                    token=people["mz-editor"].token)
+    assert made.status == 200 and made.result["state"] == "draft", made.body
+    refused = api.call("package_submit", {"id": "mz-half"}, token=people["mz-admin"].token)
+    assert refused.status == 409 and {"notes", "update_cycle"} <= set(refused.error), refused.body
+    assert api.call("package_review_list", {"package_id": "mz-half"}, token=people["mz-admin"].token).result == []
