@@ -14,6 +14,7 @@ from ..auth.models import User
 from ..datasets import service as datasets
 from ..datasets.models import Dataset
 from ..db import utcnow
+from ..departments.models import Department
 from ..errors import Conflict, NotFound, ValidationError
 from . import policy
 from .models import DatasetReview
@@ -152,7 +153,8 @@ def list_reviews(session: Session, actor: User | None, *, config: Mapping[str, A
     if kind:
         query = query.where(DatasetReview.kind == kind)
     if organization_id:
-        query = query.where(Dataset.owner_org == organization_id)
+        named = sa.select(Department.id).where(Department.name == organization_id)
+        query = query.where(sa.or_(Dataset.owner_org == organization_id, Dataset.owner_org.in_(named)))
     if package_id:
         query = query.where(sa.or_(Dataset.id == package_id, Dataset.name == package_id))
     if overdue is not None:

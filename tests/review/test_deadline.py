@@ -61,3 +61,11 @@ def test_bad_list_filters_are_named(api, people):
     assert bad.status == 409 and "status" in bad.error
     bad = api.call("package_review_list", {"overdue": "maybe"}, token=people["sj-admin"].token)
     assert bad.status == 409 and "overdue" in bad.error
+
+
+def test_the_queue_is_filtered_by_department_id_or_name(api, people, submitted):
+    authority = people["sj-admin"].token
+    for key in (people["departments"]["mz"]["id"], "ningshan-mzj"):
+        assert [r["id"] for r in api.call("package_review_list", {"organization_id": key}, token=authority).result] \
+            == [submitted["id"]]
+    assert api.call("package_review_list", {"organization_id": "ningshan-wjj"}, token=authority).result == []
