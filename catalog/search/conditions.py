@@ -186,26 +186,32 @@ class ConditionBuilder:
             if field == "text" and not node.phrase:
                 return sa.true()  # punctuation only: no word to look for, as a blank q
             raise _error(node, f"no word to search for in {node.text!r}")
-        phrase = " ".join(text.normalize(node.text).split()) if node.phrase else None
+        # A phrase is looked for as typed and as the index folds it (simplified script, NFKC, lower
+        # case), since the stored title, abstract and tags are not folded.
+        phrases = list(dict.fromkeys([" ".join(text.normalize(node.text).split()),
+                                      " ".join(node.text.lower().split())])) if node.phrase else []
+
+        def has_phrase(column) -> sa.ColumnElement:
+            return sa.or_(*(_contains(column, p) for p in phrases))
+
         if field in ("res_name", "res_description"):
             column = Resource.name if field == "res_name" else Resource.description
-            words = [phrase] if phrase else terms
-            return _datasets(sa.select(Resource.package_id).where(*(_contains(column, w) for w in words)))
+            checks = [has_phrase(column)] if phrases else [_contains(column, t) for t in terms]
+            return _datasets(sa.select(Resource.package_id).where(*checks))
         if field == "text" and not negated and not node.prefix:
             self.score_terms.extend(t for t in terms if t not in self.score_terms)
         condition = _datasets(index.matching_ids(self.session, terms, column=TEXT_FIELDS[field],
                                                  prefix=node.prefix))
         checks = []
         if field == "notes":  # the body column also holds tags, department and codes
-            checks = [_contains(Dataset.notes, phrase)] if phrase else \
+            checks = [has_phrase(Dataset.notes)] if phrases else \
                 [_contains(Dataset.notes, t) for t in (terms[:-1] if node.prefix else terms)]
-        elif phrase and field == "title":
-            checks = [_contains(Dataset.title, phrase)]
-        elif phrase:
-            checks = [sa.or_(_contains(Dataset.title, phrase), _contains(Dataset.notes, phrase),
+        elif phrases and field == "title":
+            checks = [has_phrase(Dataset.title)]
+        elif phrases:
+            checks = [sa.or_(has_phrase(Dataset.title), has_phrase(Dataset.notes),
                              _datasets(sa.select(dataset_tag.c.dataset_id)
-                                       .join(Tag, Tag.id == dataset_tag.c.tag_id)
-                                       .where(_contains(Tag.name, phrase))))]
+                                       .join(Tag, Tag.id == dataset_tag.c.tag_id).where(has_phrase(Tag.name))))]
         return sa.and_(condition, *checks)
 
     # -- presence and ranges ------------------------------------------------------------------
