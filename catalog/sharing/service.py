@@ -138,11 +138,12 @@ def create_request(session: Session, actor: User | None, *, dataset: Dataset, or
         raise ValidationError.single("expires", "must be a date in the future")
     pending = session.scalar(sa.select(ShareRequest.id).where(
         ShareRequest.package_id == dataset.id, ShareRequest.organization_id == department.id,
-        ShareRequest.status == "pending"))
-    if pending:
+        ShareRequest.status.in_(("pending", "returned"))))
+    if pending:  # a returned request is still open: it is completed and resubmitted, not filed again
         raise Conflict.single("package_id", f"{department.name} already has a pending request ({pending})")
     request = ShareRequest(package_id=dataset.id, organization_id=department.id, requester_id=actor.id,
-                           purpose=purpose, basis=basis, scenario=scenario, fields=list(dict.fromkeys(fields)), expires=expires,
+                           purpose=purpose, basis=basis, scenario=scenario, fields=list(dict.fromkeys(fields)),
+                           expires=expires,
                            deadline=_deadline(utcnow().date(), config))
     session.add(request)
     session.flush()

@@ -76,7 +76,7 @@ def delete_usage_record(session: Session, actor: User | None, record: UsageRecor
     rules.require(rules.can_delete_use_record(session, actor, record.grant.organization_id),
                   "Only admins of the department holding the grant delete its use records")
     if utcnow().date() < record.retain_until:
-        raise Conflict.single("id", f"Use records are kept for the retention period (3 years by default): this one until "
-                                    f"{record.retain_until.isoformat()}")
+        raise Conflict.single("id", "Use records are kept for the retention period (3 years by default): "
+                                    f"this one until {record.retain_until.isoformat()}")
     session.delete(record)
     session.flush()

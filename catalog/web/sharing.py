@@ -3,6 +3,7 @@ time), my department's own requests (resubmit a returned one), the data authorit
 extensions and suspensions, grants with their delivery and destruction days, and use records."""
 from __future__ import annotations
 
+import sqlalchemy as sa
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
@@ -15,7 +16,7 @@ from ..datasets.service import show_dataset
 from ..datastore.record_schemas import find_record_schema
 from ..db import get_session, utcnow
 from ..departments.service import departments_of
-from ..errors import Conflict, NotAuthorized, ValidationError
+from ..errors import NotAuthorized, ValidationError
 from ..sharing import grants as grant_service
 from ..sharing import usage as usage_service
 from ..sharing import workflow
@@ -108,8 +109,9 @@ def _extensions_waiting(session) -> list[ShareRequest]:
     """Extensions waiting for the data authority (sysadmins see them through the request lists too)."""
     if not _authority():
         return []
-    return [r for r in session.query(ShareRequest).filter(ShareRequest.extension_status == "requested")
-            .order_by(ShareRequest.deadline, ShareRequest.id).limit(LIST_LIMIT)
+    waiting = session.scalars(sa.select(ShareRequest).where(ShareRequest.extension_status == "requested")
+                              .order_by(ShareRequest.deadline, ShareRequest.id).limit(LIST_LIMIT))
+    return [r for r in waiting
             if rules.can_decide_share_extension(session, actor(), current_app.config.get("AUTHORITY_DEPARTMENT"),
                                                 provider_id=r.dataset.owner_org)]
 
@@ -172,7 +174,7 @@ def share_decide(request_id: str):
             approve_request(session, actor(), share_request, fields=request.form.getlist("fields"), expires=expires,
                             config=current_app.config)
             message = _("The request was approved.")
-    except (ValidationError, Conflict) as invalid:
+    except ValidationError as invalid:  # Conflict included
         session.rollback()
         return _page(messages(invalid.errors), request_id, status=422)
     commit()
@@ -189,7 +191,7 @@ def share_resubmit(request_id: str):
     try:
         workflow.resubmit_request(session, actor(), share_request, config=current_app.config,
                                   **{k: request.form.get(k) for k in ("basis", "scenario", "purpose")})
-    except (ValidationError, Conflict) as invalid:
+    except ValidationError as invalid:  # Conflict included
         session.rollback()
         return _page(messages(invalid.errors), request_id, status=422)
     commit()
@@ -206,7 +208,7 @@ def share_extension_decide(request_id: str):
     try:
         workflow.decide_extension(session, actor(), share_request, approve=request.form.get("decision") == "approve",
                                   reason=request.form.get("reason"), config=current_app.config)
-    except (ValidationError, Conflict) as invalid:
+    except ValidationError as invalid:  # Conflict included
         session.rollback()
         return _page(messages(invalid.errors), request_id, status=422)
     commit()
@@ -259,7 +261,7 @@ def share_grant_suspend(grant_id: str):
     try:
         change = grant_service.resume_grant if resume else grant_service.suspend_grant
         change(session, actor(), grant, reason=request.form.get("reason"), config=current_app.config)
-    except (ValidationError, Conflict) as invalid:
+    except ValidationError as invalid:  # Conflict included
         session.rollback()
         return _grants_page(messages(invalid.errors), grant_id, status=422)
     commit()
@@ -281,7 +283,7 @@ def share_usage_record(grant_id: str):
         usage_service.create_usage_record(session, actor(), grant, kind=request.form.get("kind") or "",
                                           description=request.form.get("description"), occurred_on=occurred_on,
                                           config=current_app.config)
-    except (ValidationError, Conflict) as invalid:
+    except ValidationError as invalid:  # Conflict included
         session.rollback()
         return _grants_page(messages(invalid.errors), grant_id, status=422)
     commit()

@@ -13,7 +13,6 @@ from types import SimpleNamespace
 import pytest
 import sqlalchemy as sa
 
-from catalog.sharing.models import Grant, ShareRequest
 from tests.schemas.records_samples import households
 
 ROLES = ["anonymous", "no_department", "outsider_admin", "outsider_editor", "consumer_member", "consumer_editor",
@@ -77,6 +76,3 @@ def backdate(db, model, row_id: str, **values) -> None:
 def utc(day: dt.date) -> dt.datetime:
     """Midnight UTC of ``day``."""
     return dt.datetime.combine(day, dt.time(), dt.timezone.utc)
-
-
-

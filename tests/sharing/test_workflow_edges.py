@@ -109,3 +109,13 @@ def test_a_draft_with_grants_is_deleted_without_a_reason(api, db, share_cast):
     reply = api.call("package_delete", {"id": share_cast.dataset["id"]}, token=share_cast.tokens["provider_admin"])
     assert reply.status == 200, reply.body
     assert db.get(Grant, grant["id"]).revoked_at is None
+
+
+def test_a_returned_request_is_still_open_so_no_second_request_is_filed(api, share_cast):
+    made = file_request(api, share_cast)
+    api.call("share_request_return", {"id": made["id"], "missing": {"basis": "x"}},
+             token=share_cast.tokens["provider_admin"])
+    again = api.call("share_request_create", {"package_id": share_cast.dataset["id"], "organization_id": "ningshan-mzj",
+                                              "purpose": "再次申请", "basis": BASIS, "scenario": SCENARIO},
+                     token=share_cast.tokens["consumer_editor"])
+    assert again.status == 409 and made["id"] in again.error["package_id"][0]
