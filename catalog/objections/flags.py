@@ -31,23 +31,27 @@ def flags_for(session: Session, package_id: str, resource_id: str, keys: Iterabl
     """``{key: {"id", "status"}}`` for the given record keys of a resource, in one query.
 
     An objection to the whole dataset covers every key; a record under several objections carries the
-    earliest filed one.
+    earliest filed. The statement is a UNION ALL of two index lookups: the covered keys among the page's
+    (``objection_record`` by resource and key) and the dataset's open objections to the whole dataset
+    (``objection`` by dataset and status), so its cost follows the page, not the objections' size.
     """
     keys = list(dict.fromkeys(k for k in keys if k is not None))
     if not keys:
         return {}
-    covered = sa.and_(ObjectionRecord.objection_id == Objection.id, ObjectionRecord.resource_id == resource_id,
-                      ObjectionRecord.key.in_(keys))
-    rows = session.execute(
-        sa.select(Objection.id, Objection.status, Objection.scope, ObjectionRecord.key)
-        .outerjoin(ObjectionRecord, covered)
-        .where(Objection.package_id == package_id, Objection.status.in_(FLAGGED_STATES),
-               sa.or_(Objection.scope == "dataset", ObjectionRecord.key.is_not(None)))
-        .order_by(Objection.created.desc(), Objection.id.desc())).all()
+    by_key = (sa.select(Objection.id, Objection.status, Objection.created, ObjectionRecord.key)
+              .join(Objection, Objection.id == ObjectionRecord.objection_id)
+              .where(ObjectionRecord.resource_id == resource_id, ObjectionRecord.key.in_(keys),
+                     Objection.status.in_(FLAGGED_STATES)))
+    whole = (sa.select(Objection.id, Objection.status, Objection.created, sa.null().label("key"))
+             .where(Objection.package_id == package_id, Objection.status.in_(FLAGGED_STATES),
+                    Objection.scope == "dataset"))
+    both = sa.union_all(by_key, whole).subquery()
+    rows = session.execute(sa.select(both.c.id, both.c.status, both.c.key)
+                           .order_by(both.c.created.desc(), both.c.id.desc())).all()
     flags: dict[str, dict[str, str]] = {}
-    for objection_id, status, scope, key in rows:  # newest first: the earliest filed is written last
+    for objection_id, status, key in rows:  # newest first: the earliest filed is written last
         flag = {"id": objection_id, "status": status}
-        for target in (keys if scope == "dataset" else [key]):
+        for target in (keys if key is None else [key]):
             flags[target] = flag
     return flags
 

@@ -67,11 +67,17 @@ class Objection(Base):
 
 
 class ObjectionRecord(Base):
-    """One record (by its stored key) covered by an objection filed by key or by filter."""
+    """One record (by its stored key) covered by an objection filed by key or by filter.
+
+    The primary key leads with the key: the flags of a page of records are found by the page's keys
+    through it (PostgreSQL without statistics took the resource alone as selective enough and read
+    every covered key of the resource), whatever the number of records the objections cover.
+    """
 
     __tablename__ = "objection_record"
-    __table_args__ = (sa.Index("ix_objection_record_resource_key", "resource_id", "key"),)
 
-    objection_id: Mapped[str] = mapped_column(sa.ForeignKey("objection.id", ondelete="CASCADE"), primary_key=True)
-    resource_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
     key: Mapped[str] = mapped_column(sa.String(500), primary_key=True)
+    resource_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    # no index of its own: with one, PostgreSQL without statistics drove the flags' query from the open
+    # objections through it and read every key they cover (deleting an objection, rare, scans instead)
+    objection_id: Mapped[str] = mapped_column(sa.ForeignKey("objection.id", ondelete="CASCADE"), primary_key=True)

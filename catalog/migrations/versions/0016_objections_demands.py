@@ -64,14 +64,13 @@ def upgrade() -> None:
     op.create_index(op.f("ix_objection_organization_id"), "objection", ["organization_id"])
     op.create_table(
         "objection_record",
-        sa.Column("objection_id", sa.String(length=36), nullable=False),
-        sa.Column("resource_id", sa.String(length=36), nullable=False),
         sa.Column("key", sa.String(length=500), nullable=False),
+        sa.Column("resource_id", sa.String(length=36), nullable=False),
+        sa.Column("objection_id", sa.String(length=36), nullable=False),
         sa.ForeignKeyConstraint(["objection_id"], ["objection.id"],
                                 name=op.f("fk_objection_record_objection_id_objection"), ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("objection_id", "resource_id", "key", name=op.f("pk_objection_record")),
+        sa.PrimaryKeyConstraint("key", "resource_id", "objection_id", name=op.f("pk_objection_record")),
     )
-    op.create_index("ix_objection_record_resource_key", "objection_record", ["resource_id", "key"])
     op.create_table(
         "demand",
         sa.Column("id", sa.String(length=36), nullable=False),
