@@ -61,6 +61,9 @@ class Record(Base):
     seq: Mapped[int] = mapped_column(sa.BigInteger)
     deleted: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     data: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    # blake2b (16 bytes, hex) of the record's canonical JSON (catalog.datastore.hashing): a write
+    # compares it to skip unchanged records without comparing documents; NULL reads as "changed".
+    content_hash: Mapped[str | None] = mapped_column(sa.String(32))
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
