@@ -103,6 +103,42 @@ TEMPLATES = (
     N_("no resource %(id)s in dataset %(name)s"),
     N_("lists a resource a second time"),
     N_("You cannot reorder resources of dataset %(name)s"),
+    # refusals and missing objects (the 403 and 404 pages, the API's envelope)
+    N_("%(thing)s not found: %(id)s"),
+    N_("API token not found"),
+    N_("You cannot add resources to dataset %(name)s"),
+    N_("You cannot change dataset %(name)s"),
+    N_("You cannot change sync job %(name)s"),
+    N_("You cannot create datasets in organization %(name)s"),
+    N_("You cannot define sync jobs for dataset %(name)s"),
+    N_("You cannot delete dataset %(name)s"),
+    N_("You cannot delete records of dataset %(name)s"),
+    N_("You cannot delete resources of dataset %(name)s"),
+    N_("You cannot delete sync job %(name)s"),
+    N_("You cannot edit dataset %(name)s"),
+    N_("You cannot edit resources of dataset %(name)s"),
+    N_("You cannot move datasets into organization %(name)s"),
+    N_("You cannot run sync job %(name)s"),
+    N_("You cannot see the account %(name)s"),
+    N_("You cannot write records of dataset %(name)s"),
+    N_("You cannot filter or sort on masked fields: %(fields)s"),
+    N_("Log in or give an API token"),
+    N_("Only sysadmins can create user accounts"),
+    N_("Only the account's owner or a sysadmin can set its password"),
+    N_("Only sysadmins and the organization's admins can manage its members"),
+    N_("Only sysadmins and the organization's admins can edit it"),
+    N_("Only the organization's members can see its member list"),
+    N_("Only the providing department sees its quarantined rows"),
+    N_("Only the providing department's editors can discard quarantined rows"),
+    N_("Only the providing department's admins (or the data authority) decide on requests"),
+    N_("Only the two departments concerned can see this request"),
+    N_("Only editors and admins of %(name)s can request data for it"),
+    N_("You can only create API tokens for your own account"),
+    N_("You can only list your own API tokens"),
+    N_("You can only revoke your own API tokens"),
+    N_("The API token is not valid (unknown or revoked)"),
+    N_("The API token has expired"),
+    N_("The API token's account is disabled"),
     # the Action API's own refusals
     N_("Action name not known: %(name)s"),
     N_("%(name)s changes data: call it with POST"),
@@ -183,6 +219,14 @@ TEMPLATES = (
 TYPES = {"a string": N_("a string"), "an integer": N_("an integer"), "a number": N_("a number"),
          "an object": N_("an object"), "an array": N_("an array"), "a boolean": N_("a boolean"),
          "a null": N_("null")}
+#: What a "… not found: <id>" message names.
+THINGS = {"Dataset": N_("Dataset"), "Resource": N_("Resource"), "Organization": N_("Organization"),
+          "User": N_("User"), "Sync job": N_("Sync job"), "Sync run": N_("Sync run"),
+          "Share request": N_("Share request"), "Share grant": N_("Share grant"),
+          "Quarantine entry": N_("Quarantine entry"), "Connection": N_("Connection"), "Tag": N_("Tag"),
+          "Group": N_("Group"), "Record schema": N_("Record schema"), "Correction request": N_("Correction request"),
+          "Demand": N_("Demand"), "Review": N_("Review"), "Use record": N_("Use record"),
+          "Webhook subscription": N_("Webhook subscription")}
 #: Parameters whose value is itself a message.
 _NESTED = {"message", "detail"}
 _PARAM = re.compile(r"%\((\w+)\)s")
@@ -227,6 +271,10 @@ def _translate(message: str, depth: int) -> str:
         if found is None:
             continue
         params = found.groupdict()
+        if template == "%(thing)s not found: %(id)s":
+            if params["thing"] not in THINGS:
+                continue
+            params["thing"] = gettext(THINGS[params["thing"]])
         if template == "must be %(types)s":
             kinds = params["types"].split(" or ")
             if not all(kind in TYPES for kind in kinds):

@@ -116,3 +116,22 @@ def test_quarantine_errors_are_shown_in_chinese(browser, catalog, make, db_sessi
     browser.login(catalog.editor.name)
     page = browser.text("/sync/quarantine")
     assert "身份证号码校验码应为 X（GB 11643）" in page and "check digit" not in page
+
+
+def test_refusals_and_missing_objects_read_in_chinese(zh, browser, catalog, make):
+    assert translate("Dataset not found: dibao") == "数据资源不存在：dibao"
+    assert translate("Sync job not found: huji-csv") == "同步任务不存在：huji-csv"
+    assert translate("Widget not found: 7") == "Widget not found: 7"  # not a thing the catalog has: left as it is
+    assert translate("You cannot add resources to dataset huji") == "你不能向数据资源 huji 添加资源"
+
+
+def test_an_api_refusal_reads_in_chinese_when_asked(client, catalog, make):
+    make.dataset("minzheng", name="huji")
+    body = {"package_id": "huji", "name": "名册", "url": "https://data.example.cn/a.csv"}
+    headers = {"Authorization": catalog.asker.token}  # another department's editor
+    english = client.post("/api/3/action/resource_create", json=body, headers=headers)
+    chinese = client.post("/api/3/action/resource_create", json=body, headers={**headers, "Accept-Language": "zh"})
+    assert english.status_code == chinese.status_code == 403
+    assert english.get_json()["error"] == {"__type": "Authorization Error",
+                                           "message": "You cannot add resources to dataset huji"}
+    assert chinese.get_json()["error"] == {"__type": "Authorization Error", "message": "你不能向数据资源 huji 添加资源"}
