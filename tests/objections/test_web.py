@@ -26,7 +26,7 @@ def test_a_department_files_from_the_dataset_page_and_the_provider_settles_it(ap
     refused = mzj.post("/dataset/shops/objection", [("organization_id", county.mzj["id"]), ("scope", "records"),
                                                     ("resource_id", county.shops_rid), ("keys", "s9"),
                                                     ("fields", "name"), ("reason", "店名错误")])
-    assert refused.status_code == 422 and "s9" in refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "没有这条记录：s9" in refused.get_data(as_text=True)
     filed = mzj.post("/dataset/shops/objection", [("organization_id", county.mzj["id"]), ("scope", "filter"),
                                                   ("resource_id", county.shops_rid), ("filters", "town = 江口回族镇"),
                                                   ("fields", "name"), ("reason", "粮站已更名")])
