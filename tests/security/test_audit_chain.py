@@ -293,6 +293,16 @@ def test_deleting_a_middle_entry_is_detected(catalog_env):
     assert f"entry #2 is missing before entry {third['id']} (#3) (deleted)" in output
 
 
+def test_deleting_two_middle_entries_names_the_whole_gap(catalog_env):
+    read_records(5)
+    fourth = rows()[3]
+    with _engine().begin() as conn:
+        conn.execute(sa.text("DELETE FROM access_log WHERE seq IN (2, 3)"))
+    code, output = verify()
+    assert code == 1
+    assert f"entries #2 to #3 are missing before entry {fourth['id']} (#4) (deleted)" in output
+
+
 def test_cutting_the_log_back_and_appending_fresh_entries_is_detected(catalog_env):
     read_records(5)
     kept = rows()[2]
