@@ -718,6 +718,7 @@ def test_changes_cross_the_gaps_rewritten_records_leave(api, people, org, monkey
     for _page in range(20):
         page = api.call("datastore_changes", {"resource_id": people, "cursor": cursor, "limit": 2},
                         token=org.member.token).result
+        assert len(page["changes"]) <= 2, "a page spanning several windows still holds at most `limit` changes"
         seen.extend((c["_seq"], c["_key"]) for c in page["changes"])
         cursor = page["next_cursor"]
         if not page["has_more"]:
