@@ -130,10 +130,9 @@ def search_datasets(session: Session, actor: User | None, *, q: str = "", fq: li
         text.check_query_length(clause, "fq")
     builder = ConditionBuilder(session, now=now)
     tree, q_condition = _parse(builder, "q", q or "")
+    score_terms = builder.score_terms[:]  # only q's words rank; fq's words filter
     filters = [f for f in (fq or []) if f and f.strip()]
     fq_conditions = [_parse(builder, "fq", f, i if len(filters) > 1 else None)[1] for i, f in enumerate(filters)]
-    score_terms = builder.score_terms[:]  # only q's words rank; fq's words filter
-    builder.score_terms.clear()
     try:
         order = parse_sort(sort or "", SORT_FIELDS)
     except QuerySyntaxError as error:

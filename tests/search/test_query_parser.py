@@ -311,6 +311,12 @@ def test_words_rank_title_matches_first_then_newest(catalog):
     assert names == ["hj-renkou", "hj-biandong", "dibao", "tudi"]
 
 
+def test_words_in_fq_filter_without_ranking(catalog):
+    result = found(catalog, {"fq": "户籍"})
+    assert [d["name"] for d in result["results"]] == ["hj-renkou", "dibao", "hj-biandong"]  # newest first
+    assert result["sort"] == "metadata_modified desc"
+
+
 def test_sort_on_resource_and_tag_counts(catalog):
     names = [d["name"] for d in found(catalog, {"q": "organization:ningshan-mzj",
                                                 "sort": "num_resources desc, name asc"})["results"]]
