@@ -139,6 +139,16 @@ TEMPLATES = (
     N_("The API token is not valid (unknown or revoked)"),
     N_("The API token has expired"),
     N_("The API token's account is disabled"),
+    # sync run logs (catalog/sync/service.py and the engine's lines)
+    N_("queued for a worker"),
+    N_("started"),
+    N_("sync of %(stream)s started: mode %(mode)s, write %(write)s, on_invalid %(on_invalid)s, from the start"),
+    N_("sync of %(stream)s started: mode %(mode)s, write %(write)s, on_invalid %(on_invalid)s, from state %(state)s"),
+    N_("batch %(batch)s committed: %(rows)s rows: inserted %(inserted)s, updated %(updated)s, unchanged "
+       "%(unchanged)s, quarantined %(quarantined)s"),
+    N_("batch %(batch)s committed: %(rows)s rows: inserted %(inserted)s, updated %(updated)s, unchanged "
+       "%(unchanged)s, quarantined %(quarantined)s; %(detail)s"),
+    N_("sync %(status)s: %(stream)s in %(seconds)s s; %(counts)s"),
     # the Action API's own refusals
     N_("Action name not known: %(name)s"),
     N_("%(name)s changes data: call it with POST"),
@@ -289,6 +299,17 @@ def _translate(message: str, depth: int) -> str:
     if field is not None:
         return f"{field.group(1)}：{_translate(field.group(2), depth + 1)}"
     return message
+
+
+_LOG_LINE = re.compile(r"(\d\d:\d\d:\d\d(?:\.\d+)?(?: (?:INFO|WARNING|ERROR))?) (.*)", re.DOTALL)
+
+
+def translate_log_line(line: str) -> str:
+    """A run's log line (``09:30:01.250 INFO batch 1 committed: …``): the time and level kept, the rest translated."""
+    found = _LOG_LINE.fullmatch(line) if isinstance(line, str) else None
+    if found is None or english():
+        return line
+    return f"{found.group(1)} {translate(found.group(2))}"
 
 
 def translate_errors(errors: dict[str, list[str]]) -> dict[str, list[str]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import Flask, request, session
 from flask_babel import Babel, get_locale
 
-from ..messages import translate
+from ..messages import translate, translate_log_line
 
 #: Locale code -> the language key used by the schemas' x-labels.
 LANGUAGES = {"zh": "中文", "en": "English"}
@@ -55,3 +55,4 @@ def init_app(app: Flask) -> None:
     Babel(app, locale_selector=select_locale)
     app.jinja_env.globals.update(lang=lang, html_lang=html_lang, LANGUAGES=LANGUAGES)
     app.jinja_env.filters["message"] = translate
+    app.jinja_env.filters["log_line"] = translate_log_line

@@ -40,6 +40,19 @@ def run_status_label(status: str) -> str:
             "queued": _("Queued"), "skipped": _("Skipped"), "expired": _("Expired")}.get(status, status)
 
 
+def count_label(count: str) -> str:
+    """A run's count (``read``, ``inserted`` …) named in the page language."""
+    return {"read": _("Rows read"), "inserted": _("Inserted"), "updated": _("Updated"),
+            "unchanged": _("Unchanged"), "quarantined": _("Quarantined"), "skipped": _("Skipped rows"),
+            "superseded": _("Superseded by a later row"), "deleted": _("Deleted")}.get(count, count)
+
+
+def trigger_label(trigger: str | None) -> str:
+    """What started a run, in the page language."""
+    return {"manual": _("Started by hand"), "schedule": _("Schedule"), "api": _("API call"),
+            "cli": _("Command line"), "demo": _("Demo data")}.get(trigger or "", trigger or "—")
+
+
 def _job(name: str):
     session = get_session()
     job = service.get_job(session, name)
@@ -58,7 +71,7 @@ def sync_jobs():
         last = service.list_runs(session, job, limit=1)
         rows.append({"job": job, "last": last[0] if last else None})
     return render_template("sync/jobs.html", rows=rows, duration=duration, status_label=run_status_label,
-                           counts=COUNTS)
+                           counts=COUNTS, count_label=count_label)
 
 
 @bp.route("/sync/job/<name>")
@@ -69,7 +82,7 @@ def sync_job(name: str):
     runs = service.list_runs(get_session(), job, limit=20)
     can_run = rules.can_write_records(get_session(), actor(), job.dataset)
     return render_template("sync/job.html", job=job, runs=runs, duration=duration, status_label=run_status_label,
-                           counts=COUNTS, can_run=can_run)
+                           counts=COUNTS, count_label=count_label, can_run=can_run)
 
 
 @bp.route("/sync/job/<name>/run", methods=["POST"])
@@ -114,7 +127,8 @@ def sync_run(run_id: str):
         raise NotFound(_("Sync run not found"))
     service.can_see_job(session, actor(), run.job)
     return render_template("sync/run.html", run=run, job=run.job, duration=duration,
-                           status_label=run_status_label, counts=COUNTS)
+                           status_label=run_status_label, counts=COUNTS, count_label=count_label,
+                           trigger_label=trigger_label)
 
 
 def _quarantine_page(*, errors=None, failed_id=None, drafts=None, status=200):

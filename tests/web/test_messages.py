@@ -135,3 +135,29 @@ def test_an_api_refusal_reads_in_chinese_when_asked(client, catalog, make):
     assert english.get_json()["error"] == {"__type": "Authorization Error",
                                            "message": "You cannot add resources to dataset huji"}
     assert chinese.get_json()["error"] == {"__type": "Authorization Error", "message": "你不能向数据资源 huji 添加资源"}
+
+
+def test_a_runs_counts_trigger_and_log_read_in_chinese(browser, catalog, make, db_session):
+    from catalog.sync.models import SyncJob, SyncRun
+    from tests.web.test_sharing_sync_health import household_dataset
+
+    dataset, resource = household_dataset(make, db_session, catalog, records=0)
+    job = SyncJob(name="huji-csv", title="户籍CSV同步", package_id=dataset.id, resource_id=resource.id,
+                  source="csv", source_config={"connection": "gaj", "path": "huji.csv"}, mapping={})
+    db_session.add(job)
+    db_session.flush()
+    run = SyncRun(job_id=job.id, trigger="manual", status="succeeded_with_errors",
+                  counts={"read": 3, "inserted": 2, "quarantined": 1},
+                  log=["09:30:00 queued for a worker", "09:30:01 started",
+                       "09:30:01.250 INFO batch 1 committed: 3 rows: inserted 2, updated 0, unchanged 0, quarantined 1",
+                       "09:30:01.300 WARNING something the catalog has no words for"])
+    db_session.add(run)
+    db_session.commit()
+    browser.login(catalog.editor.name)
+    page = browser.text(f"/sync/run/{run.id}")
+    assert "<th scope=\"row\">读取行数</th><td>3</td>" in page and ">read<" not in page
+    assert "手动运行（立即运行）" in page and ">manual<" not in page
+    assert "09:30:00 排队等待执行" in page and "09:30:01 开始运行" in page
+    assert "09:30:01.250 INFO 第 1 批已提交：3 行，新增 2，更新 0，未变 0，隔离 1" in page
+    assert "09:30:01.300 WARNING something the catalog has no words for" in page  # shown as it is
+    assert "<th scope=\"col\">读取行数</th>" in browser.text("/sync/job/huji-csv")

@@ -127,7 +127,7 @@ def test_sync_jobs_runs_and_quarantine(browser, catalog, make, db_session):
     assert "立即运行" in page and f"/sync/run/{run.id}" in page
     assert "csv · gaj-exports" in page  # the connection it reads
     page = browser.text(f"/sync/run/{run.id}")
-    assert "源文件无法读取" in page and "08:00:00 started" in page
+    assert "源文件无法读取" in page and "08:00:00 开始运行" in page
     page = browser.text("/sync/quarantine?job=huji-sync")
     assert "household_number" in page
     entry_id = db_session.scalar(sa.select(QuarantinedRecord.id))
