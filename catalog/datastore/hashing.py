@@ -1,18 +1,42 @@
 """The canonical JSON of a record and its content hash (stored beside it in ``datastore_record``).
 
-Canonical: keys sorted, no spaces, non-ASCII kept, NaN and Infinity refused. Two records with the same
-canonical text are the same record; the hash of that text lets a write skip unchanged records by
-comparing 32 characters instead of documents. ``true`` and ``1`` differ (as JSON values they do).
+Canonical: keys sorted, no spaces, non-ASCII kept, NaN and Infinity refused, a whole number written
+as a float (``2.0``, ``1e+20``) written as the integer (``2``): JSON has one kind of number, and 2 and 2.0
+are the same value. Two records with the same canonical text are the same record; the hash of that text
+lets a write skip unchanged records by comparing 32 characters instead of documents. ``true`` and ``1``
+differ (as JSON values they do).
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 #: one encoder for every record (``json.dumps`` with these options builds a new one per call)
-canonical_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True,
-                                  allow_nan=False).encode
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False).encode
+
+#: how Python writes a whole-number float (2.0, -0.0, 1e+20); also matches such text inside strings,
+#: which only costs the walk below for nothing
+_WHOLE_FLOAT = re.compile(r"\d\.0(?:[,\]}]|$)|\de\+")
+
+
+def _whole_floats_as_ints(value: Any) -> Any:
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else value
+    if isinstance(value, dict):
+        return {key: _whole_floats_as_ints(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_whole_floats_as_ints(item) for item in value]
+    return value
+
+
+def canonical_json(record: Any) -> str:
+    """The canonical JSON text of a record (ValueError for NaN and Infinity, TypeError for non-JSON)."""
+    text = _encode(record)
+    if _WHOLE_FLOAT.search(text):
+        text = _encode(_whole_floats_as_ints(record))
+    return text
 
 _blake2b = hashlib.blake2b
 
