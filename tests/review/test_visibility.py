@@ -63,3 +63,24 @@ def test_a_pending_revision_leaks_nowhere(api, client, people, published):
         assert "秘密改名草稿" not in str(activity.body) + str(org.body), who
     assert "秘密改名草稿" not in _turtle(client, people, "anonymous", f"/dataset/{published['id']}.ttl") \
         .get_data(as_text=True)
+
+
+# Every other read action that lists or shows datasets (CKAN's and ours), called by an outsider.
+READS = [("package_list", {}), ("current_package_list_with_resources", {}), ("package_autocomplete", {"q": "低保"}),
+         ("package_autocomplete", {"q": "秘密"}), ("tag_show", {"id": "民政", "include_datasets": True}),
+         ("tag_list", {}), ("resource_search", {"query": "name:秘密"}),
+         ("organization_show", {"id": "ningshan-mzj", "include_datasets": True}),
+         ("organization_activity_list", {"id": "ningshan-mzj"}), ("catalog_export", {"format": "ttl"}),
+         ("freshness_report", {}), ("package_search", {"q": "秘密改名草稿 OR 低保对象", "include_drafts": True})]
+
+
+@pytest.mark.parametrize("who", OUTSIDERS)
+def test_no_other_read_action_shows_a_draft_under_review_or_a_pending_revision(api, people, submitted, published,
+                                                                                who):
+    assert api.call("package_patch", {"id": published["id"], "title": "秘密改名草稿"},
+                    token=people["mz-editor"].token).status == 200
+    for name, params in READS:
+        reply = api.call(name, params, token=token(people, who), method="GET")
+        assert reply.status == 200, (name, reply.body)
+        text = str(reply.body)
+        assert "秘密改名草稿" not in text and "mz-dibao" not in text and "低保对象名册" not in text, (name, text[:300])
