@@ -30,7 +30,7 @@ FACET_FIELDS = ("organization", "tags", "res_format", "groups", "share_type", "u
                 "category", "license_id")
 SORT_FIELDS = {"score": "score", "metadata_modified": "metadata_modified",
                "metadata_created": "metadata_created", "title_string": "title", "title": "title",
-               "name": "name", "num_resources": "num_resources", "num_tags": "num_tags"}
+               "name": "name", "num_resources": "num_resources", "num_tags": "num_tags", "id": "id"}
 #: The marker of page rows in the combined count, facets and page statement.
 _PAGE = "#page"
 _FACET_TITLES = {"organization": {"zh": "部门", "en": "Organizations"}, "tags": {"zh": "标签", "en": "Tags"},
@@ -207,7 +207,7 @@ def search_datasets(session: Session, actor: User | None, *, q: str = "", fq: li
         page_ids = [value for _n, value in sorted(ranked)]
     else:  # without words the newest (or the asked) order comes straight from the indexes
         keys = {"metadata_modified": Dataset.metadata_modified, "metadata_created": Dataset.metadata_created,
-                "title": Dataset.title, "name": Dataset.name, **counts}
+                "title": Dataset.title, "name": Dataset.name, "id": Dataset.id, **counts}
         sort = [keys[key].desc() if desc else keys[key].asc() for key, desc in order if key in keys]
         page_ids = list(session.scalars(sa.select(Dataset.id).where(*conditions).order_by(
             *sort, Dataset.metadata_modified.desc(), Dataset.id).offset(start).limit(rows)))

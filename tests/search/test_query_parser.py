@@ -317,6 +317,19 @@ def test_words_in_fq_filter_without_ranking(catalog):
     assert result["sort"] == "metadata_modified desc"
 
 
+def test_the_ckan_harvesters_query_pages_changes_by_id(catalog):
+    """ckanext-harvest's CKAN harvester: changes since its last run, sorted by id so paging is stable."""
+    params = {"fq": "metadata_modified:[2025-10-01T00:00:00.000000Z TO *] -organization:ningshan-zrzy",
+              "sort": "id asc", "rows": 2}
+    first, second = found(catalog, {**params, "start": 0}), found(catalog, {**params, "start": 2})
+    ids = [d["id"] for d in first["results"] + second["results"]]
+    assert ids == sorted(ids) and first["count"] == 4
+    assert sorted(d["name"] for d in first["results"] + second["results"]) == [
+        "dibao", "dibao-meizi", "hj-renkou", "jiuzhu"]
+    words = found(catalog, {**params, "q": "低保", "rows": 10})
+    assert [d["id"] for d in words["results"]] == sorted(d["id"] for d in words["results"])
+
+
 def test_sort_on_resource_and_tag_counts(catalog):
     names = [d["name"] for d in found(catalog, {"q": "organization:ningshan-mzj",
                                                 "sort": "num_resources desc, name asc"})["results"]]
