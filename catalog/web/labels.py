@@ -66,6 +66,7 @@ def field_label(schema: dict[str, Any] | None, path: str) -> str:
 
 
 def field_help(schema: dict[str, Any] | None, path: str) -> str:
+    """A record field's help in the page language (x-help), or ''."""
     trail = _node(schema, path)
     return _text(trail[-1].get("x-help"), "") if trail else ""
 
@@ -97,6 +98,7 @@ def columns(schema: dict[str, Any] | None, names: list[str]) -> list[dict[str, A
         elif node.get("type") == "object" and node.get("properties"):
             sub = [{"name": k, "label": _text(v.get("x-labels"), k)} for k, v in node["properties"].items()]
         result.append({"name": name, "label": _text(node.get("x-labels"), name) if trail else name,
+                       "help": _text(node.get("x-help"), "") if trail else "",
                        "sub": sub, "kind": "array" if items is not None else node.get("type")})
     return result
 
