@@ -218,11 +218,13 @@ def update_dataset(session: Session, actor: User | None, dataset: Dataset, *,
     _validate(session, values, tags, dataset.id)
     before = metadata_of(dataset)
     full = {field: values.get(field) for field in METADATA_FIELDS}
-    check_narrowing(session, actor, dataset, full, reason=reason)  # as asked, before any review holds it
     held = _held_for_review(session, actor, dataset, before, {**full, "owner_org": department.id})
     if held:  # the published core metadata stay until the data authority approves the revision
         full.update({change["field"]: change["old"] for change in held if change["field"] != "owner_org"})
         department = dataset.organization
+    # what takes effect now; a revision's narrowing (share_type none) when it is approved (apply_reviewed),
+    # so that grantees are not told, nor the activity shows, a value that may be returned
+    check_narrowing(session, actor, dataset, full, reason=reason)
     _apply(dataset, full)
     dataset.organization = department  # not owner_org: the loaded relationship must follow the move
     dataset.tags = _tag_objects(session, tags)
@@ -266,10 +268,13 @@ def _checked(session: Session, dataset: Dataset, new_values: dict[str, Any]) -> 
     return values, owner, tags
 
 
-def apply_reviewed(session: Session, actor: User | None, dataset: Dataset, new_values: dict[str, Any]) -> None:
+def apply_reviewed(session: Session, actor: User | None, dataset: Dataset, new_values: dict[str, Any], *,
+                   reason: str | None = None) -> None:
     """Apply what the data authority approved (a revision's core values, or ``state: active``); the caller,
-    :mod:`catalog.review.service`, has checked who may and that the dataset is locked and current."""
+    :mod:`catalog.review.service`, has checked who may and that the dataset is locked and current.
+    ``reason``: the approval's, required when the revision stops sharing a dataset others hold grants on."""
     values, owner, tags = _checked(session, dataset, new_values)
+    check_narrowing(session, actor, dataset, values, reason=reason)
     before = metadata_of(dataset)
     _apply(dataset, values)
     if owner != dataset.owner_org:

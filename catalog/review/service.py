@@ -109,7 +109,7 @@ def review_dataset(session: Session, actor: User | None, dataset: Dataset, *, de
         raise Conflict.single("state", "The dataset is not waiting for a review (decided already, or never "
                                        "submitted)")
     if decision == "approve":
-        _approve(session, actor, dataset, review)
+        _approve(session, actor, dataset, review, reason=reason)
     review.status = "approved" if decision == "approve" else "returned"
     review.reviewer_id = actor.id if actor else None
     review.decided_at = utcnow()
@@ -122,7 +122,8 @@ def review_dataset(session: Session, actor: User | None, dataset: Dataset, *, de
     return review
 
 
-def _approve(session: Session, actor: User | None, dataset: Dataset, review: DatasetReview) -> None:
+def _approve(session: Session, actor: User | None, dataset: Dataset, review: DatasetReview, *,
+             reason: str | None) -> None:
     if review.kind == "publication":
         if dataset.state != "draft":
             raise Conflict.single("state", f"The dataset is {dataset.state}; only a draft is published")
@@ -135,7 +136,7 @@ def _approve(session: Session, actor: User | None, dataset: Dataset, review: Dat
     if moved:  # someone changed the published values since the revision was proposed
         raise Conflict.single(moved[0], "The published value changed since this revision was proposed; "
                                         "return it so the department proposes it again")
-    datasets.apply_reviewed(session, actor, dataset, {c["field"]: c["new"] for c in review.changes})
+    datasets.apply_reviewed(session, actor, dataset, {c["field"]: c["new"] for c in review.changes}, reason=reason)
 
 
 def list_reviews(session: Session, actor: User | None, *, config: Mapping[str, Any], status: str | None = None,

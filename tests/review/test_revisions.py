@@ -100,3 +100,27 @@ def test_a_withdrawn_dataset_is_submitted_whole_and_its_waiting_revision_lapses(
     assert submitted.status == 200 and submitted.result["kind"] == "publication"
     listed = api.call("package_review_list", {"package_id": published["id"]}, token=people["mz-admin"].token).result
     assert sorted((r["kind"], r["status"]) for r in listed) == [("publication", "submitted"), ("revision", "superseded")]
+
+
+def test_a_revision_that_stops_sharing_tells_the_grantees_only_when_approved(api, db, people, published):
+    asked = api.call("share_request_create", {"package_id": published["id"], "organization_id": "ningshan-wjj",
+                                              "purpose": "核实特困人员就医减免", "basis": "《社会救助暂行办法》",
+                                              "scenario": "医院结算时核验"}, token=people["wj-editor"].token)
+    assert asked.status == 200, asked.body
+    assert api.call("share_request_approve", {"id": asked.result["id"]}, token=people["mz-admin"].token).status == 200
+    proposed = _patch(api, people, "mz-editor", published["id"], share_type="none",
+                      share_condition="依据《个人信息保护法》第十三条不予共享")
+    assert proposed.status == 200, proposed.body
+    # nothing is announced while the authority has not decided: the grant stands, no notice, no activity value
+    for who in (None, people["wj-editor"].token):
+        activity = api.call("package_activity_list", {"id": published["id"]}, token=who, method="GET")
+        assert "narrowed sharing" not in str(activity.body) and "依据《个人信息保护法》" not in str(activity.body)
+    bare = api.call("package_review", {"id": published["id"], "decision": "approve"}, token=people["sj-admin"].token)
+    assert bare.status == 409 and "reason" in bare.error
+    approved = api.call("package_review", {"id": published["id"], "decision": "approve",
+                                           "reason": "涉及个人敏感信息，同意停止共享"}, token=people["sj-admin"].token)
+    assert approved.status == 200, approved.body
+    activity = api.call("package_activity_list", {"id": published["id"]}, token=people["mz-member"].token,
+                        method="GET").result
+    assert "narrowed sharing" in [a["activity_type"] for a in activity]
+    assert api.call("package_show", {"id": published["id"]}).result["share_type"] == "none"

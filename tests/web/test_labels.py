@@ -28,3 +28,13 @@ def test_the_schema_table_labels_every_field_with_its_help_codes_and_mask(browse
     english = browser.text("/dataset/huji").split('id="schema-h"')[1].split("</table>")[0]
     assert "Members › Mobile phone" in english
     assert "masked to the first 3 and last 4 digits" in english
+
+
+def test_the_explorer_explains_its_filters_with_the_fields_help(browser, catalog, make, db_session):
+    from tests.web.test_sharing_sync_health import household_dataset
+
+    _dataset, resource = household_dataset(make, db_session, catalog, records=2)
+    browser.login(catalog.editor.name)
+    page = browser.text(f"/dataset/huji/resource/{resource.id}")
+    assert '<label title="户口簿上的户主姓名">户主姓名' in page  # x-help of head_name
+    assert 'placeholder="户口簿上的户主姓名"' in page
