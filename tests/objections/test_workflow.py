@@ -171,6 +171,9 @@ def test_an_unsettled_objection_past_its_deadline_is_listed_overdue_and_settled_
 
 
 def test_listing_needs_an_account(api, county):
+    objection = _id(file(api, county, keys=["s1"]))
+    assert api.call("objection_show", {"id": objection}).status == 404
+    assert api.call("objection_show", {"id": objection}, token=county.nobody.token).status == 404
     assert api.call("objection_list", {}).status == 403
     assert api.call("objection_list", {}, token=county.nobody.token).result == []
 
@@ -182,16 +185,19 @@ def test_objection_events_reach_only_the_two_departments(api, db, county):
     subscriptions = {}
     for who in ("mzj_member", "town_editor", "gaj_member"):
         reply = api.call("webhook_create", {"package_id": "shops", "url": f"http://127.0.0.1:9/{who}",
-                                            "events": ["objection.created", "objection.resolved"]},
+                                            "events": ["objection.created", "objection.accepted",
+                                                       "objection.resolved"]},
                          token=getattr(county, who).token)
         assert reply.status == 200, reply.body
         subscriptions[reply.result["id"]] = who
     objection = _id(file(api, county, keys=["s1"]))
+    api.call("objection_accept", {"id": objection}, token=county.gaj_editor.token)
     api.call("objection_resolve", {"id": objection, "outcome": "rejected", "note": "依据不足"},
              token=county.gaj_editor.token)
     db.expire_all()
     sent = sorted((subscriptions[d.subscription_id], d.event) for d in db.scalars(sa.select(WebhookDelivery)))
-    assert sent == [("gaj_member", "objection.created"), ("gaj_member", "objection.resolved"),
+    assert sent == [("gaj_member", "objection.accepted"), ("gaj_member", "objection.created"),
+                    ("gaj_member", "objection.resolved"), ("mzj_member", "objection.accepted"),
                     ("mzj_member", "objection.created"), ("mzj_member", "objection.resolved")]
     payload = db.scalars(sa.select(WebhookDelivery.payload)).first()
     assert payload["id"] == objection and "reason" not in payload and "note" not in payload
