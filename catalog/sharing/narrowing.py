@@ -5,7 +5,8 @@ deleted, or its record schema replaced by one that marks more fields sensitive. 
 (neither revoked nor expired; suspended ones count) the change needs a reason (409 naming ``reason``);
 each grantee department gets a notice and a ``sharing.narrowed`` event, and the dataset's activity records
 the change and its reason. Called by :mod:`catalog.datasets.service` before it applies the change, so
-that the grantees' webhook subscriptions still see the dataset.
+that the grantees' webhook subscriptions still see the dataset; with catalog review on, a revision that
+narrows is checked when the data authority approves it (``apply_reviewed``), with the approval's reason.
 """
 from __future__ import annotations
 
