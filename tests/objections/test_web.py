@@ -78,6 +78,7 @@ def test_the_demand_list_from_registration_to_fulfilment(client, db, county):
     assert mzj.post(f"/demands/{demand.id}/assign", {"organization_id": county.gaj["id"]}).status_code == 403
     client.get("/user/logout")
     authority = _login(client, county.sjj_editor)
+    assert "待分派的需求" in authority.text("/dashboard")
     assert "分派给数源部门" in authority.text(f"/demands/{demand.id}")
     assert authority.post(f"/demands/{demand.id}/assign", {"organization_id": county.gaj["id"]}).status_code == 302
     client.get("/user/logout")
