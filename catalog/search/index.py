@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
 from sqlalchemy.orm import Session, selectinload
 
 from ..datasets.models import Dataset
-from . import text
+from . import cache, text
 
 _SAFE_TERM = re.compile(r"^\w+$")
 
@@ -47,6 +47,7 @@ def write_entries(session: Session, entries: list[tuple[str, dict[str, str]]]) -
     """Write many index entries at once (used by the rebuild and by single updates)."""
     if not entries:
         return
+    cache.advance(session)  # the index is what word searches read (FTS5 takes no triggers)
     rows = [{"id": i, "title": d["title"], "body": d["body"]} for i, d in entries]
     if _dialect(session) == "postgresql":
         for row in rows:
@@ -86,6 +87,7 @@ def _tsvector_literal(title: str, body: str) -> str:
 
 def remove_dataset(session: Session, dataset_id: str) -> None:
     """Drop a dataset from the index."""
+    cache.advance(session)
     session.execute(sa.text("DELETE FROM dataset_search WHERE dataset_id = :id"), {"id": dataset_id})
 
 
@@ -164,6 +166,7 @@ def rebuild(session: Session, *, batch_size: int = 500,
             progress: Callable[[int], None] | None = None) -> int:
     """Re-index every dataset that is not deleted; returns how many were indexed."""
     session.execute(sa.text("DELETE FROM dataset_search"))
+    cache.advance(session)
     ids: Iterable[str] = session.scalars(
         sa.select(Dataset.id).where(Dataset.state != "deleted").order_by(Dataset.id)).all()
     ids = list(ids)

@@ -17,7 +17,8 @@ from ..departments.models import Department
 from ..groups.models import DatasetGroup
 from ..groups.themes import theme_title, themes
 from ..errors import ValidationError
-from . import index, text
+from . import cache, index, text
+from .models import CatalogVersion
 from .conditions import NUM_RESOURCES, NUM_TAGS, QUERY_FIELDS, ConditionBuilder, only_words, required_terms
 from .query import QuerySyntaxError, parse_query, parse_sort
 
@@ -33,6 +34,8 @@ SORT_FIELDS = {"score": "score", "metadata_modified": "metadata_modified",
                "name": "name", "num_resources": "num_resources", "num_tags": "num_tags", "id": "id"}
 #: The marker of page rows in the combined count, facets and page statement.
 _PAGE = "#page"
+#: The marker of the catalog version's row in the same statement.
+_TOKEN = "#version"
 _FACET_TITLES = {"organization": {"zh": "部门", "en": "Organizations"}, "tags": {"zh": "标签", "en": "Tags"},
                  "res_format": {"zh": "格式", "en": "Formats"}, "groups": {"zh": "主题", "en": "Groups"}}
 
@@ -195,17 +198,22 @@ def search_datasets(session: Session, actor: User | None, *, q: str = "", fq: li
                           sa.func.row_number().over(order_by=sort).label("n"))
                 .order_by(*sort).offset(start).limit(rows).subquery("page"))
         parts.append(sa.select(page))
-    count, counted, ranked = 0, {name: [] for name in facet_fields}, []
-    for facet, value, n in session.execute(sa.union_all(*parts)):
-        if facet == "":
-            count = n
-        elif facet == _PAGE:
-            ranked.append((n, value))
-        else:
-            counted[facet].append((value, n))
-    if terms:
-        page_ids = [value for _n, value in sorted(ranked)]
-    else:  # without words the newest (or the asked) order comes straight from the indexes
+    # The answer (count, facets, and with words the page) is cached under the catalog version
+    # read by the same statement, and found again by the statement's SQL and parameters (which
+    # carry the reader's visibility: their id, departments' subquery, include_private/drafts).
+    union = sa.union_all(*parts)
+    compiled = union.compile(dialect=session.get_bind().dialect)
+    key = (str(session.get_bind().engine.url), compiled.string, repr(sorted(compiled.params.items())),
+           facet_limit, facet_mincount, lang)
+    token = cache.current_token(session)
+    answer = cache.get((token, key)) if token is not None else None
+    if answer is None:
+        answer, token = _compute(session, parts, facet_fields, terms=bool(terms), limit=facet_limit,
+                                 mincount=facet_mincount, lang=lang)
+        if token is not None and sum(len(items) for items in answer[1].values()) <= cache.MAX_ITEMS:
+            cache.put((token, key), answer)
+    count, facets, page_ids = answer
+    if not terms:  # without words the newest (or the asked) order comes straight from the indexes
         keys = {"metadata_modified": Dataset.metadata_modified, "metadata_created": Dataset.metadata_created,
                 "title": Dataset.title, "name": Dataset.name, "id": Dataset.id, **counts}
         sort = [keys[key].desc() if desc else keys[key].asc() for key, desc in order if key in keys]
@@ -213,8 +221,32 @@ def search_datasets(session: Session, actor: User | None, *, q: str = "", fq: li
             *sort, Dataset.metadata_modified.desc(), Dataset.id).offset(start).limit(rows)))
     found = {d.id: d for d in session.scalars(sa.select(Dataset).where(Dataset.id.in_(page_ids)).options(
         selectinload(Dataset.tags), selectinload(Dataset.resources), selectinload(Dataset.organization)))}
-    facets = _facets(session, counted, limit=facet_limit, mincount=facet_mincount, lang=lang)
-    return SearchResult(count=count or 0, datasets=[found[i] for i in page_ids], facets=facets, terms=terms)
+    # a dataset deleted since the page was cut is left out (its deletion gave a new version)
+    return SearchResult(count=count or 0, datasets=[found[i] for i in page_ids if i in found], facets=facets,
+                        terms=terms)
+
+
+def _compute(session: Session, parts: list, facet_fields: list[str], *, terms: bool, limit: int,
+             mincount: int, lang: str) -> tuple[tuple, str | None]:
+    """Run the count, facets and page statement with the version token in the same snapshot.
+
+    Returns ``(count, facets, page ids or None)`` and the token the statement saw.
+    """
+    version = sa.select(sa.literal(_TOKEN).label("facet"), CatalogVersion.token.label("value"),
+                        sa.literal(0).label("n")).where(CatalogVersion.id == 1)
+    count, token, counted, ranked = 0, None, {name: [] for name in facet_fields}, []
+    for facet, value, n in session.execute(sa.union_all(*parts, version)):
+        if facet == "":
+            count = n
+        elif facet == _PAGE:
+            ranked.append((n, value))
+        elif facet == _TOKEN:
+            token = value
+        else:
+            counted[facet].append((value, n))
+    page_ids = [value for _n, value in sorted(ranked)] if terms else None
+    facets = _facets(session, counted, limit=limit, mincount=mincount, lang=lang)
+    return (count or 0, facets, page_ids), token
 
 
 def facet_title(name: str, lang: str = "zh") -> str:
