@@ -34,7 +34,7 @@ def _whole_floats_as_ints(value: Any) -> Any:
 def canonical_json(record: Any) -> str:
     """The canonical JSON text of a record (ValueError for NaN and Infinity, TypeError for non-JSON)."""
     text = _encode(record)
-    if _WHOLE_FLOAT.search(text):
+    if (".0" in text or "e+" in text) and _WHOLE_FLOAT.search(text):  # substring tests first: cheaper
         text = _encode(_whole_floats_as_ints(record))
     return text
 

@@ -436,15 +436,20 @@ def _distinct_keys(keyed: list[tuple[int, str | None, dict, str, str]]) -> bool:
 #: the staging table of a merge: per connection, emptied at commit (and gone with the connection)
 STAGE = "datastore_stage"
 
-#: new keys, tombstones and records whose hash differs, numbered in the batch's order after the
+#: (The stored row is looked up per staged key, by the primary key's index: a LIMITed lateral subquery
+#: is never turned into a join, which the planner, with statistics claiming a freshly loaded table is
+#: nearly empty, made a hash join over every record of the resource: each batch read the whole table.)
+#: New keys, tombstones and records whose hash differs, numbered in the batch's order after the
 #: table's last change (the table's lock, taken before, makes that number the committed last one and
 #: keeps every other writer out until commit, so changes are numbered in commit order), then written
 #: by one INSERT … ON CONFLICT; the counts of what was staged, written and overwritten live.
 _MERGE = f"""
 WITH changed AS MATERIALIZED (
-    SELECT s.ord, s.key, s.data, s.content_hash, (r.key IS NOT NULL AND NOT r.deleted) AS live
-    FROM {STAGE} AS s LEFT JOIN datastore_record AS r ON r.resource_id = %(resource)s AND r.key = s.key
-    WHERE r.key IS NULL OR r.deleted OR r.content_hash IS DISTINCT FROM s.content_hash
+    SELECT s.ord, s.key, s.data, s.content_hash, (r.found IS NOT NULL AND NOT r.deleted) AS live
+    FROM {STAGE} AS s LEFT JOIN LATERAL (
+        SELECT true AS found, deleted, content_hash FROM datastore_record
+        WHERE resource_id = %(resource)s AND key = s.key LIMIT 1) AS r ON true
+    WHERE r.found IS NULL OR r.deleted OR r.content_hash IS DISTINCT FROM s.content_hash
 ), numbered AS MATERIALIZED (
     SELECT key, data, content_hash, live, %(last)s::bigint + row_number() OVER (ORDER BY ord) AS seq
     FROM changed
