@@ -5,8 +5,13 @@ cover that function (mutmut records which tests reach which function in one inst
 and prints ``killed K of N mutants (P %)`` with the survivors and their diffs. The survivors that are
 left on purpose are listed, with the reason, in docs/TESTING.md.
 
-Usage: ``python tools/mutate.py [--jobs N] [--survivors | --report-only]`` (``make mutate``).
+Usage: ``python tools/mutate.py [--jobs N] [--only MODULES] [--survivors | --report-only]`` (``make mutate``).
 ``--survivors`` reuses ``mutants/`` and tests again only what the last run did not kill (after adding tests).
+``--only catalog.sharing.workflow,catalog.sharing.grants`` restricts the run to those modules of
+:data:`SCOPE` (``module:glob|glob`` restricts it further to some functions, e.g.
+``catalog.auth.rules:is_authority|can_see_grant``): only their files are mutated, and the figures count
+only their mutants; the tests are still all of setup.cfg's selection that reach them. A fresh ``--only``
+run replaces ``mutants/`` like a full one; a module outside :data:`SCOPE` is refused by name.
 Settings shared with mutmut (files, tests) are in setup.cfg's ``[mutmut]`` section.
 """
 from __future__ import annotations
@@ -52,6 +57,8 @@ SCOPE: list[tuple[str, str, str | None]] = [
     ("catalog.sharing.narrowing", "*", None),
     ("catalog.sharing.notices", "departments_audience", None),
     ("catalog.sharing.grant_actions", "*", None),
+    # the catalog review (who may review, when it is due, what a revision changes, who may read under review)
+    ("catalog.review.policy", "*", None),
     # the access log's verification: the walk over the chain, the MACs and the signed checkpoint
     ("catalog.sharing.access_log", "verify_chain|_verify|_walk|entry_mac|legacy_hash|read_checkpoint|"
                                    "_checkpoint_signature", None),
@@ -148,9 +155,35 @@ def _changed_lines(diff: str) -> list[str]:
     return [line[1:] for line in diff.splitlines() if line.startswith("-") and not line.startswith("---")]
 
 
+#: ``--only``: module -> function globs (``"*"`` for the whole module's scope); ``None`` for the whole SCOPE.
+ONLY: dict[str, str] | None = None
+
+
+def restrict(only: str) -> None:
+    """``--only``: keep the run to these modules of :data:`SCOPE` and mutate only their files.
+
+    ``only`` is ``module[:glob|glob],module…``; an unknown module is an error that names it."""
+    global ONLY
+    known = {module for module, _functions, _must in SCOPE}
+    wanted: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in only.split(","))):
+        module, _, functions = item.partition(":")
+        if module not in known:
+            raise SystemExit(f"--only: {module} is not in tools/mutate.py's SCOPE "
+                             f"(one of: {', '.join(sorted(known))})")
+        wanted[module] = functions or "*"
+    if not wanted:
+        raise SystemExit("--only: name at least one module, e.g. --only catalog.sharing.workflow")
+    ONLY = wanted
+    mutmut_config().only_mutate = [module.replace(".", "/") + ".py" for module in wanted]
+
+
 def in_scope(mutant_name: str) -> bool:
-    """Whether a mutant is one of the rule mutants of :data:`SCOPE`."""
+    """Whether a mutant is one of the rule mutants of :data:`SCOPE` (and of ``--only``, when given)."""
     module, function = _function_of(mutant_name)
+    if ONLY is not None and (module not in ONLY
+                             or not any(fnmatch.fnmatch(function, g) for g in ONLY[module].split("|"))):
+        return False
     for scope_module, functions, must_contain in SCOPE:
         if module != scope_module or not any(fnmatch.fnmatch(function, g) for g in functions.split("|")):
             continue
@@ -236,7 +269,12 @@ def main() -> int:
     parser.add_argument("--report-only", action="store_true", help="print the summary of the last run")
     parser.add_argument("--survivors", action="store_true",
                         help="reuse mutants/ and test again only the mutants the last run did not kill")
+    parser.add_argument("--only", metavar="MODULES",
+                        help="restrict the run to these modules of SCOPE, comma-separated "
+                             "(module:glob|glob for some functions), e.g. catalog.sharing.workflow,catalog.sharing.grants")
     args = parser.parse_args()
+    if args.only is not None:
+        restrict(args.only)
     # the mutation run uses SQLite only: the PostgreSQL half tests the same rules through the same code
     os.environ.pop("CATALOG_TEST_POSTGRES_URL", None)
     started = time.time()
