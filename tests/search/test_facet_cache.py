@@ -100,6 +100,16 @@ def test_each_reader_counts_what_they_may_see(api, catalog, make):
     assert facets(api, **everything)[1]["organization"]["ningshan-mzj"] == 1
 
 
+def test_joining_a_department_counts_its_private_datasets_at_once(api, catalog, sysadmin):
+    outsider = catalog["outsider"]
+    everything = {"include_private": True, "include_drafts": True}
+    assert facets(api, token=outsider.token, **everything)[1]["organization"]["ningshan-mzj"] == 1
+    reply = api.call("organization_member_create", {"id": "ningshan-mzj", "username": "outsider", "role": "member"},
+                     token=sysadmin.token)
+    assert reply.status == 200, reply.body
+    assert facets(api, token=outsider.token, **everything)[1]["organization"]["ningshan-mzj"] == 3
+
+
 def test_a_rolled_back_write_is_not_counted_and_a_later_one_is(db, catalog):
     def share_types():
         return dict((value, n) for value, _d, n in
