@@ -455,7 +455,7 @@ WITH changed AS MATERIALIZED (
     FROM changed
 ), written AS (
     INSERT INTO datastore_record AS r (resource_id, key, seq, deleted, data, content_hash, updated_at)
-    SELECT %(resource)s, key, seq, false, data::jsonb, content_hash, %(now)s FROM numbered ORDER BY seq
+    SELECT %(resource)s, key, seq, false, data::jsonb, content_hash, %(now)s FROM numbered
     ON CONFLICT (resource_id, key) DO UPDATE SET seq = EXCLUDED.seq, deleted = false, data = EXCLUDED.data,
         content_hash = EXCLUDED.content_hash, updated_at = EXCLUDED.updated_at
     WHERE r.deleted OR r.content_hash IS DISTINCT FROM EXCLUDED.content_hash
