@@ -22,8 +22,16 @@ What it does, at N rows and (unless ``--no-small``) first at N/10, each time in 
    (FORMAT csv, HEADER, ENCODING 'GB18030')`` fed the file's bytes by psycopg 3 ``cursor.copy`` — the
    limit of getting these rows into PostgreSQL at all — and, for reference, the same COPY fed rows
    parsed in Python (``csv.reader`` + ``copy.write_row``). Prints rows/s and the sync/COPY ratio;
-4. runs the job a second time over the unchanged file (a child process again): inserted = updated = 0;
-5. checks the table holds N distinct keys and the quarantine is empty.
+4. runs the job a second time over the unchanged file (a child process again): inserted = updated = 0,
+   no change-feed entry (the table's last change number stays); prints its time as a share of the first;
+5. checks the table holds N distinct keys and the quarantine is empty;
+6. (unless ``--no-dlt``) times dlt's ``merge`` of the same file on the household number into the same
+   PostgreSQL (``dlt[postgres]`` installed by pip into its own virtualenv, ``--dlt-venv``, reused when
+   there; skipped with a message when it cannot be installed): the CSV read by ``csv.DictReader``, columns
+   renamed as the job's mapping renames them, no validation. Prints our rows/s ÷ dlt's.
+
+The machine the figures come from may be shared: compare the ratios printed by one run, not absolute times
+between runs.
 
 ``--profile`` runs the first sync under cProfile instead and prints where the time goes.
 """
@@ -49,6 +57,7 @@ import sqlalchemy as sa  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+DEFAULT_DLT_VENV = Path(tempfile.gettempdir()) / "catalog-bench-dlt-venv"
 BENCH_DATABASE = "catalog_bench_sync"
 JOB = "household-export"
 RESULT_MARK = "BENCH-RESULT "
@@ -270,7 +279,71 @@ def split(figures: dict) -> str:
     return ", ".join(parts + [f"other {other:.1f} s ({other / total:.0%})"])
 
 
-def bench(rows: int, server: str, batch: int, keep: bool, profile: bool) -> dict:
+def last_seq(engine, resource_id: str) -> int:
+    with engine.connect() as conn:
+        return conn.execute(sa.text("SELECT last_seq FROM datastore_table WHERE resource_id = :r"),
+                            {"r": resource_id}).scalar_one()
+
+
+# -- dlt, what a user might pick instead -----------------------------------------------------------
+
+DLT_SCRIPT = """
+import csv, json, sys, time
+import dlt
+url, path, rename, key, work = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4], sys.argv[5]
+
+@dlt.resource(name="households", primary_key=key, write_disposition="merge")
+def households():
+    with open(path, encoding="gb18030", newline="") as text:
+        for row in csv.DictReader(text):
+            yield {rename[name]: value for name, value in row.items()}
+
+pipeline = dlt.pipeline(pipeline_name="bench_sync", destination=dlt.destinations.postgres(credentials=url),
+                        dataset_name="dlt_bench", pipelines_dir=work)
+started = time.perf_counter()
+pipeline.run(households())
+print("DLT-SECONDS", time.perf_counter() - started)
+"""
+
+
+def dlt_python(venv: Path) -> Path | None:
+    """The python of a virtualenv holding dlt[postgres], made with pip when missing; None (and a message)
+    when it cannot be made (no network, no wheel for this Python) within a few minutes."""
+    python = venv / "bin" / "python"
+    if python.exists() and subprocess.run([str(python), "-c", "import dlt"], capture_output=True).returncode == 0:
+        return python
+    try:
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True, timeout=120)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "dlt[postgres]"], check=True,
+                       capture_output=True, timeout=600)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as error:
+        detail = getattr(error, "stderr", b"") or b""
+        print(f"(5) dlt skipped: it could not be installed into {venv} ({type(error).__name__}: "
+              f"{detail.decode(errors='replace').strip()[-300:] or error})")
+        return None
+    return python
+
+
+def dlt_merge(venv: Path, url: str, export: Path, rows: int) -> float | None:
+    """Seconds of dlt's merge of the export into the benchmark database, or None (with a message)."""
+    from tests.connectors.exports import HOUSEHOLD_MAPPING
+
+    python = dlt_python(venv)
+    if python is None:
+        return None
+    plain = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with tempfile.TemporaryDirectory(prefix="catalog-bench-dlt-") as work:
+        result = subprocess.run([str(python), "-c", DLT_SCRIPT, plain, str(export),
+                                 json.dumps(HOUSEHOLD_MAPPING["rename"], ensure_ascii=False), "household_number",
+                                 work], capture_output=True, text=True, timeout=3600)
+    marks = [line for line in result.stdout.splitlines() if line.startswith("DLT-SECONDS ")]
+    if result.returncode != 0 or not marks:
+        print(f"(5) dlt skipped: its run failed ({result.returncode}): {result.stderr.strip()[-500:]}")
+        return None
+    return float(marks[-1].split()[1])
+
+
+def bench(rows: int, server: str, batch: int, keep: bool, profile: bool, dlt_venv: Path | None) -> dict:
     folder = Path(tempfile.mkdtemp(prefix="catalog-bench-sync-"))
     try:
         (folder / "exports").mkdir()  # beside the instance folder, never holding it (a connection may not)
@@ -305,11 +378,17 @@ def bench(rows: int, server: str, batch: int, keep: bool, profile: bool) -> dict
         ratio = (rows / first["seconds"]) / (rows / copy_seconds)
         print(f"    sync / raw COPY: {ratio:.3f} (1/{1 / ratio:,.0f}); aim: at least 0.25")
 
+        seq_before = last_seq(engine, resource_id)
         second = sync_in_child(url, folder)
         counts = second["counts"]
+        feed_entries = last_seq(engine, resource_id) - seq_before
         assert counts["inserted"] == counts["updated"] == 0 and counts["unchanged"] == rows, counts
-        print(f"(3) second run over the unchanged file: {second['seconds']:.1f} s = {rate(rows, second['seconds'])}; "
-              f"inserted 0, updated 0, unchanged {counts['unchanged']:,}; peak memory {second['peak_mb']:,.0f} MB")
+        assert feed_entries == 0, feed_entries
+        rerun_ratio = second["seconds"] / first["seconds"]
+        print(f"(3) second run over the unchanged file: {second['seconds']:.1f} s = {rerun_ratio:.2f} of the first "
+              f"run's time (aim: at most 0.3); inserted {counts['inserted']}, updated {counts['updated']}, "
+              f"unchanged {counts['unchanged']:,}, change-feed entries {feed_entries}; "
+              f"peak memory {second['peak_mb']:,.0f} MB")
         print(f"    time split by the engine: {split(second)}")
 
         with engine.connect() as conn:
@@ -319,9 +398,17 @@ def bench(rows: int, server: str, batch: int, keep: bool, profile: bool) -> dict
         assert keys == rows and quarantined == 0, (keys, quarantined)
         print(f"(4) stored: {keys:,} distinct keys, {quarantined} quarantined")
         engine.dispose()
+        dlt_rate = None
+        if dlt_venv is not None:
+            dlt_seconds = dlt_merge(dlt_venv, url, export, rows)
+            if dlt_seconds is not None:
+                dlt_rate = rows / dlt_seconds
+                print(f"(5) dlt merge of the same file on the household number: {rate(rows, dlt_seconds)}; "
+                      f"sync / dlt: {(rows / first['seconds']) / dlt_rate:.2f}")
         return {"rows": rows, "sync": rows / first["seconds"], "copy": rows / copy_seconds,
                 "copy_python": rows / parsed_seconds, "ratio": ratio, "second_seconds": second["seconds"],
-                "peak_mb": first["peak_mb"], "second_peak_mb": second["peak_mb"]}
+                "rerun_ratio": rerun_ratio, "peak_mb": first["peak_mb"], "second_peak_mb": second["peak_mb"],
+                "dlt": dlt_rate}
     finally:
         shutil.rmtree(folder, ignore_errors=True)
         if not keep:
@@ -337,6 +424,9 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     parser.add_argument("--no-small", action="store_true", help="skip the N/10 run")
     parser.add_argument("--profile", action="store_true", help="profile the first sync run (cProfile)")
+    parser.add_argument("--no-dlt", action="store_true", help="do not time dlt's merge")
+    parser.add_argument("--dlt-venv", type=Path, default=DEFAULT_DLT_VENV,
+                        help="the virtualenv dlt is installed into (made when missing)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--database-url", help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
@@ -346,13 +436,16 @@ def main() -> None:
         return
     started = time.perf_counter()
     sizes = [args.rows] if args.no_small or args.rows < 10 else [args.rows // 10, args.rows]
-    results = [bench(rows, args.server, args.batch, args.keep, args.profile) for rows in sizes]
-    print("== summary")
-    print(f"{'rows':>10} {'sync rows/s':>12} {'COPY rows/s':>12} {'ratio':>7} {'2nd run s':>10} "
-          f"{'peak MB':>8} {'2nd peak MB':>12}")
+    dlt_venv = None if args.no_dlt else args.dlt_venv
+    results = [bench(rows, args.server, args.batch, args.keep, args.profile, dlt_venv) for rows in sizes]
+    print("== summary (ratios within one run; the machine may be shared, absolute times vary between runs)")
+    print(f"{'rows':>10} {'sync rows/s':>12} {'COPY rows/s':>12} {'/COPY':>7} {'2nd run s':>10} {'2nd/1st':>8} "
+          f"{'peak MB':>8} {'2nd peak MB':>12} {'/dlt':>6}")
     for r in results:
+        versus_dlt = f"{r['sync'] / r['dlt']:>6.2f}" if r["dlt"] else f"{'-':>6}"
         print(f"{r['rows']:>10,} {r['sync']:>12,.0f} {r['copy']:>12,.0f} {r['ratio']:>7.3f} "
-              f"{r['second_seconds']:>10.1f} {r['peak_mb']:>8,.0f} {r['second_peak_mb']:>12,.0f}")
+              f"{r['second_seconds']:>10.1f} {r['rerun_ratio']:>8.2f} {r['peak_mb']:>8,.0f} "
+              f"{r['second_peak_mb']:>12,.0f} {versus_dlt}")
     print(f"(benchmark wall time {time.perf_counter() - started:,.0f} s)")
 
 
