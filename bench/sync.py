@@ -290,7 +290,8 @@ def last_seq(engine, resource_id: str) -> int:
 DLT_SCRIPT = """
 import csv, json, sys, time
 import dlt
-url, path, rename, key, work = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4], sys.argv[5]
+credentials, path, rename, key, work = (json.loads(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3]), sys.argv[4],
+                                       sys.argv[5])
 
 @dlt.resource(name="households", primary_key=key, write_disposition="merge")
 def households():
@@ -298,7 +299,7 @@ def households():
         for row in csv.DictReader(text):
             yield {rename[name]: value for name, value in row.items()}
 
-pipeline = dlt.pipeline(pipeline_name="bench_sync", destination=dlt.destinations.postgres(credentials=url),
+pipeline = dlt.pipeline(pipeline_name="bench_sync", destination=dlt.destinations.postgres(credentials=credentials),
                         dataset_name="dlt_bench", pipelines_dir=work)
 started = time.perf_counter()
 pipeline.run(households())
@@ -331,9 +332,13 @@ def dlt_merge(venv: Path, url: str, export: Path, rows: int) -> float | None:
     python = dlt_python(venv)
     if python is None:
         return None
-    plain = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    parsed = make_url(url)
+    # dlt requires a password even where the server does not ask for one (trust authentication)
+    credentials = {"database": parsed.database, "username": parsed.username or "postgres",
+                   "password": parsed.password or "unused", "host": parsed.host or "127.0.0.1",
+                   "port": parsed.port or 5432}
     with tempfile.TemporaryDirectory(prefix="catalog-bench-dlt-") as work:
-        result = subprocess.run([str(python), "-c", DLT_SCRIPT, plain, str(export),
+        result = subprocess.run([str(python), "-c", DLT_SCRIPT, json.dumps(credentials), str(export),
                                  json.dumps(HOUSEHOLD_MAPPING["rename"], ensure_ascii=False), "household_number",
                                  work], capture_output=True, text=True, timeout=3600)
     marks = [line for line in result.stdout.splitlines() if line.startswith("DLT-SECONDS ")]
