@@ -198,27 +198,33 @@ def search_datasets(session: Session, actor: User | None, *, q: str = "", fq: li
                           sa.func.row_number().over(order_by=sort).label("n"))
                 .order_by(*sort).offset(start).limit(rows).subquery("page"))
         parts.append(sa.select(page))
-    # The answer (count, facets, and with words the page) is cached under the catalog version
-    # read by the same statement, and found again by the statement's SQL and parameters (which
-    # carry the reader's visibility: their id, departments' subquery, include_private/drafts).
-    union = sa.union_all(*parts)
-    compiled = union.compile(dialect=session.get_bind().dialect)
-    key = (str(session.get_bind().engine.url), compiled.string, repr(sorted(compiled.params.items())),
-           facet_limit, facet_mincount, lang)
+    paging = None
+    if not terms:  # without words the newest (or the asked) order comes straight from the indexes
+        keys = {"metadata_modified": Dataset.metadata_modified, "metadata_created": Dataset.metadata_created,
+                "title": Dataset.title, "name": Dataset.name, "id": Dataset.id, **counts}
+        sort = [keys[key].desc() if desc else keys[key].asc() for key, desc in order if key in keys]
+        paging = sa.select(Dataset.id).where(*conditions).order_by(
+            *sort, Dataset.metadata_modified.desc(), Dataset.id).offset(start).limit(rows)
+    # The answer (count, facets and the page's ids) is cached under the catalog version read by
+    # the same statement that counts, and found again by the statements' SQL and parameters (which
+    # carry the reader's visibility: sysadmin or not, their id for their departments, the flags).
+    dialect = session.get_bind().dialect
+    key = [str(session.get_bind().engine.url), facet_limit, facet_mincount, lang]
+    for statement in (sa.union_all(*parts), paging):
+        if statement is not None:
+            compiled = statement.compile(dialect=dialect)
+            key += [compiled.string, repr(sorted(compiled.params.items()))]
+    key = tuple(key)
     token = cache.current_token(session)
     answer = cache.get((token, key)) if token is not None else None
     if answer is None:
         answer, token = _compute(session, parts, facet_fields, terms=bool(terms), limit=facet_limit,
                                  mincount=facet_mincount, lang=lang)
+        if paging is not None:  # a later snapshot than the token's: it can only be newer
+            answer = (answer[0], answer[1], list(session.scalars(paging)))
         if token is not None and sum(len(items) for items in answer[1].values()) <= cache.MAX_ITEMS:
             cache.put((token, key), answer)
     count, facets, page_ids = answer
-    if not terms:  # without words the newest (or the asked) order comes straight from the indexes
-        keys = {"metadata_modified": Dataset.metadata_modified, "metadata_created": Dataset.metadata_created,
-                "title": Dataset.title, "name": Dataset.name, "id": Dataset.id, **counts}
-        sort = [keys[key].desc() if desc else keys[key].asc() for key, desc in order if key in keys]
-        page_ids = list(session.scalars(sa.select(Dataset.id).where(*conditions).order_by(
-            *sort, Dataset.metadata_modified.desc(), Dataset.id).offset(start).limit(rows)))
     found = {d.id: d for d in session.scalars(sa.select(Dataset).where(Dataset.id.in_(page_ids)).options(
         selectinload(Dataset.tags), selectinload(Dataset.resources), selectinload(Dataset.organization)))}
     # a dataset deleted since the page was cut is left out (its deletion gave a new version)
