@@ -1,6 +1,7 @@
 """Sync benchmark: a department's household CSV export into the DataStore, against a raw COPY of the file.
 
     python bench/sync.py [--rows 1000000] [--server URL] [--batch 1000] [--keep] [--no-small] [--profile]
+                          [--no-dlt] [--dlt-venv DIR]
 
 What it does, at N rows and (unless ``--no-small``) first at N/10, each time in a fresh database:
 
