@@ -26,6 +26,8 @@ Flask test client (routing, parameter checks, search, JSON of 10 results):
 * ``two-word after write`` / ``empty after write``: the same searches, each run after a committed
   ``UPDATE dataset`` (outside the timing), so no answer can come from the search cache: what the
   first search after any catalog write costs;
+* ``two-word service`` / ``empty service``: the same searches through ``search_datasets`` in a
+  new session, without HTTP and without the JSON of the 10 results;
 * ``floor: count words`` / ``floor: count all``: the plain SQL count of the visible datasets that
   match the two words / of all visible datasets, in a new session;
 * ``lookup (baseline)``: ``SELECT id, title FROM dataset WHERE name = :name`` (a unique index)
@@ -297,6 +299,7 @@ def scenarios(app, names: list[str]) -> tuple[dict[str, tuple], dict[str, list[i
     from catalog.datasets.models import Dataset
     from catalog.db import get_db
     from catalog.search import index, text
+    from catalog.search.service import search_datasets
     from tests.search import corpus
 
     client = app.test_client()
@@ -353,11 +356,19 @@ def scenarios(app, names: list[str]) -> tuple[dict[str, tuple], dict[str, list[i
             session.scalar(sa.select(sa.func.count()).select_from(Dataset).where(
                 visible, Dataset.id.in_(index.matching_ids(session, terms))))
 
+    def service(n: int, q: str) -> None:  # the search alone: no HTTP, no JSON of the 10 results
+        with database.session() as session:
+            found = search_datasets(session, None, q=q, facet_fields=FACETS)
+            assert found.count > 0
+
     return {"two-word+facets": (two_words, f"q in {TWO_WORD_QUERIES}, facet.field={FACETS}"),
+            "two-word service": (lambda n: service(n, TWO_WORD_QUERIES[n % len(TWO_WORD_QUERIES)]),
+                                 "the same through search_datasets in a new session (no HTTP, no result JSON)"),
             "two-word after write": (two_words, "the same, each call after a committed dataset UPDATE", write),
             "floor: count words": (count_words, "SELECT count(*) of the visible datasets matching the two words"),
             "filtered": (filtered, "fq=organization:<one of 8> share_type:conditional"),
             "empty+facets": (empty, f"q empty, facet.field={FACETS}"),
+            "empty service": (lambda n: service(n, ""), "the same through search_datasets (no HTTP, no result JSON)"),
             "empty after write": (empty, "the same, each call after a committed dataset UPDATE", write),
             "floor: count all": (count_all, "SELECT count(*) FROM dataset WHERE state='active' AND NOT private"),
             "fields+or+facets": (fields_or, f"q=title:<word> OR tags:<word>, facet.field={FACETS}"),
