@@ -1,0 +1,38 @@
+"""A record schema given to, or taken from, a shared dataset (decree 809 art. 29).
+
+A dataset registered without a record schema is shared whole: no field is masked. Giving it the
+household schema (``household@1``), which marks the resident ID, the names, the mobile number … sensitive,
+masks those fields from the grantees from then on: a narrowing, which needs a reason while a grant is live.
+Taking the schema away again masks nothing new: it needs no reason.
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from catalog.sharing.models import ShareNotice
+from tests.sharing.cast import BASIS, SCENARIO, approve
+
+
+def test_a_schema_given_to_a_dataset_without_one_narrows_and_taking_it_away_does_not(api, db, make, share_cast):
+    plain = make.dataset(share_cast.provider["id"], name="households-plain", share_type="conditional",
+                         share_condition="仅限民政、人社部门核实救助对象使用")
+    asked = api.call("share_request_create", {"package_id": plain["id"], "organization_id": "ningshan-mzj",
+                                              "purpose": "核实低保对象户籍", "basis": BASIS, "scenario": SCENARIO},
+                     token=share_cast.tokens["consumer_editor"])
+    assert asked.status == 200, asked.body
+    grant = approve(api, share_cast, asked.result["id"])
+    token = share_cast.tokens["provider_editor"]
+
+    silent = api.call("package_patch", {"id": plain["id"], "record_schema": "household@1"}, token=token)
+    assert silent.status == 409, silent.body
+    assert "sensitive_fields" in silent.error["reason"][0]
+    given = api.call("package_patch", {"id": plain["id"], "record_schema": "household@1",
+                                       "reason": "户籍数据含公民身份号码，按敏感字段脱敏"}, token=token)
+    assert given.status == 200, given.body
+    [notice] = db.scalars(sa.select(ShareNotice).where(ShareNotice.kind == "sharing.narrowed")).all()
+    assert (notice.grant_id, notice.data["changes"]) == (grant["id"], ["sensitive_fields"])
+
+    taken = api.call("package_patch", {"id": plain["id"], "record_schema": None}, token=token)
+    assert taken.status == 200, taken.body
+    assert db.scalar(sa.select(sa.func.count()).select_from(ShareNotice)
+                     .where(ShareNotice.kind == "sharing.narrowed")) == 1
