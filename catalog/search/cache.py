@@ -1,9 +1,9 @@
 """Search answers cached under the catalog version (:class:`catalog.search.models.CatalogVersion`).
 
-A search's count, facets and (with words) page depend only on its SQL statement, its parameters
+A search's count, facets and page of ids depend only on its SQL statements, their parameters
 and the catalog's state. The state is named by the version token, which every write replaces in
-the database in the writer's own transaction; the answer is filed under the token read by the
-very statement that computed it (one snapshot), so a cached answer is exact for its token. A
+the database in the writer's own transaction; the counts are filed under the token read by the
+very statement that computed them (one snapshot), so a cached answer is exact for its token. A
 reader looks its token up first (one primary-key read): the same token means nothing it could
 see has changed since, a new one is a miss. Nothing here expires by clock.
 
