@@ -194,6 +194,8 @@ def test_counts_stay_exact_under_two_concurrent_writers_postgresql(tmp_path):
 
         def reader() -> None:
             while not done.is_set():
+                with database.session() as session:  # READ COMMITTED: fills the cache while writers commit
+                    search_datasets(session, None, facet_fields=["organization", "share_type"])
                 check("reader")
 
         threads = [threading.Thread(target=writer, args=(n,)) for n in range(2)]
