@@ -68,6 +68,12 @@ def offset_field() -> fields.Integer:
     return fields.Integer(load_default=0, validate=Range(min=0, max=MAX_OFFSET))
 
 
+def revision_field() -> fields.Integer:
+    """The dataset revision a writer last read (optional): a newer stored one makes the write fail with 409."""
+    return fields.Integer(allow_none=True, validate=Range(min=0, max=MAX_OFFSET), metadata={
+        "description": "the revision you last read; a newer stored one makes the write fail with 409"})
+
+
 def query_field(**kwargs) -> fields.String:
     """A free-text query parameter of at most :data:`~catalog.search.text.MAX_QUERY_CHARS` characters."""
     kwargs.setdefault("load_default", None)

@@ -14,7 +14,7 @@ from marshmallow import Schema, fields, post_dump, pre_load, validate
 from sqlalchemy.orm import object_session
 
 from ..api.fields import (MAX_OFFSET, CkanDateTime, JsonDict, JsonList, ParamsSchema, id_field, limit_field,
-                          offset_field, request_lang)
+                          offset_field, request_lang, revision_field)
 from ..config import DEFAULTS
 from ..datastore.models import DatastoreTable
 from ..departments.schemas import DepartmentOut
@@ -123,8 +123,7 @@ class DatasetParams(ParamsSchema):
                                                   "list (package_update; omit it to keep them)"})
     metadata_modified = fields.String(allow_none=True, metadata={
         "description": "the value you last read; a newer stored value makes the write fail with 409"})
-    revision = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=MAX_OFFSET), metadata={
-        "description": "the revision you last read; a newer stored one makes the write fail with 409"})
+    revision = revision_field()
 
 
 class DatasetCreateParams(DatasetParams):

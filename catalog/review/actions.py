@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from ..api.fields import CkanDateTime, JsonDict, ParamsSchema, id_field, limit_field, offset_field
+from ..api.fields import CkanDateTime, JsonDict, ParamsSchema, id_field, limit_field, offset_field, revision_field
 from ..api.registry import ActionContext, action
 from ..datasets.service import metadata_of, show_dataset
 from . import service
@@ -39,7 +39,7 @@ class ReviewOut(Schema):
 class SubmitParams(ParamsSchema):
     id = id_field("dataset id or name")
     metadata_modified = fields.String(load_default=None)
-    revision = fields.Integer(load_default=None, allow_none=True)
+    revision = revision_field()
 
 
 class ReviewParams(ParamsSchema):
@@ -51,7 +51,7 @@ class ReviewParams(ParamsSchema):
     review_id = fields.String(load_default=None, metadata={"description": "the review decided (refused when "
                                                                           "it is no longer the waiting one)"})
     metadata_modified = fields.String(load_default=None)
-    revision = fields.Integer(load_default=None, allow_none=True)
+    revision = revision_field()
 
 
 class ReviewListParams(ParamsSchema):
@@ -77,7 +77,7 @@ def package_submit(ctx: ActionContext, data: dict) -> dict:
     """Submit a draft for the data authority's review (the department's admin); due in 2 working days."""
     dataset = show_dataset(ctx.session, ctx.actor, data["id"])
     review = service.submit_dataset(ctx.session, ctx.actor, dataset, config=ctx.config,
-                                    metadata_modified=data["metadata_modified"], revision=data["revision"])
+                                    metadata_modified=data["metadata_modified"], revision=data.get("revision"))
     return ReviewOut().dump(review)
 
 
@@ -88,7 +88,7 @@ def package_review(ctx: ActionContext, data: dict) -> dict:
     review = service.review_dataset(ctx.session, ctx.actor, dataset, decision=data["decision"],
                                     reason=data["reason"], field_reasons=data["field_reasons"],
                                     review_id=data["review_id"], config=ctx.config,
-                                    metadata_modified=data["metadata_modified"], revision=data["revision"])
+                                    metadata_modified=data["metadata_modified"], revision=data.get("revision"))
     return ReviewOut().dump(review)
 
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from ..api.fields import CkanDateTime, JsonDict, JsonList, ParamsSchema, id_field, limit_field, offset_field
+from ..api.fields import (MAX_OFFSET, CkanDateTime, JsonDict, JsonList, ParamsSchema, id_field, limit_field,
+                          offset_field)
 from ..api.registry import ActionContext, action
 from ..datasets.service import show_dataset
 from ..departments.service import get_department
@@ -112,7 +113,9 @@ class ShareRequestResubmitParams(ParamsSchema):
 
 class ShareRequestExtendParams(ParamsSchema):
     id = id_field("share request id")
-    days = fields.Integer(required=True, metadata={"description": "working days, 1 to 10"})
+    # only what the databases can bind is refused here; 1 to the configured maximum is the workflow's rule
+    days = fields.Integer(required=True, validate=validate.Range(min=-MAX_OFFSET, max=MAX_OFFSET),
+                          metadata={"description": "working days, 1 to 10"})
     reason = fields.String(required=True, validate=validate.Length(max=4000))
 
 
