@@ -129,12 +129,17 @@ def test_the_scheduler_outlives_a_broker_outage_warns_once_and_sends_the_queued_
     log = catalog.folder / "scheduler.log"
     scheduler = None
     try:
-        # --once: one line saying what is down, exit 1, no traceback, no 20-second retry loop
+        # --once: one line saying what is down, exit 1, no traceback, no retry loop. Kombu's default
+        # retries take 20 s or more; the command's own start-up (measured beside it, in the same load)
+        # is the yardstick, so a loaded machine does not fail the test and a retry loop still does.
         started = time.monotonic()
-        once = catalog.cli("sync", "scheduler", "--once", timeout=60)
+        assert catalog.cli("sync", "scheduler", "--help", timeout=120).returncode == 0
+        start_up = time.monotonic() - started
+        started = time.monotonic()
+        once = catalog.cli("sync", "scheduler", "--once", timeout=120)
         assert once.returncode == 1 and "Traceback" not in once.stderr, once.stderr
         assert once.stderr.count("the broker cannot be reached") == 1, once.stderr
-        assert time.monotonic() - started < 20
+        assert time.monotonic() - started < 2 * start_up + 15, "the scheduler retried the broker"
         (run,) = catalog.runs(job)  # recorded queued, not sent: the outbox keeps it
         assert (run.status, run.sent) == ("queued", None)
         scheduler = catalog.start("sync", "scheduler", "--interval", "5", log=log)
@@ -188,12 +193,12 @@ def test_runs_expired_while_no_worker_ran_never_execute_and_exactly_one_run_does
     assert all(r.sent is not None for r in runs)  # every one of them has a message in the broker
     with running_worker_env(catalog) as worker:
         last = wait_for(lambda: [r for r in catalog.runs(job) if r.id == runs[-1].id
-                                 and r.status not in ("queued", "running")], timeout=90, interval=0.3,
+                                 and r.status not in ("queued", "running")], timeout=180, interval=0.3,
                         what="the queued run to finish")[0]
         # the worker takes the messages in order: the three expired ones came first and were dropped
         expired = {r.id for r in runs[:3]}
         wait_for(lambda: set(re.findall(r"run ([0-9a-f-]{36}) is expired, not queued: its message is dropped",
-                                        worker.log.read_text())) == expired, timeout=60, interval=0.3,
+                                        worker.log.read_text())) == expired, timeout=180, interval=0.3,
                  what="the worker to drop the three expired runs' messages")
         # the finished run's message delivered again (as after a worker died before acknowledging it)
         celery_app(catalog.app).send_task("catalog.sync.run_job", args=[job["id"], "schedule", last.id])
