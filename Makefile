@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 # The PostgreSQL server `make test` uses when CATALOG_TEST_POSTGRES_URL is not set (docs/TESTING.md).
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
+# The suite runs in this many processes (pytest-xdist), each file's tests in one process; 0 runs it in this one.
+TEST_WORKERS ?= 2
 
 .PHONY: install run test test-sqlite bench clean mutate
 
@@ -32,7 +34,7 @@ test: install
 	if [ -n "$$url" ]; then echo "make test: SQLite and PostgreSQL ($$url)"; \
 	else echo "make test: SQLite only. The PostgreSQL half is SKIPPED: no server answers at $(PG_TEST_URL)"; \
 	     echo "           (start one, or set CATALOG_TEST_POSTGRES_URL or PG_TEST_URL)"; fi; \
-	CATALOG_TEST_POSTGRES_URL="$$url" $(BIN)/python -m pytest $(PYTEST_ARGS)
+	CATALOG_TEST_POSTGRES_URL="$$url" $(BIN)/python -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile) $(PYTEST_ARGS)
 
 $(VENV)/.installed-mutate: setup.py | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test,mutate]'

@@ -48,6 +48,7 @@ setup(
     extras_require={
         "test": [
             "pytest>=8,<10",
+            "pytest-xdist>=3.5,<4",
             "ckanapi>=4.7,<5",
             "openapi-spec-validator>=0.7,<1",
             "schemathesis>=4.32,<5",
