@@ -36,3 +36,25 @@ def test_a_schema_given_to_a_dataset_without_one_narrows_and_taking_it_away_does
     assert taken.status == 200, taken.body
     assert db.scalar(sa.select(sa.func.count()).select_from(ShareNotice)
                      .where(ShareNotice.kind == "sharing.narrowed")) == 1
+
+
+def test_going_back_from_a_registered_stricter_schema_is_not_a_narrowing(api, db, share_cast):
+    """The provider registered ``household-strict`` (household@1 with the grid worker's name also sensitive)
+    and moved the dataset to it, with a reason; going back to ``household@1`` masks less, not more."""
+    token = share_cast.tokens["provider_admin"]
+    document = api.call("schema_show", {"id": "household@1"}, token=token).result["schema"]
+    stricter = {**document, "properties": {**document["properties"],
+                                           "grid_worker": {**document["properties"]["grid_worker"], "x-sensitive": "text"}}}
+    registered = api.call("schema_create", {"name": "household-strict", "owner_org": share_cast.provider["id"],
+                                            "schema": stricter}, token=token)
+    assert registered.status == 200, registered.body
+    approve(api, share_cast, api.call("share_request_create", {
+        "package_id": share_cast.dataset["id"], "organization_id": "ningshan-mzj", "purpose": "核实低保对象户籍",
+        "basis": BASIS, "scenario": SCENARIO}, token=share_cast.tokens["consumer_editor"]).result["id"])
+    moved = api.call("package_patch", {"id": share_cast.dataset["id"], "record_schema": registered.result["id"],
+                                       "reason": "网格员姓名列为敏感字段"}, token=token)
+    assert moved.status == 200, moved.body
+    back = api.call("package_patch", {"id": share_cast.dataset["id"], "record_schema": "household@1"}, token=token)
+    assert back.status == 200, back.body
+    assert db.scalar(sa.select(sa.func.count()).select_from(ShareNotice)
+                     .where(ShareNotice.kind == "sharing.narrowed")) == 1
