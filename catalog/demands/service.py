@@ -21,7 +21,7 @@ from ..departments.service import get_department
 from ..errors import Conflict, NotAuthorized, NotFound, ValidationError
 from ..search.text import check_query_length
 from ..sharing.service import departments_of_actor
-from ..sharing.workdays import add_working_days, parse_holidays
+from ..sharing.workdays import Calendar
 from ..webhooks import service as webhooks
 from .models import DEMAND_STATES, Demand
 
@@ -30,8 +30,7 @@ MAX_TEXT = 4000
 
 def deadline_after(start: dt.date, config: dict[str, Any]) -> dt.date:
     """The day a demand assigned on ``start`` must be answered by (``DEMAND_DAYS`` working days)."""
-    return add_working_days(start, int(config.get("DEMAND_DAYS", 10)), parse_holidays(config.get("HOLIDAYS")),
-                            parse_holidays(config.get("WORKDAYS")))
+    return Calendar.from_config(config).add(start, int(config.get("DEMAND_DAYS", 10)))
 
 
 def is_overdue(demand: Demand, today: dt.date | None = None) -> bool:

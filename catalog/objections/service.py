@@ -28,7 +28,7 @@ from ..errors import Conflict, NotAuthorized, NotFound, ValidationError
 from ..sharing import masking
 from ..sharing.reading import open_reader
 from ..sharing.service import active_grants, departments_of_actor, record_access
-from ..sharing.workdays import add_working_days, parse_holidays
+from ..sharing.workdays import Calendar
 from ..webhooks import service as webhooks
 from .models import FLAGGED_STATES, OBJECTION_STATES, OUTCOMES, Objection, ObjectionRecord
 
@@ -37,8 +37,7 @@ MAX_TEXT = 4000
 
 def deadline_after(start: dt.date, config: dict[str, Any]) -> dt.date:
     """The day a correction request filed on ``start`` must be settled by (``OBJECTION_DAYS`` working days)."""
-    return add_working_days(start, int(config.get("OBJECTION_DAYS", 10)), parse_holidays(config.get("HOLIDAYS")),
-                            parse_holidays(config.get("WORKDAYS")))
+    return Calendar.from_config(config).add(start, int(config.get("OBJECTION_DAYS", 10)))
 
 
 def is_overdue(objection: Objection, today: dt.date | None = None) -> bool:

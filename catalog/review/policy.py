@@ -24,7 +24,7 @@ from ..auth import rules
 from ..auth.models import User
 from ..datasets.models import Dataset
 from ..db import utcnow
-from ..sharing.workdays import add_working_days, parse_holidays
+from ..sharing.workdays import Calendar
 from ..webhooks.service import enqueue
 from .models import DatasetReview
 
@@ -57,8 +57,7 @@ def needs_review(session: Session, actor: User | None, owner_org: str) -> bool:
 
 def review_due(submitted_on: dt.date, config: Mapping[str, Any]) -> dt.date:
     """The day the review is due: ``CATALOG_REVIEW_DAYS`` working days after the day of submission."""
-    return add_working_days(submitted_on, int(config.get("CATALOG_REVIEW_DAYS", 2)),
-                            parse_holidays(config.get("HOLIDAYS")), parse_holidays(config.get("WORKDAYS")))
+    return Calendar.from_config(config).add(submitted_on, int(config.get("CATALOG_REVIEW_DAYS", 2)))
 
 
 def pending_review(session: Session, dataset_id: str, *, kind: str | None = None) -> DatasetReview | None:
