@@ -44,6 +44,11 @@ def test_a_grant_with_a_time_limit_not_yet_reached_is_live(api, db, share_cast):
     silent = api.call("package_patch", {"id": share_cast.dataset["id"], "private": True},
                       token=share_cast.tokens["provider_editor"])
     assert silent.status == 409 and "reason" in silent.error, silent.body
+    done = api.call("package_patch", {"id": share_cast.dataset["id"], "private": True, "reason": "数据整改期间暂停公开"},
+                    token=share_cast.tokens["provider_editor"])
+    assert done.status == 200, done.body
+    [notice] = db.scalars(sa.select(ShareNotice).where(ShareNotice.kind == "sharing.narrowed")).all()
+    assert notice.data["new_values"]["private"] is True    # the grantee reads what the dataset became
 
 
 def test_a_dataset_already_not_shared_is_not_narrowed_again_by_an_unrelated_edit(api, db, share_cast):
@@ -55,7 +60,8 @@ def test_a_dataset_already_not_shared_is_not_narrowed_again_by_an_unrelated_edit
                                          "share_condition": "依据《个人信息保护法》第十三条不予共享",
                                          "reason": "户籍数据改由省级平台提供"}, token=token)
     assert stopped.status == 200, stopped.body
-    assert _narrowing_notices(db) == 1
+    [notice] = db.scalars(sa.select(ShareNotice).where(ShareNotice.kind == "sharing.narrowed")).all()
+    assert notice.data["new_values"]["share_type"] == "none"
     retitled = api.call("package_patch", {"id": share_cast.dataset["id"], "title": "宁陕县户籍人口（停止共享）"},
                         token=token)
     assert retitled.status == 200, retitled.body
