@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from catalog.activity.models import Activity
 from catalog.sharing.models import ShareNotice
+from catalog.webhooks.models import WebhookDelivery
 from tests.sharing.cast import BASIS, SCENARIO, approve
 
 
@@ -22,6 +24,9 @@ def test_a_schema_given_to_a_dataset_without_one_narrows_and_taking_it_away_does
     assert asked.status == 200, asked.body
     grant = approve(api, share_cast, asked.result["id"])
     token = share_cast.tokens["provider_editor"]
+    hook = api.call("webhook_create", {"package_id": plain["name"], "url": "http://127.0.0.1:9/h",
+                                       "events": ["sharing.narrowed"]}, token=share_cast.tokens["consumer_member"])
+    assert hook.status == 200, hook.body
 
     silent = api.call("package_patch", {"id": plain["id"], "record_schema": "household@1"}, token=token)
     assert silent.status == 409, silent.body
@@ -31,6 +36,13 @@ def test_a_schema_given_to_a_dataset_without_one_narrows_and_taking_it_away_does
     assert given.status == 200, given.body
     [notice] = db.scalars(sa.select(ShareNotice).where(ShareNotice.kind == "sharing.narrowed")).all()
     assert (notice.grant_id, notice.data["changes"]) == (grant["id"], ["sensitive_fields"])
+    assert notice.request_id == asked.result["id"]
+    assert notice.data["new_values"]["record_schema"] == "household@1"
+    [activity] = db.scalars(sa.select(Activity).where(Activity.activity_type == "narrowed sharing")).all()
+    assert (activity.user_id, activity.department_id) == (share_cast.people["provider_editor"].id,
+                                                          share_cast.provider["id"])
+    [delivery] = db.scalars(sa.select(WebhookDelivery).where(WebhookDelivery.event == "sharing.narrowed")).all()
+    assert (delivery.payload["package_id"], delivery.payload["package_name"]) == (plain["id"], "households-plain")
 
     taken = api.call("package_patch", {"id": plain["id"], "record_schema": None}, token=token)
     assert taken.status == 200, taken.body
