@@ -41,7 +41,7 @@ def test_a_household_table_from_before_gets_its_marks_and_indexes_and_downgrade_
     app = create_app({"DATABASE_URL": empty_database, "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "m"})
     engine = get_db(app).engine
     try:
-        run_migrations(app, "0018_report")
+        run_migrations(app, "0018_catalog_version")
         with get_db(app).session() as session:
             admin = User(name="migrate-admin", sysadmin=True)
             session.add(admin)
@@ -70,7 +70,7 @@ def test_a_household_table_from_before_gets_its_marks_and_indexes_and_downgrade_
             stored = session.get(DatastoreTable, resource_id).schema_document["properties"]
         assert {name for name, node in stored.items() if node.get("x-index")} == set(MARKED)
 
-        run_migrations(app, "0018_report", downgrade=True)
+        run_migrations(app, "0018_catalog_version", downgrade=True)
         assert not {query.field_index_name(n) for n in MARKED} & _indexes(engine)
     finally:
         engine.dispose()

@@ -6,7 +6,7 @@ into the stored documents (annotations; validation is unchanged), and the index 
 made, as ``create_table`` makes it for new tables. Downgrade drops those indexes.
 
 Revision ID: 0019_datastore_reads
-Revises: 0018_report
+Revises: 0018_catalog_version
 """
 import json
 
@@ -19,7 +19,7 @@ from catalog.datastore.record_schemas import indexed_fields
 from schemas.registry import load_schema, parse_ref
 
 revision = "0019_datastore_reads"
-down_revision = "0018_report"
+down_revision = "0018_catalog_version"
 branch_labels = None
 depends_on = None
 

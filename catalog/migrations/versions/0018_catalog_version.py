@@ -1,6 +1,6 @@
 """catalog version for the search cache (issue 17): a token every catalog write replaces
 
-Revision ID: 0018_report
+Revision ID: 0018_catalog_version
 Revises: 0017_groups_licenses
 
 (The revision id keeps the name of the placeholder it fills.)
@@ -10,7 +10,7 @@ import uuid
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0018_report"
+revision = "0018_catalog_version"
 down_revision = "0017_groups_licenses"
 branch_labels = None
 depends_on = None
