@@ -114,14 +114,6 @@ EVENTS = {
 }
 
 
-def review_summary(review: DatasetReview) -> dict[str, Any]:
-    """A review as both sides see it: status, due day, the reasons and the changed fields' names."""
-    return {"id": review.id, "kind": review.kind, "number": review.number, "status": review.status,
-            "due": review.due.isoformat(), "reason": review.reason,
-            "field_reasons": dict(review.field_reasons or {}),
-            "changes": [change["field"] for change in review.changes or []]}
-
-
 def announce(session: Session, actor: User | None, dataset: Dataset, review: DatasetReview, step: str) -> None:
     """Record the activity naming what happened and write the webhook deliveries of the event.
 

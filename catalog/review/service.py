@@ -174,11 +174,3 @@ def list_revisions(session: Session, actor: User | None, dataset: Dataset, *,
     return list(session.scalars(sa.select(DatasetReview).where(
         DatasetReview.package_id == dataset.id, DatasetReview.kind == "revision")
         .order_by(DatasetReview.number.desc())))
-
-
-def review_state(session: Session, dataset: Dataset) -> dict[str, Any] | None:
-    """The dataset's review as its page shows it: the latest review (status, due, reasons), or None."""
-    review = policy.latest_review(session, dataset.id)
-    if review is None:
-        return None
-    return {**policy.review_summary(review), "overdue": is_overdue(review)}
