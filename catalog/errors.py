@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import kombu.exceptions
 import redis.exceptions
@@ -104,3 +105,17 @@ def unavailable(error: BaseException) -> Unavailable | None:
     if isinstance(error, BROKER_DOWN):
         return Unavailable("broker", (str(error).strip().splitlines() or [type(error).__name__])[0])
     return None
+
+
+def checked_text(value: Any, field: str, *, required: bool, limit: int = 4000) -> str | None:
+    """A free-text value a person wrote, stripped: refused naming ``field`` when missing (if required),
+    not text, or longer than ``limit`` characters; None when optional and empty."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise ValidationError.single(field, "Missing value")
+        return None
+    if not isinstance(value, str):
+        raise ValidationError.single(field, "must be text")
+    if len(value) > limit:
+        raise ValidationError.single(field, f"must be at most {limit} characters")
+    return value.strip()

@@ -18,7 +18,7 @@ from ..auth.models import User
 from ..datasets.models import Dataset
 from ..db import utcnow
 from ..departments.service import get_department
-from ..errors import Conflict, NotAuthorized, NotFound, ValidationError
+from ..errors import Conflict, NotAuthorized, NotFound, ValidationError, checked_text
 from ..search.text import check_query_length
 from ..sharing.service import departments_of_actor
 from ..sharing.workdays import Calendar
@@ -56,30 +56,18 @@ def _require_viewer(session: Session, actor: User | None, config: dict[str, Any]
                   "The demand list is for departments' accounts; yours belongs to no department")
 
 
-def _text(value: Any, field: str, *, required: bool, limit: int = MAX_TEXT) -> str | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise ValidationError.single(field, "Missing value")
-        return None
-    if not isinstance(value, str):
-        raise ValidationError.single(field, "must be text")
-    if len(value) > limit:
-        raise ValidationError.single(field, f"must be at most {limit} characters")
-    return value.strip()
-
-
 def create_demand(session: Session, actor: User | None, *, organization_id: str, title: Any, description: Any,
                   fields: Any, basis: Any, purpose: Any, config: dict[str, Any]) -> Demand:
     """Register a need for data (what, which fields, the basis and the purpose) for the actor's department."""
     department = get_department(session, organization_id)
     rules.require(rules.is_sysadmin(actor) or rules.role_in(session, actor, department.id) in rules.EDIT_ROLES,
                   f"Only editors and admins of {department.name} can register its data needs")
-    title_text = _text(title, "title", required=True, limit=300)
+    title_text = checked_text(title, "title", required=True, limit=300)
     if not isinstance(fields, list) or not fields or not all(isinstance(f, str) and f.strip() for f in fields):
         raise ValidationError.single("fields", "Missing value: list the data items (fields) needed")
-    demand = Demand(title=title_text, description=_text(description, "description", required=False),
+    demand = Demand(title=title_text, description=checked_text(description, "description", required=False),
                     fields=list(dict.fromkeys(f.strip() for f in fields)),
-                    basis=_text(basis, "basis", required=True), purpose=_text(purpose, "purpose", required=True),
+                    basis=checked_text(basis, "basis", required=True), purpose=checked_text(purpose, "purpose", required=True),
                     organization_id=department.id, requester_id=actor.id, status="open", created=utcnow())
     session.add(demand)
     session.flush()
@@ -128,7 +116,7 @@ def fulfil_demand(session: Session, actor: User | None, demand: Demand, *, datas
     if dataset.state == "deleted":
         raise ValidationError.single("package_id", "the dataset is deleted")
     demand.status, demand.package_id = "fulfilled", dataset.id
-    demand.answer = _text(note, "note", required=False)
+    demand.answer = checked_text(note, "note", required=False)
     demand.answered, demand.answered_by = utcnow(), actor.id
     _announce(session, demand, "demand.fulfilled", config)
 
@@ -137,7 +125,7 @@ def refuse_demand(session: Session, actor: User | None, demand: Demand, *, basis
                   config: dict[str, Any]) -> None:
     """The source department refuses, citing the legal basis (法律法规依据)."""
     _answer_rule(session, actor, demand)
-    demand.answer = _text(basis, "basis", required=True)
+    demand.answer = checked_text(basis, "basis", required=True)
     demand.status, demand.answered, demand.answered_by = "refused", utcnow(), actor.id
     _announce(session, demand, "demand.refused", config)
 

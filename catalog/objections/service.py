@@ -24,7 +24,7 @@ from ..datastore.service import record_key
 from ..db import utcnow
 from ..departments.models import Membership
 from ..departments.service import get_department
-from ..errors import Conflict, NotAuthorized, NotFound, ValidationError
+from ..errors import Conflict, NotAuthorized, NotFound, ValidationError, checked_text
 from ..sharing import masking
 from ..sharing.reading import open_reader
 from ..sharing.service import active_grants, departments_of_actor, record_access
@@ -83,20 +83,8 @@ def can_answer(session: Session, actor: User | None, objection: Objection) -> bo
     return rules.can_edit_datasets_of(session, actor, objection.provider_id)
 
 
-def _text(value: Any, field: str, *, required: bool) -> str | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise ValidationError.single(field, "Missing value")
-        return None
-    if not isinstance(value, str):
-        raise ValidationError.single(field, "must be text")
-    if len(value) > MAX_TEXT:
-        raise ValidationError.single(field, f"must be at most {MAX_TEXT} characters")
-    return value.strip()
-
-
 def _evidence_url(value: Any) -> str | None:
-    url = _text(value, "evidence_url", required=False)
+    url = checked_text(value, "evidence_url", required=False)
     if url is None:
         return None
     parts = urlsplit(url)
@@ -190,8 +178,8 @@ def create_objection(session: Session, actor: User | None, *, dataset: Dataset, 
     table = _table_of(session, dataset, resource_id) if resource_id is not None else None
     if table is None and (keys is not None or filters is not None):
         raise ValidationError.single("resource_id", "Missing value: keys and filters name records of a resource")
-    reason_text = _text(reason, "reason", required=True)
-    evidence_text = _text(evidence, "evidence", required=False)
+    reason_text = checked_text(reason, "reason", required=True)
+    evidence_text = checked_text(evidence, "evidence", required=False)
     url = _evidence_url(evidence_url)
     doubted = _doubted_fields(fields, _known_fields(session, dataset, table))
     limit = int(config.get("DATASTORE_MAX_RECORDS", 10000))
@@ -280,7 +268,7 @@ def resolve_objection(session: Session, actor: User | None, objection: Objection
         raise Conflict.single("id", f"The correction request is already {objection.status}")
     if outcome not in OUTCOMES:
         raise ValidationError.single("outcome", "must be one of: " + ", ".join(OUTCOMES))
-    note_text = _text(note, "note", required=True)
+    note_text = checked_text(note, "note", required=True)
     if outcome == "corrected":
         objection.corrections = _corrections(session, objection, changes)
     elif changes:
