@@ -14,7 +14,6 @@ the URL names the server: a fresh database ``catalog_bench_audit`` is created th
 from __future__ import annotations
 
 import argparse
-import contextlib
 import statistics
 import sys
 import tempfile
@@ -28,7 +27,7 @@ if str(ROOT) not in sys.path:
 import sqlalchemy as sa  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from bench.common import household_dataset  # noqa: E402
+from bench.common import household_dataset, scratch_database  # noqa: E402
 from catalog import create_app  # noqa: E402
 from catalog.auth.models import User  # noqa: E402
 from catalog.auth.service import create_user  # noqa: E402
@@ -40,22 +39,6 @@ from catalog.sharing.access_log import append_entry, verify_chain  # noqa: E402
 BENCH_DATABASE = "catalog_bench_audit"
 
 
-@contextlib.contextmanager
-def _database(url: str | None, folder: Path):
-    if not url:
-        yield f"sqlite:///{folder / 'catalog.db'}"
-        return
-    server = make_url(url).set(drivername="postgresql+psycopg")
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{BENCH_DATABASE}"')
-    try:
-        yield server.set(database=BENCH_DATABASE).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
-        admin.dispose()
 
 
 def _appends(app, count: int) -> list[float]:
@@ -87,7 +70,7 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=500)
     parser.add_argument("--database-url")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder, _database(args.database_url, Path(folder)) as url:
+    with tempfile.TemporaryDirectory() as folder, scratch_database(args.database_url, Path(folder), BENCH_DATABASE) as url:
         app = create_app({"DATABASE_URL": url, "INSTANCE_PATH": folder, "SECRET_KEY": "bench",
                           "STORAGE_PATH": str(Path(folder) / "storage")})
         run_migrations(app)
