@@ -19,6 +19,18 @@ class ParamsSchema(Schema):
         unknown = EXCLUDE
 
 
+class ShowParams(ParamsSchema):
+    """The ``include_*`` switches CKAN's ``organization_show`` and ``group_show`` share (same names, same defaults)."""
+
+    include_datasets = fields.Boolean(load_default=False)
+    include_dataset_count = fields.Boolean(load_default=True)
+    include_extras = fields.Boolean(load_default=True)
+    include_users = fields.Boolean(load_default=True)
+    include_groups = fields.Boolean(load_default=True)
+    include_tags = fields.Boolean(load_default=True)
+    include_followers = fields.Boolean(load_default=True)
+
+
 class CkanDateTime(fields.Field):
     """A UTC timestamp written as CKAN does: ISO 8601 without a zone (``2026-01-03T08:00:00.123456``)."""
 

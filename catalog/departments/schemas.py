@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from ..api.fields import CkanDateTime, JsonList, ParamsSchema, id_field, limit_field, offset_field, query_field
+from ..api.fields import (CkanDateTime, JsonList, ParamsSchema, ShowParams, id_field, limit_field, offset_field,
+                          query_field)
 from .models import ROLES
 
 
@@ -65,15 +66,8 @@ class DepartmentPatchParams(ParamsSchema):
     image_url = fields.String(allow_none=True, validate=validate.Length(max=2000))
 
 
-class DepartmentShowParams(ParamsSchema):
+class DepartmentShowParams(ShowParams):
     id = id_field("organization id or name")
-    include_datasets = fields.Boolean(load_default=False)
-    include_users = fields.Boolean(load_default=True)
-    include_dataset_count = fields.Boolean(load_default=True)
-    include_extras = fields.Boolean(load_default=True)
-    include_groups = fields.Boolean(load_default=True)
-    include_tags = fields.Boolean(load_default=True)
-    include_followers = fields.Boolean(load_default=True)
 
 
 class DepartmentListParams(ParamsSchema):

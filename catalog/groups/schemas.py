@@ -5,7 +5,7 @@ from typing import Any
 
 from marshmallow import fields, validate
 
-from ..api.fields import JsonList, ParamsSchema, id_field, limit_field, offset_field, query_field
+from ..api.fields import JsonList, ParamsSchema, ShowParams, id_field, limit_field, offset_field, query_field
 from .themes import theme_title, themes
 
 #: The keys of a group dict (group_list all_fields, group_show); the OpenAPI result.
@@ -57,17 +57,10 @@ class GroupListParams(ParamsSchema):
     include_users = fields.Boolean(load_default=False)
 
 
-class GroupShowParams(ParamsSchema):
+class GroupShowParams(ShowParams):
     """group_show's parameters, as CKAN's."""
 
     id = id_field("group id or name (a GB/T 21063.4 theme code, e.g. 218)")
-    include_datasets = fields.Boolean(load_default=False)
-    include_dataset_count = fields.Boolean(load_default=True)
-    include_extras = fields.Boolean(load_default=True)
-    include_users = fields.Boolean(load_default=True)
-    include_groups = fields.Boolean(load_default=True)
-    include_tags = fields.Boolean(load_default=True)
-    include_followers = fields.Boolean(load_default=True)
 
 
 class GroupPackageShowParams(ParamsSchema):
