@@ -64,6 +64,10 @@ class Record(Base):
     # blake2b (16 bytes, hex) of the record's canonical JSON (catalog.datastore.hashing): a write
     # compares it to skip unchanged records without comparing documents; NULL reads as "changed".
     content_hash: Mapped[str | None] = mapped_column(sa.String(32))
+    # Written by a sync (catalog.datastore.hashing.source_hash): the hash of the source row this record
+    # was made from (with the mapping's and the schema's fingerprints) bound to content_hash, so it holds
+    # only while the record is what that row made; NULL for records written otherwise (issue 18).
+    source_hash: Mapped[str | None] = mapped_column(sa.String(32))
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
