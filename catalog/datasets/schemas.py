@@ -7,7 +7,11 @@ OpenAPI description from that profile, so the rules are written once.
 from __future__ import annotations
 
 import json
+from contextvars import ContextVar
+from dataclasses import dataclass, field as dataclass_field
 from urllib.parse import urlparse
+
+import sqlalchemy as sa
 
 from flask import current_app, has_request_context, request
 from marshmallow import Schema, fields, post_dump, pre_load, validate
@@ -21,7 +25,7 @@ from ..departments.schemas import DepartmentOut
 from ..groups.schemas import theme_ref
 from ..groups.service import themes_of
 from ..licenses import license_fields
-from .models import Resource
+from .models import Dataset, Resource
 
 
 def _profile(name: str, field: fields.Field) -> fields.Field:
@@ -204,18 +208,91 @@ def public_url(resource: Resource) -> str:
     return site_base() + parsed.path + (f"?{parsed.query}" if parsed.query else "")
 
 
+@dataclass
+class _Related:
+    """What the JSON of some datasets and resources reads from other tables, loaded once for all of them:
+    which resources have a DataStore table, and each dataset's themes (a page of search results read them
+    one query per resource and per dataset before)."""
+
+    resource_ids: set[str] = dataclass_field(default_factory=set)
+    active: set[str] = dataclass_field(default_factory=set)
+    dataset_ids: set[str] = dataclass_field(default_factory=set)
+    themes: dict[str, list[str]] = dataclass_field(default_factory=dict)
+
+    @classmethod
+    def load(cls, datasets: list[Dataset], resources: list[Resource]) -> "_Related":
+        related = cls()
+        objects = [*datasets, *resources]
+        session = next((s for s in map(object_session, objects) if s is not None), None)
+        if session is None:
+            return related
+        related.dataset_ids = {d.id for d in datasets}
+        related.resource_ids = {r.id for r in resources} | {r.id for d in datasets for r in d.resources}
+        if related.resource_ids:
+            related.active = set(session.scalars(sa.select(DatastoreTable.resource_id).where(
+                DatastoreTable.resource_id.in_(sorted(related.resource_ids)))))
+        related.themes = themes_of(session, sorted(related.dataset_ids))
+        return related
+
+
+#: The related rows of the datasets or resources being dumped (set by the schemas' ``dump``).
+_related: ContextVar[_Related | None] = ContextVar("dataset_related", default=None)
+
+
+class _LoadsRelated:
+    """``dump`` loads the related rows of everything it dumps in one query each, unless an enclosing
+    dump already did (a dataset's resources, nested in its JSON)."""
+
+    def _related_of(self, objects: list) -> _Related:
+        raise NotImplementedError
+
+    def dump(self, obj, *, many: bool | None = None):
+        many = self.many if many is None else bool(many)
+        objects = list(obj) if many else [obj]
+        if self._covered(_related.get(), objects):
+            return super().dump(obj, many=many)
+        token = _related.set(self._related_of(objects))
+        try:
+            return super().dump(obj, many=many)
+        finally:
+            _related.reset(token)
+
+    @staticmethod
+    def _covered(related: _Related | None, objects: list) -> bool:
+        raise NotImplementedError
+
+
 def datastore_active(resource: Resource) -> bool:
     """Whether the resource has a DataStore table (CKAN's ``datastore_active``)."""
+    related = _related.get()
+    if related is not None and resource.id in related.resource_ids:
+        return resource.id in related.active
     session = object_session(resource)
     return session is not None and session.get(DatastoreTable, resource.id) is not None
+
+
+def dataset_themes(dataset: Dataset) -> list[str]:
+    """The theme codes a dataset is filed under (read with the other datasets being dumped)."""
+    related = _related.get()
+    if related is not None and dataset.id in related.dataset_ids:
+        return related.themes.get(dataset.id, [])
+    session = object_session(dataset)
+    return themes_of(session, [dataset.id]).get(dataset.id, []) if session is not None else []
 
 
 #: CKAN 2.10's resource fields this catalog keeps no column for: null unless a client stored them (as extras).
 CKAN_RESOURCE_FIELDS = ("resource_type", "mimetype_inner", "cache_url", "cache_last_updated")
 
 
-class ResourceOut(Schema):
+class ResourceOut(_LoadsRelated, Schema):
     """A resource as CKAN shows it."""
+
+    def _related_of(self, objects: list) -> _Related:
+        return _Related.load([], objects)
+
+    @staticmethod
+    def _covered(related: _Related | None, objects: list) -> bool:
+        return related is not None and all(r.id in related.resource_ids for r in objects)
 
     id = fields.String()
     package_id = fields.String()
@@ -246,8 +323,15 @@ class ResourceOut(Schema):
         return data
 
 
-class DatasetOut(Schema):
+class DatasetOut(_LoadsRelated, Schema):
     """A dataset as CKAN shows a package, with the core metadata fields."""
+
+    def _related_of(self, objects: list) -> _Related:
+        return _Related.load(objects, [])
+
+    @staticmethod
+    def _covered(related: _Related | None, objects: list) -> bool:
+        return related is not None and all(d.id in related.dataset_ids for d in objects)
 
     id = fields.String()
     name = fields.String()
@@ -283,9 +367,7 @@ class DatasetOut(Schema):
     resources = fields.Nested(ResourceOut, many=True)
     num_resources = fields.Function(lambda d: len(d.resources))
     num_tags = fields.Function(lambda d: len(d.tags))
-    groups = fields.Function(lambda d: [theme_ref(code, lang=request_lang()) for code in
-                                        themes_of(object_session(d), [d.id]).get(d.id, [])]
-                             if object_session(d) is not None else [])
+    groups = fields.Function(lambda d: [theme_ref(code, lang=request_lang()) for code in dataset_themes(d)])
     creator_user_id = fields.String(allow_none=True)
     metadata_created = CkanDateTime()
     metadata_modified = CkanDateTime()
