@@ -5,16 +5,44 @@ are printed as one line and end the command with a non-zero exit code, never a t
 """
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import sys
+import time
 from pathlib import Path
 
 import click
+import sqlalchemy as sa
+import yaml
+from alembic import command as alembic_command
+from alembic.config import Config
 from flask import Flask
+from marshmallow import ValidationError as SchemaValidationError
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from werkzeug.serving import run_simple
 
+from . import create_app
+from .api.registry import ACTIONS, ActionContext
+from .auth.service import change_password, create_token, create_user, get_user
+from .cli_support import cli_actor
+from .connections.cli import connection as connection_commands
+from .datasets.models import Dataset
+from .db import get_db, get_session, utcnow
+from .demo import load_demo
+from .departments.models import Department
 from .errors import CatalogError, Conflict, ValidationError, unavailable
+from .exchange.cli import exchange as exchange_commands
+from .freshness.cli import freshness as freshness_commands
+from .reports.cli import report as report_commands
+from .search.index import rebuild
+from .sharing.access_log import audit_key, checkpoint_log, rekey_log, verify_chain, write_rekeyed_checkpoint
+from .sync import quarantine as quarantine_service, service as sync_service
+from .sync.models import SyncJob, SyncRun
+from .sync.tasks import celery_app, dispatch, send_unsent
+from .webhooks.cli import webhooks as webhooks_commands
+from .webhooks.tasks import scheduler_tick
 
 
 class CatalogGroup(click.Group):
@@ -48,12 +76,6 @@ def _fail(message: str) -> None:
     sys.exit(1)
 
 
-def _app() -> Flask:
-    from . import create_app
-
-    return create_app()
-
-
 @click.group(cls=CatalogGroup)
 @click.version_option(package_name="catalog", message="%(version)s")
 def main() -> None:
@@ -67,26 +89,21 @@ def db() -> None:
 
 def run_migrations(app: Flask, revision: str = "head", *, downgrade: bool = False) -> None:
     """Apply (or revert) Alembic migrations on the app's database."""
-    from alembic import command
-    from alembic.config import Config
-
-    from .db import get_db
-
     config = Config()
     config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     with get_db(app).engine.begin() as connection:
         config.attributes["connection"] = connection
         if downgrade:
-            command.downgrade(config, revision)
+            alembic_command.downgrade(config, revision)
         else:
-            command.upgrade(config, revision)
+            alembic_command.upgrade(config, revision)
 
 
 @db.command("upgrade")
 @click.argument("revision", default="head")
 def db_upgrade(revision: str) -> None:
     """Create or migrate the database schema to REVISION (default: the newest)."""
-    app = _app()
+    app = create_app()
     run_migrations(app, revision)
     click.echo(f"Database is at revision {revision}: {_safe_url(app.config['DATABASE_URL'])}")
 
@@ -95,14 +112,12 @@ def db_upgrade(revision: str) -> None:
 @click.argument("revision")
 def db_downgrade(revision: str) -> None:
     """Revert the database schema to REVISION (``base`` removes everything)."""
-    app = _app()
+    app = create_app()
     run_migrations(app, revision, downgrade=True)
     click.echo(f"Database reverted to {revision}")
 
 
 def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
     return make_url(url).render_as_string(hide_password=True)
 
 
@@ -114,9 +129,7 @@ def demo() -> None:
 @demo.command("load")
 def demo_load() -> None:
     """Load the demo departments, users and datasets (a second run adds nothing)."""
-    from .demo import load_demo
-
-    app = _app()
+    app = create_app()
     with app.app_context():
         report = load_demo(app)
     for line in report:
@@ -137,10 +150,7 @@ def user() -> None:
 @click.option("--sysadmin", is_flag=True, help="make the account a sysadmin (county data authority)")
 def user_create(name: str, password: str, email: str | None, fullname: str | None, sysadmin: bool) -> None:
     """Create a user account."""
-    from .auth.service import create_user
-    from .db import get_session
-
-    app = _app()
+    app = create_app()
     with app.app_context():
         session = get_session()
         account = create_user(session, None, name=name, password=password, email=email,
@@ -154,10 +164,7 @@ def user_create(name: str, password: str, email: str | None, fullname: str | Non
 @click.option("--password", default=None, help="the new password (default: a random one, printed once)")
 def user_reset_password(name: str, password: str | None) -> None:
     """Set a new password for an account (a forgotten one), and print it when it was generated."""
-    from .auth.service import change_password, get_user
-    from .db import get_session
-
-    app = _app()
+    app = create_app()
     with app.app_context():
         session = get_session()
         account = get_user(session, name)
@@ -182,10 +189,7 @@ def token() -> None:
               help="lifetime in days (default: the configured TOKEN_DEFAULT_DAYS)")
 def token_create(username: str, name: str, scope: str, expires_days: int | None) -> None:
     """Create an API token for USERNAME and print only the token."""
-    from .auth.service import create_token, get_user
-    from .db import get_session
-
-    app = _app()
+    app = create_app()
     with app.app_context():
         session = get_session()
         account = get_user(session, username)
@@ -205,15 +209,7 @@ def search() -> None:
 @click.option("--batch-size", type=click.IntRange(1, 10000), default=500, show_default=True)
 def search_rebuild(batch_size: int) -> None:
     """Re-index every dataset (after changing the analyzer or restoring a backup)."""
-    import time
-
-    import sqlalchemy as sa
-
-    from .datasets.models import Dataset
-    from .db import get_session
-    from .search.index import rebuild
-
-    app = _app()
+    app = create_app()
     with app.app_context():
         session = get_session()
         total = session.scalar(sa.select(sa.func.count()).select_from(Dataset).where(Dataset.state != "deleted"))
@@ -232,8 +228,6 @@ def sync() -> None:
 
 def load_job_file(path: str) -> dict:
     """A job definition from a YAML (or JSON) file (a source's ``path`` is relative to its connection's folder)."""
-    import yaml
-
     text = Path(path).read_text(encoding="utf-8")
     try:
         definition = yaml.safe_load(text)
@@ -263,15 +257,12 @@ def definition_values(definition: dict) -> tuple[str, str | None, dict]:
 @click.option("--as", "username", default=None, help="the account the job is created as (default: a sysadmin)")
 def sync_add(file: str, username: str | None) -> None:
     """Create (or update) the sync job described in FILE (YAML)."""
-    from .db import get_session
-    from .sync import service as sync_service
-
     definition = load_job_file(file)
     dataset, resource, values = definition_values(definition)
-    app = _app()
+    app = create_app()
     with app.app_context():
         session = get_session()
-        actor = _cli_actor(session, username)
+        actor = cli_actor(session, username)
         try:
             job = sync_service.get_job(session, values["name"] or "")
         except CatalogError:
@@ -284,18 +275,6 @@ def sync_add(file: str, username: str | None) -> None:
         click.echo(f"{verb} sync job {job.name} ({job.source} → {job.dataset.name})")
 
 
-def _cli_actor(session, username: str | None):
-    import sqlalchemy as sa
-
-    from .auth.models import User
-    from .auth.service import get_user
-
-    if username:
-        return get_user(session, username)
-    actor = session.scalar(sa.select(User).where(User.sysadmin.is_(True), User.state == "active").order_by(User.created))
-    if actor is None:
-        raise ValidationError.single("--as", "no sysadmin exists; create one with catalog user create --sysadmin")
-    return actor
 
 
 def print_run(run) -> None:
@@ -311,12 +290,7 @@ def print_run(run) -> None:
 @click.argument("job")
 def sync_run(job: str) -> None:
     """Run JOB now, with a progress line, and print the summary (exit 1 when the run failed)."""
-    import time
-
-    from .db import get_db
-    from .sync import service as sync_service
-
-    app = _app()
+    app = create_app()
     started = time.perf_counter()
 
     def progress(report) -> None:
@@ -342,16 +316,11 @@ def sync_run(job: str) -> None:
 def sync_preview(job: str, rows: int, username: str | None) -> None:
     """Map and validate the first rows of JOB's source without writing anything (试运行): each field's
     value and its errors side by side. Exits 1 when a row is invalid."""
-    import json
-
-    from .db import get_session
-    from .sync import service as sync_service
-
-    app = _app()
+    app = create_app()
     with app.app_context():
         session = get_session()
         found = sync_service.get_job(session, job)
-        shown = sync_service.preview_job(session, _cli_actor(session, username), found, rows=rows)
+        shown = sync_service.preview_job(session, cli_actor(session, username), found, rows=rows)
         invalid = 0
         for row in shown:
             invalid += not row["valid"]
@@ -369,12 +338,7 @@ def sync_preview(job: str, rows: int, username: str | None) -> None:
 @sync.command("list")
 def sync_list() -> None:
     """The sync jobs with their last run."""
-    import sqlalchemy as sa
-
-    from .db import get_session
-    from .sync.models import SyncJob, SyncRun
-
-    app = _app()
+    app = create_app()
     with app.app_context():
         session = get_session()
         for job in session.scalars(sa.select(SyncJob).order_by(SyncJob.name)):
@@ -393,9 +357,7 @@ def sync_scheduler(once: bool, interval: int) -> None:
     runs whose message has not reached the broker, then dispatch the due jobs. While the database or the
     broker is down it says so once, retries with a growing wait (up to 5 minutes), and says when it is back.
     """
-    import time
-
-    app = _app()
+    app = create_app()
     down: str | None = None  # the dependency of the current outage, if any
     streak = 0
     while True:
@@ -424,11 +386,6 @@ def sync_scheduler(once: bool, interval: int) -> None:
 
 
 def _scheduler_tick(app: Flask) -> None:
-    from .db import get_db, utcnow
-    from .sync import service as sync_service
-    from .sync.tasks import dispatch, send_unsent
-    from .webhooks.tasks import scheduler_tick
-
     database = get_db(app)
     with database.session() as session:
         lost = sync_service.close_lost_runs(session, utcnow(), app.config["SYNC_HEARTBEAT_TIMEOUT"])
@@ -453,9 +410,7 @@ def _scheduler_tick(app: Flask) -> None:
 @click.option("--concurrency", type=click.IntRange(1, 64), default=1, show_default=True)
 def worker(concurrency: int) -> None:
     """A Celery worker that runs sync jobs (needs CATALOG_BROKER_URL)."""
-    from .sync.tasks import celery_app
-
-    app = _app()
+    app = create_app()
     celery = celery_app(app)
     celery.worker_main(["worker", "--loglevel=INFO", f"--concurrency={concurrency}", "--pool=prefork"])
 
@@ -469,15 +424,11 @@ def quarantine() -> None:
 @click.option("--job", default=None, help="only rows from this job's runs")
 def quarantine_list_cmd(job: str | None) -> None:
     """Open quarantined rows: id, row number and errors."""
-    from .db import get_session
-    from .sync import quarantine as q
-    from .sync import service as sync_service
-
-    app = _app()
+    app = create_app()
     with app.app_context():
         session = get_session()
         job_id = sync_service.get_job(session, job).id if job else None
-        for entry in q.list_entries(session, _cli_actor(session, None), resource_id=None, job_id=job_id,
+        for entry in quarantine_service.list_entries(session, cli_actor(session, None), resource_id=None, job_id=job_id,
                                     status="open", offset=0, limit=10000):
             errors = "; ".join(f"{e['field']}: {e['message']}" for e in entry.errors)
             click.echo(f"{entry.id}  row {entry.row_number}  {errors}")
@@ -487,15 +438,10 @@ def quarantine_list_cmd(job: str | None) -> None:
 @click.argument("entry_id")
 def quarantine_show_cmd(entry_id: str) -> None:
     """One quarantined row: raw values and errors."""
-    import json
-
-    from .db import get_session
-    from .sync import quarantine as q
-
-    app = _app()
+    app = create_app()
     with app.app_context():
         session = get_session()
-        entry = q.get_entry(session, _cli_actor(session, None), entry_id)
+        entry = quarantine_service.get_entry(session, cli_actor(session, None), entry_id)
         click.echo(json.dumps({"row": entry.row_number, "source": entry.source, "raw": entry.raw,
                                "errors": entry.errors, "status": entry.status}, ensure_ascii=False, indent=2))
 
@@ -505,17 +451,12 @@ def quarantine_show_cmd(entry_id: str) -> None:
 @click.option("--record", "record_json", default=None, help="the fixed record as JSON (default: as kept)")
 def quarantine_retry_cmd(entry_id: str, record_json: str | None) -> None:
     """Write a fixed quarantined record into the DataStore."""
-    import json
-
-    from .db import get_session
-    from .sync import quarantine as q
-
-    app = _app()
+    app = create_app()
     with app.app_context():
         session = get_session()
-        actor = _cli_actor(session, None)
+        actor = cli_actor(session, None)
         record = json.loads(record_json) if record_json else None
-        q.retry(session, actor, q.get_entry(session, actor, entry_id), record=record)
+        quarantine_service.retry(session, actor, quarantine_service.get_entry(session, actor, entry_id), record=record)
         session.commit()
         click.echo(f"Retried {entry_id}: written")
 
@@ -525,14 +466,11 @@ def quarantine_retry_cmd(entry_id: str, record_json: str | None) -> None:
 @click.option("--reason", required=True)
 def quarantine_discard_cmd(entry_id: str, reason: str) -> None:
     """Close a quarantined row without writing it."""
-    from .db import get_session
-    from .sync import quarantine as q
-
-    app = _app()
+    app = create_app()
     with app.app_context():
         session = get_session()
-        actor = _cli_actor(session, None)
-        q.discard(session, actor, q.get_entry(session, actor, entry_id), reason=reason)
+        actor = cli_actor(session, None)
+        quarantine_service.discard(session, actor, quarantine_service.get_entry(session, actor, entry_id), reason=reason)
         session.commit()
         click.echo(f"Discarded {entry_id}")
 
@@ -546,10 +484,7 @@ def audit() -> None:
 def audit_verify() -> None:
     """Check the access log against the audit key and the checkpoint, then move the checkpoint on
     (exit 1 naming the first entry edited, deleted or inserted, or the newest entries missing)."""
-    from .db import get_session
-    from .sharing.access_log import verify_chain
-
-    app = _app()
+    app = create_app()
     with app.app_context():
         ok, _checked, message = verify_chain(get_session(), advance=True)
     if not ok:
@@ -562,10 +497,7 @@ def audit_verify() -> None:
               help="begin a new checkpoint from the log as it is (after an incident was looked into)")
 def audit_checkpoint(start: bool) -> None:
     """Verify the access log and write its checkpoint (outside the database) at the newest entry."""
-    from .db import get_session
-    from .sharing.access_log import checkpoint_log
-
-    app = _app()
+    app = create_app()
     with app.app_context():
         checked, message = checkpoint_log(get_session(), start=start)
     click.echo(f"Access log: {checked} entries verified, {message}")
@@ -577,10 +509,7 @@ def audit_checkpoint(start: bool) -> None:
 def audit_rekey(old_keys: tuple[str, ...]) -> None:
     """Check every entry under the key (or the plain SHA-256 of before migration 0010) it was written
     with, then sign the whole log with the configured audit key and write a new checkpoint."""
-    from .db import get_session
-    from .sharing.access_log import audit_key, rekey_log, write_rekeyed_checkpoint
-
-    app = _app()
+    app = create_app()
     with app.app_context():
         session = get_session()
         _count, message, (seq, mac) = rekey_log(session, old_keys=[audit_key(k) for k in old_keys])
@@ -595,10 +524,8 @@ def audit_rekey(old_keys: tuple[str, ...]) -> None:
 @click.option("--threads/--no-threads", default=True, help="serve requests in threads")
 def serve(host: str, port: int | None, threads: bool) -> None:
     """Serve the catalog over HTTP (for production use gunicorn wsgi:app)."""
-    from werkzeug.serving import run_simple
-
     port = port or int(os.environ.get("PORT", "5000"))
-    app = _app()
+    app = create_app()
     click.echo(f"Serving {app.config['SITE_TITLE']} on http://{host}:{port}/ (Ctrl+C to stop)")
     run_simple(host, port, app, threaded=threads, use_reloader=False, use_debugger=False)
 
@@ -610,8 +537,6 @@ def serve(host: str, port: int | None, threads: bool) -> None:
 
 def _definition_file(path: str) -> dict:
     """A YAML or JSON file holding one object (JSON is YAML: one loader reads both)."""
-    import yaml
-
     try:
         definition = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
@@ -635,16 +560,11 @@ def _flat_errors(messages, prefix: str = "") -> dict[str, list[str]]:
 def _call_action(name: str, data: dict, username: str | None):
     """Run the API action ``name`` as ``username`` (default: a sysadmin) with the API's own parameter
     checks and rules, and commit; its result."""
-    from marshmallow import ValidationError as SchemaValidationError
-
-    from .api.registry import ACTIONS, ActionContext
-    from .db import get_session
-
-    app = _app()
+    app = create_app()
     with app.app_context():
         spec = ACTIONS[name]
         session = get_session()
-        actor = _cli_actor(session, username)
+        actor = cli_actor(session, username)
         if spec.params is not None:
             try:
                 data = spec.params().load(data)
@@ -683,12 +603,7 @@ def department_create(name: str | None, title: str | None, code: str | None, des
 @department.command("list")
 def department_list() -> None:
     """Every department: name, title, code."""
-    import sqlalchemy as sa
-
-    from .db import get_session
-    from .departments.models import Department
-
-    app = _app()
+    app = create_app()
     with app.app_context():
         for found in get_session().scalars(sa.select(Department).order_by(Department.name)):
             click.echo(f"{found.name}\t{found.title}\t{found.code or ''}")
@@ -710,23 +625,8 @@ def dataset_create(file: str, username: str | None) -> None:
                f"{made['id']}" + (f" (record schema {made['record_schema']})" if made.get("record_schema") else ""))
 
 
-from .exchange.cli import exchange as _exchange_commands  # noqa: E402  (catalog exchange …)
-
-main.add_command(_exchange_commands)
-
-from .freshness.cli import freshness as _freshness_commands  # noqa: E402  (catalog freshness report)
-from .webhooks.cli import webhooks as _webhooks_commands  # noqa: E402  (catalog webhooks deliver)
-
-main.add_command(_freshness_commands)
-main.add_command(_webhooks_commands)
-
-from .connections.cli import connection as _connection_commands  # noqa: E402  (catalog connection add …)
-
-main.add_command(_connection_commands)
-
-from .reports.cli import report as _report_commands  # noqa: E402  (catalog report quarterly)
-
-main.add_command(_report_commands)
+for _group in (exchange_commands, freshness_commands, webhooks_commands, connection_commands, report_commands):
+    main.add_command(_group)
 
 if __name__ == "__main__":  # python -m catalog.cli
     main()

@@ -5,8 +5,7 @@ import click
 import sqlalchemy as sa
 
 from .. import create_app
-from ..auth.models import User
-from ..auth.service import get_user
+from ..cli_support import cli_actor
 from ..db import get_session
 from ..departments.models import Department
 from ..errors import NotFound, ValidationError
@@ -17,14 +16,6 @@ from .models import Connection
 @click.group("connection")
 def connection() -> None:
     """Connections (数据源): the folders, databases and HTTP services sync jobs read."""
-
-
-def _sysadmin(session, username: str | None):
-    actor = get_user(session, username) if username else session.scalar(
-        sa.select(User).where(User.sysadmin.is_(True), User.state == "active").order_by(User.created))
-    if actor is None:
-        raise ValidationError.single("--as", "no sysadmin exists; create one with catalog user create --sysadmin")
-    return actor
 
 
 @connection.command("add")
@@ -59,7 +50,7 @@ def add(name: str, kind: str, path: str | None, url: str | None, token: str | No
     app = create_app()
     with app.app_context():
         session = get_session()
-        actor = _sysadmin(session, username)
+        actor = cli_actor(session, username)
         try:
             existing = service.get_connection(session, name)
         except NotFound:
@@ -97,6 +88,6 @@ def remove(name: str, username: str | None) -> None:
     app = create_app()
     with app.app_context():
         session = get_session()
-        service.delete_connection(session, _sysadmin(session, username), service.get_connection(session, name))
+        service.delete_connection(session, cli_actor(session, username), service.get_connection(session, name))
         session.commit()
         click.echo(f"Removed connection {name}")

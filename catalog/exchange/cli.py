@@ -5,6 +5,13 @@ import sys
 
 import click
 
+from .. import create_app
+from ..auth.service import get_user
+from ..cli_support import cli_actor
+from ..db import get_session
+from .harvest import harvest
+from .xlsx import export_workbook, import_workbook
+
 
 @click.group("exchange")
 def exchange() -> None:
@@ -18,14 +25,10 @@ def exchange() -> None:
               help="export what this account may read (default: a sysadmin, i.e. everything)")
 def export_xlsx(file: str, organization: str | None, username: str | None) -> None:
     """Write the catalog compilation sheet (编制表) to FILE."""
-    from ..cli import _app, _cli_actor
-    from ..db import get_session
-    from .xlsx import export_workbook
-
-    app = _app()
+    app = create_app()
     with app.app_context():
         session = get_session()
-        count = export_workbook(session, _cli_actor(session, username), file, organization=organization)
+        count = export_workbook(session, cli_actor(session, username), file, organization=organization)
     click.echo(f"Exported {count} datasets to {file}")
 
 
@@ -35,12 +38,7 @@ def export_xlsx(file: str, organization: str | None, username: str | None) -> No
 @click.option("--dry-run", is_flag=True, help="check every row and keep nothing")
 def import_xlsx(file: str, username: str, dry_run: bool) -> None:
     """Register or update datasets from the compilation sheet FILE (exit 1 when a row failed)."""
-    from ..auth.service import get_user
-    from ..cli import _app
-    from ..db import get_session
-    from .xlsx import import_workbook
-
-    app = _app()
+    app = create_app()
     with app.app_context():
         session = get_session()
         report = import_workbook(session, get_user(session, username), file, dry_run=dry_run)
@@ -71,12 +69,7 @@ def _print_report(report, *, verb: str) -> None:
 @click.option("--dry-run", is_flag=True, help="check every dataset and keep nothing")
 def harvest_cmd(location: str, organization: str, username: str, token: str | None, dry_run: bool) -> None:
     """Harvest the DCAT-AP export at LOCATION (URL or file) into a department (exit 1 on errors)."""
-    from ..auth.service import get_user
-    from ..cli import _app
-    from ..db import get_session
-    from .harvest import harvest
-
-    app = _app()
+    app = create_app()
     with app.app_context():
         session = get_session()
         report = harvest(session, get_user(session, username), location, organization=organization,

@@ -6,6 +6,10 @@ from typing import Any
 
 import click
 
+from .. import create_app
+from ..db import get_session
+from .service import department_report, grace_setting
+
 COLUMNS = (("rank", "排名 Rank", ">"), ("title", "部门 Department", "<"), ("total", "资源数 Datasets", ">"),
            ("fresh", "按时 Fresh", ">"), ("due", "待更新 Due", ">"), ("overdue", "逾期 Overdue", ">"),
            ("share_on_time", "按时率 On time", ">"))
@@ -56,10 +60,6 @@ def freshness() -> None:
 @click.option("--public", is_flag=True, help="count public datasets only (as an anonymous visitor sees them)")
 def report(public: bool) -> None:
     """Per department: datasets fresh, due and overdue, the share on time and the rank."""
-    from .. import create_app
-    from ..db import get_session
-    from .service import department_report, grace_setting
-
     app = create_app()
     with app.app_context():
         try:

@@ -3,6 +3,10 @@ from __future__ import annotations
 
 import click
 
+from .. import create_app
+from ..db import get_db
+from .delivery import Settings, attempt, due_deliveries
+
 
 @click.group("webhooks")
 def webhooks() -> None:
@@ -13,10 +17,6 @@ def webhooks() -> None:
 @click.option("--limit", type=click.IntRange(1, 100000), default=1000, show_default=True)
 def deliver(limit: int) -> None:
     """Make one try of each pending delivery that is due, in this process, and print the outcome."""
-    from .. import create_app
-    from ..db import get_db
-    from .delivery import Settings, attempt, due_deliveries
-
     app = create_app()
     database, settings = get_db(app), Settings.from_config(app.config)
     counts: dict[str, int] = {}
