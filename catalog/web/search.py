@@ -13,7 +13,7 @@ from ..departments.service import list_departments
 from ..errors import ValidationError
 from ..search.service import facet_title, search_datasets
 from . import labels, metadata
-from .common import actor, bp, int_arg
+from .common import actor, bp, int_arg, messages
 from .i18n import lang
 
 #: Facets shown, in order (URL parameter = package_search field).
@@ -90,7 +90,7 @@ def search():
                                 facet_limit=FACET_MORE if more else FACET_SHOWN,
                                 lang=lang())
     except ValidationError as problem:
-        error = "; ".join(m for msgs in problem.errors.values() for m in msgs)
+        error = "; ".join(m for msgs in messages(problem.errors).values() for m in msgs)  # the page's language
         found = search_datasets(get_session(), actor(), rows=0, facet_fields=[])
 
     base = {"q": q, "sort": sort, **chosen}
