@@ -69,12 +69,10 @@ def pending_review(session: Session, dataset_id: str, *, kind: str | None = None
     return session.scalar(query.order_by(DatasetReview.number.desc()).limit(1))
 
 
-def latest_review(session: Session, dataset_id: str, *, kind: str | None = None) -> DatasetReview | None:
-    """The dataset's most recent review (any status)."""
-    query = sa.select(DatasetReview).where(DatasetReview.package_id == dataset_id)
-    if kind:
-        query = query.where(DatasetReview.kind == kind)
-    return session.scalar(query.order_by(DatasetReview.number.desc()).limit(1))
+def latest_review(session: Session, dataset_id: str) -> DatasetReview | None:
+    """The dataset's most recent review (any kind and status)."""
+    return session.scalar(sa.select(DatasetReview).where(DatasetReview.package_id == dataset_id)
+                          .order_by(DatasetReview.number.desc()).limit(1))
 
 
 def core_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[dict[str, Any]]:
