@@ -199,6 +199,18 @@ class Target(abc.ABC):
         :attr:`WriteCounts.deleted` says how many records were removed.
         """
 
+    #: whether :meth:`write` takes ``sources`` (the digest of each record's source row, stored beside
+    #: it) and :meth:`unchanged_sources` answers from them: the engine then skips unchanged rows
+    remembers_sources: bool = False
+    #: with :attr:`remembers_sources`: a text that changes whenever what a row becomes changes on the
+    #: target's side (its schema, its key)
+    fingerprint: str = ""
+
+    def unchanged_sources(self, digests: dict[str, str]) -> set[str]:
+        """The keys among ``digests`` (key → digest of a source row) whose stored record was made from a
+        row with that digest and is still what that row made (only with :attr:`remembers_sources`)."""
+        return set()
+
     @abc.abstractmethod
     def finish_mirror(self, seen_keys: set[str]) -> int:
         """After a complete read: delete the records whose key is not in ``seen_keys``; return how many."""

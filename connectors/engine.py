@@ -39,6 +39,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
+import json
 import logging
 import time
 import traceback
@@ -231,6 +233,11 @@ class _Run:
         self.last_of: dict[str, int] | None = None
         self.position = 0  # the position of the first row of the next batch
         self.key_mapping: Mapping | None = None  # what the read ahead maps rows with
+        self.key_column: tuple[str, str, list[Callable[[Any], Any]]] | None = None
+        #: what a source row's digest starts with (mapping, schema, target); None: no unchanged-row skip
+        self.source_prefix: bytes | None = None
+        self._written_rows: list[Row] = []  # set by _transform: the row of each valid record
+        self.not_mapped = 0  # rows counted unchanged by their source digest, without mapping them
         self.superseded_sample: list[str] = []
         #: (field, keyword) → [rows, an example message] of the invalid rows, each under its first reason
         self.reasons: dict[tuple[str, str], list[Any]] = {}
@@ -254,6 +261,10 @@ class _Run:
         log.info("sync of %s started: mode %s, write %s, on_invalid %s, from %s", self.stream.name,
                  self.report.mode, self.report.write, self.report.on_invalid,
                  f"state {start}" if start else "the start")
+        self.source_prefix = self._source_prefix()
+        if self.dedupe or self.source_prefix is not None:
+            self.key_mapping = _key_mapping(self.mapping, getattr(self.target, "primary_key", None))
+            self.key_column = _key_column(self.key_mapping)
         if self.dedupe and getattr(self.source, "rereadable", False):
             self.phase = "reading the source ahead for repeated keys"
             self.last_of = self._read_keys(start)
@@ -276,6 +287,9 @@ class _Run:
                 self._salvage(pending, deletions)
                 raise
         self._commit(pending, deletions)
+        if self.not_mapped:
+            log.info("%d rows were the same source rows as their stored records' (same mapping and schema): "
+                     "counted unchanged without mapping or validating them", self.not_mapped)
         if self.report.write == "mirror":
             self._mirror()
 
@@ -284,8 +298,6 @@ class _Run:
         began = time.perf_counter()
         last: dict[str, int] = {}
         position = 0
-        self.key_mapping = _key_mapping(self.mapping, getattr(self.target, "primary_key", None))
-        self.key_column = _key_column(self.key_mapping)
         with contextlib.closing(self._items(start)) as items:
             for item in items:
                 if not isinstance(item, Row):
@@ -299,6 +311,54 @@ class _Run:
                  f" ({repeated} rows repeat a key: the last occurrence wins)" if repeated > 0 else "",
                  time.perf_counter() - began)
         return last
+
+    def _source_prefix(self) -> bytes | None:
+        """The fingerprint a source row's digest is made with: the mapping's configuration, the
+        validator's schema and the target's own (schema, key). ``None`` (rows are always mapped) when
+        the target keeps no source digests, the write appends, or the mapping has no fingerprint."""
+        if not self.target.remembers_sources or self.method != "upsert":
+            return None
+        mapping = "no mapping" if self.mapping is None else self.mapping.fingerprint
+        schema = "no validator" if self.validator is None else getattr(self.validator, "schema", None)
+        if mapping is None or schema is None:
+            return None
+        try:
+            text = json.dumps([mapping, schema, self.target.fingerprint], sort_keys=True, ensure_ascii=False)
+        except (TypeError, ValueError):
+            return None
+        return hashlib.blake2b(text.encode(), digest_size=16).hexdigest().encode()
+
+    def _unchanged(self, rows: list[Row]) -> tuple[list[Row], list[int], list[bytes | None], list[str]]:
+        """Split off the rows a sync already wrote from identical source rows (same mapping, schema and
+        target) into records that are still as written: ``(rows to map, their positions in the read,
+        their digests, the keys of the rows skipped)``. A row is skipped only when its key is known,
+        occurs once in the batch and (read ahead) not later in the read: the others go the whole way."""
+        prefix, base, last_of = self.source_prefix, self.position, self.last_of
+        digests: list[str] = []
+        keys: list[str | None] = []
+        seen: dict[str, int] = {}
+        blake2b = hashlib.blake2b
+        for index, row in enumerate(rows):
+            # repr keeps the types (a date and its text differ); a value whose repr is not stable
+            # (an object's address) only makes the row look changed
+            digests.append(blake2b(prefix + repr(row.data).encode(), digest_size=16).hexdigest())
+            key = self._key_of_row(row)
+            keys.append(key)
+            if key is not None:
+                seen[key] = seen.get(key, 0) + 1
+        candidates = {key: digests[index] for index, key in enumerate(keys)
+                      if key is not None and seen[key] == 1
+                      and (last_of is None or last_of.get(key, base + index) == base + index)}
+        same = self.target.unchanged_sources(candidates) if candidates else set()
+        kept, positions, kept_digests, skipped = [], [], [], []
+        for index, row in enumerate(rows):
+            if keys[index] in same:
+                skipped.append(keys[index])
+            else:
+                kept.append(row)
+                positions.append(base + index)
+                kept_digests.append(digests[index])
+        return kept, positions, kept_digests, skipped
 
     def _key_of_row(self, row: Row) -> str | None:
         if self.key_column is not None:  # one column makes the key: clean and coerce it alone
@@ -393,9 +453,11 @@ class _Run:
 
     # --- one batch ---------------------------------------------------------------------------
 
-    def _transform(self, rows: list[Row]) -> tuple[list[tuple[int, dict[str, Any]]], list[Rejected], int]:
+    def _transform(self, rows: list[Row], positions: list[int]
+                   ) -> tuple[list[tuple[int, dict[str, Any]]], list[Rejected], int]:
         """Map and validate: the valid (row number, record) pairs and the rejected rows, in order, and
-        how many rows an occurrence of their key later in the read supersedes (left out of both)."""
+        how many rows an occurrence of their key later in the read supersedes (left out of both).
+        ``positions``: each row's position in the read."""
         mapped: list[tuple[Row, Any, list[dict[str, str]]]] = []
         for row in rows:
             if self.mapping is not None:
@@ -404,7 +466,7 @@ class _Run:
             else:  # sources such as sql yield dates and decimals
                 record, field_errors = jsonable(dict(row.data)), []
             mapped.append((row, record, [_error(e) for e in field_errors]))
-        superseded = self._supersede(mapped) if self.dedupe else 0
+        superseded = self._supersede(mapped, positions) if self.dedupe else 0
         clean = [i for i, (_row, _record, errors) in enumerate(mapped) if not errors]
         if self.validator is not None:
             _valid, invalid = self.validator.validate_many([mapped[i][1] for i in clean])
@@ -418,23 +480,25 @@ class _Run:
                               if not any(e.path == p or e.path.startswith(p + ".") for p in named))
         records: list[tuple[int, dict[str, Any]]] = []
         rejected: list[Rejected] = []
+        self._written_rows = written = []  # the source row of each record, for its digest
         for row, record, errors in mapped:
             if errors:
                 rejected.append(Rejected(row.row_number, jsonable(row.data), record, errors))
             else:
                 records.append((row.row_number, record))
+                written.append(row)
         return records, rejected, superseded
 
-    def _supersede(self, mapped: list[Any]) -> int:
+    def _supersede(self, mapped: list[Any], positions: list[int]) -> int:
         """Drop from ``mapped`` the rows whose key occurs again later in the read; how many."""
-        last_of, base = self.last_of, self.position
+        last_of = self.last_of
         latest: dict[str, int] = {}  # key → index in this batch of its latest occurrence
         dropped: set[int] = set()
         for index, (row, record, _errors) in enumerate(mapped):
             key = self._key(record)
             if key is None:
                 continue
-            if last_of is not None and last_of.get(key, base + index) > base + index:
+            if last_of is not None and last_of.get(key, positions[index]) > positions[index]:
                 dropped.add(index)  # a later batch holds the key again
                 self._note_superseded(row, key)
                 continue
@@ -472,7 +536,17 @@ class _Run:
             return
         report = self.report
         began = time.perf_counter()
-        records, rejected, superseded = self._transform(rows)
+        unchanged_keys: list[str] = []
+        digests: list[bytes | None] | None = None
+        if self.source_prefix is not None and rows:
+            # rows made into records that are still as written: counted unchanged, not mapped again
+            kept, positions, row_digests, unchanged_keys = self._unchanged(rows)
+        else:
+            kept, positions, row_digests = rows, list(range(self.position, self.position + len(rows))), None
+        records, rejected, superseded = self._transform(kept, positions)
+        if row_digests is not None:
+            digest_of = {id(row): digest for row, digest in zip(kept, row_digests)}
+            digests = [digest_of[id(row)] for row in self._written_rows]
         keys = self._keys(deletions)
         report.timings["transform"] += time.perf_counter() - began
         for item in rejected[:max(0, INVALID_SAMPLE - len(report.invalid_rows))]:
@@ -482,17 +556,20 @@ class _Run:
         quarantine = rejected if report.on_invalid == "quarantine" else []
         self.phase = f"writing batch {report.batches + 1}"
         began = time.perf_counter()
+        extra: dict[str, Any] = {}
         if keys:
-            counts = self.target.write(records, quarantine, self.state, method=self.method, deletions=keys)
-        else:
-            counts = self.target.write(records, quarantine, self.state, method=self.method)
+            extra["deletions"] = keys
+        if digests is not None:
+            extra["sources"] = digests
+        counts = self.target.write(records, quarantine, self.state, method=self.method, **extra)
         report.timings["write"] += time.perf_counter() - began
         if not isinstance(counts, WriteCounts) or counts.total != len(records):
             raise AssertionError(f"the target reported {counts} for {len(records)} records")
         report.read += len(rows)
         report.inserted += counts.inserted
         report.updated += counts.updated
-        report.unchanged += counts.unchanged
+        report.unchanged += counts.unchanged + len(unchanged_keys)
+        self.not_mapped += len(unchanged_keys)
         report.quarantined += len(quarantine)
         report.skipped += len(rejected) - len(quarantine)
         report.superseded += superseded
@@ -507,6 +584,7 @@ class _Run:
         self.committed = report.state = self.state
         if report.write == "mirror":
             self._remember_keys(records, rejected)
+            self.seen_keys.update(unchanged_keys)
         _assert_balanced(report)
         if deletions:
             log.info("batch %d: %d of the %d deletions the source reported removed a record (the others "
@@ -514,8 +592,10 @@ class _Run:
         if superseded:
             log.info("batch %d: %d rows superseded by a later row with the same key (first: %s)",
                      report.batches, superseded, ", ".join(self.superseded_sample[:3]))
-        log.info("batch %d committed: %d rows: inserted %d, updated %d, unchanged %d, %s %d%s",
-                 report.batches, len(rows), counts.inserted, counts.updated, counts.unchanged,
+        log.info("batch %d committed: %d rows: inserted %d, updated %d, unchanged %d (%d not mapped: the same "
+                 "source row as the record's), %s %d%s",
+                 report.batches, len(rows), counts.inserted, counts.updated,
+                 counts.unchanged + len(unchanged_keys), len(unchanged_keys),
                  "quarantined" if quarantine else "skipped", len(rejected),
                  "".join(f"; {r.describe()}" for r in rejected[:3]) + (" …" if len(rejected) > 3 else ""))
         self.phase = "reading the source"

@@ -42,6 +42,8 @@ from __future__ import annotations
 
 import copy
 import functools
+import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
@@ -137,6 +139,24 @@ def _split_at(pattern: re.Pattern[str], characters: tuple[str, ...] | None, text
     return text.split(first)
 
 
+#: part of every mapping's fingerprint: raise it when a change to the mapping, coercion or validation
+#: code changes what an unchanged source row becomes, so that reruns map such rows again
+CODE_VERSION = 1
+
+#: computed-field functions whose result depends on the day or on the catalog's calendar, not only on the row
+_DAY_DEPENDENT = ("today", "date_add")
+
+
+def _fingerprint(config: dict[str, Any]) -> str | None:
+    """A digest of a mapping configuration (and :data:`CODE_VERSION`): two mappings with the same one
+    make the same record of the same row. ``None`` when the result also depends on the day."""
+    text = json.dumps([CODE_VERSION, config], sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                      default=repr)
+    if any(name in json.dumps(config.get("computed") or {}, ensure_ascii=False) for name in _DAY_DEPENDENT):
+        return None
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
 @dataclass
 class Mapping:
     """A compiled mapping; build it with :meth:`from_config` (``Mapping()`` keeps rows as they are)."""
@@ -154,6 +174,9 @@ class Mapping:
     # computed fields: path → compiled template (connectors.expressions.compile_expression)
     computed: dict[str, Callable[[dict[str, Any]], str]] = field(default_factory=dict)
     defaults: dict[str, Any] = field(default_factory=dict)
+    #: set by :meth:`from_config`: a digest of the configuration (None: built otherwise, or its computed
+    #: fields depend on the day): a sync skips rows whose digest with it was stored with their record
+    fingerprint: str | None = field(default=None, compare=False)
 
     @classmethod
     def from_config(cls, config: dict[str, Any] | None, *, working_day: WorkingDay | None = None) -> "Mapping":
@@ -205,7 +228,8 @@ class Mapping:
         return cls(computed=computed, defaults=dict(config.get("defaults", {})), rename=rename, unmapped=config.get("unmapped", "drop" if rename else "keep"),
                    constants=dict(config.get("constants", {})), trim=config.get("trim", True),
                    drop_empty=config.get("drop_empty", True), timezone=config.get("timezone", "+08:00"),
-                   value_maps=dict(config.get("value_maps", {})), split=split, steps=steps)
+                   value_maps=dict(config.get("value_maps", {})), split=split, steps=steps,
+                   fingerprint=_fingerprint(config))
 
     def __post_init__(self) -> None:
         # compiled once: the field steps as one tree walk, and what the records can hold

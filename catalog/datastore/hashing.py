@@ -49,3 +49,12 @@ def text_hash(text: str) -> str:
 def content_hash(record: Any) -> str:
     """The content hash of a record (ValueError for NaN and Infinity, TypeError for non-JSON values)."""
     return text_hash(canonical_json(record))
+
+
+def source_hash(row_digest: str, content_digest: str) -> str:
+    """What a sync stores beside a record it wrote (``datastore_record.source_hash``): the digest of the
+    source row it made the record from (row, mapping and schema fingerprints; computed by the engine)
+    bound to the record's content hash. It therefore matches a later row's digest only while the record
+    still holds what that row made: a write by anyone else (the API, a deletion) that changes the content
+    invalidates it, with no writer having to know about it."""
+    return _blake2b(f"{row_digest}:{content_digest}".encode(), digest_size=16).hexdigest()

@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from schemas.validation import RecordValidator, closed_schema, primary_key as schema_primary_key
 
@@ -21,7 +21,7 @@ from ..auth.models import User
 from ..datasets.models import Dataset, Resource
 from ..db import utcnow
 from ..errors import NotFound, ValidationError
-from .hashing import canonical_json, text_hash
+from .hashing import canonical_json, source_hash, text_hash
 from .models import DatastoreTable, QuarantinedRecord, Record
 from .query import create_field_indexes
 from .record_schemas import get_record_schema
@@ -51,6 +51,16 @@ def no_table_message(resource_id: str) -> str:
 def get_table(session: Session, resource_id: str) -> DatastoreTable:
     """The DataStore table of a resource, or :class:`NotFound`."""
     table = session.get(DatastoreTable, resource_id) if resource_id else None
+    if table is None:
+        raise NotFound(no_table_message(resource_id))
+    return table
+
+
+def read_table(session: Session, resource_id: str) -> DatastoreTable:
+    """:func:`get_table` with its resource and dataset loaded in the same query (every read checks the
+    dataset's share rules: two round trips fewer than loading them on first use)."""
+    table = session.get(DatastoreTable, resource_id, options=[
+        joinedload(DatastoreTable.resource).joinedload(Resource.dataset)]) if resource_id else None
     if table is None:
         raise NotFound(no_table_message(resource_id))
     return table
@@ -196,24 +206,29 @@ def _driver_cursor(session: Session):
     return session.connection().connection.driver_connection.cursor()
 
 
+#: one record of a write: (index in the call, key, record, canonical JSON text, content hash, source hash)
+Keyed = tuple[int, "str | None", dict, str, str, "str | None"]
+
+
 def _existing(session: Session, resource_id: str,
-              keyed: list[tuple[int, str | None, dict, str, str]]) -> dict[str, tuple[str | None, bool]]:
-    """``{key: (stored content hash, deleted)}`` of the stored records among the keys of ``keyed``.
+              keyed: list[Keyed]) -> dict[str, tuple[str | None, bool, str | None]]:
+    """``{key: (stored content hash, deleted, stored source hash)}`` of the stored records among the
+    keys of ``keyed``.
 
     Only hashes travel: whether a record changed is whether its canonical JSON's hash differs from
     the stored one (a NULL hash, left by a record the migration could not hash, reads as changed).
     """
-    found: dict[str, tuple[str | None, bool]] = {}
-    keys = list(dict.fromkeys(key for _index, key, _record, _text, _hash in keyed if key is not None))
+    found: dict[str, tuple[str | None, bool, str | None]] = {}
+    keys = list(dict.fromkeys(item[1] for item in keyed if item[1] is not None))
     if not keys:
         return found
     if not _postgres(session):
         for start in range(0, len(keys), KEY_CHUNK):
             chunk = keys[start:start + KEY_CHUNK]
-            for key, digest, deleted in session.execute(sa.select(
-                    Record.key, Record.content_hash, Record.deleted).where(
+            for key, digest, deleted, source in session.execute(sa.select(
+                    Record.key, Record.content_hash, Record.deleted, Record.source_hash).where(
                     Record.resource_id == resource_id, Record.key.in_(chunk))):
-                found[key] = (digest, deleted)
+                found[key] = (digest, deleted, source)
         return found
     # One round trip for the whole batch, the keys as one binary array. "key = ANY(keys)" lets the
     # planner find the rows by index whatever its statistics say (after a bulk load they may claim
@@ -221,16 +236,37 @@ def _existing(session: Session, resource_id: str,
     # PostgreSQL may then keep a generic plan made while the table was still empty.
     with _driver_cursor(session) as cursor:
         cursor.execute(
-            "SELECT key, content_hash, deleted FROM datastore_record WHERE resource_id = %s "
+            "SELECT key, content_hash, deleted, source_hash FROM datastore_record WHERE resource_id = %s "
             "AND key = ANY(%b::text[])", (resource_id, keys), prepare=False)
-        for key, digest, deleted in cursor.fetchall():
-            found[key] = (digest, deleted)
+        for key, digest, deleted, source in cursor.fetchall():
+            found[key] = (digest, deleted, source)
     return found
 
 
+def unchanged_sources(session: Session, resource_id: str, digests: dict[str, str]) -> set[str]:
+    """The keys among ``digests`` (key → digest of the source row a sync is about to map) whose live
+    record a sync made from a row with that digest and which still holds what that row made (its
+    stored source hash is :func:`~catalog.datastore.hashing.source_hash` of the digest and its current
+    content hash). Such a row would map to the stored record again: the sync can count it unchanged
+    without mapping or validating it. A record written since by anyone else does not match."""
+    keyed = [(0, key, {}, "", "", None) for key in digests]
+    stored = _existing(session, resource_id, keyed)
+    return {key for key, (content, deleted, source) in stored.items()
+            if not deleted and source is not None and content is not None
+            and source == source_hash(digests[key], content)}
+
+
 def _write(session: Session, table: DatastoreTable, inserts: list[dict[str, Any]],
-           updates: list[dict[str, Any]]) -> None:
-    """Store the planned rows: new keys inserted, existing keys (live or tombstones) overwritten."""
+           updates: list[dict[str, Any]], rehash: list[tuple[str, str]] = ()) -> None:
+    """Store the planned rows: new keys inserted, existing keys (live or tombstones) overwritten, and
+    the new source hash of unchanged records (``rehash``: (key, source hash); no change number)."""
+    if rehash:
+        columns = Record.__table__.c
+        session.execute(
+            sa.update(Record.__table__)
+            .where(columns.resource_id == table.resource_id, columns.key == sa.bindparam("_key"))
+            .values(source_hash=sa.bindparam("_source")),
+            [{"_key": key, "_source": source} for key, source in rehash])
     if not _postgres(session):
         # SQLite: Core executemany with the JSON text made once in upsert_records (through the ORM
         # the JSON column would serialize every record a second time; the text is the same).
@@ -239,16 +275,19 @@ def _write(session: Session, table: DatastoreTable, inserts: list[dict[str, Any]
         if inserts:
             session.execute(sa.insert(Record.__table__).values(data=text), [
                 {"resource_id": row["resource_id"], "key": row["key"], "seq": row["seq"], "deleted": False,
-                 "content_hash": row["content_hash"], "updated_at": row["updated_at"], "_text": row["_text"]}
+                 "content_hash": row["content_hash"], "source_hash": row["source_hash"],
+                 "updated_at": row["updated_at"], "_text": row["_text"]}
                 for row in inserts])
         if updates:
             session.execute(
                 sa.update(Record.__table__)
                 .where(columns.resource_id == sa.bindparam("_resource"), columns.key == sa.bindparam("_key"))
                 .values(seq=sa.bindparam("_seq"), deleted=False, data=text, content_hash=sa.bindparam("_hash"),
+                        source_hash=sa.bindparam("_source", type_=sa.String),
                         updated_at=sa.bindparam("_updated", type_=columns.updated_at.type)),
                 [{"_resource": row["resource_id"], "_key": row["key"], "_seq": row["seq"],
-                  "_hash": row["content_hash"], "_updated": row["updated_at"], "_text": row["_text"]}
+                  "_hash": row["content_hash"], "_source": row["source_hash"], "_updated": row["updated_at"],
+                  "_text": row["_text"]}
                  for row in updates])
         return
     # PostgreSQL: COPY for the new keys and one UPDATE ... FROM unnest(...) for the others, instead
@@ -257,21 +296,22 @@ def _write(session: Session, table: DatastoreTable, inserts: list[dict[str, Any]
     with _driver_cursor(session) as cursor:
         if inserts:
             with cursor.copy("COPY datastore_record (resource_id, key, seq, deleted, data, content_hash, "
-                             "updated_at) FROM STDIN") as copy:
+                             "source_hash, updated_at) FROM STDIN") as copy:
                 for row in inserts:
                     copy.write_row((row["resource_id"], row["key"], row["seq"], False, row["_text"],
-                                    row["content_hash"], now))
+                                    row["content_hash"], row["source_hash"], now))
         if updates:
             # "r.key = ANY(keys)" lets the planner find the rows by index whatever its statistics say
             # (right after a bulk load they may claim the table is nearly empty).
             cursor.execute(
                 "UPDATE datastore_record AS r SET seq = v.seq, deleted = false, data = v.data::jsonb, "
-                "content_hash = v.hash, updated_at = %(now)s "
-                "FROM unnest(%(keys)b::text[], %(seqs)b::bigint[], %(data)b::text[], %(hashes)b::text[]) "
-                "AS v(key, seq, data, hash) "
+                "content_hash = v.hash, source_hash = v.source, updated_at = %(now)s "
+                "FROM unnest(%(keys)b::text[], %(seqs)b::bigint[], %(data)b::text[], %(hashes)b::text[], "
+                "%(sources)s::text[]) AS v(key, seq, data, hash, source) "
                 "WHERE r.resource_id = %(resource)s AND r.key = ANY(%(keys)b::text[]) AND r.key = v.key",
                 {"now": now, "keys": [row["key"] for row in updates], "seqs": [row["seq"] for row in updates],
                  "data": [row["_text"] for row in updates], "hashes": [row["content_hash"] for row in updates],
+                 "sources": [row["source_hash"] for row in updates],
                  "resource": table.resource_id}, prepare=False)
 
 
@@ -303,20 +343,23 @@ def _not_json(value: Any) -> tuple[str, str]:
     return "__root__", "not a JSON value"
 
 
-def _plan(table: DatastoreTable, keyed: list[tuple[int, str | None, dict, str, str]],
-          state: dict[str, tuple[str | None, bool]], counts: dict[str, int], *, method: str, seq: int,
-          first_row: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+def _plan(table: DatastoreTable, keyed: list[Keyed],
+          state: dict[str, tuple[str | None, bool, str | None]], counts: dict[str, int], *, method: str,
+          seq: int, first_row: int
+          ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int, list[tuple[str, str]]]:
     """The rows to insert and update for ``keyed`` records given the stored ``state``.
 
     Counts go into ``counts``; a conflict with ``method`` (insert of a live key, update of a missing
-    one) raises for the whole batch. Returns ``(inserts, updates, last change number)``.
+    one) raises for the whole batch. Returns ``(inserts, updates, last change number, rehash)``:
+    ``rehash`` the (key, source hash) of unchanged records a sync wrote from a different source row.
     """
     now = utcnow()
     resource_id = table.resource_id  # read once: an ORM attribute costs a call per read
     inserts: dict[str, dict[str, Any]] = {}
     updates: dict[str, dict[str, Any]] = {}
     conflicts: dict[str, list[str]] = {}
-    for index, key, record, text, digest in keyed:
+    rehash: dict[str, str] = {}
+    for index, key, record, text, digest, source in keyed:
         if key is None:  # no primary key: every record is new
             key = f"~{seq + 1}"
         current = state.get(key)
@@ -329,31 +372,41 @@ def _plan(table: DatastoreTable, keyed: list[tuple[int, str | None, dict, str, s
             continue
         if live and current[0] is not None and current[0] == digest:
             counts["unchanged"] += 1
+            if source is not None and current[2] != source:
+                rehash[key] = source
+                state[key] = (digest, False, source)
             continue
         seq += 1
         row = {"resource_id": resource_id, "key": key, "seq": seq, "deleted": False,
-               "data": record, "content_hash": digest, "updated_at": now, "_text": text}
+               "data": record, "content_hash": digest, "source_hash": source, "updated_at": now,
+               "_text": text}
         if key in inserts or current is None:
             inserts[key] = row
         else:
             updates[key] = row
         counts["inserted" if not live else "updated"] += 1
-        state[key] = (digest, False)
+        state[key] = (digest, False, source)
+        rehash.pop(key, None)
     if conflicts:
         raise ValidationError(conflicts)
-    return list(inserts.values()), list(updates.values()), seq
+    return list(inserts.values()), list(updates.values()), seq, list(rehash.items())
 
 
 def upsert_records(session: Session, actor: User | None, table: DatastoreTable,
                    records: list[Any], *, method: str = "upsert", dry_run: bool = False,
                    on_invalid: str = "fail", source: str = "api", first_row: int = 0,
-                   check_auth: bool = True, validated: bool = False) -> dict[str, Any]:
+                   check_auth: bool = True, validated: bool = False,
+                   source_digests: list[str | None] | None = None) -> dict[str, Any]:
     """Validate and write records; unchanged records are left alone and get no new change number.
 
     Invalid records fail the whole call (409, each by index), or with ``on_invalid="quarantine"``
     are kept in quarantine with their errors while the valid ones are written; ``"skip"`` reports
     them without keeping them. ``first_row`` offsets the reported row numbers (batched callers).
     ``validated=True``: the caller (the sync engine) already ran this table's validator.
+    ``source_digests`` (a sync, one per record): the digest of the source row each record was made
+    from; stored bound to the record's content hash (:func:`~catalog.datastore.hashing.source_hash`),
+    also on an unchanged record (no change number). Without it a written record's source hash is
+    cleared: a record rewritten by the API is no longer what any source row made.
     """
     dataset = table.resource.dataset
     if check_auth:
@@ -371,7 +424,7 @@ def upsert_records(session: Session, actor: User | None, table: DatastoreTable,
     for index, field_errors in errors.items():
         invalid[index] = [{"field": e.path or "__root__", "keyword": e.keyword, "message": e.message}
                           for e in field_errors]
-    keyed: list[tuple[int, str | None, dict, str, str]] = []
+    keyed: list[Keyed] = []
     primary_key = list(table.primary_key or [])  # read once: an ORM attribute costs a call per read
     for index in valid_indices:
         problem = _key_problem(records[index], primary_key)
@@ -391,7 +444,10 @@ def upsert_records(session: Session, actor: User | None, table: DatastoreTable,
             path, message = _not_json(records[index])
             invalid[index] = [{"field": path, "keyword": "type", "message": message}]
             continue
-        keyed.append((index, key, records[index], text, text_hash(text)))
+        digest = text_hash(text)
+        row_digest = source_digests[index] if source_digests is not None else None
+        keyed.append((index, key, records[index], text, digest,
+                      None if row_digest is None else source_hash(row_digest, digest)))
     if invalid and on_invalid == "fail":
         messages: dict[str, list[str]] = {}
         for i in sorted(invalid):
@@ -409,8 +465,9 @@ def upsert_records(session: Session, actor: User | None, table: DatastoreTable,
         first_seq, seq = _merge(session, table, keyed, counts, seq)
     else:
         state = _existing(session, table.resource_id, keyed)
-        inserts, updates, seq = _plan(table, keyed, state, counts, method=method, seq=seq, first_row=first_row)
-        _write(session, table, inserts, updates)
+        inserts, updates, seq, rehash = _plan(table, keyed, state, counts, method=method, seq=seq,
+                                              first_row=first_row)
+        _write(session, table, inserts, updates, rehash)
         first_seq = seq - len(inserts) - len(updates) + 1
     session.execute(sa.update(DatastoreTable).where(DatastoreTable.resource_id == table.resource_id)
                     .values(last_seq=seq))
@@ -427,9 +484,9 @@ def upsert_records(session: Session, actor: User | None, table: DatastoreTable,
     return {**counts, "invalid": _report(invalid, first_row)}
 
 
-def _distinct_keys(keyed: list[tuple[int, str | None, dict, str, str]]) -> bool:
+def _distinct_keys(keyed: list[Keyed]) -> bool:
     """Whether no key occurs twice in ``keyed`` (one statement cannot write a row twice)."""
-    keys = {key for _index, key, _record, _text, _hash in keyed}
+    keys = {item[1] for item in keyed}
     return len(keys) == len(keyed) and None not in keys
 
 
@@ -442,43 +499,59 @@ STAGE = "datastore_stage"
 #: New keys, tombstones and records whose hash differs, numbered in the batch's order after the
 #: table's last change (the table's lock, taken before, makes that number the committed last one and
 #: keeps every other writer out until commit, so changes are numbered in commit order), then written
-#: by one INSERT … ON CONFLICT; the counts of what was staged, written and overwritten live.
+#: by one INSERT … ON CONFLICT; unchanged live records a sync made from another source row (or before
+#: source hashes) get the new source hash only, found through the primary key index by key = ANY(…)
+#: whatever the statistics say; the counts of what was staged, written, overwritten live and re-hashed.
 _MERGE = f"""
-WITH changed AS MATERIALIZED (
-    SELECT s.ord, s.key, s.data, s.content_hash, (r.found IS NOT NULL AND NOT r.deleted) AS live
+WITH looked AS MATERIALIZED (
+    SELECT s.ord, s.key, s.data, s.content_hash, s.source_hash, r.found, r.deleted,
+           r.content_hash AS stored_hash, r.source_hash AS stored_source
     FROM {STAGE} AS s LEFT JOIN LATERAL (
-        SELECT true AS found, deleted, content_hash FROM datastore_record
+        SELECT true AS found, deleted, content_hash, source_hash FROM datastore_record
         WHERE resource_id = %(resource)s AND key = s.key LIMIT 1) AS r ON true
-    WHERE r.found IS NULL OR r.deleted OR r.content_hash IS DISTINCT FROM s.content_hash
+), changed AS MATERIALIZED (
+    SELECT ord, key, data, content_hash, source_hash, (found IS NOT NULL AND NOT deleted) AS live
+    FROM looked WHERE found IS NULL OR deleted OR stored_hash IS DISTINCT FROM content_hash
 ), numbered AS MATERIALIZED (
-    SELECT key, data, content_hash, live, %(last)s::bigint + row_number() OVER (ORDER BY ord) AS seq
+    SELECT key, data, content_hash, source_hash, live,
+           %(last)s::bigint + row_number() OVER (ORDER BY ord) AS seq
     FROM changed
 ), written AS (
-    INSERT INTO datastore_record AS r (resource_id, key, seq, deleted, data, content_hash, updated_at)
-    SELECT %(resource)s, key, seq, false, data::jsonb, content_hash, %(now)s FROM numbered
+    INSERT INTO datastore_record AS r (resource_id, key, seq, deleted, data, content_hash, source_hash,
+                                       updated_at)
+    SELECT %(resource)s, key, seq, false, data::jsonb, content_hash, source_hash, %(now)s FROM numbered
     ON CONFLICT (resource_id, key) DO UPDATE SET seq = EXCLUDED.seq, deleted = false, data = EXCLUDED.data,
-        content_hash = EXCLUDED.content_hash, updated_at = EXCLUDED.updated_at
+        content_hash = EXCLUDED.content_hash, source_hash = EXCLUDED.source_hash,
+        updated_at = EXCLUDED.updated_at
     WHERE r.deleted OR r.content_hash IS DISTINCT FROM EXCLUDED.content_hash
+    RETURNING 1
+), rehash AS MATERIALIZED (
+    SELECT key, source_hash FROM looked
+    WHERE found AND NOT deleted AND stored_hash = content_hash AND source_hash IS NOT NULL
+      AND stored_source IS DISTINCT FROM source_hash
+), rehashed AS (
+    UPDATE datastore_record AS r SET source_hash = h.source_hash FROM rehash AS h
+    WHERE r.resource_id = %(resource)s AND r.key = ANY(ARRAY(SELECT key FROM rehash)) AND r.key = h.key
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM numbered), (SELECT count(*) FROM numbered WHERE live),
-       (SELECT count(*) FROM written)
+       (SELECT count(*) FROM written), (SELECT count(*) FROM rehashed)
 """
 
 
-def _merge(session: Session, table: DatastoreTable, keyed: list[tuple[int, str | None, dict, str, str]],
+def _merge(session: Session, table: DatastoreTable, keyed: list[Keyed],
            counts: dict[str, int], seq: int) -> tuple[int, int]:
     """PostgreSQL upsert of distinct keys: the batch COPYed into a temporary staging table, then merged
     by one statement that skips unchanged records by their content hash. Call with the table's lock
     held (``seq``: its last change number); returns the first and last change numbers written."""
     with _driver_cursor(session) as cursor:
         cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGE} (ord integer, key text, data text, "
-                       "content_hash text) ON COMMIT DELETE ROWS")
-        with cursor.copy(f"COPY {STAGE} (ord, key, data, content_hash) FROM STDIN") as copy:
-            for ord_, (_index, key, _record, text, digest) in enumerate(keyed):
-                copy.write_row((ord_, key, text, digest))
+                       "content_hash text, source_hash text) ON COMMIT DELETE ROWS")
+        with cursor.copy(f"COPY {STAGE} (ord, key, data, content_hash, source_hash) FROM STDIN") as copy:
+            for ord_, (_index, key, _record, text, digest, source) in enumerate(keyed):
+                copy.write_row((ord_, key, text, digest, source))
         cursor.execute(_MERGE, {"resource": table.resource_id, "last": seq, "now": utcnow()}, prepare=False)
-        changed, live, written = cursor.fetchone()
+        changed, live, written, _rehashed = cursor.fetchone()
         cursor.execute(f"DELETE FROM {STAGE}")  # a second merge in this transaction starts empty
     if written != changed:  # the lock keeps other writers out: never, unless that guarantee broke
         raise RuntimeError(f"merge wrote {written} of {changed} changed records")

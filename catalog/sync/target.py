@@ -11,6 +11,7 @@ from connectors.base import Rejected, Target, TargetError, WriteCounts
 from connectors.targets.ckan import RemoteCkanTarget
 
 from ..datastore import service as datastore
+from ..datastore.hashing import canonical_json, text_hash
 from ..datastore.models import QuarantinedRecord, Record
 from ..db import Database, utcnow
 from ..errors import ValidationError
@@ -20,7 +21,11 @@ KEY_CHUNK = 1000
 
 
 class DatastoreTarget(Target):
-    """Writes a job's records into its resource's DataStore table, with the job's state."""
+    """Writes a job's records into its resource's DataStore table, with the job's state, and the digest
+    of each record's source row beside it (``datastore_record.source_hash``), so a rerun skips the rows
+    that have not changed since (:meth:`unchanged_sources`)."""
+
+    remembers_sources = True
 
     def __init__(self, database: Database, job_id: str, run_id: str):
         self.database = database
@@ -31,6 +36,8 @@ class DatastoreTarget(Target):
             table = datastore.get_table(session, job.resource_id)
             self.resource_id = table.resource_id
             self.primary_key = list(table.primary_key)
+            #: what besides the mapping and the row decides the stored record: the schema and the key
+            self.fingerprint = text_hash(canonical_json([table.schema_document, self.primary_key]))
 
     def state(self) -> dict[str, Any] | None:
         """The source position committed with the last batch."""
@@ -41,11 +48,19 @@ class DatastoreTarget(Target):
         """The DataStore key of a record."""
         return datastore.record_key(record, self.primary_key)
 
+    def unchanged_sources(self, digests: dict[str, str]) -> set[str]:
+        """The keys whose stored record this job made from a source row with the given digest and
+        that nobody has rewritten since (:func:`catalog.datastore.service.unchanged_sources`)."""
+        if not digests:
+            return set()
+        with self.database.session() as session:
+            return datastore.unchanged_sources(session, self.resource_id, digests)
+
     def write(self, records: list[tuple[int, dict[str, Any]]], rejected: list[Rejected],
               state: dict[str, Any] | None, *, method: str = "upsert",
-              deletions: list[dict[str, Any]] = ()) -> WriteCounts:
+              deletions: list[dict[str, Any]] = (), sources: list[str | None] | None = None) -> WriteCounts:
         """Upsert (or insert) the records, quarantine the rejected rows, tombstone the deleted keys
-        and store the state, atomically."""
+        and store the state, atomically; ``sources``: the digest of each record's source row."""
         with self.database.session() as session:
             table = datastore.get_table(session, self.resource_id)
             counts = {"inserted": 0, "updated": 0, "unchanged": 0, "deleted": 0}
@@ -54,7 +69,8 @@ class DatastoreTarget(Target):
                     result = datastore.upsert_records(
                         session, None, table, [r for _n, r in records],
                         method="insert" if method == "append" else "upsert", on_invalid="fail",
-                        source=f"sync:{self.run_id}", check_auth=False, validated=True)
+                        source=f"sync:{self.run_id}", check_auth=False, validated=True,
+                        source_digests=sources)
                 except ValidationError as error:
                     first = next(iter(error.errors.items()))
                     raise TargetError(f"{first[0]}: {'; '.join(first[1])}") from None
