@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from ..db import utcnow
 from ..errors import NotAuthorized, NotFound, ValidationError
@@ -128,7 +128,9 @@ def revoke_token(session: Session, actor: User | None, *, token_id: str | None =
 
 def authenticate_token(session: Session, secret: str) -> tuple[User, ApiToken]:
     """The user and token of a presented secret; :class:`NotAuthorized` when it is not valid now."""
-    token = session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == token_digest(secret)))
+    # The account in the same query: every API call authenticates, one round trip fewer each.
+    token = session.scalar(sa.select(ApiToken).options(joinedload(ApiToken.user))
+                           .where(ApiToken.token_hash == token_digest(secret)))
     now = utcnow()
     if token is None or token.revoked_at is not None:
         raise NotAuthorized("The API token is not valid (unknown or revoked)")
