@@ -55,6 +55,12 @@ def show_dataset(session: Session, actor: User | None, id_or_name: str, *,
         dataset = get_dataset(session, id_or_name)
     except NotFound:
         raise NotFound(message) from None
+    return require_readable(session, actor, dataset, message)
+
+
+def require_readable(session: Session, actor: User | None, dataset: Dataset, message: str) -> Dataset:
+    """``dataset`` (already loaded) if the actor may read it; otherwise :class:`NotFound` with ``message``
+    (:func:`show_dataset` without its lookup, for callers that hold the dataset)."""
     if not rules.can_read_dataset(session, actor, owner_org=dataset.owner_org, private=dataset.private,
                                   state=dataset.state) and not review_policy.authority_may_read(session, actor, dataset):
         raise NotFound(message)
