@@ -125,9 +125,16 @@ def driver_url(url: str) -> sa.URL:
     return parsed
 
 
-def prepare_database(url: str, keep: bool):
-    """(the URL to benchmark, a cleanup function) for a fresh database."""
+def prepare_database(url: str, keep: bool, name: str = BENCH_DATABASE, reuse: bool = False):
+    """(the URL to benchmark, a cleanup function) for a fresh database (``reuse``: the one kept by an
+    earlier ``--keep`` run, as it is)."""
     parsed = driver_url(url)
+    if reuse:
+        if not parsed.drivername.startswith("postgresql"):
+            if not Path(parsed.database or "").exists():
+                sys.exit(f"--reads-only needs the SQLite file of an earlier --keep run: {parsed.database!r}")
+            return parsed.render_as_string(hide_password=False), lambda: None
+        return parsed.set(database=name).render_as_string(hide_password=False), lambda: None
     if not parsed.drivername.startswith("postgresql"):
         path = Path(parsed.database or "")
         if not parsed.database or path.exists():
@@ -135,16 +142,16 @@ def prepare_database(url: str, keep: bool):
         return parsed.render_as_string(hide_password=False), lambda: keep or _remove_sqlite(path)
     admin = sa.create_engine(parsed, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{BENCH_DATABASE}"')
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
 
     def cleanup() -> None:
         if not keep:
             with admin.connect() as conn:
-                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
 
-    return parsed.set(database=BENCH_DATABASE).render_as_string(hide_password=False), cleanup
+    return parsed.set(database=name).render_as_string(hide_password=False), cleanup
 
 
 def _remove_sqlite(path: Path) -> None:
@@ -380,7 +387,20 @@ def sample_records(path: Path, count: int, wanted: int) -> list[dict]:
     return picked[:wanted]
 
 
-def measure_reads(app, ids, path: Path, count: int) -> dict:
+def stored_samples(app, resource_id: str, count: int, wanted: int) -> list[dict]:
+    """``wanted`` stored records spread evenly over the change numbers (a ``--reads-only`` run has no
+    records file; not timed)."""
+    from catalog.db import get_db
+
+    step = max(count // wanted, 1)
+    with get_db(app).engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT data FROM datastore_record WHERE resource_id = :r AND seq % :step = :half "
+                                    "ORDER BY seq LIMIT :wanted"),
+                            {"r": resource_id, "step": step, "half": step // 2, "wanted": wanted}).scalars().all()
+    return [json.loads(row) if isinstance(row, str) else row for row in rows]
+
+
+def measure_reads(app, ids, samples: list[dict], count: int) -> dict:
     """p50/p95 of each read through the Flask test client (routing, token auth, share rules, masking,
     JSON) beside the same answer from raw SQL on the same database, in the same run."""
     from catalog.db import get_db
@@ -391,7 +411,6 @@ def measure_reads(app, ids, path: Path, count: int) -> dict:
     engine = get_db(app).engine
     postgres = engine.dialect.name == "postgresql"
     mark = "%s" if postgres else "?"
-    samples = sample_records(path, count, READ_REPEATS)
     raw = engine.raw_connection()
     figures: dict = {}
 
@@ -545,14 +564,45 @@ def peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
 
 
-def run(count: int, url: str, batch: int, sample: int, keep: bool, reads: bool = True) -> dict:
+def run_reads_only(url: str, name: str) -> dict:
+    """The reads (7) alone, on the database an earlier ``--keep`` run left (migrated to this code's head
+    first, so a kept database measures the code as it is now)."""
+    from catalog import create_app
+    from catalog.cli import run_migrations
+    from catalog.db import get_db
+
+    bench_url, _cleanup = prepare_database(url, True, name, reuse=True)
+    folder = Path(tempfile.mkdtemp(prefix="catalog-bench-ds-"))
+    try:
+        app = create_app({"DATABASE_URL": bench_url, "INSTANCE_PATH": str(folder / "instance"),
+                          "SECRET_KEY": "bench"})
+        run_migrations(app)
+        engine = get_db(app).engine
+        with engine.connect() as conn:
+            admin_id = conn.scalar(sa.text("SELECT id FROM \"user\" WHERE name = 'bench-admin'"))
+            resource_id = conn.scalar(sa.text("SELECT resource_id FROM datastore_table"))
+            count = conn.scalar(sa.text("SELECT count(*) FROM datastore_record WHERE resource_id = :r "
+                                        "AND NOT deleted"), {"r": resource_id})
+        print(f"== reads only, {count:,} household records kept, {engine.dialect.name} "
+              f"{engine.dialect.server_version_info or ''} ({make_url(bench_url).render_as_string(hide_password=True)})")
+        figures = {"records": count, "database": engine.dialect.name,
+                   "reads": measure_reads(app, (admin_id, resource_id),
+                                          stored_samples(app, resource_id, count, READ_REPEATS), count)}
+        engine.dispose()
+        return figures
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def run(count: int, url: str, batch: int, sample: int, keep: bool, reads: bool = True,
+        name: str = BENCH_DATABASE) -> dict:
     """One complete benchmark in this process; prints the figures and returns them."""
     from catalog import create_app
     from catalog.cli import run_migrations
     from catalog.datastore import service
     from catalog.db import get_db
 
-    bench_url, cleanup = prepare_database(url, keep)
+    bench_url, cleanup = prepare_database(url, keep, name)
     folder = Path(tempfile.mkdtemp(prefix="catalog-bench-ds-"))
     try:
         app = create_app({"DATABASE_URL": bench_url, "INSTANCE_PATH": str(folder / "instance"),
@@ -615,7 +665,7 @@ def run(count: int, url: str, batch: int, sample: int, keep: bool, reads: bool =
         figures["dump"] = count / seconds
         print(f"    the JSON dump (query.iter_records + json.dumps, as /datastore/dump): {rate(count, seconds)}")
         if reads:
-            figures["reads"] = measure_reads(app, ids, path, count)
+            figures["reads"] = measure_reads(app, ids, sample_records(path, count, READ_REPEATS), count)
         figures["peak_memory_mb"] = peak_memory_mb()
         print(f"(6) peak memory (ru_maxrss): {figures['peak_memory_mb']:,.0f} MB")
         get_db(app).engine.dispose()
@@ -634,10 +684,18 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     parser.add_argument("--no-small", action="store_true", help="skip the N/10 run")
     parser.add_argument("--no-reads", action="store_true", help="skip the reads (7)")
+    parser.add_argument("--database-name", default=BENCH_DATABASE,
+                        help=f"the PostgreSQL database made on the server (default {BENCH_DATABASE})")
+    parser.add_argument("--reads-only", action="store_true",
+                        help="only the reads (7), on the database a --keep run left (migrated first)")
     parser.add_argument("--single", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.reads_only:
+        run_reads_only(args.database_url, args.database_name)
+        return
     if args.single:
-        figures = run(args.records, args.database_url, args.batch, args.sample, args.keep, not args.no_reads)
+        figures = run(args.records, args.database_url, args.batch, args.sample, args.keep, not args.no_reads,
+                      args.database_name)
         print(RESULT_MARK + json.dumps(figures), flush=True)
         return
     sizes = ([max(args.records // 10, 1)] if not args.no_small else []) + [args.records]
@@ -650,6 +708,7 @@ def main() -> None:
             command.append("--keep")
         if args.no_reads:
             command.append("--no-reads")
+        command += ["--database-name", args.database_name]
         process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
         for line in process.stdout:
             if line.startswith(RESULT_MARK):

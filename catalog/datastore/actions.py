@@ -90,7 +90,7 @@ def _visible_table(ctx: ActionContext, resource_id: str):
 
 
 def _reader(ctx: ActionContext, resource_id: str):
-    table = service.get_table(ctx.session, resource_id)
+    table = service.read_table(ctx.session, resource_id)
     return table, open_reader(ctx.session, ctx.actor, table)
 
 

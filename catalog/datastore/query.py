@@ -276,6 +276,11 @@ def search_records(session: Session, table: DatastoreTable, *, filters: dict | N
     elif not sort and after is not None:  # past the end: the same place again (records may come)
         result["next_cursor"] = cursor
     if include_total:
+        if after is None and len(rows) < limit and (rows or not offset):
+            # A short page is the last one: the total is what it and the pages before hold (a key
+            # lookup, the commonest read, needs no count query).
+            result["total"] = offset + len(rows)
+            return result
         result["total"], estimated = count_matches(session, conditions, total_threshold)
         if estimated:
             result["total_was_estimated"] = True

@@ -34,7 +34,7 @@ def dump(resource_id: str) -> Response:
         actor, token = authenticate_headers(session, request.headers)
         if actor is None and token is None and web_actor_id is not None:
             actor = session.get(User, web_actor_id)
-        table = service.get_table(session, resource_id)
+        table = service.read_table(session, resource_id)
         reader = open_reader(session, actor, table)
     except CatalogError:
         session.close()

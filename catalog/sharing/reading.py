@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from ..auth.models import User
 from ..datasets.models import Dataset, Resource
-from ..datasets.service import show_dataset
+from ..datasets.service import require_readable, show_dataset
 from ..datastore.record_schemas import find_record_schema
 from ..datastore.service import no_table_message, record_key
 from ..errors import NotAuthorized
@@ -79,16 +79,35 @@ class RecordReader:
         mark_delivered(session, self.actor, self.access.grant_ids)
 
 
+#: (resource id, table's last modification, granted fields) -> (masked paths, declared shape): what a
+#: reader's masking is made of, the same for every read until the table is written or redefined
+#: (``DatastoreTable.modified`` moves on both) or the grants differ (part of the key)
+_MASKING: dict[tuple, tuple[dict[str, str], masking.Shape | None]] = {}
+_MASKING_SIZE = 512
+
+
+def _masking(table, granted: frozenset[str] | None) -> tuple[dict[str, str], masking.Shape | None]:
+    key = (table.resource_id, table.modified, granted)
+    found = _MASKING.get(key)
+    if found is None:
+        document = table.schema_document
+        found = (masking.masked_paths(document, None if granted is None else set(granted)),
+                 None if granted is None else masking.declared_shape(document))
+        if len(_MASKING) >= _MASKING_SIZE:
+            _MASKING.clear()
+        _MASKING[key] = found
+    return dict(found[0]), found[1]
+
+
 def open_reader(session: Session, actor: User | None, table) -> RecordReader:
     """Check the share rules for ``table``'s dataset and return the reader (or raise)."""
     dataset = table.resource.dataset
-    show_dataset(session, actor, dataset.id, not_found=no_table_message(table.resource_id))
+    require_readable(session, actor, dataset, no_table_message(table.resource_id))
     access = require_record_access(session, actor, dataset)
-    granted = None if access.granted_fields is None else set(access.granted_fields)
+    granted = None if access.granted_fields is None else frozenset(access.granted_fields)
+    masked, declared = _masking(table, granted)
     return RecordReader(actor=actor, dataset=dataset, resource_id=table.resource_id,
-                        primary_key=list(table.primary_key), access=access,
-                        masked=masking.masked_paths(table.schema_document, granted),
-                        declared=None if granted is None else masking.declared_shape(table.schema_document))
+                        primary_key=list(table.primary_key), access=access, masked=masked, declared=declared)
 
 
 @dataclass
