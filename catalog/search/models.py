@@ -21,3 +21,28 @@ class CatalogVersion(Base):
 
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
     token: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+
+
+#: Facet counts per value and visibility class (migration 0023), kept by triggers in the writer's transaction:
+#: a search without words and filters sums the rows of the classes its reader may see.
+facet_count = sa.Table(
+    "search_facet_count", Base.metadata,
+    sa.Column("facet", sa.String(20), primary_key=True),
+    sa.Column("value", sa.String(200), primary_key=True),
+    sa.Column("owner_org", sa.String(36), primary_key=True),
+    sa.Column("state", sa.String(20), primary_key=True),
+    sa.Column("private", sa.Boolean, primary_key=True),
+    sa.Column("slot", sa.SmallInteger, primary_key=True),
+    sa.Column("n", sa.BigInteger, nullable=False),
+)
+
+#: What each dataset that is not deleted counts under (one row per facet value), kept with the counts.
+facet_member = sa.Table(
+    "search_facet_member", Base.metadata,
+    sa.Column("dataset_id", sa.String(36), nullable=False, index=True),
+    sa.Column("facet", sa.String(20), nullable=False),
+    sa.Column("value", sa.String(200), nullable=False),
+    sa.Column("owner_org", sa.String(36), nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("private", sa.Boolean, nullable=False),
+)
