@@ -72,8 +72,8 @@ def _driver_url(url: str) -> sa.URL:
     return parsed
 
 
-def prepare_database(url: str | None, *, reuse: bool) -> tuple[str, callable]:
-    """Return (the URL to benchmark, a cleanup function)."""
+def prepare_database(url: str | None, *, reuse: bool, name: str = BENCH_DATABASE) -> tuple[str, callable]:
+    """Return (the URL to benchmark, a cleanup function); on PostgreSQL the database ``name``."""
     if not url:
         folder = tempfile.mkdtemp(prefix="catalog-bench-")
         return f"sqlite:///{folder}/bench.db", lambda keep: keep or shutil.rmtree(folder, ignore_errors=True)
@@ -88,16 +88,16 @@ def prepare_database(url: str | None, *, reuse: bool) -> tuple[str, callable]:
     admin = sa.create_engine(parsed, isolation_level="AUTOCOMMIT")
     if not reuse:
         with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
-            conn.exec_driver_sql(f'CREATE DATABASE "{BENCH_DATABASE}"')
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
 
     def cleanup(keep: bool) -> None:
         if not keep:
             with admin.connect() as conn:
-                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
 
-    return parsed.set(database=BENCH_DATABASE).render_as_string(hide_password=False), cleanup
+    return parsed.set(database=name).render_as_string(hide_password=False), cleanup
 
 
 # -- loading -----------------------------------------------------------------------------------
@@ -376,6 +376,61 @@ def scenarios(app, names: list[str]) -> tuple[dict[str, tuple], dict[str, list[i
             "lookup (baseline)": (lookup, "SELECT id, title FROM dataset WHERE name = :name")}, counts
 
 
+#: The catalog version's trigger function of migration 0018: every writer replaced row 1.
+ONE_ROW_VERSION = """
+    CREATE OR REPLACE FUNCTION catalog_version_advance() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        UPDATE catalog_version SET token = replace(gen_random_uuid()::text, '-', '') WHERE id = 1;
+        RETURN NULL;
+    END $$"""
+
+
+def writer_waits(engine: sa.Engine, rounds: int) -> int:
+    """In how many of ``rounds`` a transaction changing one dataset's share type waits for another one,
+    still open, that changed another dataset of the same department (both rolled back)."""
+    from catalog.datasets.models import Dataset
+
+    with engine.connect() as conn:
+        org = conn.scalar(sa.select(Dataset.owner_org).limit(1))
+        first, second = conn.scalars(sa.select(Dataset.id).where(Dataset.owner_org == org).limit(2)).all()
+    flip = sa.text("UPDATE dataset SET share_type = CASE share_type WHEN 'conditional' THEN 'unconditional' "
+                   "ELSE 'conditional' END WHERE id = :id")
+    waited = 0
+    for _ in range(rounds):
+        with engine.connect() as a, engine.connect() as b:
+            a.begin()
+            a.execute(flip, {"id": first})
+            b.begin()
+            b.exec_driver_sql("SET LOCAL lock_timeout = '300ms'")
+            try:
+                b.execute(flip, {"id": second})
+            except sa.exc.OperationalError:  # lock_timeout: it waited for the first transaction's row
+                waited += 1
+            b.rollback()
+            a.rollback()
+    return waited
+
+
+def writers(engine: sa.Engine, rounds: int) -> None:
+    """Print writer_waits with the version trigger of migration 0018 (one row, swapped in for the
+    measurement) and with the current one (8 rows), in the same run."""
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.connect() as conn:
+        current = conn.scalar(sa.text("SELECT pg_get_functiondef('catalog_version_advance'::regproc)"))
+    with engine.begin() as conn:
+        conn.exec_driver_sql(ONE_ROW_VERSION)
+    try:
+        one_row = writer_waits(engine, rounds)
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(current.replace("%", "%%"))  # no parameters: a literal %
+    print(f"\nconcurrent writers (two open transactions, two datasets of one department, {rounds} rounds):")
+    print(f"  one version row (migration 0018's trigger): the second waited in {one_row} of {rounds}")
+    print(f"  current version trigger:                    the second waited in {writer_waits(engine, rounds)} "
+          f"of {rounds}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", type=int, default=100_000)
@@ -388,6 +443,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     parser.add_argument("--reuse", action="store_true", help="measure an already loaded benchmark database")
+    parser.add_argument("--database-name", default=BENCH_DATABASE,
+                        help=f"the benchmark's database on a PostgreSQL server (default {BENCH_DATABASE})")
+    parser.add_argument("--writer-rounds", type=int, default=40,
+                        help="rounds of the concurrent-writers check (PostgreSQL; 0 skips it)")
     args = parser.parse_args(argv)
 
     from catalog import create_app
@@ -395,7 +454,7 @@ def main(argv: list[str] | None = None) -> None:
     from catalog.datasets.models import Dataset
     from catalog.db import get_db
 
-    url, cleanup = prepare_database(args.database_url, reuse=args.reuse)
+    url, cleanup = prepare_database(args.database_url, reuse=args.reuse, name=args.database_name)
     instance = tempfile.mkdtemp(prefix="catalog-bench-instance-")
     app = create_app({"DATABASE_URL": url, "INSTANCE_PATH": instance, "SECRET_KEY": "bench",
                       "SITE_URL": "http://localhost"})
@@ -433,6 +492,8 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{label:<20} {figures['p50']:>9.2f} {figures['p95']:>9.2f} {figures['mean']:>9.2f} "
                   f"{figures['max']:>9.2f} {figures['p50'] / base['p50']:>9.1f} "
                   f"{figures['p95'] / base['p95']:>9.1f}  {found}")
+        if args.writer_rounds:
+            writers(engine, args.writer_rounds)
     finally:
         engine.dispose()
         cleanup(args.keep)
