@@ -15,8 +15,6 @@ from pathlib import Path
 import click
 import sqlalchemy as sa
 import yaml
-from alembic import command as alembic_command
-from alembic.config import Config
 from flask import Flask
 from marshmallow import ValidationError as SchemaValidationError
 from sqlalchemy.engine import make_url
@@ -29,7 +27,7 @@ from .auth.service import change_password, create_token, create_user, get_user
 from .cli_support import cli_actor
 from .connections.cli import connection as connection_commands
 from .datasets.models import Dataset
-from .db import get_db, get_session, utcnow
+from .db import get_db, get_session, run_migrations, utcnow
 from .demo import load_demo
 from .departments.models import Department
 from .errors import CatalogError, Conflict, ValidationError, unavailable
@@ -85,18 +83,6 @@ def main() -> None:
 @main.group()
 def db() -> None:
     """Database schema."""
-
-
-def run_migrations(app: Flask, revision: str = "head", *, downgrade: bool = False) -> None:
-    """Apply (or revert) Alembic migrations on the app's database."""
-    config = Config()
-    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-    with get_db(app).engine.begin() as connection:
-        config.attributes["connection"] = connection
-        if downgrade:
-            alembic_command.downgrade(config, revision)
-        else:
-            alembic_command.upgrade(config, revision)
 
 
 @db.command("upgrade")

@@ -9,9 +9,12 @@ import datetime as dt
 import functools
 import json
 import uuid
+from pathlib import Path
 from typing import Any, Callable
 
 import sqlalchemy as sa
+from alembic import command as alembic_command
+from alembic.config import Config
 from flask import Flask, current_app, g
 from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import JSONB
@@ -176,3 +179,15 @@ def _close_session(_exc: BaseException | None) -> None:
     if session is not None:
         session.rollback()
         session.close()
+
+
+def run_migrations(app: Flask, revision: str = "head", *, downgrade: bool = False) -> None:
+    """Apply (or revert) Alembic migrations on the app's database."""
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    with get_db(app).engine.begin() as connection:
+        config.attributes["connection"] = connection
+        if downgrade:
+            alembic_command.downgrade(config, revision)
+        else:
+            alembic_command.upgrade(config, revision)

@@ -16,16 +16,21 @@ from schemas.formats import uscc_check_char
 
 from .auth.models import User
 from .auth.service import create_token, create_user
+from .connections import service as connections
 from .connections.models import Connection
 from .datasets.models import Dataset
 from .datasets.service import create_dataset
-from .db import get_session
+from .db import get_db, get_session
+from .demo_peer import pull_into_second_catalog
+from .demo_systems import demo_connections, demo_jobs
 from .departments.models import Department
 from .departments.service import create_department, get_department, set_member
 from .objections import demo as objections_demo
 from .reports import demo as reports_demo
 from .review import demo as review_demo
 from .sharing import demo as sharing_demo
+from .sync import service as sync_service
+from .sync.models import SyncJob
 
 DATA = Path(__file__).parent / "demo_data" / "catalog.json"
 ADMIN = "admin"
@@ -59,12 +64,6 @@ def systems_folder(app: Flask) -> Path:
 def _sync_demo_systems(app: Flask, session, admin) -> list[str]:
     """Register the three department systems as connections and create their sync jobs (once), then
     run each new job once."""
-    from .connections import service as connections
-    from .db import get_db
-    from .demo_systems import demo_connections, demo_jobs
-    from .sync import service as sync_service
-    from .sync.models import SyncJob
-
     created = []
     if not session.scalar(sa.select(SyncJob.id).limit(1)):
         for item in demo_connections(systems_folder(app)):
@@ -121,9 +120,7 @@ def load_demo(app: Flask) -> list[str]:
         added["datasets"] += 1
     session.commit()
     lines.extend(_sync_demo_systems(app, session, admin))
-    from .demo_peer import pull_into_second_catalog
-
-    lines.extend(pull_into_second_catalog(app, session, admin))
+    lines.extend(pull_into_second_catalog(app, session, admin, data))
     lines.extend(objections_demo.load(session, admin, app.config))
     lines.extend(sharing_demo.load(session, admin, app.config))
     lines.extend(review_demo.load(session, admin, app.config))

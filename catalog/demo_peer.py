@@ -11,7 +11,6 @@ taken); serve the second catalog with
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import secrets
 import socket
@@ -21,8 +20,22 @@ from typing import Iterator
 
 import sqlalchemy as sa
 from flask import Flask
+from werkzeug.serving import WSGIRequestHandler, make_server
 
+from schemas.formats import uscc_check_char
+
+from . import config as settings, create_app
 from .auth.models import User
+from .auth.service import create_token, create_user
+from .connections import service as connections
+from .datasets.models import Dataset
+from .datasets.service import create_dataset
+from .db import get_db, run_migrations
+from .departments.service import create_department, get_department, set_member
+from .sharing import service as sharing
+from .sharing.models import ShareRequest
+from .sync import service as sync_service
+from .sync.models import SyncJob
 
 PEER_FOLDER = "mzj-catalog"
 DEPARTMENT = "ningshan-mzj"
@@ -50,8 +63,6 @@ def _port() -> int:
 @contextlib.contextmanager
 def _served(app: Flask) -> Iterator[str]:
     """``app`` on a loopback port while the block runs."""
-    from werkzeug.serving import WSGIRequestHandler, make_server
-
     class Quiet(WSGIRequestHandler):
         def log_request(self, *args, **kwargs) -> None:  # the demo's output stays the summary
             pass
@@ -69,13 +80,6 @@ def _served(app: Flask) -> Iterator[str]:
 def _grant_and_token(session, admin: User) -> tuple[str, str] | None:
     """An approved share request of civil affairs for the petitions, and a token of its officer:
     (the petition resource id, the token secret); None when the demo's petition job is missing."""
-    from .auth.service import create_token
-    from .datasets.models import Dataset
-    from .departments.service import get_department
-    from .sharing import service as sharing
-    from .sharing.models import ShareRequest
-    from .sync.models import SyncJob
-
     resource_id = session.scalar(sa.select(SyncJob.resource_id).where(SyncJob.name == "petition-office"))
     puller = session.scalar(sa.select(User).where(User.name == PULLER))
     provider = session.scalar(sa.select(User).where(User.name == "xfj-officer"))
@@ -96,9 +100,6 @@ def _grant_and_token(session, admin: User) -> tuple[str, str] | None:
 
 
 def _second_catalog(app: Flask) -> Flask:
-    from . import config as settings, create_app
-    from .cli import run_migrations
-
     folder = Path(app.instance_path) / PEER_FOLDER
     # Its own folder's defaults, named here because CATALOG_INSTANCE_PATH (pointing at the county
     # catalog) wins over INSTANCE_PATH: the database, the storage and the secret key that seals the job's
@@ -111,16 +112,12 @@ def _second_catalog(app: Flask) -> Flask:
     return peer
 
 
-def pull_into_second_catalog(app: Flask, session, admin: User) -> list[str]:
-    """Set up the second catalog (once) and run its pull; lines to print."""
-    from .auth.service import create_user
-    from .connections import service as connections
-    from .datasets.service import create_dataset
-    from .db import get_db
-    from .demo import DATA
-    from .departments.service import create_department, set_member
-    from .sync import service as sync_service
+def pull_into_second_catalog(app: Flask, session, admin: User, county: dict) -> list[str]:
+    """Set up the second catalog (once) and run its pull; lines to print.
 
+    ``county`` is the county catalog's demo definition (demo_data/catalog.json): the civil affairs department
+    and the petition dataset the second catalog copies are taken from it.
+    """
     folder = Path(app.instance_path) / PEER_FOLDER
     if (folder / "catalog.db").exists():
         return [f"Second catalog (民政局) in {folder}: exists already"]
@@ -128,7 +125,6 @@ def pull_into_second_catalog(app: Flask, session, admin: User) -> list[str]:
     if granted is None:
         return ["Second catalog skipped: the demo's petition sync job is missing"]
     resource_id, token = granted
-    county = json.loads(DATA.read_text(encoding="utf-8"))
     peer = _second_catalog(app)
     with peer.app_context(), _served(app) as url:
         database = get_db(peer)
@@ -136,8 +132,6 @@ def pull_into_second_catalog(app: Flask, session, admin: User) -> list[str]:
             peer_admin = create_user(peer_session, None, name="admin", password=secrets.token_urlsafe(12),
                                      fullname="民政局目录管理员", sysadmin=True, check_auth=False)
             item = next(d for d in county["departments"] if d["name"] == DEPARTMENT)
-            from schemas.formats import uscc_check_char
-
             department = create_department(peer_session, peer_admin, name=item["name"], title=item["title"],
                                            code=item["code17"] + uscc_check_char(item["code17"]),
                                            description=item["description"])
