@@ -30,6 +30,10 @@ Flask test client (routing, parameter checks, search, JSON of 10 results):
   new session, without HTTP and without the JSON of the 10 results;
 * ``floor: count words`` / ``floor: count all``: the plain SQL count of the visible datasets that
   match the two words / of all visible datasets, in a new session;
+* ``write: reshare``: a committed ``UPDATE`` of one dataset's share type (a facet value: the facet
+  counts' triggers change two values), and ``floor: no triggers``, the same with PostgreSQL's
+  ``session_replication_role = replica`` (no trigger at all: the price of the version and counts);
+* after the table, on PostgreSQL, the concurrent-writers check (``writer_waits``);
 * ``lookup (baseline)``: ``SELECT id, title FROM dataset WHERE name = :name`` (a unique index)
   in a new session, which is the floor every request pays.
 """
@@ -344,6 +348,16 @@ def scenarios(app, names: list[str]) -> tuple[dict[str, tuple], dict[str, list[i
                             {"name": names[n % len(names)]})
             session.commit()
 
+    flip = sa.text("UPDATE dataset SET share_type = CASE share_type WHEN 'conditional' THEN 'unconditional' "
+                   "ELSE 'conditional' END, metadata_modified = metadata_modified WHERE name = :name")
+
+    def reshare(n: int, triggers: bool = True) -> None:  # a write that changes a facet value, committed
+        with database.session() as session:
+            if not triggers:  # PostgreSQL: no trigger fires (the version, the facet counts, the foreign keys)
+                session.execute(sa.text("SET LOCAL session_replication_role = replica"))
+            session.execute(flip, {"name": names[n % len(names)]})
+            session.commit()
+
     visible = sa.and_(Dataset.state == "active", Dataset.private.is_(False))
 
     def count_all(n: int) -> None:
@@ -373,6 +387,10 @@ def scenarios(app, names: list[str]) -> tuple[dict[str, tuple], dict[str, list[i
             "floor: count all": (count_all, "SELECT count(*) FROM dataset WHERE state='active' AND NOT private"),
             "fields+or+facets": (fields_or, f"q=title:<word> OR tags:<word>, facet.field={FACETS}"),
             "range+not": (range_not, "q=metadata_modified:[<year>-01-01T00:00:00Z TO *] -res_format:PDF"),
+            "write: reshare": (reshare, "UPDATE one dataset's share_type (a facet value) and commit"),
+            **({"floor: no triggers": (lambda n: reshare(n, triggers=False),
+                                       "the same UPDATE with session_replication_role = replica (no trigger)")}
+               if database.engine.dialect.name == "postgresql" else {}),
             "lookup (baseline)": (lookup, "SELECT id, title FROM dataset WHERE name = :name")}, counts
 
 

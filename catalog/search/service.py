@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from schemas import load_schema
 
@@ -205,11 +205,14 @@ def search_datasets(session: Session, actor: User | None, *, q: str = "", fq: li
         sort = [keys[key].desc() if desc else keys[key].asc() for key, desc in order if key in keys]
         paging = sa.select(Dataset.id).where(*conditions).order_by(
             *sort, Dataset.metadata_modified.desc(), Dataset.id).offset(start).limit(rows)
-    if (tree is None or isinstance(tree, MatchAll)) and not fq_conditions:
-        # Nothing to match or filter: the count and facets are sums of the counts kept per value and
-        # visibility class (migration 0023), exact at every write, and the page comes from the indexes.
-        return _unfiltered(session, actor, paging, facet_fields, states=states, include_private=include_private,
-                           limit=facet_limit, mincount=facet_mincount, lang=lang)
+        if (tree is None or isinstance(tree, MatchAll)) and not fq_conditions:
+            # Nothing to match or filter: the count and facets are sums of the counts kept per value and
+            # visibility class (migration 0023), exact at every write; the page, read with its datasets,
+            # comes from the indexes.
+            page = sa.select(Dataset).where(*conditions).order_by(
+                *sort, Dataset.metadata_modified.desc(), Dataset.id).offset(start).limit(rows)
+            return _unfiltered(session, actor, page, facet_fields, states=states, include_private=include_private,
+                               limit=facet_limit, mincount=facet_mincount, lang=lang)
     # The answer (count, facets and the page's ids) is cached under the catalog version read by
     # the same statement that counts, and found again by the statements' SQL and parameters (which
     # carry the reader's visibility: sysadmin or not, their id for their departments, the flags).
@@ -228,15 +231,19 @@ def search_datasets(session: Session, actor: User | None, *, q: str = "", fq: li
     return SearchResult(count=count or 0, datasets=_load_page(session, page_ids), facets=facets, terms=terms)
 
 
+#: A page's datasets come with their tags, resources (one query each) and department (joined).
+_PAGE_LOADING = (selectinload(Dataset.tags), selectinload(Dataset.resources), joinedload(Dataset.organization))
+
+
 def _load_page(session: Session, page_ids: list[str]) -> list[Dataset]:
     """The page's datasets with their tags, resources and department, in the page's order."""
-    found = {d.id: d for d in session.scalars(sa.select(Dataset).where(Dataset.id.in_(page_ids)).options(
-        selectinload(Dataset.tags), selectinload(Dataset.resources), selectinload(Dataset.organization)))}
+    found = {d.id: d for d in session.scalars(sa.select(Dataset).where(Dataset.id.in_(page_ids))
+                                              .options(*_PAGE_LOADING))}
     # a dataset deleted since the page was cut is left out (its deletion gave a new version)
     return [found[i] for i in page_ids if i in found]
 
 
-def _unfiltered(session: Session, actor: User | None, paging: sa.Select, facet_fields: list[str], *,
+def _unfiltered(session: Session, actor: User | None, page: sa.Select, facet_fields: list[str], *,
                 states: list[str], include_private: bool, limit: int, mincount: int, lang: str) -> SearchResult:
     """A search without words and filters: the count and facets summed from ``search_facet_count``.
 
@@ -259,7 +266,7 @@ def _unfiltered(session: Session, actor: User | None, paging: sa.Select, facet_f
         else:
             counted[facet].append((value, int(n)))
     facets = _facets(session, counted, limit=limit, mincount=mincount, lang=lang)
-    return SearchResult(count=count, datasets=_load_page(session, list(session.scalars(paging))), facets=facets)
+    return SearchResult(count=count, datasets=list(session.scalars(page.options(*_PAGE_LOADING))), facets=facets)
 
 
 def _statement_key(session: Session, statement) -> tuple | None:
