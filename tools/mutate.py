@@ -17,11 +17,15 @@ Settings shared with mutmut (files, tests) are in setup.cfg's ``[mutmut]`` secti
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import fnmatch
 import os
 import re
 import shutil
+import sqlite3
 import sys
+import tempfile
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -30,12 +34,14 @@ ROOT = Path(__file__).resolve().parents[1]
 os.chdir(ROOT)  # mutmut reads setup.cfg from the working directory when it is imported
 
 import libcst as cst  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
 from mutmut import __main__ as mutmut_main  # noqa: E402
 from mutmut.configuration import config as mutmut_config  # noqa: E402
 from mutmut.mutation import mutators  # noqa: E402
 from mutmut.mutation.diff_apply import get_diff_for_mutant  # noqa: E402
 from mutmut.stats import status_by_exit_code  # noqa: E402
 from mutmut.utils.format_utils import mangled_name_from_mutant_name  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
 
 #: (module, function names as globs separated by "|", a text every mutated line must contain or None).
 #: Whole modules where the module is the rule; single functions where a shared module holds one rule.
@@ -70,6 +76,14 @@ SCOPE: list[tuple[str, str, str | None]] = [
 ]
 
 KILLED = {"killed", "timeout", "caught by type check"}
+
+#: Functions whose answer SQLite cannot tell apart from a mutant's (``LIKE`` ignores ASCII case there; a
+#: query without ``ORDER BY`` returns the index order): their mutants also run the PostgreSQL twin of each
+#: of their tests (``test[postgresql]`` for ``test[sqlite]``), after the SQLite ones, when a server
+#: answers at ``CATALOG_TEST_POSTGRES_URL`` or the documented default. The rest of the run is SQLite only.
+POSTGRES_FUNCTIONS = {("catalog.datastore.query", "changes"), ("catalog.auth.service", "list_users")}
+PG_ENV = "CATALOG_TEST_POSTGRES_URL"
+PG_DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 def _is_prose(node: cst.BaseString) -> bool:
@@ -119,6 +133,78 @@ def skip_prose_strings() -> None:
             mutators.mutation_operators[index] = (kind, replacements[operator])
 
 
+def postgres_server(url: str) -> bool:
+    """Whether a PostgreSQL server answers at ``url`` (within 3 seconds)."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    engine = sa.create_engine(parsed, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+        return True
+    except Exception:  # noqa: BLE001 - any failure means: no server to test on
+        return False
+    finally:
+        engine.dispose()
+
+
+def postgres_twin(test: str) -> str:
+    """``tests/x.py::test_a[sqlite-3]`` -> ``tests/x.py::test_a[postgresql-3]``."""
+    return re.sub(r"(?<=[\[-])sqlite(?=[\]-])", "postgresql", test)
+
+
+#: The PostgreSQL server the mutants of :data:`POSTGRES_FUNCTIONS` also run on (None: SQLite only).
+POSTGRES_URL: str | None = None
+
+
+def _empty_sqlite_file(app) -> str | None:
+    """The path of the app's SQLite database when it holds no table yet, else None."""
+    url = make_url(app.config["DATABASE_URL"])
+    if not url.drivername.startswith("sqlite") or url.database in (None, "", ":memory:"):
+        return None
+    if not Path(url.database).exists():
+        return url.database
+    with contextlib.closing(sqlite3.connect(url.database)) as conn:
+        return None if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] else url.database
+
+
+def migrate_sqlite_from_a_template() -> None:
+    """Give each mutant's tests their migrated SQLite database as a copy of one migrated before the forks.
+
+    Every mutant runs its tests in a new pytest session, and the session's database (tests/conftest.py's
+    ``base_app``, the access-log tests' ``catalog db upgrade``) was migrated from scratch each time: 10 to 15
+    seconds of Alembic per mutant on a loaded 2-core machine, more than most mutants' tests take. The
+    migrations are not in the scope, so this main process (no mutant active) runs them once into a
+    template, and ``run_migrations(app)`` to head on an empty SQLite file copies it (SQLite's backup API)
+    instead. Other revisions, downgrades, non-empty files and PostgreSQL run the migrations as before."""
+    cli = sys.modules.get("catalog.cli")
+    if cli is None:   # the stats run did not import the app: nothing to speed up
+        return
+    original = cli.run_migrations
+    folder = Path(tempfile.mkdtemp(prefix="mutate-template-"))
+    atexit.register(shutil.rmtree, folder, True)   # the forks leave by os._exit and do not run this
+    template_app = cli.create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{folder / 'template.db'}",
+                                   "INSTANCE_PATH": str(folder / "instance"), "SECRET_KEY": "template"})
+    original(template_app)
+    sys.modules["catalog.db"].get_db(template_app).engine.dispose()
+    template = folder / "template.db"
+
+    def run_migrations(app, revision="head", *, downgrade=False):
+        target = None if downgrade or revision != "head" else _empty_sqlite_file(app)
+        if target is None:
+            return original(app, revision, downgrade=downgrade)
+        sys.modules["catalog.db"].get_db(app).engine.dispose()
+        with contextlib.closing(sqlite3.connect(template)) as source, \
+                contextlib.closing(sqlite3.connect(target)) as copy:
+            source.backup(copy)
+        return None
+
+    for name, module in list(sys.modules.items()):
+        if (name == "catalog.cli" or name.startswith("tests.")) and getattr(module, "run_migrations", None) is original:
+            module.run_migrations = run_migrations
+
+
 def database_free_tests_first() -> None:
     """Hand each mutant's tests to pytest with the tests that need no database first, then the fastest.
 
@@ -135,9 +221,21 @@ def database_free_tests_first() -> None:
 
         def ordered_submit(mutant_name, tests, *rest, **options):
             ordered = sorted(tests, key=lambda test: ("[sqlite" in test, durations.get(test, 0.0), test))
+            if POSTGRES_URL is not None and _function_of(mutant_name) in POSTGRES_FUNCTIONS:
+                ordered += [postgres_twin(test) for test in ordered if postgres_twin(test) != test]
             return submit(mutant_name, ordered, *rest, **options)
 
+        def startup_with_postgres():
+            # only now: the instrumented and clean runs before stay on SQLite (they would take twice as long);
+            # the processes that test the mutants are forked after this and read the variable in tests/conftest.py
+            if POSTGRES_URL is not None:
+                os.environ[PG_ENV] = POSTGRES_URL
+            migrate_sqlite_from_a_template()
+            return startup()
+
+        startup = runner.startup
         runner.submit = ordered_submit
+        runner.startup = startup_with_postgres
         return runner
 
     mutmut_main.get_mutant_runner = get_mutant_runner
@@ -275,8 +373,18 @@ def main() -> int:
     args = parser.parse_args()
     if args.only is not None:
         restrict(args.only)
-    # the mutation run uses SQLite only: the PostgreSQL half tests the same rules through the same code
-    os.environ.pop("CATALOG_TEST_POSTGRES_URL", None)
+    # SQLite, except the PostgreSQL twins of the tests of POSTGRES_FUNCTIONS' mutants when a server answers
+    global POSTGRES_URL
+    url = os.environ.pop(PG_ENV, None) or PG_DEFAULT_URL
+    if args.report_only:
+        pass  # nothing is run
+    elif postgres_server(url):
+        POSTGRES_URL = url
+        print(f"PostgreSQL half: the mutants of {', '.join(sorted(m + '.' + f for m, f in POSTGRES_FUNCTIONS))} "
+              f"also run their tests on {url}", flush=True)
+    else:
+        print(f"PostgreSQL half SKIPPED: no server answers at {url} (set {PG_ENV}); the mutants of "
+              f"{', '.join(sorted(m + '.' + f for m, f in POSTGRES_FUNCTIONS))} run on SQLite only", flush=True)
     started = time.time()
     skip_prose_strings()
     database_free_tests_first()
