@@ -50,11 +50,12 @@ def narrowing_changes(session: Session, dataset: Dataset, after: dict[str, Any])
 
 
 def live_grants(session: Session, dataset: Dataset) -> list[Grant]:
-    """The dataset's grants that are neither revoked nor expired (suspended ones included)."""
+    """The dataset's grants that are neither revoked nor expired (suspended ones included), in no order:
+    each gets its notice, and notices are listed by their own time."""
     now = utcnow()
     return list(session.scalars(sa.select(Grant).where(
         Grant.package_id == dataset.id, Grant.revoked_at.is_(None),
-        sa.or_(Grant.expires_at.is_(None), Grant.expires_at > now)).order_by(Grant.created, Grant.id)))
+        sa.or_(Grant.expires_at.is_(None), Grant.expires_at > now))))
 
 
 def check_narrowing(session: Session, actor: User | None, dataset: Dataset, after: dict[str, Any], *,
