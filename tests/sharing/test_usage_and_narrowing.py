@@ -152,6 +152,9 @@ def test_narrowing_a_dataset_with_live_grants_needs_a_reason_and_tells_the_grant
     [notice] = db.scalars(sa.select(ShareNotice).where(ShareNotice.kind == "sharing.narrowed")).all()
     assert (notice.organization_id, notice.grant_id) == (share_cast.consumer["id"], grant["id"])
     assert notice.data["reason"] == "户籍数据纳入省级平台统一共享"
+    # the grantee reads what the dataset became: not shared, private, or withdrawn to draft
+    assert {key: notice.data["new_values"].get(key) for key in change if key != "share_condition"} == \
+        {key: value for key, value in change.items() if key != "share_condition"}
     [activity] = db.scalars(sa.select(Activity).where(Activity.activity_type == "narrowed sharing")).all()
     assert activity.data["sharing"]["changes"] == [{"share_type": "share_type", "private": "private",
                                                     "state": "state"}[next(iter(change))]]
