@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import ValidationError
 from ..search.text import check_query_length
+from . import text_index
 from .models import DatastoreTable, Record
 from .record_schemas import indexed_fields
 
@@ -259,8 +260,10 @@ def search_records(session: Session, table: DatastoreTable, *, filters: dict | N
         raise ValidationError.single("cursor", "give a cursor or an offset, not both")
     conditions = [Record.resource_id == table.resource_id, Record.deleted.is_(False),
                   *filter_conditions(table, filters)]
+    common = False
     if q:
-        conditions.append(_text_matches(session, q))
+        matches, common = text_index.text_condition(session, table, q, _text_matches(session, q), total_threshold)
+        conditions.append(matches)
     page = [*conditions, Record.key > after] if after is not None else conditions
     order = _order(table, sort)
     if session.get_bind().dialect.name == "sqlite" and set(filters or {}) & set(indexed_fields(table.schema_document)):
@@ -281,7 +284,11 @@ def search_records(session: Session, table: DatastoreTable, *, filters: dict | N
             # lookup, the commonest read, needs no count query).
             result["total"] = offset + len(rows)
             return result
-        result["total"], estimated = count_matches(session, conditions, total_threshold)
+        if common and not filters:  # more index matches than the threshold: no need to count them
+            result["total"], estimated = max(_estimate(session, conditions, total_threshold),
+                                             total_threshold + 1), True
+        else:
+            result["total"], estimated = count_matches(session, conditions, total_threshold)
         if estimated:
             result["total_was_estimated"] = True
     return result
