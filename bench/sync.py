@@ -34,7 +34,7 @@ What it does, at N rows and (unless ``--no-small``) first at N/10, each time in 
 The machine the figures come from may be shared: compare the ratios printed by one run, not absolute times
 between runs.
 
-``--profile`` runs the first sync under cProfile instead and prints where the time goes.
+``--profile`` runs both syncs under cProfile instead and prints where the time goes.
 """
 from __future__ import annotations
 
@@ -42,6 +42,7 @@ import argparse
 import csv
 import json
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -207,7 +208,10 @@ def child(url: str, folder: Path, profile: bool) -> None:
         run = run_job(database, JOB, trigger="bench", progress=reports.append)
         seconds = time.perf_counter() - started
     timings = reports[-1].timings if reports else {}
+    said = [re.search(r"(\d+) rows were the same source rows", line) for line in run.log or []]
+    not_mapped = next((int(found.group(1)) for found in said if found), 0)
     print(RESULT_MARK + json.dumps({"status": run.status, "error": run.error_message, "counts": run.counts,
+                                    "not_mapped": not_mapped,
                                     "seconds": seconds, "timings": timings, "baseline_mb": baseline,
                                     "peak_mb": peak_mb()}), flush=True)
 
@@ -385,7 +389,7 @@ def bench(rows: int, server: str, batch: int, keep: bool, profile: bool, dlt_ven
         print(f"    sync / raw COPY: {ratio:.3f} (1/{1 / ratio:,.0f}); aim: at least 0.25")
 
         seq_before = last_seq(engine, resource_id)
-        second = sync_in_child(url, folder)
+        second = sync_in_child(url, folder, profile)
         counts = second["counts"]
         feed_entries = last_seq(engine, resource_id) - seq_before
         assert counts["inserted"] == counts["updated"] == 0 and counts["unchanged"] == rows, counts
@@ -393,8 +397,8 @@ def bench(rows: int, server: str, batch: int, keep: bool, profile: bool, dlt_ven
         rerun_ratio = second["seconds"] / first["seconds"]
         print(f"(3) second run over the unchanged file: {second['seconds']:.1f} s = {rerun_ratio:.2f} of the first "
               f"run's time (aim: at most 0.3); inserted {counts['inserted']}, updated {counts['updated']}, "
-              f"unchanged {counts['unchanged']:,}, change-feed entries {feed_entries}; "
-              f"peak memory {second['peak_mb']:,.0f} MB")
+              f"unchanged {counts['unchanged']:,} (of which not mapped again: {second['not_mapped']:,}), "
+              f"change-feed entries {feed_entries}; peak memory {second['peak_mb']:,.0f} MB")
         print(f"    time split by the engine: {split(second)}")
 
         with engine.connect() as conn:

@@ -206,6 +206,11 @@ class Target(abc.ABC):
     #: target's side (its schema, its key)
     fingerprint: str = ""
 
+    def holds_records(self) -> bool:
+        """Whether the target may hold records already (False: a first sync, no row can be unchanged,
+        so the engine does not ask :meth:`unchanged_sources`)."""
+        return True
+
     def unchanged_sources(self, digests: dict[str, str]) -> set[str]:
         """The keys among ``digests`` (key → digest of a source row) whose stored record was made from a
         row with that digest and is still what that row made (only with :attr:`remembers_sources`)."""

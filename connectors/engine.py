@@ -37,13 +37,19 @@
 """
 from __future__ import annotations
 
+import collections
+import concurrent.futures
 import contextlib
 import datetime as dt
 import hashlib
 import json
 import logging
+import multiprocessing
+import os
+import threading
 import time
 import traceback
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 from .base import (Checkpoint, Deletion, Rejected, Row, Source, SourceError, Stream, Target, TargetError,
@@ -75,7 +81,8 @@ def run_sync(source: Source, config: dict[str, Any], stream: Stream | None, targ
              write: str = "upsert", on_invalid: str = "quarantine", batch_size: int = 1000,
              progress: Callable[[RunReport], None] | None = None, retries: int = 3,
              backoff: float = 1.0, max_backoff: float = 60.0, max_invalid: float = 0.5,
-             sleep: Callable[[float], None] = time.sleep, working_day: WorkingDay | None = None) -> RunReport:
+             sleep: Callable[[float], None] = time.sleep, working_day: WorkingDay | None = None,
+             workers: int = 0) -> RunReport:
     """Run one sync of ``stream`` (``None``: the source's first stream) into ``target``; never raises
     for a failed run — the :class:`RunReport` says what happened. Bad options raise ``ValueError``.
 
@@ -85,6 +92,8 @@ def run_sync(source: Source, config: dict[str, Any], stream: Stream | None, targ
     with the report after every committed batch. ``max_invalid`` (0 to 1) is the share of invalid rows
     above which a run that read everything still ends ``failed``. ``working_day`` is the calendar a
     mapping configuration's ``date_add(..., working=True)`` counts in (default: Monday to Friday).
+    ``workers``: processes that map and validate batches while this one reads and writes (0: none);
+    batches are still committed one at a time, in the order read, each with its state.
     """
     _check_options(mode=mode, write=write, on_invalid=on_invalid, batch_size=batch_size, retries=retries)
     if not 0 <= max_invalid <= 1:
@@ -93,7 +102,7 @@ def run_sync(source: Source, config: dict[str, Any], stream: Stream | None, targ
                        stream=stream.name if stream else "", mode=mode, write=write, on_invalid=on_invalid)
     run = _Run(source, config, stream, target, report, mapping=mapping, validator=validator,
                batch_size=batch_size, progress=progress, retries=retries, backoff=backoff,
-               max_backoff=max_backoff, sleep=sleep, working_day=working_day)
+               max_backoff=max_backoff, sleep=sleep, working_day=working_day, workers=workers)
     started = time.perf_counter()
     with capture_log(report.log):
         try:
@@ -108,6 +117,7 @@ def run_sync(source: Source, config: dict[str, Any], stream: Stream | None, targ
             _fail(report, f"the sync stopped on an unexpected error ({type(exc).__name__}) while {run.phase}; "
                           "the error detail has the traceback", traceback.format_exc())
         finally:
+            run.close()
             report.duration_seconds = round(time.perf_counter() - started, 6)
             report.finished_at = dt.datetime.now(dt.timezone.utc)
             log.info("sync %s: %s in %.2f s; %s", report.status, report.stream, report.duration_seconds,
@@ -218,7 +228,7 @@ class _Run:
                  report: RunReport, *, mapping: Mapping | dict[str, Any] | None, validator: Any,
                  batch_size: int, progress: Callable[[RunReport], None] | None, retries: int,
                  backoff: float, max_backoff: float, sleep: Callable[[float], None],
-                 working_day: WorkingDay | None = None):
+                 working_day: WorkingDay | None = None, workers: int = 0):
         self.source, self.config, self.stream, self.target, self.report = source, config, stream, target, report
         self.mapping, self.validator, self.batch_size, self.progress = mapping, validator, batch_size, progress
         self.retries, self.backoff, self.max_backoff, self.sleep = retries, backoff, max_backoff, sleep
@@ -231,12 +241,20 @@ class _Run:
         self.dedupe = report.write != "append"
         #: key → position (0-based, among the rows of this read) of its last occurrence; None: not read ahead
         self.last_of: dict[str, int] | None = None
-        self.position = 0  # the position of the first row of the next batch
         self.key_mapping: Mapping | None = None  # what the read ahead maps rows with
         self.key_column: tuple[str, str, list[Callable[[Any], Any]]] | None = None
         #: what a source row's digest starts with (mapping, schema, target); None: no unchanged-row skip
         self.source_prefix: bytes | None = None
-        self._written_rows: list[Row] = []  # set by _transform: the row of each valid record
+        self.compare = False  # whether rows are checked against the stored digests (not on a first sync)
+        #: transform worker processes (0: rows are mapped in this process) and the batches handed on,
+        #: oldest first, not committed yet
+        self.workers = workers
+        self.pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self.pool_failed = False
+        self.inflight: collections.deque[_Batch] = collections.deque()
+        self.submitted: dict[str, Any] | None = None  # the state of the last batch handed on
+        self.submitted_batches = 0
+        self.read_position = 0  # the position in the read of the next batch's first row
         self.not_mapped = 0  # rows counted unchanged by their source digest, without mapping them
         self.superseded_sample: list[str] = []
         #: (field, keyword) → [rows, an example message] of the invalid rows, each under its first reason
@@ -257,11 +275,13 @@ class _Run:
             self.stream = streams[0]
             self.report.stream = self.stream.name
         start = self.target.state() if self.report.mode == "incremental" else None
-        self.state = self.committed = self.report.start_state = self.report.state = start
+        self.state = self.committed = self.submitted = self.report.start_state = self.report.state = start
         log.info("sync of %s started: mode %s, write %s, on_invalid %s, from %s", self.stream.name,
                  self.report.mode, self.report.write, self.report.on_invalid,
                  f"state {start}" if start else "the start")
         self.source_prefix = self._source_prefix()
+        # a first sync into an empty target: the rows' digests are stored, none can be unchanged yet
+        self.compare = self.source_prefix is not None and self.target.holds_records()
         if self.dedupe or self.source_prefix is not None:
             self.key_mapping = _key_mapping(self.mapping, getattr(self.target, "primary_key", None))
             self.key_column = _key_column(self.key_mapping)
@@ -280,13 +300,14 @@ class _Run:
                     # a row after a deletion starts a new batch: the target applies deletions last
                     if len(pending) + len(deletions) >= self.batch_size or (
                             deletions and isinstance(item, Row)):
-                        self._commit(pending, deletions)
+                        self._submit(pending, deletions)
                         pending, deletions = [], []
                     (deletions if isinstance(item, Deletion) else pending).append(item)
             except SourceError:
                 self._salvage(pending, deletions)
                 raise
-        self._commit(pending, deletions)
+        self._submit(pending, deletions)
+        self._drain()
         if self.not_mapped:
             log.info("%d rows were the same source rows as their stored records' (same mapping and schema): "
                      "counted unchanged without mapping or validating them", self.not_mapped)
@@ -328,12 +349,23 @@ class _Run:
             return None
         return hashlib.blake2b(text.encode(), digest_size=16).hexdigest().encode()
 
-    def _unchanged(self, rows: list[Row]) -> tuple[list[Row], list[int], list[bytes | None], list[str]]:
+    def _unchanged(self, rows: list[Row], base: int
+                   ) -> tuple[list[Row], list[int], list[str], list[str], set[str]]:
         """Split off the rows a sync already wrote from identical source rows (same mapping, schema and
         target) into records that are still as written: ``(rows to map, their positions in the read,
-        their digests, the keys of the rows skipped)``. A row is skipped only when its key is known,
-        occurs once in the batch and (read ahead) not later in the read: the others go the whole way."""
-        prefix, base, last_of = self.source_prefix, self.position, self.last_of
+        their digests, the keys of the rows skipped, the keys of all rows)``. A row is skipped only when
+        its key is known, occurs once in the batch, not later in the read (read ahead) and in no batch
+        still being transformed (which may write it first): the others go the whole way."""
+        prefix, last_of = self.source_prefix, self.last_of
+        if not self.compare:
+            return rows, list(range(base, base + len(rows))), [
+                hashlib.blake2b(prefix + repr(row.data).encode(), digest_size=16).hexdigest() for row in rows
+            ], [], set()
+        pending_keys = set().union(*(batch.keys for batch in self.inflight)) if self.inflight else set()
+        if any(batch.deletions for batch in self.inflight):
+            return rows, list(range(base, base + len(rows))), [
+                hashlib.blake2b(prefix + repr(row.data).encode(), digest_size=16).hexdigest() for row in rows
+            ], [], {key for key in map(self._key_of_row, rows) if key is not None}
         digests: list[str] = []
         keys: list[str | None] = []
         seen: dict[str, int] = {}
@@ -347,7 +379,7 @@ class _Run:
             if key is not None:
                 seen[key] = seen.get(key, 0) + 1
         candidates = {key: digests[index] for index, key in enumerate(keys)
-                      if key is not None and seen[key] == 1
+                      if key is not None and seen[key] == 1 and key not in pending_keys
                       and (last_of is None or last_of.get(key, base + index) == base + index)}
         same = self.target.unchanged_sources(candidates) if candidates else set()
         kept, positions, kept_digests, skipped = [], [], [], []
@@ -358,7 +390,7 @@ class _Run:
                 kept.append(row)
                 positions.append(base + index)
                 kept_digests.append(digests[index])
-        return kept, positions, kept_digests, skipped
+        return kept, positions, kept_digests, skipped, set(seen)
 
     def _key_of_row(self, row: Row) -> str | None:
         if self.key_column is not None:  # one column makes the key: clean and coerce it alone
@@ -392,7 +424,8 @@ class _Run:
     def _salvage(self, pending: list[Row], deletions: list[Deletion]) -> None:
         """The source failed: commit the rows read before the failure, so a rerun resumes after them."""
         try:
-            self._commit(pending, deletions)
+            self._submit(pending, deletions)
+            self._drain()
         except Exception as exc:  # noqa: BLE001 - the source's error is the one to report
             log.warning("the %d rows read before the source failed were not written: %s", len(pending), exc)
 
@@ -453,41 +486,24 @@ class _Run:
 
     # --- one batch ---------------------------------------------------------------------------
 
-    def _transform(self, rows: list[Row], positions: list[int]
-                   ) -> tuple[list[tuple[int, dict[str, Any]]], list[Rejected], int]:
-        """Map and validate: the valid (row number, record) pairs and the rejected rows, in order, and
-        how many rows an occurrence of their key later in the read supersedes (left out of both).
+    def _outcomes(self, rows: list[Row], positions: list[int], results: list[list[Any]]
+                  ) -> tuple[list[tuple[int, dict[str, Any]]], list[Rejected], int, list[Row]]:
+        """From the mapped and validated rows (``results``: [record, errors] per row): the valid (row
+        number, record) pairs and the rejected rows, in order, how many rows an occurrence of their key
+        later in the read supersedes (left out of both), and the source row of each valid record.
         ``positions``: each row's position in the read."""
-        mapped: list[tuple[Row, Any, list[dict[str, str]]]] = []
-        for row in rows:
-            if self.mapping is not None:
-                # JSON-safe as jsonable() makes it; the mapping skips that walk when it can tell
-                record, field_errors = self.mapping.apply_json(row.data)
-            else:  # sources such as sql yield dates and decimals
-                record, field_errors = jsonable(dict(row.data)), []
-            mapped.append((row, record, [_error(e) for e in field_errors]))
+        mapped = [(row, record, errors) for row, (record, errors) in zip(rows, results)]
         superseded = self._supersede(mapped, positions) if self.dedupe else 0
-        clean = [i for i, (_row, _record, errors) in enumerate(mapped) if not errors]
-        if self.validator is not None:
-            _valid, invalid = self.validator.validate_many([mapped[i][1] for i in clean])
-            for position, field_errors in invalid.items():
-                mapped[clean[position]][2].extend(_error(e) for e in field_errors)
-            for position in sorted(set(range(len(mapped))) - set(clean)):
-                # the mapping failed; add the schema's view of the fields it did not already name
-                _row, record, errors = mapped[position]
-                named = tuple(e["field"] for e in errors)
-                errors.extend(_error(e) for e in self.validator.errors(record)
-                              if not any(e.path == p or e.path.startswith(p + ".") for p in named))
         records: list[tuple[int, dict[str, Any]]] = []
         rejected: list[Rejected] = []
-        self._written_rows = written = []  # the source row of each record, for its digest
+        written: list[Row] = []
         for row, record, errors in mapped:
             if errors:
                 rejected.append(Rejected(row.row_number, jsonable(row.data), record, errors))
             else:
                 records.append((row.row_number, record))
                 written.append(row)
-        return records, rejected, superseded
+        return records, rejected, superseded, written
 
     def _supersede(self, mapped: list[Any], positions: list[int]) -> int:
         """Drop from ``mapped`` the rows whose key occurs again later in the read; how many."""
@@ -530,23 +546,86 @@ class _Run:
             mapped.append(record)
         return mapped
 
-    def _commit(self, rows: list[Row], deletions: list[Deletion] = ()) -> None:
-        """Write one batch with the current state in one target transaction, then count it."""
-        if not rows and not deletions and self.state == self.committed:
+    def _submit(self, rows: list[Row], deletions: list[Deletion] = ()) -> None:
+        """Hand one batch on with the current state: rows left to map go to a transform worker (from the
+        second batch on, when the run has workers) or are mapped here; the batches are then committed
+        strictly in the order they were read, at most ``workers`` of them waiting behind the reader."""
+        if not rows and not deletions and self.state == self.submitted:
             return
-        report = self.report
         began = time.perf_counter()
-        unchanged_keys: list[str] = []
-        digests: list[bytes | None] | None = None
+        base = self.read_position
+        self.read_position += len(rows)
+        batch = _Batch(rows=rows, deletions=list(deletions), state=self.state, base=base)
         if self.source_prefix is not None and rows:
             # rows made into records that are still as written: counted unchanged, not mapped again
-            kept, positions, row_digests, unchanged_keys = self._unchanged(rows)
+            batch.kept, batch.positions, batch.digests, batch.unchanged_keys, batch.keys = \
+                self._unchanged(rows, base)
         else:
-            kept, positions, row_digests = rows, list(range(self.position, self.position + len(rows))), None
-        records, rejected, superseded = self._transform(kept, positions)
-        if row_digests is not None:
-            digest_of = {id(row): digest for row, digest in zip(kept, row_digests)}
-            digests = [digest_of[id(row)] for row in self._written_rows]
+            batch.kept, batch.positions = rows, list(range(base, base + len(rows)))
+        data = [row.data for row in batch.kept]
+        pool = self._pool() if data and self.submitted_batches else None
+        if pool is not None:
+            try:
+                batch.future = pool.submit(_transform_in_worker, data)
+            except Exception as exc:  # noqa: BLE001 - no process to spare (or none allowed here): map here
+                log.warning("transform workers unavailable (%s): rows are mapped in the run's process", exc)
+                self.pool_failed = True
+        if batch.future is None:
+            batch.results = transform_rows(self.mapping, self.validator, data)
+        self.submitted, self.submitted_batches = self.state, self.submitted_batches + 1
+        self.inflight.append(batch)
+        self.report.timings["transform"] += time.perf_counter() - began
+        while len(self.inflight) > self.workers:
+            self._commit(self.inflight.popleft())
+
+    def _drain(self) -> None:
+        """Commit the batches still being transformed, in order."""
+        while self.inflight:
+            self._commit(self.inflight.popleft())
+
+    def _pool(self) -> concurrent.futures.ProcessPoolExecutor | None:
+        """The run's transform workers (started with the second batch), or None when it has none."""
+        if self.workers < 1 or self.pool_failed:
+            return None
+        if self.pool is None:
+            try:
+                context = multiprocessing.get_context("fork")
+                self.pool = concurrent.futures.ProcessPoolExecutor(
+                    self.workers, mp_context=context, initializer=_start_worker,
+                    initargs=(self.mapping, self.validator, os.getpid()))
+            except (ValueError, OSError) as exc:  # no fork here, or no process to spare: map in this one
+                log.warning("transform workers unavailable (%s): rows are mapped in the run's process", exc)
+                self.pool_failed = True
+                return None
+        return self.pool
+
+    def close(self) -> None:
+        """Stop the transform workers (batches not committed are dropped: their rows are read again)."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+
+    def _commit(self, batch: "_Batch") -> None:
+        """Write one batch with its state in one target transaction, then count it."""
+        report = self.report
+        rows, deletions = batch.rows, batch.deletions
+        began = time.perf_counter()
+        results = batch.results
+        if batch.future is not None:
+            try:
+                results = batch.future.result()
+            except concurrent.futures.process.BrokenProcessPool as exc:  # a worker died: map here instead
+                log.warning("a transform worker stopped (%s): the rest of the run maps rows in its own process",
+                            exc)
+                self.pool_failed = True
+                results = transform_rows(self.mapping, self.validator, [row.data for row in batch.kept])
+        batch.results = batch.future = None  # held no longer than needed
+        records, rejected, superseded, written = self._outcomes(batch.kept, batch.positions, results)
+        unchanged_keys = batch.unchanged_keys
+        digests: list[str] | None = None
+        if batch.digests is not None:
+            digest_of = {id(row): digest for row, digest in zip(batch.kept, batch.digests)}
+            digests = [digest_of[id(row)] for row in written]
         keys = self._keys(deletions)
         report.timings["transform"] += time.perf_counter() - began
         for item in rejected[:max(0, INVALID_SAMPLE - len(report.invalid_rows))]:
@@ -561,7 +640,7 @@ class _Run:
             extra["deletions"] = keys
         if digests is not None:
             extra["sources"] = digests
-        counts = self.target.write(records, quarantine, self.state, method=self.method, **extra)
+        counts = self.target.write(records, quarantine, batch.state, method=self.method, **extra)
         report.timings["write"] += time.perf_counter() - began
         if not isinstance(counts, WriteCounts) or counts.total != len(records):
             raise AssertionError(f"the target reported {counts} for {len(records)} records")
@@ -573,7 +652,6 @@ class _Run:
         report.quarantined += len(quarantine)
         report.skipped += len(rejected) - len(quarantine)
         report.superseded += superseded
-        self.position += len(rows)
         tally = self.reasons
         for item in rejected:
             for error in item.errors[:1]:  # a row counts once, under its first reason
@@ -581,7 +659,7 @@ class _Run:
                 entry[0] += 1
         report.deleted += counts.deleted
         report.batches += 1
-        self.committed = report.state = self.state
+        self.committed = report.state = batch.state
         if report.write == "mirror":
             self._remember_keys(records, rejected)
             self.seen_keys.update(unchanged_keys)
@@ -657,6 +735,70 @@ def _key_column(mapping: Mapping | None) -> tuple[str, str, list[Callable[[Any],
     if "." in path or any(step_path != path for step_path, _keyword, _function in mapping.steps):
         return None
     return column, path, [function for _path, _keyword, function in mapping.steps]
+
+
+@dataclass(eq=False)
+class _Batch:
+    """One batch on its way from the reader to its commit."""
+
+    rows: list[Row]
+    deletions: list[Deletion]
+    state: dict[str, Any] | None  # the source position committed with it
+    base: int  # the position in the read of its first row
+    kept: list[Row] = field(default_factory=list)  # the rows to map (not skipped as unchanged)
+    positions: list[int] = field(default_factory=list)  # their positions in the read
+    digests: list[str] | None = None  # their source digests (None: the target keeps none)
+    unchanged_keys: list[str] = field(default_factory=list)  # the keys of the rows skipped as unchanged
+    keys: set[str] = field(default_factory=set)  # the keys of all its rows (when digests are made)
+    results: list[list[Any]] | None = None  # [record, errors] per kept row, mapped here
+    future: concurrent.futures.Future | None = None  # … or by a worker
+
+
+def transform_rows(mapping: Mapping | None, validator: Any, datas: list[dict[str, Any]]) -> list[list[Any]]:
+    """Map and validate source rows: ``[record, errors]`` for each, the errors as a quarantine keeps them
+    (the mapping's, then the schema's; for a row the mapping failed, the schema's view of the fields
+    the mapping did not already name). The same in the run's process and in a transform worker."""
+    out: list[list[Any]] = []
+    for data in datas:
+        if mapping is not None:
+            # JSON-safe as jsonable() makes it; the mapping skips that walk when it can tell
+            record, field_errors = mapping.apply_json(data)
+        else:  # sources such as sql yield dates and decimals
+            record, field_errors = jsonable(dict(data)), []
+        out.append([record, [_error(e) for e in field_errors] if field_errors else []])
+    if validator is not None:
+        clean = [i for i, (_record, errors) in enumerate(out) if not errors]
+        _valid, invalid = validator.validate_many([out[i][0] for i in clean])
+        for position, field_errors in invalid.items():
+            out[clean[position]][1].extend(_error(e) for e in field_errors)
+        if len(clean) < len(out):
+            for position in sorted(set(range(len(out))) - set(clean)):
+                record, errors = out[position]
+                named = tuple(e["field"] for e in errors)
+                errors.extend(_error(e) for e in validator.errors(record)
+                              if not any(e.path == p or e.path.startswith(p + ".") for p in named))
+    return out
+
+
+#: a transform worker's mapping and validator (inherited from the run's process, which forked it)
+_WORKER: dict[str, Any] = {}
+
+
+def _start_worker(mapping: Mapping | None, validator: Any, parent: int) -> None:
+    """In a transform worker: keep the run's mapping and validator, and end when the run's process is
+    gone (a SIGKILLed run must not leave its workers waiting forever for batches)."""
+    _WORKER.update(mapping=mapping, validator=validator)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _transform_in_worker(datas: list[dict[str, Any]]) -> list[list[Any]]:
+    return transform_rows(_WORKER["mapping"], _WORKER["validator"], datas)
 
 
 def _error(error: Any) -> dict[str, str]:

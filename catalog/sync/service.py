@@ -6,6 +6,7 @@ The engine lives in ``connectors``; this module builds its source, mapping, vali
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import threading
 import time
@@ -416,7 +417,7 @@ def run_job(database: Database, job_id: str, *, trigger: str = "manual",
                               validator=validator, mode=spec["mode"], write=spec["write"],
                               on_invalid=spec["on_invalid"], batch_size=spec["batch_size"], progress=committed,
                               max_invalid=(spec["mapping"] or {}).get("max_invalid", 0.5),
-                              working_day=database.working_day)
+                              working_day=database.working_day, workers=transform_workers())
             outcome = {"status": report.status, "counts": report.counts(), "error_message": report.error_message,
                        "error_detail": report.error_detail, "log": list(report.log)[-500:]}
         except ValidationError as error:  # a credential that cannot be unsealed, a source refused: say which
@@ -435,6 +436,18 @@ def run_job(database: Database, job_id: str, *, trigger: str = "manual",
             if target is not None and hasattr(target, "close"):
                 target.close()
         return _record_end(database, run_id, outcome)
+
+
+def transform_workers() -> int:
+    """How many processes map and validate a run's batches beside the one that reads and writes:
+    ``CATALOG_SYNC_TRANSFORM_WORKERS`` (0: none), by default one when the machine has two cores or more."""
+    configured = os.environ.get("CATALOG_SYNC_TRANSFORM_WORKERS", "").strip()
+    if configured:
+        try:
+            return max(0, int(configured))
+        except ValueError:
+            raise ValidationError.single("CATALOG_SYNC_TRANSFORM_WORKERS", "must be a whole number") from None
+    return 1 if (os.cpu_count() or 1) >= 2 else 0
 
 
 def _record_end(database: Database, run_id: str, outcome: dict[str, Any]) -> SyncRun:

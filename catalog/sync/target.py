@@ -48,6 +48,12 @@ class DatastoreTarget(Target):
         """The DataStore key of a record."""
         return datastore.record_key(record, self.primary_key)
 
+    def holds_records(self) -> bool:
+        """Whether the resource has any record (live or deleted) yet: one probe of the key index."""
+        with self.database.session() as session:
+            return session.scalar(sa.select(Record.key).where(Record.resource_id == self.resource_id)
+                                  .limit(1)) is not None
+
     def unchanged_sources(self, digests: dict[str, str]) -> set[str]:
         """The keys whose stored record this job made from a source row with the given digest and
         that nobody has rewritten since (:func:`catalog.datastore.service.unchanged_sources`)."""
