@@ -387,6 +387,25 @@ def sample_records(path: Path, count: int, wanted: int) -> list[dict]:
     return picked[:wanted]
 
 
+def measure_text_catch_up(app, resource_id: str) -> tuple[int, float] | None:
+    """Seconds to bring the text index (``q``) up to the last change (``text_index.catch_up_all``), and the
+    change numbers it covered; ``None`` where the code has no text index (a run of older code)."""
+    try:
+        from catalog.datastore import text_index
+    except ImportError:
+        return None
+    from catalog.datastore import service
+    from catalog.db import get_db
+
+    started = time.perf_counter()
+    with get_db(app).session() as session:
+        covered = text_index.catch_up_all(session, service.get_table(session, resource_id))
+    seconds = time.perf_counter() - started
+    print(f"(5b) text index catch-up (text_index.catch_up_all, behind the writes): "
+          f"{rate(covered, seconds) if covered else 'nothing to index'}", flush=True)
+    return covered, seconds
+
+
 def stored_samples(app, resource_id: str, count: int, wanted: int) -> list[dict]:
     """``wanted`` stored records spread evenly over the change numbers (a ``--reads-only`` run has no
     records file; not timed)."""
@@ -585,6 +604,7 @@ def run_reads_only(url: str, name: str) -> dict:
                                         "AND NOT deleted"), {"r": resource_id})
         print(f"== reads only, {count:,} household records kept, {engine.dialect.name} "
               f"{engine.dialect.server_version_info or ''} ({make_url(bench_url).render_as_string(hide_password=True)})")
+        measure_text_catch_up(app, resource_id)
         figures = {"records": count, "database": engine.dialect.name,
                    "reads": measure_reads(app, (admin_id, resource_id),
                                           stored_samples(app, resource_id, count, READ_REPEATS), count)}
@@ -664,6 +684,9 @@ def run(count: int, url: str, batch: int, sample: int, keep: bool, reads: bool =
         assert dumped == count, dumped
         figures["dump"] = count / seconds
         print(f"    the JSON dump (query.iter_records + json.dumps, as /datastore/dump): {rate(count, seconds)}")
+        caught = measure_text_catch_up(app, ids[1])
+        if caught and caught[1]:
+            figures["text_catch_up"] = caught[0] / caught[1]
         if reads:
             figures["reads"] = measure_reads(app, ids, sample_records(path, count, READ_REPEATS), count)
         figures["peak_memory_mb"] = peak_memory_mb()

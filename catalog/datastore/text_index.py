@@ -17,9 +17,11 @@ benchmark, an operator) and is answered meanwhile by the substring scan of the r
 """
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from .models import DatastoreTable, Record
@@ -143,6 +145,15 @@ def _index_matches(session: Session, resource_id: str, pattern: str, escape: str
         _like(fts.c.body, pattern, escape), text.c.resource_id == resource_id)
 
 
+def _key_in(session: Session, keys: list[str]) -> Any:
+    """``Record.key`` among ``keys`` (up to the total threshold of them) as one bound value, not a placeholder
+    per key: an array on PostgreSQL, a JSON list on SQLite."""
+    if _postgres(session):
+        return Record.key == sa.any_(sa.bindparam("text_keys", keys, type_=postgresql.ARRAY(sa.String)))
+    return Record.key.in_(sa.select(sa.literal_column("value", sa.String)).select_from(
+        sa.func.json_each(sa.bindparam("text_keys", json.dumps(keys), type_=sa.Text))))
+
+
 def text_condition(session: Session, table: DatastoreTable, q: str, substring: Any,
                    threshold: int) -> tuple[Any, bool]:
     """``(condition, common)``: "a value of the record contains ``q``" over ``Record``, through the index,
@@ -164,7 +175,7 @@ def text_condition(session: Session, table: DatastoreTable, q: str, substring: A
     pattern, escape = like_pattern(q)
     keys = list(session.scalars(_index_matches(session, table.resource_id, pattern, escape).limit(threshold + 1)))
     if len(keys) <= threshold:
-        found = Record.key.in_(keys) if keys else sa.false()
+        found = _key_in(session, keys) if keys else sa.false()
         return sa.or_(sa.and_(Record.seq <= indexed_upto, found), tail), False
     probe = sa.text("SELECT t.body FROM datastore_text AS t WHERE t.resource_id = datastore_record.resource_id "
                     "AND t.key = datastore_record.key").columns(body=sa.Text).scalar_subquery()
