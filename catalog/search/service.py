@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, joinedload, selectinload
@@ -94,14 +93,17 @@ def _facet_rows(name: str, hits) -> sa.Select:
     return sa.select(label, column.label("value"), n).where(column.is_not(None)).group_by(column)
 
 
-def _facets(session: Session, counted: dict[str, list[tuple[str, int]]], *, limit: int, mincount: int,
-            lang: str) -> dict[str, list[tuple[str, str, int]]]:
-    """Facet items ``(value, display name, count)``: most frequent first, then by value."""
-    organizations = {}
+def _facets(session: Session, counted: dict[str, list[tuple[str, int]]], *, limit: int, mincount: int, lang: str,
+            organizations: dict[str, tuple[str, str]] | None = None) -> dict[str, list[tuple[str, str, int]]]:
+    """Facet items ``(value, display name, count)``: most frequent first, then by value.
+
+    ``organizations`` (department id -> name, title) when the caller read them already.
+    """
     ids = [value for value, _n in counted.get("organization", [])]
-    if ids:
+    if organizations is None and ids:
         organizations = {d.id: (d.name, d.title) for d in session.scalars(
             sa.select(Department).where(Department.id.in_(ids)))}
+    organizations = organizations or {}
     facets = {}
     for name, rows in counted.items():
         labels = _enum_labels().get(name, {})
@@ -258,14 +260,20 @@ def _unfiltered(session: Session, actor: User | None, page: sa.Select, facet_fie
     if not include_private:
         conditions.append(table.c.private.is_(False))
     total = sa.func.sum(table.c.n)
-    count, counted = 0, {name: [] for name in facet_fields}
-    for facet, value, n in session.execute(sa.select(table.c.facet, table.c.value, total).where(*conditions)
-                                           .group_by(table.c.facet, table.c.value).having(total > 0)):
+    # the organization facet's department names come with its counts (one statement fewer)
+    department = sa.and_(table.c.facet == "organization", Department.id == table.c.value)
+    count, counted, organizations = 0, {name: [] for name in facet_fields}, {}
+    for facet, value, n, name, title in session.execute(
+            sa.select(table.c.facet, table.c.value, total, Department.name, Department.title)
+            .outerjoin(Department, department).where(*conditions)
+            .group_by(table.c.facet, table.c.value, Department.name, Department.title).having(total > 0)):
         if facet == "":
             count = int(n)
         else:
             counted[facet].append((value, int(n)))
-    facets = _facets(session, counted, limit=limit, mincount=mincount, lang=lang)
+            if facet == "organization" and name is not None:
+                organizations[value] = (name, title)
+    facets = _facets(session, counted, limit=limit, mincount=mincount, lang=lang, organizations=organizations)
     return SearchResult(count=count, datasets=list(session.scalars(page.options(*_PAGE_LOADING))), facets=facets)
 
 
