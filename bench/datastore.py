@@ -343,6 +343,8 @@ SLOW_REPEATS = 30
 DEEP_FRACTION = 0.75
 MIN_REPEATS = 10
 READ_BUDGET = 20.0
+#: whether the reads include the change feed and the dump over HTTP (``--no-streams``: minutes at 1,000,000)
+STREAMS = True
 
 
 def _percentiles(samples: list[float]) -> tuple[float, float]:
@@ -352,7 +354,7 @@ def _percentiles(samples: list[float]) -> tuple[float, float]:
 
 def _timed(call, repeats: int) -> list[float]:
     """Seconds of each call, ``repeats`` times or until :data:`READ_BUDGET` seconds have passed (at
-    least :data:`MIN_REPEATS` calls: a read taking seconds is not repeated 200 times)."""
+    least :data:`MIN_REPEATS` calls, ``--min-repeats``: a read taking seconds is not repeated 200 times)."""
     samples: list[float] = []
     for index in range(repeats):
         started = time.perf_counter()
@@ -527,6 +529,10 @@ def measure_reads(app, ids, samples: list[dict], count: int) -> dict:
     else:
         print("    paging by cursor: not offered (no cursor in _links.next)")
 
+    if not STREAMS:
+        print("    datastore_changes and /datastore/dump over HTTP: skipped (--no-streams)")
+        raw.close()
+        return figures
     started, pulled, cursor = time.perf_counter(), 0, None
     while True:
         page = api("datastore_changes", {"resource_id": resource_id, "limit": FEED_LIMIT,
@@ -699,6 +705,7 @@ def run(count: int, url: str, batch: int, sample: int, keep: bool, reads: bool =
 
 
 def main() -> None:
+    global MIN_REPEATS, STREAMS
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--database-url", default=os.environ.get("CATALOG_BENCH_URL", DEFAULT_SERVER))
@@ -712,7 +719,12 @@ def main() -> None:
     parser.add_argument("--reads-only", action="store_true",
                         help="only the reads (7), on the database a --keep run left (migrated first)")
     parser.add_argument("--single", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--no-streams", action="store_true",
+                        help="leave the change feed and the dump over HTTP out of the reads (7)")
+    parser.add_argument("--min-repeats", type=int, default=MIN_REPEATS,
+                        help=f"calls of a read however slow (default {MIN_REPEATS})")
     args = parser.parse_args()
+    MIN_REPEATS, STREAMS = args.min_repeats, not args.no_streams
     if args.reads_only:
         run_reads_only(args.database_url, args.database_name)
         return
@@ -731,7 +743,9 @@ def main() -> None:
             command.append("--keep")
         if args.no_reads:
             command.append("--no-reads")
-        command += ["--database-name", args.database_name]
+        command += ["--database-name", args.database_name, "--min-repeats", str(args.min_repeats)]
+        if args.no_streams:
+            command.append("--no-streams")
         process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
         for line in process.stdout:
             if line.startswith(RESULT_MARK):
