@@ -254,7 +254,7 @@ def list_requests(session: Session, actor: User | None, *, direction: str, organ
     """Requests to (``incoming``) or from (``outgoing``) the actor's departments; sysadmins see all."""
     if actor is None:
         raise NotAuthorized("Log in or give an API token")
-    query = sa.select(ShareRequest).join(Dataset, Dataset.id == ShareRequest.package_id)
+    query = sa.select(ShareRequest).join(ShareRequest.dataset)
     mine = departments_of_actor(session, actor)
     if organization_id:
         department = get_department(session, organization_id)
