@@ -173,6 +173,20 @@ def test_the_provider_pages_through_its_incoming_requests_earliest_deadline_firs
     assert page(offset=2) == []
 
 
+def test_requests_due_the_same_day_are_listed_in_the_order_they_were_filed(api, db, parties):
+    """First filed, first listed (and so first decided) among requests with the same deadline, whatever
+    their ids: the one with the greater id is made the earlier one here."""
+    filed = sorted([_request(api, parties, "mzj", "ningshan-mzj"), _request(api, parties, "town", "ningshan-cgz")])
+    later, earlier = filed   # ids are random: the smaller one is filed later
+    for request_id, at in ((earlier, dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.timezone.utc)),
+                           (later, dt.datetime(2026, 3, 2, 15, 30, tzinfo=dt.timezone.utc))):
+        db.execute(sa.update(ShareRequest).where(ShareRequest.id == request_id)
+                   .values(created=at, deadline=dt.date(2026, 3, 16)))
+    db.commit()
+    listed = [r["id"] for r in api.call("share_request_list", {}, token=parties["admin"].token).result]
+    assert listed == [earlier, later]
+
+
 def test_an_approval_without_a_date_keeps_the_date_the_requester_asked_for(api, db, parties):
     asked = dt.date.today() + dt.timedelta(days=60)
     made = api.call("share_request_create", {"package_id": parties["dataset"]["id"], "organization_id": "ningshan-mzj",
