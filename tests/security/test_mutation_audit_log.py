@@ -1,0 +1,62 @@
+"""More attacks on the access log by someone who can write the database (issue 20, `make mutate`).
+
+As in test_audit_chain.py: plain SQL from outside, then `catalog audit verify` must exit 1 naming what
+was done. Here: rows slipped in without a place in the chain, and an entry of an earlier branch of the
+log spliced back in.
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from catalog.sharing.models import AccessLogEntry
+from tests.security.test_audit_chain import _engine, _loads, _utc, catalog_env, read_records, rows, verify  # noqa: F401
+
+
+def _as_written(row: dict) -> dict:
+    """A row read back with plain SQL, as values to insert again."""
+    return dict(row, timestamp=_utc(row["timestamp"]), departments=_loads(row["departments"]),
+                params=_loads(row["params"]))
+
+
+def _insert_unnumbered(conn, like: dict, user_name: str) -> int:
+    values = {k: v for k, v in _as_written(like).items() if k not in ("id", "seq")}
+    values.update(user_name=user_name, record_count=0)
+    conn.execute(sa.insert(AccessLogEntry.__table__).values(**values))
+    return conn.scalar(sa.select(sa.func.max(AccessLogEntry.id)))
+
+
+def test_rows_inserted_without_a_place_in_the_chain_are_detected(catalog_env):
+    """Two reads slipped in with no sequence number (a copy of a genuine entry's MAC, or anything): the
+    chain itself is untouched, but the log holds reads that are not in it; verify names the first."""
+    read_records(3)
+    genuine = rows()[1]
+    with _engine().begin() as conn:
+        first = _insert_unnumbered(conn, genuine, "planted-1")
+        _insert_unnumbered(conn, genuine, "planted-2")
+    code, output = verify()
+    assert code == 1
+    assert f"entry {first} has no place in the chain (inserted)" in output
+
+
+def test_an_entry_of_an_earlier_branch_spliced_back_in_is_detected(catalog_env):
+    """The log is cut back to #3 and grows again (#4', #5'); the attacker then puts the old #5, genuinely
+    signed, back in place of #5' and moves the head to it. Every entry's MAC holds and the newest matches
+    the checkpoint, but #5 does not follow #4'."""
+    read_records(5)
+    old_fifth = rows()[4]
+    kept = rows()[2]
+    with _engine().begin() as conn:
+        conn.execute(sa.text("DELETE FROM access_log WHERE seq > 3"))
+        conn.execute(sa.text("UPDATE access_log_head SET seq = 3, last_hash = :h"), {"h": kept["hash"]})
+    read_records(2, record_count=1)   # #4' and #5'
+    new_fifth = rows()[4]
+    with _engine().begin() as conn:
+        conn.execute(sa.text("DELETE FROM access_log WHERE seq = 5"))
+        conn.execute(sa.insert(AccessLogEntry.__table__).values(
+            **{k: v for k, v in _as_written(old_fifth).items() if k != "id"}))
+        conn.execute(sa.text("UPDATE access_log_head SET seq = 5, last_hash = :h"), {"h": old_fifth["hash"]})
+    spliced = rows()[4]
+    assert spliced["hash"] == old_fifth["hash"] != new_fifth["hash"]
+    code, output = verify()
+    assert code == 1
+    assert f"entry {spliced['id']} (#5) does not follow the entry before it" in output
