@@ -33,6 +33,7 @@ from .departments.models import Department
 from .errors import CatalogError, Conflict, ValidationError, unavailable
 from .exchange.cli import exchange as exchange_commands
 from .freshness.cli import freshness as freshness_commands
+from .freshness.service import notify_and_resend
 from .reports.cli import report as report_commands
 from .search.index import rebuild
 from .sharing.access_log import audit_key, checkpoint_log, rekey_log, verify_chain, write_rekeyed_checkpoint
@@ -40,7 +41,6 @@ from .sync import quarantine as quarantine_service, service as sync_service
 from .sync.models import SyncJob, SyncRun
 from .sync.tasks import celery_app, dispatch, send_unsent
 from .webhooks.cli import webhooks as webhooks_commands
-from .webhooks.tasks import scheduler_tick
 
 
 class CatalogGroup(click.Group):
@@ -389,7 +389,7 @@ def _scheduler_tick(app: Flask) -> None:
         due = [job.id for job in sync_service.due_jobs(session, utcnow())]
     for job_id in due:
         click.echo(dispatch(app, job_id))
-    scheduler_tick(app)  # freshness.overdue notifications; webhook deliveries waiting to be sent
+    notify_and_resend(app)  # freshness.overdue notifications; webhook deliveries waiting to be sent
 
 
 @main.command("worker")

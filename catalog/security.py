@@ -14,6 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .auth.passwords import token_digest
 from .auth.service import token_secret_from
+from .web.common import too_many_login_attempts
 
 #: Scripts, styles and images from this site only; no plugins, no framing, no <base> hijacking.
 CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; object-src 'none'; "
@@ -62,8 +63,6 @@ def _address() -> str:
 
 def _login_rate_limited(limit: RequestLimit) -> Response:
     """The login page's answer to too many password attempts from one address."""
-    from .web.common import too_many_login_attempts
-
     return too_many_login_attempts(max(1, math.ceil(limit.window[0] - time.time())))
 
 

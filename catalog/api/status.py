@@ -13,6 +13,8 @@ from ..sync.tasks import broker_problem
 
 from .fields import ParamsSchema
 from .registry import ACTIONS, ActionContext, action
+from .. import __version__
+from ..errors import NotFound
 
 log = logging.getLogger(__name__)
 CKAN_VERSION = "2.10.0"  # the API level we answer as; clients such as ckanapi check it
@@ -25,8 +27,6 @@ class HelpParams(ParamsSchema):
 @action("status_show", result={"type": "object"}, read_only=True)
 def status_show(ctx: ActionContext, data: dict) -> dict:
     """The site's title, URL, API level and default locale."""
-    from .. import __version__
-
     return {
         "site_title": ctx.config.get("SITE_TITLE"),
         "site_url": ctx.config.get("SITE_URL"),
@@ -65,8 +65,6 @@ def dependencies(ctx: ActionContext) -> dict:
 @action("help_show", params=HelpParams, result={"type": "string"}, read_only=True)
 def help_show(ctx: ActionContext, data: dict) -> str:
     """The documentation of an action."""
-    from ..errors import NotFound
-
     spec = ACTIONS.get(data["name"])
     if spec is None:
         raise NotFound(f"Action not found: {data['name']}")

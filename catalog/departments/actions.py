@@ -15,6 +15,7 @@ from .schemas import (ROLE_PERMISSIONS, DepartmentAutocompleteParams, Department
                       DepartmentOut, ListForUserParams,
                       DepartmentPatchParams, DepartmentShowParams, DepartmentUpdateParams, IdParams,
                       MemberCreateParams, MemberDeleteParams, MemberListParams, MemberOut)
+from ..datasets.actions import dataset_dicts
 
 _FIELDS = ("name", "title", "code", "description", "image_url")
 
@@ -68,8 +69,6 @@ def _include(ctx: ActionContext, department, result: dict[str, Any], data: dict)
 @action("organization_show", params=DepartmentShowParams, result=DepartmentOut, read_only=True)
 def organization_show(ctx: ActionContext, data: dict) -> dict:
     """Show a department, with its members (to its members) and optionally its datasets."""
-    from ..datasets.actions import dataset_dicts
-
     department = service.get_department(ctx.session, data["id"])
     result = department_dict(ctx, department)
     if not data["include_dataset_count"]:

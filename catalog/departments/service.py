@@ -14,6 +14,8 @@ from ..db import utcnow
 from ..errors import NotFound, ValidationError
 from schemas.formats import check_uscc
 from .models import ROLES, Department, Membership
+from ..datasets.models import Dataset
+from ..search.index import index_dataset
 
 NAME_RE = re.compile(r"^[a-z0-9_-]{2,100}$")
 ID_RE = re.compile(r"^[A-Za-z0-9-]{1,36}$")
@@ -106,9 +108,6 @@ def update_department(session: Session, actor: User | None, department: Departme
 
 def _reindex_datasets(session: Session, department: Department) -> None:
     # The department's name and title are searchable words of each of its datasets.
-    from ..datasets.models import Dataset
-    from ..search.index import index_dataset
-
     for dataset in session.scalars(sa.select(Dataset).where(
             Dataset.owner_org == department.id, Dataset.state != "deleted")):
         index_dataset(session, dataset)
@@ -116,8 +115,6 @@ def _reindex_datasets(session: Session, department: Department) -> None:
 
 def delete_department(session: Session, actor: User | None, department: Department) -> None:
     """Mark a department deleted; refused while it still owns datasets."""
-    from ..datasets.models import Dataset
-
     rules.require(rules.can_delete_department(actor), "Only sysadmins can delete organizations")
     owned = session.scalar(sa.select(sa.func.count()).select_from(Dataset).where(
         Dataset.owner_org == department.id, Dataset.state != "deleted"))
@@ -155,8 +152,6 @@ def list_departments(session: Session, *, q: str | None = None, sort: str = "tit
 
 def dataset_counts(session: Session, department_ids: list[str], actor: User | None) -> dict[str, int]:
     """How many datasets the actor can see, per department."""
-    from ..datasets.models import Dataset
-
     table = Dataset.__table__
     rows = session.execute(
         sa.select(table.c.owner_org, sa.func.count()).where(

@@ -14,6 +14,8 @@ from ..auth.service import authenticate_headers
 from ..db import get_session
 from ..errors import BadRequest, CatalogError
 from .xlsx import export_workbook
+from ..datasets.service import show_dataset
+from .dcat import Page, catalog_graph, dataset_graph, serialize
 
 bp = Blueprint("exchange", __name__)
 
@@ -39,8 +41,6 @@ def catalog_xlsx() -> Response:
 
 
 def _dcat_catalog(extension: str) -> Response:
-    from .dcat import Page, catalog_graph, serialize
-
     session = get_session()
     try:
         actor, _token = authenticate_headers(session, request.headers)
@@ -90,9 +90,6 @@ def catalog_negotiated() -> Response:
 
 
 def _dcat_dataset(dataset_id: str, extension: str) -> Response:
-    from ..datasets.service import show_dataset
-    from .dcat import dataset_graph, serialize
-
     session = get_session()
     try:
         actor, _token = authenticate_headers(session, request.headers)

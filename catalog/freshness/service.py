@@ -12,28 +12,33 @@ anonymous caller, who sees public datasets only.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any, Iterator
 
 import sqlalchemy as sa
+from flask import Flask, current_app, has_app_context
 from sqlalchemy.orm import Session
 
 from ..auth import rules
 from ..auth.models import User
 from ..datasets.models import Dataset, Resource
 from ..datastore.models import DatastoreTable, Record
-from ..db import utcnow
+from ..db import get_db, utcnow
 from ..departments.models import Department
 from ..sync.models import FINISHED_OK, SyncJob, SyncRun
+from ..webhooks.delivery import due_deliveries
+from ..webhooks.service import freshness_overdue
+from ..webhooks.tasks import dispatch as dispatch_deliveries
 from . import clock
+from .models import FreshnessState
 
+log = logging.getLogger(__name__)
 DEFAULT_GRACE = "10%"
 
 
 def grace_setting(config: dict[str, Any] | None = None) -> clock.Grace:
     """The configured grace period (``FRESHNESS_GRACE``) of ``config`` or the current app."""
     if config is None:
-        from flask import current_app, has_app_context
-
         config = current_app.config if has_app_context() else {}
     return clock.parse_grace(config.get("FRESHNESS_GRACE", DEFAULT_GRACE))
 
@@ -161,9 +166,6 @@ def notify_overdue(session: Session, now: dt.datetime | None = None, *, grace: c
     The last notified state is kept in :class:`FreshnessState`: a dataset fires again only after it
     was seen not overdue (it was updated) and then lapsed again.
     """
-    from ..webhooks.service import freshness_overdue
-    from .models import FreshnessState
-
     now = now or utcnow()
     known = {state.package_id: state for state in session.scalars(sa.select(FreshnessState))}
     turned = 0
@@ -182,3 +184,15 @@ def notify_overdue(session: Session, now: dt.datetime | None = None, *, grace: c
             state.status, state.due_at, state.changed = entry["status"], entry["due_at"], now
     session.flush()
     return turned
+
+
+def notify_and_resend(app: Flask) -> None:
+    """The scheduler's periodic duty: announce datasets that turned overdue, resend waiting deliveries."""
+    database = get_db(app)
+    try:
+        with database.session() as session:
+            notify_overdue(session)
+            session.commit()  # the new deliveries are dispatched after this commit
+        dispatch_deliveries(app, due_deliveries(database))
+    except Exception:  # noqa: BLE001 - the scheduler must keep starting sync jobs; the next tick retries
+        log.exception("freshness check or webhook resend failed in the scheduler tick")

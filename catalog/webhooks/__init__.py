@@ -13,6 +13,9 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
+from ..db import get_db
+from .service import PENDING_KEY
+from .tasks import dispatch
 
 log = logging.getLogger(__name__)
 _APPS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
@@ -20,8 +23,6 @@ _APPS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 def init_app(app: Flask) -> None:
     """Remember which app owns the database engine (deliveries dispatch with that app's settings)."""
-    from ..db import get_db
-
     _APPS[get_db(app).engine] = app
 
 
@@ -33,8 +34,6 @@ def _app_of(session: Session) -> Flask | None:
 
 @event.listens_for(Session, "after_commit")
 def _dispatch_after_commit(session: Session) -> None:
-    from .service import PENDING_KEY
-
     delivery_ids = session.info.pop(PENDING_KEY, None)
     if not delivery_ids:
         return
@@ -45,8 +44,6 @@ def _dispatch_after_commit(session: Session) -> None:
         # bound to one connection (the tests' joined transaction): a sender thread would share it,
         # and the rows are not committed for anyone else yet; they wait for an explicit send
         return
-    from .tasks import dispatch
-
     try:
         dispatch(app, delivery_ids)
     except Exception:  # noqa: BLE001 - the change is committed; its deliveries stay pending
@@ -55,7 +52,5 @@ def _dispatch_after_commit(session: Session) -> None:
 
 @event.listens_for(Session, "after_soft_rollback")
 def _forget_after_rollback(session: Session, previous_transaction) -> None:
-    from .service import PENDING_KEY
-
     if previous_transaction.parent is None:  # the whole transaction: its deliveries are gone
         session.info.pop(PENDING_KEY, None)

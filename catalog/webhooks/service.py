@@ -31,6 +31,8 @@ from ..db import utcnow
 from ..errors import NotFound, ValidationError
 from . import signing
 from .models import DEFAULT_EVENTS, EVENTS, WebhookDelivery, WebhookSubscription, new_message_id
+from ..datastore.query import encode_cursor
+from ..departments.models import Membership
 
 #: where the ids of the deliveries written in a session's transaction wait for its commit
 PENDING_KEY = "catalog.webhooks.pending"
@@ -106,8 +108,6 @@ def list_subscriptions(session: Session, actor: User | None, *, dataset: Dataset
     if actor is None:
         return []
     if not rules.is_sysadmin(actor):
-        from ..departments.models import Membership
-
         edited = sa.select(Membership.department_id).where(Membership.user_id == actor.id,
                                                            Membership.role.in_(rules.EDIT_ROLES))
         query = query.where(sa.or_(WebhookSubscription.creator_user_id == actor.id, Dataset.owner_org.in_(edited)))
@@ -221,8 +221,6 @@ def records_changed(session: Session, table: Any, seq_from: int, seq_to: int) ->
     """Announce the records changes ``seq_from``..``seq_to`` of a DataStore table (none: nothing)."""
     if seq_to < seq_from:
         return
-    from ..datastore.query import encode_cursor
-
     dataset = table.resource.dataset
     enqueue(session, dataset, "records.changed", {
         "package_id": dataset.id, "package_name": dataset.name, "resource_id": table.resource_id,

@@ -32,7 +32,7 @@ def dispatch(app: Flask, delivery_ids: list[str]) -> str:
     if not delivery_ids or app.config.get("WEBHOOK_DISPATCH") == "manual":
         return "left pending"
     if app.config.get("BROKER_URL"):
-        from ..sync.tasks import celery_app
+        from ..sync.tasks import celery_app  # the sync workers' Celery app; sync.tasks imports the services
 
         try:
             celery = celery_app(app)
@@ -54,19 +54,3 @@ def _drain_logged(app: Flask, delivery_ids: list[str], settings: Settings) -> No
         drain(get_db(app), delivery_ids, settings)
     except Exception:  # noqa: BLE001 - a thread's error would vanish; the rows stay pending
         log.exception("webhook delivery thread failed; the deliveries stay pending")
-
-
-
-def scheduler_tick(app: Flask) -> None:
-    """The scheduler's periodic duty: announce datasets that turned overdue, resend waiting deliveries."""
-    from ..freshness.service import notify_overdue
-    from .delivery import due_deliveries
-
-    database = get_db(app)
-    try:
-        with database.session() as session:
-            notify_overdue(session)
-            session.commit()  # the new deliveries are dispatched after this commit
-        dispatch(app, due_deliveries(database))
-    except Exception:  # noqa: BLE001 - the scheduler must keep starting sync jobs; the next tick retries
-        log.exception("freshness check or webhook resend failed in the scheduler tick")
