@@ -7,6 +7,7 @@ log spliced back in.
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy import event
 
 from catalog.sharing.models import AccessLogEntry
 from tests.security.test_audit_chain import _engine, _loads, _utc, catalog_env, read_records, rows, verify  # noqa: F401
@@ -60,3 +61,36 @@ def test_an_entry_of_an_earlier_branch_spliced_back_in_is_detected(catalog_env):
     code, output = verify()
     assert code == 1
     assert f"entry {spliced['id']} (#5) does not follow the entry before it" in output
+
+
+def test_deleting_the_newest_entries_and_leaving_the_head_is_detected(catalog_env):
+    """The last two reads deleted, the head row left as it was: verify names the missing range."""
+    read_records(5)
+    with _engine().begin() as conn:
+        conn.execute(sa.text("DELETE FROM access_log WHERE seq > 3"))
+    code, output = verify()
+    assert code == 1
+    assert "entries after #3 are missing: the head records #5 (the newest entries were deleted)" in output
+
+
+def test_a_read_logged_while_verify_walks_the_log_is_not_taken_for_a_deletion(catalog_env):
+    """A read is logged (and committed) just as verify, having walked the entries, looks at the head: the
+    new entry is either outside verify's snapshot (SQLite) or checked too (PostgreSQL, which sees each
+    statement's committed rows); it is never reported as missing."""
+    read_records(3)
+    state = {"armed": True}
+
+    def append_once(conn, cursor, statement, parameters, context, executemany):
+        if state["armed"] and statement.lstrip().upper().startswith("SELECT") and "access_log_head" in statement:
+            state["armed"] = False
+            read_records(1)
+
+    event.listen(sa.engine.Engine, "before_cursor_execute", append_once)
+    try:
+        code, output = verify()
+    finally:
+        event.remove(sa.engine.Engine, "before_cursor_execute", append_once)
+    assert state["armed"] is False   # the read was logged during the walk
+    assert code == 0, output
+    assert "chain intact" in output
+    assert len(rows()) == 4
