@@ -29,20 +29,6 @@ def test_upgrade_creates_the_sqlite_database_under_the_instance_folder(env):
     assert "revision head" in result.output
 
 
-def test_demo_load_is_idempotent_and_prints_the_admin_login(env):
-    run("db", "upgrade")
-    first = run("demo", "load")
-    assert first.exit_code == 0, first.output
-    assert "Demo data loaded: 6 departments, 6 users, 8 datasets" in first.output
-    assert "Sysadmin login: admin / " in first.output
-    officers = [line for line in first.output.splitlines() if line.startswith("Officer login (")]
-    assert len(officers) == 6 and all(" / " in line for line in officers)  # one login per department
-    token_line = next(line for line in first.output.splitlines() if line.startswith("API token"))
-    second = run("demo", "load")
-    assert "nothing added" in second.output
-    assert token_line in second.output  # the same credentials, not a new account
-
-
 def test_user_and_token_create_print_a_working_token(env):
     run("db", "upgrade")
     created = run("user", "create", "wang", "--password", "s3cret-pass", "--email", "w@example.gov.cn",
@@ -146,51 +132,6 @@ def test_audit_verify_reports_an_intact_and_a_tampered_log(env):
     assert tampered.exit_code == 1
     assert "access log tampered" in tampered.output
     assert re.search(r"entry #\d+ is missing before entry \d+ \(#\d+\) \(deleted\)", tampered.output)
-
-
-def test_demo_syncs_three_department_systems_with_bad_rows_in_quarantine(env, monkeypatch):
-    run("db", "upgrade")
-    loaded = run("demo", "load")
-    assert "Synced police-households: succeeded (read 200, inserted 200)" in loaded.output
-    assert "Synced hr-migrant-households: succeeded" in loaded.output
-    petition = next(line for line in loaded.output.splitlines() if line.startswith("Synced petition-office"))
-    assert "succeeded_with_errors" in petition and "quarantined 8" in petition  # 8 of 150 rows invalid: not "succeeded"
-    listed = run("quarantine", "list", "--job", "petition-office")
-    lines = listed.output.strip().splitlines()
-    assert len(lines) == 8
-    assert any("accepted_on: '2026年13月01日' is not a date" in line for line in lines)
-    # 试运行 of the same job: values and errors side by side, nothing written, exit 1 for the invalid rows
-    preview = run("sync", "preview", "petition-office", "--rows", "150")
-    assert preview.exit_code == 1 and preview.output.rstrip().endswith("150 rows mapped, 8 invalid; nothing was written")
-    assert "✗ '2026年13月01日' is not a date [date]" in preview.output
-    assert len(run("quarantine", "list", "--job", "petition-office").output.strip().splitlines()) == 8
-    # civil affairs' own catalog pulled the petitions through the ckan source, under its share grant
-    second = next(line for line in loaded.output.splitlines() if line.startswith("Second catalog"))
-    assert "county-petitions pulled the county petitions through the ckan source" in second
-    assert "succeeded (read 142, inserted 142)" in second  # 150 rows, 8 of them in the county's quarantine
-    import sqlite3
-
-    with sqlite3.connect(env / "instance" / "mzj-catalog" / "catalog.db") as peer:
-        assert peer.execute("SELECT count(*) FROM datastore_record WHERE NOT deleted").fetchone() == (142,)
-        assert peer.execute("SELECT status FROM sync_run").fetchall() == [("succeeded",)]
-    # served on its own later (its folder as the instance), the second catalog still opens the job's token
-    import sqlalchemy as sa
-
-    from catalog import create_app
-    from catalog.db import get_db
-    from catalog.connections.models import Connection
-    from catalog.connections.service import clear_config
-
-    monkeypatch.setenv("CATALOG_INSTANCE_PATH", str(env / "instance" / "mzj-catalog"))
-    peer_app = create_app()
-    with get_db(peer_app).session() as session:
-        county = session.scalar(sa.select(Connection).where(Connection.name == "county-catalog"))
-        assert clear_config(session, county)["token"].startswith("cat_")
-    get_db(peer_app).engine.dispose()
-    monkeypatch.setenv("CATALOG_INSTANCE_PATH", str(env / "instance"))
-    again = run("demo", "load")
-    assert "Synced" not in again.output  # one run each, not one per make run
-    assert "exists already" in again.output
 
 
 def test_connection_commands_register_list_refuse_and_remove(env):
