@@ -6,8 +6,14 @@ log spliced back in.
 """
 from __future__ import annotations
 
+import json
+
 import sqlalchemy as sa
 from sqlalchemy import event
+
+from catalog import create_app
+from catalog.db import get_db, get_session
+from catalog.sharing.access_log import verify_chain
 
 from catalog.sharing.models import AccessLogEntry
 from tests.security.test_audit_chain import _engine, _loads, _utc, catalog_env, read_records, rows, verify  # noqa: F401
@@ -94,3 +100,18 @@ def test_a_read_logged_while_verify_walks_the_log_is_not_taken_for_a_deletion(ca
     assert code == 0, output
     assert "chain intact" in output
     assert len(rows()) == 4
+
+
+def test_verify_chain_reports_an_edited_checkpoint_as_not_verified(catalog_env):
+    """verify_chain's own answer, before any caller moves the checkpoint on: not verified, no entry checked,
+    and why."""
+    read_records(2)
+    path = catalog_env / "audit-checkpoint.json"
+    document = json.loads(path.read_text())
+    path.write_text(json.dumps(dict(document, seq=1)))
+    app = create_app()
+    with app.app_context():
+        ok, checked, message = verify_chain(get_session())
+    get_db(app).engine.dispose()
+    assert (ok, checked) == (False, 0)
+    assert "does not carry a valid signature (forged or edited)" in message
