@@ -1,8 +1,9 @@
 """More attacks on the access log by someone who can write the database (issue 20, `make mutate`).
 
 As in test_audit_chain.py: plain SQL from outside, then `catalog audit verify` must exit 1 naming what
-was done. Here: rows slipped in without a place in the chain, and an entry of an earlier branch of the
-log spliced back in.
+was done. Here: rows slipped in without a place in the chain, an entry of an earlier branch of the log
+spliced back in, the newest entries deleted with the head row left; and two things that are not attacks:
+a read logged while verify runs, and verify_chain's own answer for an edited checkpoint.
 """
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from sqlalchemy import event
 from catalog import create_app
 from catalog.db import get_db, get_session
 from catalog.sharing.access_log import verify_chain
-
 from catalog.sharing.models import AccessLogEntry
 from tests.security.test_audit_chain import _engine, _loads, _utc, catalog_env, read_records, rows, verify  # noqa: F401
 
