@@ -99,6 +99,27 @@ def upgrade() -> None:
         _sqlite_upgrade()
 
 
+#: The member row a new tag, theme or resource adds to a live dataset — (facet, value, joins,
+#: condition) over the new row ``{row}`` — unless the dataset has it already (a second resource of a
+#: format counts once). Rows are inserted one statement each by executemany (a bulk load, the ORM), so
+#: these add the new rows instead of recomputing the dataset.
+ADDED = {
+    "dataset_tag": ("'tags'", "t.name", "JOIN tag t ON t.id = {row}.tag_id", "true"),
+    "dataset_group": ("'groups'", "{row}.group_name", "", "true"),
+    "resource": ("'res_format'", "upper({row}.format)", "", "{row}.format IS NOT NULL AND {row}.format <> ''"),
+}
+
+
+def _added_rows(table: str, row: str, source: str) -> str:
+    """``SELECT`` of the member rows the new rows of ``table`` (``row``, read from ``source``) add."""
+    facet, value, joins, where = (part.format(row=row) for part in ADDED[table])
+    column = TOUCHES[table]
+    return (f"SELECT DISTINCT d.id AS dataset_id, {facet} AS facet, {value} AS value, d.owner_org, d.state, "
+            f"d.private FROM {source} JOIN dataset d ON d.id = {row}.{column} {joins} "
+            f"WHERE {where} AND d.state <> 'deleted' AND NOT EXISTS (SELECT 1 FROM search_facet_member m "
+            f"WHERE m.dataset_id = d.id AND m.facet = {facet} AND m.value = {value})")
+
+
 def _postgresql_upgrade() -> None:
     op.execute(f"""
         CREATE OR REPLACE FUNCTION catalog_version_advance() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -136,6 +157,26 @@ def _postgresql_upgrade() -> None:
         END $$""")
     for table, column in TOUCHES.items():
         for event, rows in (("INSERT", "new_rows"), ("DELETE", "old_rows"), ("UPDATE", None)):
+            name = f"search_facets_{table}_{event.lower()}"
+            if event == "INSERT" and table in ADDED:  # lock the datasets, then add what is new
+                op.execute(f"""
+                    CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
+                    BEGIN
+                        PERFORM 1 FROM dataset WHERE id IN (SELECT {column} FROM new_rows) ORDER BY id
+                            FOR NO KEY UPDATE;
+                        WITH added AS (
+                            INSERT INTO search_facet_member ({MEMBER_COLUMNS})
+                            {_added_rows(table, "n", "new_rows n")}
+                            RETURNING facet, value, owner_org, state, private)
+                        INSERT INTO search_facet_count AS c ({COUNT_KEY}, n)
+                        SELECT facet, value, owner_org, state, private, txid_current() % {SHARDS}, count(*)
+                        FROM added GROUP BY facet, value, owner_org, state, private
+                        ON CONFLICT ({COUNT_KEY}) DO UPDATE SET n = c.n + excluded.n;
+                        RETURN NULL;
+                    END $$""")
+                op.execute(f"CREATE TRIGGER {name} AFTER INSERT ON {table} REFERENCING NEW TABLE AS new_rows "
+                           f"FOR EACH STATEMENT EXECUTE FUNCTION {name}()")
+                continue
             if rows:
                 ids = f"SELECT array_agg(DISTINCT {column}) FROM {rows}"
                 referencing = f"{'NEW' if rows == 'new_rows' else 'OLD'} TABLE AS {rows}"
@@ -143,7 +184,6 @@ def _postgresql_upgrade() -> None:
                 ids = (f"SELECT array_agg(DISTINCT x) FROM (SELECT {column} AS x FROM new_rows "
                        f"UNION SELECT {column} FROM old_rows) touched")
                 referencing = "NEW TABLE AS new_rows OLD TABLE AS old_rows"
-            name = f"search_facets_{table}_{event.lower()}"
             op.execute(f"""
                 CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
                 BEGIN
@@ -177,23 +217,9 @@ def _sqlite_refresh(where: str) -> str:
             WHERE dataset_id IN ({where}) GROUP BY facet, value, owner_org, state, private {upsert};"""
 
 
-#: SQLite: the member row a new tag, theme or resource adds to a live dataset — (facet, value, joins,
-#: condition) — unless it is there already (a second resource of a format counts once). A bulk load
-#: adds these rows one at a time, so they add the one row instead of recomputing the dataset.
-ADDED = {
-    "dataset_tag": ("'tags'", "t.name", "JOIN tag t ON t.id = NEW.tag_id", "d.id = NEW.dataset_id"),
-    "dataset_group": ("'groups'", "NEW.group_name", "", "d.id = NEW.dataset_id"),
-    "resource": ("'res_format'", "upper(NEW.format)", "",
-                 "d.id = NEW.package_id AND NEW.format IS NOT NULL AND NEW.format <> ''"),
-}
-
-
-def _sqlite_added(facet: str, value: str, joins: str, where: str) -> str:
-    """Trigger body statements counting and adding one member row, if the dataset lacks it."""
-    row = (f"SELECT d.id AS dataset_id, {facet} AS facet, {value} AS value, d.owner_org, d.state, d.private "
-           f"FROM dataset d {joins} WHERE {where} AND d.state <> 'deleted' AND NOT EXISTS ("
-           f"SELECT 1 FROM search_facet_member m WHERE m.dataset_id = d.id AND m.facet = {facet} "
-           f"AND m.value = {value})")
+def _sqlite_added(table: str) -> str:
+    """Trigger body statements counting and adding the member row of a new ``table`` row (``NEW``)."""
+    row = _added_rows(table, "NEW", "(SELECT 1) AS one")
     return f"""
         INSERT INTO search_facet_count ({COUNT_KEY}, n)
             SELECT facet, value, owner_org, state, private, 0, 1 FROM ({row}) AS added WHERE true
@@ -205,7 +231,7 @@ def _sqlite_upgrade() -> None:
     for table, column in TOUCHES.items():
         for event, where in (("INSERT", f"SELECT NEW.{column}"), ("DELETE", f"SELECT OLD.{column}"),
                              ("UPDATE", f"SELECT OLD.{column} UNION SELECT NEW.{column}")):
-            body = _sqlite_added(*ADDED[table]) if event == "INSERT" and table in ADDED else _sqlite_refresh(where)
+            body = _sqlite_added(table) if event == "INSERT" and table in ADDED else _sqlite_refresh(where)
             op.execute(f"CREATE TRIGGER search_facets_{table}_{event.lower()} AFTER {event} ON {table} "
                        f"BEGIN {body} END")
     op.execute("CREATE TRIGGER search_facets_tag_update AFTER UPDATE OF name ON tag BEGIN "
