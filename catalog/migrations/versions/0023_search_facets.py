@@ -177,6 +177,23 @@ def _postgresql_upgrade() -> None:
                 op.execute(f"CREATE TRIGGER {name} AFTER INSERT ON {table} REFERENCING NEW TABLE AS new_rows "
                            f"FOR EACH STATEMENT EXECUTE FUNCTION {name}()")
                 continue
+            if event == "INSERT" and table == "dataset":  # new datasets: nothing to compare with, nobody else sees them
+                op.execute(f"""
+                    CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
+                    BEGIN
+                        WITH added AS (
+                            INSERT INTO search_facet_member ({MEMBER_COLUMNS})
+                            {fresh("d.id IN (SELECT id FROM new_rows)")}
+                            RETURNING facet, value, owner_org, state, private)
+                        INSERT INTO search_facet_count AS c ({COUNT_KEY}, n)
+                        SELECT facet, value, owner_org, state, private, txid_current() % {SHARDS}, count(*)
+                        FROM added GROUP BY facet, value, owner_org, state, private
+                        ON CONFLICT ({COUNT_KEY}) DO UPDATE SET n = c.n + excluded.n;
+                        RETURN NULL;
+                    END $$""")
+                op.execute(f"CREATE TRIGGER {name} AFTER INSERT ON {table} REFERENCING NEW TABLE AS new_rows "
+                           f"FOR EACH STATEMENT EXECUTE FUNCTION {name}()")
+                continue
             if rows:
                 ids = f"SELECT array_agg(DISTINCT {column}) FROM {rows}"
                 referencing = f"{'NEW' if rows == 'new_rows' else 'OLD'} TABLE AS {rows}"
