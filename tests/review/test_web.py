@@ -101,3 +101,19 @@ def test_the_form_keeps_an_editors_dataset_a_draft_and_core_edits_wait(app, api,
                                                       "action": "save"}, follow_redirects=True)
     assert "核心元数据的修改等待数据主管部门审核" in saved.get_data(as_text=True)
     assert api.call("package_show", {"id": "mz-gaoling"}).result["title"] == "宁陕县高龄津贴名册"
+
+
+def test_the_dataset_page_shows_its_newest_review(app, api, people, published):
+    """A revision returned, then a new one proposed: the department's page shows the new one waiting, not
+    the returned one."""
+    first = api.call("package_patch", {"id": published["id"], "title": "第一稿"}, token=people["mz-editor"].token)
+    assert first.status == 200, first.body
+    returned = api.call("package_review", {"id": published["id"], "decision": "return", "reason": "标题不规范"},
+                        token=people["sj-admin"].token)
+    assert returned.status == 200, returned.body
+    page = _browser(app, people["mz-admin"]).text(f"/dataset/{published['name']}")
+    assert "修订已退回" in page
+    second = api.call("package_patch", {"id": published["id"], "title": "第二稿"}, token=people["mz-editor"].token)
+    assert second.status == 200, second.body
+    page = _browser(app, people["mz-admin"]).text(f"/dataset/{published['name']}")
+    assert "修订待审核" in page and "修订已退回" not in page
