@@ -452,7 +452,7 @@ def measure_reads(app, ids, samples: list[dict], count: int) -> dict:
     def report(label: str, key: str, now: list[float], floor: list[float] | None, floor_label: str) -> None:
         p50, p95 = _percentiles(now)
         figures[key] = {"p50": p50, "p95": p95}
-        line = f"    {label}: p50 {p50:,.2f} ms, p95 {p95:,.2f} ms"
+        line = f"    {label}: p50 {p50:,.2f} ms, p95 {p95:,.2f} ms (first call {now[0] * 1000:,.2f} ms)"
         if floor:
             f50, f95 = _percentiles(floor)
             figures[key].update(floor_p50=f50, floor_p95=f95)

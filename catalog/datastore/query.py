@@ -284,14 +284,30 @@ def search_records(session: Session, table: DatastoreTable, *, filters: dict | N
             # lookup, the commonest read, needs no count query).
             result["total"] = offset + len(rows)
             return result
-        if common and not filters:  # more index matches than the threshold: no need to count them
+        version = (table.resource_id, generation(table), table.last_seq, total_threshold,
+                   json.dumps(filters, sort_keys=True, ensure_ascii=False, default=str), q)
+        known = _TOTALS.get(version)
+        if known is not None:  # the same search since the table's last change: every page of a walk
+            result["total"], estimated = known
+        elif common and not filters:  # more index matches than the threshold: no need to count them
             result["total"], estimated = max(_estimate(session, conditions, total_threshold),
                                              total_threshold + 1), True
         else:
             result["total"], estimated = count_matches(session, conditions, total_threshold)
+        if known is None:
+            if len(_TOTALS) >= TOTALS_KEPT:
+                _TOTALS.clear()
+            _TOTALS[version] = (result["total"], estimated)
         if estimated:
             result["total_was_estimated"] = True
     return result
+
+
+#: totals of searches (up to :data:`TOTALS_KEPT`), keyed by the table's generation and last change number:
+#: a write moves ``last_seq``, so a total is never reused across a change of the records; paging through
+#: a search by cursor or offset counts its matches once instead of on every page
+_TOTALS: dict[tuple, tuple[int, bool]] = {}
+TOTALS_KEPT = 1024
 
 
 def count_matches(session: Session, conditions: list[Any], threshold: int) -> tuple[int, bool]:

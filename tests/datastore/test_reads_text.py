@@ -160,3 +160,19 @@ def test_the_index_answers_q_through_its_trigram_index(db, world, q):
     db.execute(sa.text("ANALYZE datastore_text"))
     plan = _index_plan(db, world["resource_id"], q)
     assert "ix_datastore_text_body" in plan or "VIRTUAL TABLE INDEX" in plan, plan
+
+
+def test_a_total_follows_every_write_though_pages_of_one_search_count_once(api, sysadmin, world):
+    owner, town = world["owner"].token, _holding(world["records"], "城关镇")
+    first = search(api, world, owner, q="城关镇", limit=1)
+    assert first.result["total"] == len(town)
+    again = search(api, world, owner, q="城关镇", limit=1, cursor=_next(first)["cursor"])
+    assert again.result["total"] == len(town)
+    arrived = dict(world["records"][0], household_number=world["records"][0]["household_number"][:-4] + "9998",
+                   town="城关镇")
+    _rewrite(api, world, [arrived], sysadmin.token)
+    assert search(api, world, owner, q="城关镇", limit=1).result["total"] == len(town) + 1
+    gone = api.call("datastore_delete", {"resource_id": world["resource_id"],
+                                         "filters": {"household_number": town[0]}}, token=sysadmin.token)
+    assert gone.status == 200, gone.body
+    assert search(api, world, owner, q="城关镇", limit=1).result["total"] == len(town)
