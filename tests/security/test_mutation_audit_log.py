@@ -16,7 +16,8 @@ from catalog import create_app
 from catalog.db import get_db, get_session
 from catalog.sharing.access_log import verify_chain
 from catalog.sharing.models import AccessLogEntry
-from tests.security.test_audit_chain import _engine, _loads, _utc, catalog_env, read_records, rows, verify  # noqa: F401
+from tests.security.test_audit_chain import (  # noqa: F401
+    _engine, _loads, _utc, catalog_env, checkpoint, read_records, rows, verify)
 
 
 def _as_written(row: dict) -> dict:
@@ -115,3 +116,34 @@ def test_verify_chain_reports_an_edited_checkpoint_as_not_verified(catalog_env):
     get_db(app).engine.dispose()
     assert (ok, checked) == (False, 0)
     assert "does not carry a valid signature (forged or edited)" in message
+
+
+def test_verify_chain_without_a_checkpoint_counts_the_entries_it_checked(catalog_env):
+    read_records(2)
+    (catalog_env / "audit-checkpoint.json").unlink()
+    app = create_app()
+    with app.app_context():
+        ok, checked, message = verify_chain(get_session())
+    get_db(app).engine.dispose()
+    assert (ok, checked) == (False, 2)
+    assert message.startswith("no checkpoint at ")
+
+
+def test_audit_verify_moves_a_lagging_checkpoint_on_and_verify_chain_alone_only_looks(catalog_env, monkeypatch):
+    """Two reads were logged by a process whose checkpoint file was elsewhere: the checkpoint still names
+    #2. The log verifies; `catalog audit verify` then moves the checkpoint to #4, verify_chain alone does
+    not move it."""
+    read_records(2)
+    monkeypatch.setenv("CATALOG_AUDIT_CHECKPOINT_PATH", str(catalog_env / "elsewhere.json"))
+    read_records(2)
+    monkeypatch.delenv("CATALOG_AUDIT_CHECKPOINT_PATH")
+    assert checkpoint(catalog_env)["seq"] == 2
+    app = create_app()
+    with app.app_context():
+        ok, checked, _message = verify_chain(get_session())
+    get_db(app).engine.dispose()
+    assert (ok, checked) == (True, 4)
+    assert checkpoint(catalog_env)["seq"] == 2
+    code, output = verify()
+    assert code == 0, output
+    assert (checkpoint(catalog_env)["seq"], checkpoint(catalog_env)["mac"]) == (4, rows()[-1]["hash"])
