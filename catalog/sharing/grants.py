@@ -110,7 +110,7 @@ def list_grants(session: Session, actor: User | None, *, config: dict[str, Any],
     ``destruction_overdue_only``: ended without a destruction record in time."""
     if actor is None:
         raise NotAuthorized("Log in or give an API token")
-    query = sa.select(Grant).join(Dataset, Dataset.id == Grant.package_id)
+    query = sa.select(Grant).join(Grant.dataset)
     mine = departments_of_actor(session, actor)
     if organization_id:
         department = get_department(session, organization_id)
