@@ -51,3 +51,12 @@ def test_a_grant_that_has_ended_does_not_make_a_narrowing_need_a_reason(api, db,
     notices = db.scalar(sa.select(sa.func.count()).select_from(ShareNotice)
                         .where(ShareNotice.kind == "sharing.narrowed"))
     assert notices == 0   # refused (no reason given), or nobody to tell
+
+
+@pytest.mark.parametrize("now, status", [(JUST_BEFORE, "active"), (END, "expired")])
+def test_the_grant_is_shown_expired_from_the_instant_it_ends(api, share_cast, monkeypatch, now, status):
+    grant = _granted_until_new_year(api, share_cast)
+    monkeypatch.setattr("catalog.sharing.grants.utcnow", lambda: now)
+    shown = api.call("share_grant_show", {"id": grant["id"]}, token=share_cast.tokens["consumer_member"])
+    assert shown.status == 200, shown.body
+    assert shown.result["status"] == status
