@@ -1,4 +1,4 @@
-"""The catalog version: one row whose token every write to what search reads replaces."""
+"""The catalog version (8 rows whose tokens the writes to what search reads replace) and the facet counts."""
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -8,13 +8,15 @@ from ..db import Base
 
 
 class CatalogVersion(Base):
-    """The single row (``id`` 1) naming the catalog's current state for the search cache.
+    """The rows (``id`` 1–8) whose tokens together name the catalog's current state for the search cache.
 
-    Triggers (migration 0018) give ``token`` a new random value on every statement that writes
-    ``dataset``, ``resource``, ``tag``, ``dataset_tag``, ``dataset_group``, ``department`` or
-    ``membership``, in the writer's own transaction; the search index module replaces it itself
-    (``dataset_search`` is an FTS5 table on SQLite, which takes no triggers). A token is never
-    reused, not even after a rollback, so a cached answer filed under it is exact for that state.
+    Triggers (migrations 0018, 0023) give one row's ``token`` a new random value on every statement
+    that writes ``dataset``, ``resource``, ``tag``, ``dataset_tag``, ``dataset_group``, ``department``
+    or ``membership``, in the writer's own transaction (PostgreSQL: the row of the transaction id
+    modulo 8, so concurrent writers rarely wait for one row; SQLite: row 1); the search index module
+    replaces it itself (``dataset_search`` is an FTS5 table on SQLite, which takes no triggers). A
+    token is never reused, not even after a rollback, so a cached answer filed under the tokens is
+    exact for that state.
     """
 
     __tablename__ = "catalog_version"
