@@ -119,6 +119,7 @@ def driver_url(url: str) -> sa.URL:
 
 
 def fresh_database(server: str) -> str:
+    """A new, empty benchmark database on ``server`` (``BENCH_DATABASE``, dropped first); its URL."""
     admin = sa.create_engine(driver_url(server), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
@@ -426,12 +427,15 @@ def bench(rows: int, server: str, batch: int, keep: bool, profile: bool, dlt_ven
 
 
 def main() -> None:
+    global BENCH_DATABASE
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--server", default=os.environ.get("CATALOG_BENCH_URL", DEFAULT_SERVER),
                         help="a PostgreSQL server URL; the benchmark works in its own database there")
     parser.add_argument("--batch", type=int, default=1000, help="the job's batch_size")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    parser.add_argument("--database", default=BENCH_DATABASE,
+                        help="the benchmark database's name on the server (dropped and made again)")
     parser.add_argument("--no-small", action="store_true", help="skip the N/10 run")
     parser.add_argument("--profile", action="store_true", help="profile the first sync run (cProfile)")
     parser.add_argument("--no-dlt", action="store_true", help="do not time dlt's merge")
@@ -444,6 +448,7 @@ def main() -> None:
     if args.child:
         child(args.database_url, Path(args.folder), args.profile)
         return
+    BENCH_DATABASE = args.database
     started = time.perf_counter()
     sizes = [args.rows] if args.no_small or args.rows < 10 else [args.rows // 10, args.rows]
     dlt_venv = None if args.no_dlt else args.dlt_venv

@@ -230,14 +230,18 @@ def _existing(session: Session, resource_id: str,
                     Record.resource_id == resource_id, Record.key.in_(chunk))):
                 found[key] = (digest, deleted, source)
         return found
-    # One round trip for the whole batch, the keys as one binary array. "key = ANY(keys)" lets the
-    # planner find the rows by index whatever its statistics say (after a bulk load they may claim
-    # the table is empty). Not prepared: psycopg prepares a statement after a few runs, and
-    # PostgreSQL may then keep a generic plan made while the table was still empty.
+    # One round trip for the whole batch, the keys as one binary array, each looked up by the primary
+    # key's index through a LIMITed lateral subquery. (Written as "key = ANY(keys)", the planner, with
+    # statistics saying a freshly loaded table is nearly empty, scanned every record of the resource
+    # through the (resource_id, seq) index and filtered the keys: each batch of a rerun then read the
+    # whole table, 260 ms a batch at 92,000 records and growing with it.) Not prepared: psycopg
+    # prepares a statement after a few runs, and PostgreSQL may then keep a generic plan.
     with _driver_cursor(session) as cursor:
         cursor.execute(
-            "SELECT key, content_hash, deleted, source_hash FROM datastore_record WHERE resource_id = %s "
-            "AND key = ANY(%b::text[])", (resource_id, keys), prepare=False)
+            "SELECT r.key, r.content_hash, r.deleted, r.source_hash FROM unnest(%(keys)b::text[]) AS k(key) "
+            "CROSS JOIN LATERAL (SELECT key, content_hash, deleted, source_hash FROM datastore_record "
+            "WHERE resource_id = %(resource)s AND key = k.key LIMIT 1) AS r",
+            {"keys": keys, "resource": resource_id}, prepare=False)
         for key, digest, deleted, source in cursor.fetchall():
             found[key] = (digest, deleted, source)
     return found
@@ -500,14 +504,16 @@ STAGE = "datastore_stage"
 #: table's last change (the table's lock, taken before, makes that number the committed last one and
 #: keeps every other writer out until commit, so changes are numbered in commit order), then written
 #: by one INSERT … ON CONFLICT; unchanged live records a sync made from another source row (or before
-#: source hashes) get the new source hash only, found through the primary key index by key = ANY(…)
-#: whatever the statistics say; the counts of what was staged, written, overwritten live and re-hashed.
+#: source hashes) get the new source hash only, reached by the row address (ctid) the lookup found: a
+#: TID scan whatever the statistics say (by key, the planner may read every record of the resource
+#: through the (resource_id, seq) index when its statistics are stale); the counts of what was staged,
+#: written, overwritten live and re-hashed.
 _MERGE = f"""
 WITH looked AS MATERIALIZED (
-    SELECT s.ord, s.key, s.data, s.content_hash, s.source_hash, r.found, r.deleted,
+    SELECT s.ord, s.key, s.data, s.content_hash, s.source_hash, r.found, r.deleted, r.tid,
            r.content_hash AS stored_hash, r.source_hash AS stored_source
     FROM {STAGE} AS s LEFT JOIN LATERAL (
-        SELECT true AS found, deleted, content_hash, source_hash FROM datastore_record
+        SELECT true AS found, ctid AS tid, deleted, content_hash, source_hash FROM datastore_record
         WHERE resource_id = %(resource)s AND key = s.key LIMIT 1) AS r ON true
 ), changed AS MATERIALIZED (
     SELECT ord, key, data, content_hash, source_hash, (found IS NOT NULL AND NOT deleted) AS live
@@ -526,12 +532,13 @@ WITH looked AS MATERIALIZED (
     WHERE r.deleted OR r.content_hash IS DISTINCT FROM EXCLUDED.content_hash
     RETURNING 1
 ), rehash AS MATERIALIZED (
-    SELECT key, source_hash FROM looked
+    SELECT tid, key, source_hash FROM looked
     WHERE found AND NOT deleted AND stored_hash = content_hash AND source_hash IS NOT NULL
       AND stored_source IS DISTINCT FROM source_hash
 ), rehashed AS (
     UPDATE datastore_record AS r SET source_hash = h.source_hash FROM rehash AS h
-    WHERE r.resource_id = %(resource)s AND r.key = ANY(ARRAY(SELECT key FROM rehash)) AND r.key = h.key
+    WHERE r.ctid = ANY(ARRAY(SELECT tid FROM rehash)) AND r.ctid = h.tid AND r.resource_id = %(resource)s
+      AND r.key = h.key
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM numbered), (SELECT count(*) FROM numbered WHERE live),
