@@ -18,11 +18,11 @@ WITHHELD = "***"
 
 
 def _resident_id(value: str) -> str:
-    return value[:6] + "*" * max(len(value) - 10, 0) + value[-4:] if len(value) > 10 else "*" * len(value)
+    return value[:6] + "*" * (len(value) - 10) + value[-4:] if len(value) > 10 else "*" * len(value)
 
 
 def _mobile(value: str) -> str:
-    return value[:3] + "*" * max(len(value) - 7, 0) + value[-4:] if len(value) > 7 else "*" * len(value)
+    return value[:3] + "*" * (len(value) - 7) + value[-4:] if len(value) > 7 else "*" * len(value)
 
 
 def _name(value: str) -> str:
