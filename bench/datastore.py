@@ -610,6 +610,11 @@ def run_reads_only(url: str, name: str) -> dict:
                                         "AND NOT deleted"), {"r": resource_id})
         print(f"== reads only, {count:,} household records kept, {engine.dialect.name} "
               f"{engine.dialect.server_version_info or ''} ({make_url(bench_url).render_as_string(hide_password=True)})")
+        with app.app_context():  # a new instance folder: start the access log's checkpoint there, so
+            from catalog.db import get_session  # every logged read moves it, as in a fresh run
+            from catalog.sharing.access_log import checkpoint_log
+
+            print(f"    access log checkpoint: {checkpoint_log(get_session(), start=True)[1]}")
         measure_text_catch_up(app, resource_id)
         figures = {"records": count, "database": engine.dialect.name,
                    "reads": measure_reads(app, (admin_id, resource_id),

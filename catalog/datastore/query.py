@@ -49,14 +49,16 @@ def _types(table: DatastoreTable) -> dict[str, str]:
     return {f["id"]: f["type"] for f in table.fields}
 
 
-def filter_conditions(table: DatastoreTable, filters: dict[str, Any] | None) -> list[Any]:
-    """SQL conditions for CKAN ``filters`` ``{field: value | [values]}`` over a table's records."""
+def filter_conditions(table: DatastoreTable, filters: dict[str, Any] | None, *,
+                      use_indexes: bool = True) -> list[Any]:
+    """SQL conditions for CKAN ``filters`` ``{field: value | [values]}`` over a table's records
+    (``use_indexes=False``: x-index fields compared as any other field, so no field index is used)."""
     if not filters:
         return []
     if not isinstance(filters, dict):
         raise ValidationError.single("filters", "must be an object of field: value")
     types = _types(table)
-    indexed = set(indexed_fields(table.schema_document))
+    indexed = set(indexed_fields(table.schema_document)) if use_indexes else set()
     conditions = []
     for name, wanted in filters.items():
         if name not in types:
@@ -258,49 +260,97 @@ def search_records(session: Session, table: DatastoreTable, *, filters: dict | N
         raise ValidationError.single("cursor", "a cursor pages in key order: leave out sort, or page with offset")
     if after is not None and offset:
         raise ValidationError.single("cursor", "give a cursor or an offset, not both")
-    conditions = [Record.resource_id == table.resource_id, Record.deleted.is_(False),
-                  *filter_conditions(table, filters)]
-    common = False
+    live = [Record.resource_id == table.resource_id, Record.deleted.is_(False)]
+    texts, common = [], False
     if q:
         matches, common = text_index.text_condition(session, table, q, _text_matches(session, q), total_threshold)
-        conditions.append(matches)
+        texts.append(matches)
+    conditions = [*live, *filter_conditions(table, filters), *texts]
+    indexed = set(filters or {}) & set(indexed_fields(table.schema_document))
+    counted = _TOTALS.get(_version(table, filters, q, total_threshold))
+    if indexed and counted is not None and counted[1] and not sort and _key_values(table, filters) is None:
+        # A value held by more records than the threshold (a town; known from an earlier page of this
+        # search since the table's last change) fills a page from the first records in key order, where
+        # the field's index would fetch and sort every match first. A rare one (an ID number) is found
+        # through the field's index, as is any value on a search's first page.
+        conditions = [*live, *filter_conditions(table, filters, use_indexes=False), *texts]
+        indexed = set()
     page = [*conditions, Record.key > after] if after is not None else conditions
     order = _order(table, sort)
-    if session.get_bind().dialect.name == "sqlite" and set(filters or {}) & set(indexed_fields(table.schema_document)):
+    if session.get_bind().dialect.name == "sqlite" and indexed:
         # SQLite keeps no statistics of these indexes unless ANALYZE has run: it would walk the primary
         # key for its order and test every record (a second for one ID number at 100,000 records).
         # "+key" takes the key out of index order, so the field's index finds the matches, then sorted.
         order = [sa.literal_column("+datastore_record.key") if column is Record.key else column for column in order]
-    rows = session.execute(sa.select(Record.key, Record.data).where(*page).order_by(*order)
-                           .offset(offset).limit(limit)).all()
+    if common and not sort:
+        rows = _walk(session, table, conditions, after, offset, limit)
+    else:
+        rows = session.execute(sa.select(Record.key, Record.data).where(*page).order_by(*order)
+                               .offset(offset).limit(limit)).all()
     result: dict[str, Any] = {"records": [_project(data, fields) for _key, data in rows]}
     if not sort and rows:
         result["next_cursor"] = encode_page_cursor(rows[-1][0], table)
     elif not sort and after is not None:  # past the end: the same place again (records may come)
         result["next_cursor"] = cursor
     if include_total:
-        if after is None and len(rows) < limit and (rows or not offset):
+        if counted is None and after is None and len(rows) < limit and (rows or not offset):
             # A short page is the last one: the total is what it and the pages before hold (a key
             # lookup, the commonest read, needs no count query).
             result["total"] = offset + len(rows)
             return result
-        version = (table.resource_id, generation(table), table.last_seq, total_threshold,
-                   json.dumps(filters, sort_keys=True, ensure_ascii=False, default=str), q)
-        known = _TOTALS.get(version)
-        if known is not None:  # the same search since the table's last change: every page of a walk
-            result["total"], estimated = known
-        elif common and not filters:  # more index matches than the threshold: no need to count them
-            result["total"], estimated = max(_estimate(session, conditions, total_threshold),
-                                             total_threshold + 1), True
-        else:
-            result["total"], estimated = count_matches(session, conditions, total_threshold)
-        if known is None:
-            if len(_TOTALS) >= TOTALS_KEPT:
-                _TOTALS.clear()
-            _TOTALS[version] = (result["total"], estimated)
+        result["total"], estimated = counted or _total(session, table, conditions, filters, q, total_threshold,
+                                                       common)
         if estimated:
             result["total_was_estimated"] = True
     return result
+
+
+#: the records of the first key range :func:`_walk` reads (each next range twice as many)
+WALK_CHUNK = 1000
+
+
+def _walk(session: Session, table: DatastoreTable, conditions: list[Any], after: str | None, offset: int,
+          limit: int) -> list[Any]:
+    """The page of a search whose matches are common (a ``q`` word held by more records than the total
+    threshold), in key order: key ranges read one after another (each bounded by one walk of the primary
+    key), the conditions tested in each, until the page is full. Left to itself the planner may fetch and
+    sort every match first (it has no idea how common the word is)."""
+    live = (Record.resource_id == table.resource_id, Record.deleted.is_(False))
+    wanted, found, last, step = offset + limit, [], after, WALK_CHUNK
+    while len(found) < wanted:
+        start = (Record.key > last,) if last is not None else ()
+        bound = session.scalar(sa.select(Record.key).where(*live, *start).order_by(Record.key)
+                               .offset(step - 1).limit(1))
+        window = (*start, Record.key <= bound) if bound is not None else start
+        found.extend(session.execute(sa.select(Record.key, Record.data).where(*conditions, *window)
+                                     .order_by(Record.key).limit(wanted - len(found))).all())
+        if bound is None:
+            break
+        last, step = bound, step * 2
+    return found[offset:offset + limit]
+
+
+def _version(table: DatastoreTable, filters: dict | None, q: str | None, threshold: int) -> tuple:
+    """What a search's total depends on: the table's generation and last change, the search."""
+    return (table.resource_id, generation(table), table.last_seq, threshold,
+            json.dumps(filters, sort_keys=True, ensure_ascii=False, default=str), q)
+
+
+def _total(session: Session, table: DatastoreTable, conditions: list[Any], filters: dict | None, q: str | None,
+           threshold: int, common: bool) -> tuple[int, bool]:
+    """``(total, estimated)`` of a search, from :data:`_TOTALS` when the table has not changed since."""
+    version = _version(table, filters, q, threshold)
+    known = _TOTALS.get(version)
+    if known is not None:  # the same search since the table's last change: every page of a walk
+        return known
+    if common and not filters:  # more index matches than the threshold: no need to count them
+        known = max(_estimate(session, conditions, threshold), threshold + 1), True
+    else:
+        known = count_matches(session, conditions, threshold)
+    if len(_TOTALS) >= TOTALS_KEPT:
+        _TOTALS.clear()
+    _TOTALS[version] = known
+    return known
 
 
 #: totals of searches (up to :data:`TOTALS_KEPT`), keyed by the table's generation and last change number:

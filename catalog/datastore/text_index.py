@@ -179,4 +179,7 @@ def text_condition(session: Session, table: DatastoreTable, q: str, substring: A
         return sa.or_(sa.and_(Record.seq <= indexed_upto, found), tail), False
     probe = sa.text("SELECT t.body FROM datastore_text AS t WHERE t.resource_id = datastore_record.resource_id "
                     "AND t.key = datastore_record.key").columns(body=sa.Text).scalar_subquery()
-    return sa.or_(sa.and_(Record.seq <= indexed_upto, _like(probe, pattern, escape)), tail), True
+    # "seq + 0": not the (resource, seq) index's expression, so the planner keeps to the key order
+    unindexed_seq = Record.seq + 0
+    return sa.or_(sa.and_(unindexed_seq <= indexed_upto, _like(probe, pattern, escape)),
+                  sa.and_(unindexed_seq > indexed_upto, substring)), True

@@ -12,7 +12,7 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from catalog.datastore import service, text_index
+from catalog.datastore import query, service, text_index
 from tests.datastore.test_reads import _next, search, world  # noqa: F401  (the fixture)
 
 
@@ -104,6 +104,7 @@ def test_q_matches_values_not_field_names_and_ignores_case(api, db, world):
 def test_a_common_word_pages_by_cursor_through_every_match_once(api, app, db, monkeypatch, world):
     _catch_up(db, world["resource_id"])
     monkeypatch.setitem(app.config, "DATASTORE_TOTAL_ESTIMATION_THRESHOLD", 2)  # 6 or more: "common"
+    monkeypatch.setattr(query, "WALK_CHUNK", 2)  # key ranges of 2, 4, 8 … records
     owner, seen, params = world["owner"].token, [], {"q": "城关镇", "limit": 4}
     for _ in range(4):
         page = search(api, world, owner, **params)
