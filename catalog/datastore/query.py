@@ -262,19 +262,22 @@ def search_records(session: Session, table: DatastoreTable, *, filters: dict | N
         raise ValidationError.single("cursor", "give a cursor or an offset, not both")
     live = [Record.resource_id == table.resource_id, Record.deleted.is_(False)]
     texts, common = [], False
+    counted = _TOTALS.get(_version(table, filters, q, total_threshold))
     if q:
-        matches, common = text_index.text_condition(session, table, q, _text_matches(session, q), total_threshold)
+        # An earlier page of this search (since the table's last change) found the word common: no
+        # need to read its matches from the index again
+        matches, common = text_index.text_condition(session, table, q, _text_matches(session, q), total_threshold,
+                                                     common=bool(counted and counted[1] and not filters))
         texts.append(matches)
     conditions = [*live, *filter_conditions(table, filters), *texts]
     indexed = set(filters or {}) & set(indexed_fields(table.schema_document))
-    counted = _TOTALS.get(_version(table, filters, q, total_threshold))
     if indexed and counted is not None and counted[1] and not sort and _key_values(table, filters) is None:
         # A value held by more records than the threshold (a town; known from an earlier page of this
         # search since the table's last change) fills a page from the first records in key order, where
         # the field's index would fetch and sort every match first. A rare one (an ID number) is found
         # through the field's index, as is any value on a search's first page.
         conditions = [*live, *filter_conditions(table, filters, use_indexes=False), *texts]
-        indexed = set()
+        indexed, common = set(), True
     page = [*conditions, Record.key > after] if after is not None else conditions
     order = _order(table, sort)
     if session.get_bind().dialect.name == "sqlite" and indexed:

@@ -155,7 +155,7 @@ def _key_in(session: Session, keys: list[str]) -> Any:
 
 
 def text_condition(session: Session, table: DatastoreTable, q: str, substring: Any,
-                   threshold: int) -> tuple[Any, bool]:
+                   threshold: int, *, common: bool = False) -> tuple[Any, bool]:
     """``(condition, common)``: "a value of the record contains ``q``" over ``Record``, through the index,
     and whether the index holds more than ``threshold`` matches.
 
@@ -163,7 +163,8 @@ def text_condition(session: Session, table: DatastoreTable, q: str, substring: A
     Up to ``threshold`` index matches, their keys are read once (through the trigram index) and the records
     found by key. More: each record on the page's path is asked about in the index by its key (a common
     word fills a page after a few records, where reading every match first would cost the whole list), and
-    the total is over the threshold (estimated) unless other conditions narrow it.
+    the total is over the threshold (estimated) unless other conditions narrow it. ``common``: the caller
+    knows the word is common (an earlier page), so the matches are not read again.
     """
     indexed_upto = position(session, table.resource_id)
     if table.last_seq is not None and 0 < int(table.last_seq) - indexed_upto <= READ_CATCH_UP:
@@ -173,8 +174,9 @@ def text_condition(session: Session, table: DatastoreTable, q: str, substring: A
     if not indexed_upto:
         return tail, False
     pattern, escape = like_pattern(q)
-    keys = list(session.scalars(_index_matches(session, table.resource_id, pattern, escape).limit(threshold + 1)))
-    if len(keys) <= threshold:
+    keys = [] if common else list(session.scalars(
+        _index_matches(session, table.resource_id, pattern, escape).limit(threshold + 1)))
+    if not common and len(keys) <= threshold:
         found = _key_in(session, keys) if keys else sa.false()
         return sa.or_(sa.and_(Record.seq <= indexed_upto, found), tail), False
     probe = sa.text("SELECT t.body FROM datastore_text AS t WHERE t.resource_id = datastore_record.resource_id "
