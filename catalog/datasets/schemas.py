@@ -22,6 +22,7 @@ from ..api.fields import (MAX_OFFSET, CkanDateTime, JsonDict, JsonList, ParamsSc
 from ..config import DEFAULTS
 from ..datastore.models import DatastoreTable
 from ..departments.schemas import DepartmentOut
+from ..groups.models import DatasetGroup
 from ..groups.schemas import theme_ref
 from ..groups.service import themes_of
 from ..licenses import license_fields
@@ -228,10 +229,24 @@ class _Related:
             return related
         related.dataset_ids = {d.id for d in datasets}
         related.resource_ids = {r.id for r in resources} | {r.id for d in datasets for r in d.resources}
+        # one statement for both: the resources that have a DataStore table, the datasets' themes in code order
+        parts = []
         if related.resource_ids:
-            related.active = set(session.scalars(sa.select(DatastoreTable.resource_id).where(
-                DatastoreTable.resource_id.in_(sorted(related.resource_ids)))))
-        related.themes = themes_of(session, sorted(related.dataset_ids))
+            parts.append(sa.select(sa.literal("datastore").label("kind"), DatastoreTable.resource_id.label("id"),
+                                   sa.cast(sa.null(), sa.String).label("code"))
+                         .where(DatastoreTable.resource_id.in_(sorted(related.resource_ids))))
+        if related.dataset_ids:
+            parts.append(sa.select(sa.literal("theme").label("kind"), DatasetGroup.dataset_id.label("id"),
+                                   DatasetGroup.group_name.label("code"))
+                         .where(DatasetGroup.dataset_id.in_(sorted(related.dataset_ids))))
+        if parts:
+            statement = (sa.union_all(*parts) if len(parts) > 1 else parts[0]).order_by(
+                sa.literal_column("kind"), sa.literal_column("code"))
+            for kind, key, code in session.execute(statement):
+                if kind == "datastore":
+                    related.active.add(key)
+                else:
+                    related.themes.setdefault(key, []).append(code)
         return related
 
 
