@@ -173,7 +173,7 @@ def _checkpoint_signature(key: AuditKey, payload: dict[str, Any]) -> str:
 def read_checkpoint(path: Path, keys: Mapping[str, AuditKey]) -> Checkpoint | None:
     """The checkpoint at ``path`` (None when there is none), checked against the key it names."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = json.loads(Path(path).read_bytes())
         payload = {name: data[name] for name in ("format", "seq", "mac", "key_id", "written_at")}
         signature = str(data["signature"])
     except FileNotFoundError:
@@ -283,7 +283,7 @@ def _forget_pending(session: Session) -> None:
 class _Walk:
     ok: bool
     checked: int
-    message: str
+    message: str = ""
     last_seq: int = 0
     last_mac: str = GENESIS
     legacy: int = 0
@@ -303,9 +303,9 @@ def _entries(session: Session, after: int, batch: int) -> Iterator[AccessLogEntr
 
 
 def _walk(session: Session, keys: Mapping[str, AuditKey], checkpoint: Checkpoint | None, *,
-          legacy: bool = False, batch: int = 5000) -> _Walk:
+          legacy: bool = False, batch: int) -> _Walk:
     """Check the chain entry by entry; the first broken entry ends the walk."""
-    walk = _Walk(True, 0, "")
+    walk = _Walk(True, 0)
 
     def broken(message: str) -> _Walk:
         walk.ok, walk.message = False, message
