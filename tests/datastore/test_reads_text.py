@@ -101,10 +101,12 @@ def test_q_matches_values_not_field_names_and_ignores_case(api, db, world):
     assert search(api, world, owner, q="100%_\\").result["records"] == []
 
 
-def test_a_common_word_pages_by_cursor_through_every_match_once(api, app, db, monkeypatch, world):
+@pytest.mark.parametrize("chunk,ranges", [(2, 3), (1, 1)])  # key ranges of 2, 4, 8; or one record, then the index
+def test_a_common_word_pages_by_cursor_through_every_match_once(api, app, db, monkeypatch, world, chunk, ranges):
     _catch_up(db, world["resource_id"])
     monkeypatch.setitem(app.config, "DATASTORE_TOTAL_ESTIMATION_THRESHOLD", 2)  # 6 or more: "common"
-    monkeypatch.setattr(query, "WALK_CHUNK", 2)  # key ranges of 2, 4, 8 … records
+    monkeypatch.setattr(query, "WALK_CHUNK", chunk)
+    monkeypatch.setattr(query, "WALK_RANGES", ranges)
     owner, seen, params = world["owner"].token, [], {"q": "城关镇", "limit": 4}
     for _ in range(4):
         page = search(api, world, owner, **params)
