@@ -31,3 +31,7 @@ def test_a_use_record_names_its_writer_and_tells_the_provider_which_request(api,
     assert activity.data["share_request"]["organization_id"] == share_cast.consumer["id"]
     [notice] = db.scalars(sa.select(ShareNotice).where(ShareNotice.kind == "usage.recorded")).all()
     assert (notice.organization_id, notice.request_id) == (share_cast.provider["id"], made["id"])
+    # which grant, which record, what kind of use and when: what the provider reads in its notice
+    assert notice.grant_id == grant["id"]
+    assert notice.data == {"usage_record_id": reply.result["id"], "kind": "use",
+                           "occurred_on": reply.result["occurred_on"]}
