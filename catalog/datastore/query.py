@@ -49,16 +49,14 @@ def _types(table: DatastoreTable) -> dict[str, str]:
     return {f["id"]: f["type"] for f in table.fields}
 
 
-def filter_conditions(table: DatastoreTable, filters: dict[str, Any] | None, *,
-                      use_indexes: bool = True) -> list[Any]:
-    """SQL conditions for CKAN ``filters`` ``{field: value | [values]}`` over a table's records
-    (``use_indexes=False``: x-index fields compared as any other field, so no field index is used)."""
+def filter_conditions(table: DatastoreTable, filters: dict[str, Any] | None) -> list[Any]:
+    """SQL conditions for CKAN ``filters`` ``{field: value | [values]}`` over a table's records."""
     if not filters:
         return []
     if not isinstance(filters, dict):
         raise ValidationError.single("filters", "must be an object of field: value")
     types = _types(table)
-    indexed = set(indexed_fields(table.schema_document)) if use_indexes else set()
+    indexed = set(indexed_fields(table.schema_document))
     conditions = []
     for name, wanted in filters.items():
         if name not in types:
@@ -271,13 +269,6 @@ def search_records(session: Session, table: DatastoreTable, *, filters: dict | N
         texts.append(matches)
     conditions = [*live, *filter_conditions(table, filters), *texts]
     indexed = set(filters or {}) & set(indexed_fields(table.schema_document))
-    if indexed and counted is not None and counted[1] and not sort and _key_values(table, filters) is None:
-        # A value held by more records than the threshold (a town; known from an earlier page of this
-        # search since the table's last change) fills a page from the first records in key order, where
-        # the field's index would fetch and sort every match first. A rare one (an ID number) is found
-        # through the field's index, as is any value on a search's first page.
-        conditions = [*live, *filter_conditions(table, filters, use_indexes=False), *texts]
-        indexed, common = set(), True
     page = [*conditions, Record.key > after] if after is not None else conditions
     order = _order(table, sort)
     if session.get_bind().dialect.name == "sqlite" and indexed:
