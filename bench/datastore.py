@@ -497,6 +497,14 @@ def measure_reads(app, ids, samples: list[dict], count: int) -> dict:
         "resource_id": resource_id, "q": "城关镇", "limit": 10}), SLOW_REPEATS),
         _timed(q_floor, SLOW_REPEATS), "the first 10 records by key")
 
+    # A word whose records lie at the end of the key order (household numbers begin with the town's
+    # division code, 新场镇 the last): a walk in key order meets it last.
+    late = api("datastore_search", {"resource_id": resource_id, "q": "新场镇", "limit": 10})
+    print(f"    q 新场镇 matches {late.get('total')} records (total_was_estimated: {late.get('total_was_estimated', False)})")
+    report("q 新场镇 (the last town in key order), limit 10", "read_q_late", _timed(lambda i: api(
+        "datastore_search", {"resource_id": resource_id, "q": "新场镇", "limit": 10}), SLOW_REPEATS),
+        _timed(q_floor, SLOW_REPEATS), "the first 10 records by key")
+
     deep = int(count * DEEP_FRACTION)
     deep_key = sql("SELECT key FROM datastore_record WHERE resource_id = ? ORDER BY key LIMIT 1 OFFSET ?",
                    (resource_id, deep))[0][0]
