@@ -216,7 +216,7 @@ def approve_request(session: Session, actor: User | None, request: ShareRequest,
 
 
 def reject_request(session: Session, actor: User | None, request: ShareRequest, *, reason: str,
-                   cite_condition: bool = False) -> None:
+                   cite_condition: bool) -> None:
     """Reject a pending request on its merits; the reason is required and shown to the requester, and may
     cite the dataset's share condition. An incomplete request is not rejected: it is returned
     (``share_request_return``), and a returned request cannot be rejected until it is resubmitted."""
