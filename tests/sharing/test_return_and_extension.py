@@ -165,20 +165,24 @@ def test_a_returned_request_cannot_be_rejected_or_approved_until_resubmitted(api
     assert approved.status == 409 and "returned" in approved.error["id"][0]
 
 
-def test_a_refusal_may_cite_the_share_condition(api, share_cast):
+def test_a_refusal_may_cite_the_share_condition(api, db, share_cast):
     made = file_request(api, share_cast)
     reply = api.call("share_request_reject", {"id": made["id"], "reason": "申请用途不在共享条件之内",
                                               "cite_condition": True}, token=share_cast.tokens["provider_admin"])
     assert reply.status == 200, reply.body
     assert reply.result["cited_condition"] == "仅限民政、人社部门核实救助对象使用"
+    # the provider's activity keeps which condition the refusal cited, as it read then
+    [activity] = db.scalars(sa.select(Activity).where(Activity.activity_type == "rejected share request")).all()
+    assert activity.data["share_request"]["cited_condition"] == "仅限民政、人社部门核实救助对象使用"
     plain = file_request(api, share_cast)
     reply = api.call("share_request_reject", {"id": plain["id"], "reason": "重复申请"},
                      token=share_cast.tokens["provider_admin"])
     assert reply.result["cited_condition"] is None
 
 
-def test_citing_a_condition_the_dataset_does_not_state_is_refused(api, make, share_cast):
-    open_data = make.dataset(share_cast.provider["id"], name="roads", share_type="conditional", share_condition=" ")
+@pytest.mark.parametrize("share_type, condition", [("conditional", " "), ("unconditional", None)])
+def test_citing_a_condition_the_dataset_does_not_state_is_refused(api, make, share_cast, share_type, condition):
+    open_data = make.dataset(share_cast.provider["id"], name="roads", share_type=share_type, share_condition=condition)
     made = api.call("share_request_create", {"package_id": open_data["id"], "organization_id": "ningshan-mzj",
                                              "purpose": "核实", "basis": BASIS, "scenario": SCENARIO},
                     token=share_cast.tokens["consumer_editor"])
