@@ -281,7 +281,7 @@ def test_an_approved_extension_moves_the_deadline_and_both_sides_are_told(api, a
     assert asked.status == 200, asked.body
     assert (asked.result["extension_status"], asked.result["extension_days"], asked.result["deadline"]) == \
         ("requested", 3, "2026-12-31")
-    decided = _decide(api, share_cast, made["id"], "approve")
+    decided = _decide(api, share_cast, made["id"], "approve", reason="同意，元旦后三个工作日内答复")
     assert decided.status == 200, decided.body
     # Mon 01-04, Tue 01-05, Wed 01-06 (Fri 01-01 holiday, then the weekend)
     assert decided.result["deadline"] == "2027-01-06" and decided.result["extension_status"] == "approved"
@@ -290,6 +290,13 @@ def test_an_approved_extension_moves_the_deadline_and_both_sides_are_told(api, a
     assert (share_cast.consumer["id"], "request.extension_requested") in kinds
     assert (share_cast.consumer["id"], "request.extension_decided") in kinds
     assert (share_cast.provider["id"], "request.extension_decided") in kinds
+    # what the requester reads: approved, for 3 days, with the authority's note; and who decided it
+    [notice] = db.scalars(sa.select(ShareNotice).where(ShareNotice.kind == "request.extension_decided",
+                                                       ShareNotice.organization_id == share_cast.consumer["id"]))
+    assert {k: notice.data.get(k) for k in ("extension_status", "extension_days", "extension_note")} == \
+        {"extension_status": "approved", "extension_days": 3, "extension_note": "同意，元旦后三个工作日内答复"}
+    [activity] = db.scalars(sa.select(Activity).where(Activity.activity_type == "decided share request extension"))
+    assert activity.user_id == share_cast.people["authority_editor"].id
 
 
 def test_a_refused_extension_keeps_the_deadline_and_states_its_reason(api, db, share_cast):
@@ -400,3 +407,15 @@ def test_request_events_reach_only_the_two_departments_subscribers(api, db, shar
     returned = db.scalar(sa.select(WebhookDelivery).where(WebhookDelivery.event == "request.returned").limit(1))
     assert returned.payload["missing"]["basis"] == "请写明法律法规的具体条款"
     assert returned.payload["request_id"] == made["id"] and returned.payload["status"] == "returned"
+
+
+def test_a_sysadmin_decides_an_extension_even_as_a_member_of_the_provider(api, share_cast):
+    """Sysadmins always may (the authority's officers may not decide for their own department)."""
+    joined = api.call("organization_member_create", {"id": "ningshan-gaj", "username": share_cast.sysadmin.name,
+                                                     "role": "admin"}, token=share_cast.tokens["sysadmin"])
+    assert joined.status == 200, joined.body
+    made = file_request(api, share_cast)
+    assert _extend(api, share_cast, made["id"]).status == 200
+    decided = _decide(api, share_cast, made["id"], "approve", role="sysadmin")
+    assert decided.status == 200, decided.body
+    assert decided.result["extension_status"] == "approved"
