@@ -233,6 +233,9 @@ def test_a_resubmission_can_change_fields_and_time_limit_and_refuses_blanks(api,
         assert blank.status == 409 and field in blank.error, blank.body
     past = api.call("share_request_resubmit", {"id": made["id"], "expires": "2020-01-01"}, token=token)
     assert past.status == 409 and "expires" in past.error
+    today = dt.datetime.now(dt.timezone.utc).date().isoformat()   # a time limit ending today is not in the future
+    ending = api.call("share_request_resubmit", {"id": made["id"], "expires": today}, token=token)
+    assert ending.status == 409 and "expires" in ending.error, ending.body
     later = (dt.date.today() + dt.timedelta(days=90)).isoformat()
     reply = api.call("share_request_resubmit", {"id": made["id"], "fields": ["head_id_number", "head_id_number"],
                                                 "expires": later}, token=token)
