@@ -340,16 +340,19 @@ def report(selected: list[str], started: float,
         status = status_by_exit_code[results.get(name)]
         module = _function_of(name)[0]
         by_module[module]["total"] += 1
+        if status != "not checked":
+            by_module[module]["tested"] += 1
         if status in KILLED:
             by_module[module]["killed"] += 1
-        else:
+        elif status != "not checked":
             survivors.append((name, status))
     total = len(selected)
-    killed = total - len(survivors)
+    killed = sum(counts["killed"] for counts in by_module.values())
+    tested = sum(counts["tested"] for counts in by_module.values())
     print()
-    print(f"{'module':<28} {'killed':>7} {'of':>5}")
+    print(f"{'module':<32} {'killed':>7} {'tested':>7} {'of':>5}")
     for module, counts in sorted(by_module.items()):
-        print(f"{module:<28} {counts['killed']:>7} {counts['total']:>5}")
+        print(f"{module:<32} {counts['killed']:>7} {counts['tested']:>7} {counts['total']:>5}")
     print()
     if survivors:
         print(f"Survivors ({len(survivors)}): each is a bug the tests let through, or is listed in docs/TESTING.md")
@@ -358,6 +361,9 @@ def report(selected: list[str], started: float,
             print(get_diff_for_mutant(name))
         print()
     Path("mutants/survivors.txt").write_text("".join(f"{name} {status}\n" for name, status in survivors))
+    if tested < total:   # a run stopped before the end: the untested mutants count as not killed above
+        print(f"tested {tested} of {total} mutants ({total - tested} not reached); killed {killed} of the "
+              f"{tested} tested ({100.0 * killed / tested if tested else 100.0:.1f} %)")
     percent = 100.0 * killed / total if total else 100.0
     print(f"killed {killed} of {total} mutants ({percent:.1f} %) in {(time.time() - started) / 60:.1f} minutes")
     return 0
@@ -391,7 +397,11 @@ def main() -> int:
     skip_prose_strings()
     database_free_tests_first()
     if args.report_only:
-        return report(generate(), started)
+        # what the last run recorded, without generating the mutants again: that would forget the verdicts
+        # of every function changed since (tests are added and code simplified while a run goes on)
+        if not Path("mutants").exists():
+            raise SystemExit("--report-only: no mutants/ folder, run make mutate first")
+        return report(sorted(name for name in verdicts() if in_scope(name)), started)
     if args.survivors:
         earlier = verdicts() if Path("mutants").exists() else {}
         refresh_unmutated_files()
