@@ -222,6 +222,10 @@ def test_a_resubmission_restarts_the_clock_with_the_days_it_was_away_added(api, 
     assert result["resubmitted_at"] is not None and result["missing"] is not None  # the list stays on record
     notices = db.scalars(sa.select(ShareNotice).where(ShareNotice.kind == "request.resubmitted")).all()
     assert [n.organization_id for n in notices] == [share_cast.provider["id"]]
+    # the provider is told how long the clock stood still, and the activity says who resubmitted
+    assert notices[0].data["paused_days"] == len(stood_still)
+    [activity] = db.scalars(sa.select(Activity).where(Activity.activity_type == "resubmitted share request"))
+    assert activity.user_id == share_cast.people["consumer_editor"].id
 
 
 def test_a_resubmission_can_change_fields_and_time_limit_and_refuses_blanks(api, share_cast):
