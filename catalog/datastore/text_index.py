@@ -12,8 +12,9 @@ whose change number is at or below the position, and matches the few records cha
 substring, so an answer is always complete and current whether or not the index has caught up.
 
 A ``q`` read catches up a lag of at most :data:`READ_CATCH_UP` changes itself, in its own transaction
-(which already writes the access log); a bigger lag (a bulk load) is left to :func:`catch_up_all` (the
-benchmark, an operator) and is answered meanwhile by the substring scan of the records after the position.
+(which already writes the access log); a bigger lag (a bulk load, a first sync) is caught up by the sync
+scheduler's tick (:func:`catch_up_lagging`, at most :data:`TICK_CHUNKS` chunks of every lagging table a tick)
+and is answered meanwhile by the substring scan of the records after the position.
 """
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ CHUNK = 20_000
 TRIGRAM = 3
 #: the largest lag a ``q`` read catches up itself before searching
 READ_CATCH_UP = 2_000
+#: the chunks of each lagging table one scheduler tick indexes (the rest waits for the next tick)
+TICK_CHUNKS = 5
 
 #: the values of a record as text: strings and numbers at any depth, not field names
 _PG_VALUES = ("lower(jsonb_path_query_array(r.data, 'strict $.** ? (@.type() == \"string\" || "
@@ -194,3 +197,25 @@ def matches_through_index(session: Session, table: DatastoreTable, q: str, subst
     pattern, escape = like_pattern(q)
     found = Record.key.in_(_index_matches(session, table.resource_id, pattern, escape))
     return sa.or_(sa.and_(Record.seq <= indexed_upto, found), sa.and_(Record.seq > indexed_upto, substring))
+
+
+def catch_up_lagging(session: Session, *, chunk: int = CHUNK, chunks: int = TICK_CHUNKS) -> int:
+    """Index up to ``chunks`` chunks of every table whose records are ahead of its text index, committing
+    after each chunk; returns the change numbers covered. A table whose position another session holds (a
+    ``q`` read catching up) is left for the next call. Called by the sync scheduler's tick."""
+    lagging = session.scalars(sa.text(
+        "SELECT t.resource_id FROM datastore_table AS t LEFT JOIN datastore_text_position AS p "
+        "ON p.resource_id = t.resource_id WHERE t.last_seq > coalesce(p.seq, 0) ORDER BY t.resource_id")).all()
+    session.rollback()  # the positions read above are not held while the tables are indexed
+    total = 0
+    for resource_id in lagging:
+        table = session.get(DatastoreTable, resource_id)
+        if table is None:
+            continue
+        for _ in range(chunks):
+            moved = catch_up(session, table, limit=chunk, wait=False)
+            session.commit()
+            total += moved
+            if not moved:
+                break
+    return total
