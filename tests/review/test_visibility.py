@@ -84,3 +84,12 @@ def test_no_other_read_action_shows_a_draft_under_review_or_a_pending_revision(a
         assert reply.status == 200, (name, reply.body)
         text = str(reply.body)
         assert "秘密改名草稿" not in text and "mz-dibao" not in text and "低保对象名册" not in text, (name, text[:300])
+
+
+def test_a_dataset_deleted_while_under_review_is_not_read_by_the_authority(api, people, submitted):
+    """The department deletes a dataset it had submitted: the data authority's officers no longer read it."""
+    dataset_id = submitted["package_id"]
+    assert api.call("package_show", {"id": dataset_id}, token=people["sj-editor"].token).status == 200
+    deleted = api.call("package_delete", {"id": dataset_id}, token=people["mz-admin"].token)
+    assert deleted.status == 200, deleted.body
+    assert api.call("package_show", {"id": dataset_id}, token=people["sj-editor"].token).status == 404
