@@ -187,3 +187,14 @@ def test_the_use_record_rules_on_their_own(db, share_cast):
     assert [rules.can_record_use(db, role[n], consumer) for n in role] == [False, True, True, False]
     assert [rules.can_delete_use_record(db, role[n], consumer) for n in role] == [False, False, True, False]
     assert rules.can_record_use(db, None, consumer) is False and rules.can_delete_use_record(db, None, consumer) is False
+
+
+def test_the_provider_asking_to_decide_its_own_extension_is_told_who_decides(api, share_cast):
+    """The provider's admin sees the request, so the refusal names the rule (the data authority decides),
+    not a request it may not see."""
+    made = file_request(api, share_cast)
+    api.call("share_request_extend", {"id": made["id"], "days": 5, "reason": "需逐户核对"},
+             token=share_cast.tokens["provider_admin"])
+    reply = api.call("share_request_extension_decide", {"id": made["id"], "decision": "approve"},
+                     token=share_cast.tokens["provider_admin"])
+    assert reply.status == 403 and "Only the data authority" in reply.error["message"], reply.body
