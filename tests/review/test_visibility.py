@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import dataset_values
 from tests.review.conftest import token
 
 OUTSIDERS = ("anonymous", "wj-editor", "wj-admin", "sj-member")
@@ -93,3 +94,13 @@ def test_a_dataset_deleted_while_under_review_is_not_read_by_the_authority(api, 
     deleted = api.call("package_delete", {"id": dataset_id}, token=people["mz-admin"].token)
     assert deleted.status == 200, deleted.body
     assert api.call("package_show", {"id": dataset_id}, token=people["sj-editor"].token).status == 404
+
+
+def test_the_authority_reads_only_the_drafts_under_review_not_the_departments_other_drafts(api, people, submitted):
+    """One dataset of civil affairs is under review; its other draft, never submitted, stays the department's."""
+    values = dataset_values("ningshan-mzj", 502)
+    values.update(name="mz-gaoling", title="宁陕县高龄津贴名册")
+    other = api.call("package_create", values, token=people["mz-editor"].token)
+    assert other.status == 200 and other.result["state"] == "draft", other.body
+    assert api.call("package_show", {"id": submitted["package_id"]}, token=people["sj-editor"].token).status == 200
+    assert api.call("package_show", {"id": other.result["id"]}, token=people["sj-editor"].token).status == 404
