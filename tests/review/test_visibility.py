@@ -104,3 +104,18 @@ def test_the_authority_reads_only_the_drafts_under_review_not_the_departments_ot
     assert other.status == 200 and other.result["state"] == "draft", other.body
     assert api.call("package_show", {"id": submitted["package_id"]}, token=people["sj-editor"].token).status == 200
     assert api.call("package_show", {"id": other.result["id"]}, token=people["sj-editor"].token).status == 404
+
+
+def test_the_authority_no_longer_reads_a_dataset_it_approved_once_the_department_makes_it_private(api, people,
+                                                                                                  submitted):
+    """Approving the publication ends the review: when civil affairs later keeps the dataset to itself
+    (private), the data authority's officers read it no more than any other department's."""
+    dataset_id = submitted["package_id"]
+    approved = api.call("package_review", {"id": dataset_id, "decision": "approve"}, token=people["sj-admin"].token)
+    assert approved.status == 200, approved.body
+    assert api.call("package_show", {"id": dataset_id}, token=people["sj-editor"].token).status == 200
+    hidden = api.call("package_patch", {"id": dataset_id, "private": True}, token=people["mz-editor"].token)
+    assert hidden.status == 200 and hidden.result["private"] is True, hidden.body
+    assert api.call("package_show", {"id": dataset_id}, token=people["mz-member"].token).status == 200
+    for who in ("sj-member", "sj-editor", "sj-admin", "wj-editor"):
+        assert api.call("package_show", {"id": dataset_id}, token=people[who].token).status == 404, who
