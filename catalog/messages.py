@@ -185,10 +185,62 @@ TEMPLATES = (
     N_("sync of %(stream)s started: mode %(mode)s, write %(write)s, on_invalid %(on_invalid)s, from the start"),
     N_("sync of %(stream)s started: mode %(mode)s, write %(write)s, on_invalid %(on_invalid)s, from state %(state)s"),
     N_("batch %(batch)s committed: %(rows)s rows: inserted %(inserted)s, updated %(updated)s, unchanged "
+       "%(unchanged)s (%(not_mapped)s not mapped: the same source row as the record's), quarantined "
+       "%(quarantined)s"),
+    N_("batch %(batch)s committed: %(rows)s rows: inserted %(inserted)s, updated %(updated)s, unchanged "
+       "%(unchanged)s (%(not_mapped)s not mapped: the same source row as the record's), quarantined "
+       "%(quarantined)s; %(detail)s"),
+    N_("batch %(batch)s committed: %(rows)s rows: inserted %(inserted)s, updated %(updated)s, unchanged "
+       "%(unchanged)s (%(not_mapped)s not mapped: the same source row as the record's), skipped %(skipped)s"),
+    N_("batch %(batch)s committed: %(rows)s rows: inserted %(inserted)s, updated %(updated)s, unchanged "
+       "%(unchanged)s (%(not_mapped)s not mapped: the same source row as the record's), skipped %(skipped)s; "
+       "%(detail)s"),
+    # the line of runs before the source digests (stored logs keep it)
+    N_("batch %(batch)s committed: %(rows)s rows: inserted %(inserted)s, updated %(updated)s, unchanged "
        "%(unchanged)s, quarantined %(quarantined)s"),
     N_("batch %(batch)s committed: %(rows)s rows: inserted %(inserted)s, updated %(updated)s, unchanged "
        "%(unchanged)s, quarantined %(quarantined)s; %(detail)s"),
-    N_("sync %(status)s: %(stream)s in %(seconds)s s; %(counts)s"),
+    N_("batch %(batch)s: %(rows)s rows superseded by a later row with the same key (first: %(rows_keys)s)"),
+    N_("batch %(batch)s: %(deleted)s of the %(deletions)s deletions the source reported removed a record "
+       "(the others were not stored here)"),
+    N_("row %(row)s (key %(key)s)"),
+    N_("row %(row)s: %(message)s"),
+    N_("read ahead: %(rows)s rows, %(keys)s distinct keys in %(seconds)s s"),
+    N_("read ahead: %(rows)s rows, %(keys)s distinct keys (%(repeated)s rows repeat a key: the last occurrence "
+       "wins) in %(seconds)s s"),
+    N_("%(rows)s rows were the same source rows as their stored records' (same mapping and schema): counted "
+       "unchanged without mapping or validating them"),
+    N_("mirror: %(deleted)s records missing from the source deleted"),
+    N_("mirror: no valid record was read, so nothing is deleted (an empty or unreadable export must not empty "
+       "the dataset)"),
+    N_("deletion at row %(row)s ignored: its key does not map: %(detail)s"),
+    N_("transform workers unavailable (%(error)s): rows are mapped in the run's process"),
+    N_("a transform worker stopped (%(error)s): the rest of the run maps rows in its own process"),
+    N_("the %(rows)s rows read before the source failed were not written: %(message)s"),
+    N_("%(message)s; retry %(attempt)s of %(retries)s in %(seconds)s s"),
+    N_("%(invalid)s of %(considered)s rows (%(share)s) were invalid and quarantined (max_invalid %(most)s); the "
+       "others were written. Most frequent: %(reasons)s"),
+    N_("%(invalid)s of %(considered)s rows (%(share)s) were invalid and skipped (max_invalid %(most)s); the "
+       "others were written. Most frequent: %(reasons)s"),
+    N_("%(invalid)s of %(considered)s rows (%(share)s) were invalid, more than the job allows (max_invalid "
+       "%(most)s); the valid rows were written. Most frequent: %(reasons)s"),
+    N_("%(field)s [%(keyword)s] on %(rows)s rows, e.g. %(message)s"),
+    N_("sync failed: %(message)s"),
+    N_("sync %(run_status)s: %(stream)s in %(seconds)s s; %(counts)s"),
+    # the sources' and targets' own lines (connectors/sources, connectors/targets)
+    N_("%(file)s: reading as %(encoding)s"),
+    N_("%(where)s: column %(position)s repeats the header %(name)s; it is read as %(renamed)s"),
+    N_("%(rows)s rows have no %(column)s (NULL) and are not read: the cursor column must be filled"),
+    N_("the saved state %(state)s is not a change-feed cursor; reading the feed from the start"),
+    N_("the saved state %(state)s is not a datastore_search offset; reading from the start"),
+    N_("the peer offers datastore_changes: reading the change feed"),
+    N_("the peer does not offer datastore_changes: reading with datastore_search (a full read)"),
+    N_("the peer no longer knows the saved cursor (its DataStore table was created again): reading its change "
+       "feed from the start"),
+    N_("DCAT paging returned to %(page)s; stopping"),
+    N_("the state file %(file)s belongs to resource %(resource)s, not %(expected)s: starting from no state"),
+    N_("run %(run)s is %(run_status)s, not queued: its message is dropped"),
+    N_("sync job %(job)s was already running when a worker took this run"),
     # the Action API's own refusals
     N_("Action name not known: %(name)s"),
     N_("%(name)s changes data: call it with POST"),
@@ -277,8 +329,38 @@ THINGS = {"Dataset": N_("Dataset"), "Resource": N_("Resource"), "Organization": 
           "Group": N_("Group"), "Record schema": N_("Record schema"), "Correction request": N_("Correction request"),
           "Demand": N_("Demand"), "Review": N_("Review"), "Use record": N_("Use record"),
           "Webhook subscription": N_("Webhook subscription")}
+#: A sync job's settings and a run's outcome, in words (the job and run pages, and the run's log lines).
+SYNC_MODES = {"full_refresh": N_("full refresh (read the whole source)"),
+              "incremental": N_("incremental (from the saved state)")}
+SYNC_WRITES = {"append": N_("append"), "upsert": N_("insert or update by key"),
+               "mirror": N_("mirror (delete records the source no longer has)")}
+SYNC_ON_INVALID = {"quarantine": N_("quarantine invalid rows"), "fail": N_("fail the run"),
+                   "skip": N_("skip invalid rows")}
+SYNC_SOURCES = {"csv": N_("CSV file"), "xlsx": N_("Excel workbook"), "sql": N_("database table"),
+                "http_json": N_("HTTP JSON API"), "ckan": N_("CKAN catalog"), "dcat": N_("DCAT catalog")}
+RUN_STATUSES = {"running": N_("Running"), "succeeded": N_("Succeeded"), "failed": N_("Failed"),
+                "succeeded_with_errors": N_("Succeeded with errors"), "queued": N_("Queued"),
+                "skipped": N_("Skipped"), "expired": N_("Expired")}
+RUN_COUNTS = {"read": N_("Rows read"), "inserted": N_("Inserted"), "updated": N_("Updated"),
+              "unchanged": N_("Unchanged"), "quarantined": N_("Quarantined"), "skipped": N_("Skipped rows"),
+              "superseded": N_("Superseded by a later row"), "deleted": N_("Deleted")}
+RUN_TRIGGERS = {"manual": N_("Started by hand"), "schedule": N_("Schedule"), "api": N_("API call"),
+                "cli": N_("Command line"), "demo": N_("Demo data")}
+#: Parameters named after one of the tables above: their value is shown in words.
+_VALUES = {"mode": SYNC_MODES, "write": SYNC_WRITES, "on_invalid": SYNC_ON_INVALID, "run_status": RUN_STATUSES}
 #: Parameters whose value is itself a message.
 _NESTED = {"message", "detail"}
+#: Parameters whose value is a list of messages, with the separator between them.
+_LISTS = {"reasons": "; ", "rows_keys": ", "}
+
+
+def term(table: dict[str, str], value: str | None) -> str:
+    """``value`` (a stored code such as ``full_refresh``) in words, in the request's language; unknown: as is."""
+    if value in table:
+        return gettext(table[value])
+    return value or "—"
+
+
 _PARAM = re.compile(r"%\((\w+)\)s")
 _FIELD_PREFIX = re.compile(r"([\w.*]+): (.+)", re.DOTALL)
 
@@ -290,7 +372,7 @@ def _patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
         pieces, last = [], 0
         for match in _PARAM.finditer(template):
             pieces.append(re.escape(template[last:match.start()]))
-            pieces.append(f"(?P<{match.group(1)}>.+?)" if match.group(1) not in _NESTED
+            pieces.append(f"(?P<{match.group(1)}>.+?)" if match.group(1) not in _NESTED | _LISTS.keys()
                           else f"(?P<{match.group(1)}>.+)")
             last = match.end()
         pieces.append(re.escape(template[last:]))
@@ -332,6 +414,13 @@ def _translate(message: str, depth: int) -> str:
             params["types"] = gettext(" or ").join(gettext(TYPES[kind]) for kind in kinds)
         for name in _NESTED & params.keys():
             params[name] = _translate(params[name], depth + 1)
+        for name in _LISTS.keys() & params.keys():
+            params[name] = gettext(", ").join(_translate(part, depth + 1)
+                                              for part in params[name].split(_LISTS[name]))
+        for name in _VALUES.keys() & params.keys():
+            params[name] = term(_VALUES[name], params[name])
+        if "counts" in params:
+            params["counts"] = _counts(params["counts"])
         return gettext(template, **params)
     if "; " in message:  # a run's summary: "field: message; field: message"
         return "；".join(_translate(part, depth + 1) for part in message.split("; "))
@@ -339,6 +428,14 @@ def _translate(message: str, depth: int) -> str:
     if field is not None:
         return f"{field.group(1)}：{_translate(field.group(2), depth + 1)}"
     return message
+
+
+def _counts(text: str) -> str:
+    """A run summary's ``read 32, inserted 30, …`` in words; as it is unless every part is a known count."""
+    parts = [part.rsplit(" ", 1) for part in text.split(", ")]
+    if not all(len(part) == 2 and part[0] in RUN_COUNTS for part in parts):
+        return text
+    return gettext(", ").join(f"{term(RUN_COUNTS, name)} {value}" for name, value in parts)
 
 
 _LOG_LINE = re.compile(r"(\d\d:\d\d:\d\d(?:\.\d+)?(?: (?:INFO|WARNING|ERROR))?) (.*)", re.DOTALL)

@@ -11,6 +11,8 @@ from ..auth import rules
 from ..datastore.models import DatastoreTable
 from ..db import get_session
 from ..errors import Conflict, NotFound, ValidationError
+from ..messages import (RUN_COUNTS, RUN_STATUSES, RUN_TRIGGERS, SYNC_MODES, SYNC_ON_INVALID, SYNC_SOURCES,
+                        SYNC_WRITES, term)
 from ..sync import quarantine, service, tasks
 from ..sync.models import COUNTS, SyncRun
 from . import labels
@@ -20,37 +22,38 @@ QUARANTINE_LIMIT = 100
 
 
 def duration(run: SyncRun) -> str:
-    """How long a run took, as 1 h 2 min 3 s (empty while it runs)."""
+    """How long a run took, as 1 h 2 min 3 s in the page language (empty while it runs)."""
     if run.finished is None or run.started is None:
         return ""
     seconds = max(0, int((run.finished - run.started).total_seconds()))
     hours, rest = divmod(seconds, 3600)
     minutes, seconds = divmod(rest, 60)
-    parts = [f"{hours} h"] if hours else []
+    parts = [_("%(n)s h", n=hours)] if hours else []
     if hours or minutes:
-        parts.append(f"{minutes} min")
-    parts.append(f"{seconds} s")
+        parts.append(_("%(n)s min", n=minutes))
+    parts.append(_("%(n)s s", n=seconds))
     return " ".join(parts)
 
 
 def run_status_label(status: str) -> str:
     """A run status in the page language."""
-    return {"running": _("Running"), "succeeded": _("Succeeded"), "failed": _("Failed"),
-            "succeeded_with_errors": _("Succeeded with errors"),
-            "queued": _("Queued"), "skipped": _("Skipped"), "expired": _("Expired")}.get(status, status)
+    return term(RUN_STATUSES, status)
 
 
 def count_label(count: str) -> str:
     """A run's count (``read``, ``inserted`` …) named in the page language."""
-    return {"read": _("Rows read"), "inserted": _("Inserted"), "updated": _("Updated"),
-            "unchanged": _("Unchanged"), "quarantined": _("Quarantined"), "skipped": _("Skipped rows"),
-            "superseded": _("Superseded by a later row"), "deleted": _("Deleted")}.get(count, count)
+    return term(RUN_COUNTS, count)
 
 
 def trigger_label(trigger: str | None) -> str:
     """What started a run, in the page language."""
-    return {"manual": _("Started by hand"), "schedule": _("Schedule"), "api": _("API call"),
-            "cli": _("Command line"), "demo": _("Demo data")}.get(trigger or "", trigger or "—")
+    return term(RUN_TRIGGERS, trigger)
+
+
+def setting_labels(job) -> dict[str, str]:
+    """A job's source, mode, write and on_invalid settings in the page language."""
+    return {"source": term(SYNC_SOURCES, job.source), "mode": term(SYNC_MODES, job.mode),
+            "write": term(SYNC_WRITES, job.write), "on_invalid": term(SYNC_ON_INVALID, job.on_invalid)}
 
 
 def _job(name: str):
@@ -82,7 +85,7 @@ def sync_job(name: str):
     runs = service.list_runs(get_session(), job, limit=20)
     can_run = rules.can_write_records(get_session(), actor(), job.dataset)
     return render_template("sync/job.html", job=job, runs=runs, duration=duration, status_label=run_status_label,
-                           counts=COUNTS, count_label=count_label, can_run=can_run)
+                           counts=COUNTS, count_label=count_label, can_run=can_run, settings=setting_labels(job))
 
 
 @bp.route("/sync/job/<name>/run", methods=["POST"])

@@ -122,10 +122,13 @@ def test_sync_jobs_runs_and_quarantine(browser, catalog, make, db_session):
     db_session.commit()
     browser.login(catalog.editor.name)
     page = browser.text("/sync")
-    assert "户籍同步" in page and "失败" in page and "1 min 15 s" in page
+    assert "户籍同步" in page and "失败" in page and "1 分 15 秒" in page and " min " not in page
     page = browser.text("/sync/job/huji-sync")
     assert "立即运行" in page and f"/sync/run/{run.id}" in page
-    assert "csv · gaj-exports" in page  # the connection it reads
+    assert "CSV 文件 · gaj-exports" in page  # the kind of source, and the connection it reads
+    # the settings in words, not the stored codes
+    assert "全量刷新（读取整个来源）" in page and "按主键新增或更新" in page and "隔离无效行" in page
+    assert "full_refresh" not in page and ">upsert<" not in page
     page = browser.text(f"/sync/run/{run.id}")
     assert "源文件无法读取" in page and "08:00:00 开始运行" in page
     page = browser.text("/sync/quarantine?job=huji-sync")
