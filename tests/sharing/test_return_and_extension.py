@@ -105,6 +105,7 @@ def test_a_returned_request_lists_what_is_missing_stops_its_clock_and_tells_the_
     assert [(n.organization_id, n.kind) for n in notices] == [(share_cast.consumer["id"], "request.returned")]
     [activity] = db.scalars(sa.select(Activity).where(Activity.activity_type == "returned share request")).all()
     assert activity.data["share_request"]["missing"]["basis"] == "请写明法律法规的具体条款"
+    assert activity.user_id == share_cast.people["provider_admin"].id   # the dataset's activity says who returned it
     # a returned request is not overdue, whatever its stored deadline says
     backdate(db, ShareRequest, made["id"], deadline=dt.date(2026, 1, 5))
     shown = api.call("share_request_show", {"id": made["id"]}, token=share_cast.tokens["provider_admin"]).result
@@ -304,6 +305,27 @@ def test_an_approved_extension_moves_the_deadline_and_both_sides_are_told(api, a
         {"extension_status": "approved", "extension_days": 3, "extension_note": "同意，元旦后三个工作日内答复"}
     [activity] = db.scalars(sa.select(Activity).where(Activity.activity_type == "decided share request extension"))
     assert activity.user_id == share_cast.people["authority_editor"].id
+
+
+def test_asking_for_one_working_day_tells_the_requester_the_days_the_reason_and_who_asked(api, app, db, share_cast,
+                                                                                          monkeypatch):
+    """The shortest extension is one working day; the requesting department is told how many and why, and the
+    dataset's activity says which provider officer asked."""
+    made = file_request(api, share_cast)
+    backdate(db, ShareRequest, made["id"], deadline=D("2026-12-31"))   # Thu; Fri 01-01 is a holiday here
+    monkeypatch.setitem(app.config, "HOLIDAYS", "2027-01-01")
+    asked = _extend(api, share_cast, made["id"], days=1, reason="  需会同户籍窗口逐户核对 ")
+    assert asked.status == 200, asked.body
+    assert (asked.result["extension_status"], asked.result["extension_days"]) == ("requested", 1)
+    [notice] = db.scalars(sa.select(ShareNotice).where(ShareNotice.kind == "request.extension_requested"))
+    assert notice.organization_id == share_cast.consumer["id"]
+    assert {k: notice.data.get(k) for k in ("extension_days", "extension_reason")} == \
+        {"extension_days": 1, "extension_reason": "需会同户籍窗口逐户核对"}
+    [activity] = db.scalars(sa.select(Activity).where(Activity.activity_type == "asked to extend share request"))
+    assert activity.user_id == share_cast.people["provider_admin"].id
+    assert activity.data["share_request"]["extension_days"] == 1
+    decided = _decide(api, share_cast, made["id"], "approve")
+    assert decided.status == 200 and decided.result["deadline"] == "2027-01-04", decided.body   # Mon after the holiday
 
 
 def test_a_refused_extension_keeps_the_deadline_and_states_its_reason(api, db, share_cast):
