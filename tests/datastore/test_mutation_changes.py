@@ -7,15 +7,17 @@ one window to find them: each change must still come once, in order.
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
+from catalog.auth.models import User
+from catalog.datastore import query, service
 from tests.api.conftest import org  # noqa: F401 - the department-with-roles fixture
 from tests.datastore.test_actions import PEOPLE, people  # noqa: F401 - the table of five people
+from tests.datastore.test_changes_concurrency import committed  # noqa: F401 - a committed table (id, value)
 
 
 @pytest.mark.parametrize("window", [1, 3])
 def test_the_last_page_after_a_long_gap_lists_each_change_once(api, people, org, monkeypatch, window):
-    from catalog.datastore import query
-
     monkeypatch.setattr(query, "CHANGES_WINDOW", window)
     for age in range(62, 70):   # 王建国 (p1) corrected eight times: p1's earlier numbers are gone
         written = api.call("datastore_upsert", {"resource_id": people, "records": [dict(PEOPLE[0], age=age)]},
@@ -32,3 +34,33 @@ def test_the_last_page_after_a_long_gap_lists_each_change_once(api, people, org,
             break
     # p2..p5 as first written, then p1 once, with its last age
     assert seen == [("p2", 35), ("p3", 8), ("p4", 120), ("p5", 35), ("p1", 69)]
+
+
+def _write(database, ids, records):
+    with database.session() as session:
+        admin = session.get(User, ids["admin"])
+        service.upsert_records(session, admin, service.get_table(session, ids["resource"]), records)
+        session.commit()
+
+
+def test_changes_come_in_order_after_the_database_reclaimed_the_room_of_rewritten_records(committed):
+    """The database reclaims the room of superseded record versions at any time (PostgreSQL's autovacuum),
+    and the next writes reuse it, in front of older changes. A consumer system paging the feed from its
+    cursor must still get each change once, oldest first: otherwise its cursor jumps past changes it
+    never received."""
+    database, ids = committed
+    _write(database, ids, [{"id": f"r{n}", "value": n} for n in range(10)])          # changes 1-10
+    _write(database, ids, [{"id": f"r{n}", "value": 100 + n} for n in range(5)])     # 11-15: r0-r4 again
+    if database.engine.dialect.name == "postgresql":   # what autovacuum may do now (SQLite reuses no slot)
+        with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM datastore_record")
+    _write(database, ids, [{"id": f"r{n}", "value": 200 + n} for n in range(5, 10)])  # 16-20: r5-r9 again
+    seen, cursor = [], None
+    for _page in range(10):
+        with database.session() as session:
+            page = query.changes(session, service.get_table(session, ids["resource"]), cursor=cursor, limit=3)
+        seen.extend((change["_key"], change["value"]) for change in page["changes"])
+        cursor = page["next_cursor"]
+        if not page["has_more"]:
+            break
+    assert seen == [(f"r{n}", 100 + n) for n in range(5)] + [(f"r{n}", 200 + n) for n in range(5, 10)]
