@@ -27,6 +27,65 @@ def N_(text: str) -> str:
 
 #: Stable English messages, most specific first (the first whole match wins).
 TEMPLATES = (
+    # sync run logs, first: their words must win over the looser templates below ("%(value)s is not a
+    # date"), and a batch line with rows' details before the same line without (its last parameter would
+    # take the details); the lines without "not mapped" are those of runs before the source digests
+    N_("batch %(batch)s committed: %(rows)s rows: inserted %(inserted)s, updated %(updated)s, unchanged "
+       "%(unchanged)s (%(not_mapped)s not mapped: the same source row as the record's), quarantined "
+       "%(quarantined)s; %(row_errors)s"),
+    N_("batch %(batch)s committed: %(rows)s rows: inserted %(inserted)s, updated %(updated)s, unchanged "
+       "%(unchanged)s (%(not_mapped)s not mapped: the same source row as the record's), skipped %(skipped)s; "
+       "%(row_errors)s"),
+    N_("batch %(batch)s committed: %(rows)s rows: inserted %(inserted)s, updated %(updated)s, unchanged "
+       "%(unchanged)s, quarantined %(quarantined)s; %(row_errors)s"),
+    N_("batch %(batch)s committed: %(rows)s rows: inserted %(inserted)s, updated %(updated)s, unchanged "
+       "%(unchanged)s (%(not_mapped)s not mapped: the same source row as the record's), quarantined "
+       "%(quarantined)s"),
+    N_("batch %(batch)s committed: %(rows)s rows: inserted %(inserted)s, updated %(updated)s, unchanged "
+       "%(unchanged)s (%(not_mapped)s not mapped: the same source row as the record's), skipped %(skipped)s"),
+    N_("batch %(batch)s committed: %(rows)s rows: inserted %(inserted)s, updated %(updated)s, unchanged "
+       "%(unchanged)s, quarantined %(quarantined)s"),
+    N_("batch %(batch)s: %(rows)s rows superseded by a later row with the same key (first: %(rows_keys)s)"),
+    N_("batch %(batch)s: %(deleted)s of the %(deletions)s deletions the source reported removed a record "
+       "(the others were not stored here)"),
+    N_("row %(row)s (key %(key)s)"),
+    N_("row %(row)s: %(message)s"),
+    N_("read ahead: %(rows)s rows, %(keys)s distinct keys in %(seconds)s s"),
+    N_("read ahead: %(rows)s rows, %(keys)s distinct keys (%(repeated)s rows repeat a key: the last occurrence "
+       "wins) in %(seconds)s s"),
+    N_("%(rows)s rows were the same source rows as their stored records' (same mapping and schema): counted "
+       "unchanged without mapping or validating them"),
+    N_("mirror: %(deleted)s records missing from the source deleted"),
+    N_("mirror: no valid record was read, so nothing is deleted (an empty or unreadable export must not empty "
+       "the dataset)"),
+    N_("deletion at row %(row)s ignored: its key does not map: %(detail)s"),
+    N_("transform workers unavailable (%(error)s): rows are mapped in the run's process"),
+    N_("a transform worker stopped (%(error)s): the rest of the run maps rows in its own process"),
+    N_("the %(rows)s rows read before the source failed were not written: %(message)s"),
+    N_("%(message)s; retry %(attempt)s of %(retries)s in %(seconds)s s"),
+    N_("%(invalid)s of %(considered)s rows (%(share)s) were invalid and quarantined (max_invalid %(most)s); the "
+       "others were written. Most frequent: %(reasons)s"),
+    N_("%(invalid)s of %(considered)s rows (%(share)s) were invalid and skipped (max_invalid %(most)s); the "
+       "others were written. Most frequent: %(reasons)s"),
+    N_("%(invalid)s of %(considered)s rows (%(share)s) were invalid, more than the job allows (max_invalid "
+       "%(most)s); the valid rows were written. Most frequent: %(reasons)s"),
+    N_("%(field)s [%(keyword)s] on %(rows)s rows, e.g. %(message)s"),
+    N_("sync failed: %(message)s"),
+    N_("sync %(run_status)s: %(stream)s in %(seconds)s s; %(counts)s"),
+    # the sources' and targets' own lines (connectors/sources, connectors/targets)
+    N_("%(file)s: reading as %(encoding)s"),
+    N_("%(where)s: column %(position)s repeats the header %(name)s; it is read as %(renamed)s"),
+    N_("%(rows)s rows have no %(column)s (NULL) and are not read: the cursor column must be filled"),
+    N_("the saved state %(state)s is not a change-feed cursor; reading the feed from the start"),
+    N_("the saved state %(state)s is not a datastore_search offset; reading from the start"),
+    N_("the peer offers datastore_changes: reading the change feed"),
+    N_("the peer does not offer datastore_changes: reading with datastore_search (a full read)"),
+    N_("the peer no longer knows the saved cursor (its DataStore table was created again): reading its change "
+       "feed from the start"),
+    N_("DCAT paging returned to %(page)s; stopping"),
+    N_("the state file %(file)s belongs to resource %(resource)s, not %(expected)s: starting from no state"),
+    N_("run %(run)s is %(run_status)s, not queued: its message is dropped"),
+    N_("sync job %(job)s was already running when a worker took this run"),
     # package_search's q, fq and sort (catalog/search/query.py, conditions.py, service.py), first: their
     # " at position N" must not be taken for a parameter of a later, looser template
     N_("unexpected quote right after %(before)s at position %(position)s (a space between clauses?)"),
@@ -184,63 +243,6 @@ TEMPLATES = (
     N_("started"),
     N_("sync of %(stream)s started: mode %(mode)s, write %(write)s, on_invalid %(on_invalid)s, from the start"),
     N_("sync of %(stream)s started: mode %(mode)s, write %(write)s, on_invalid %(on_invalid)s, from state %(state)s"),
-    N_("batch %(batch)s committed: %(rows)s rows: inserted %(inserted)s, updated %(updated)s, unchanged "
-       "%(unchanged)s (%(not_mapped)s not mapped: the same source row as the record's), quarantined "
-       "%(quarantined)s"),
-    N_("batch %(batch)s committed: %(rows)s rows: inserted %(inserted)s, updated %(updated)s, unchanged "
-       "%(unchanged)s (%(not_mapped)s not mapped: the same source row as the record's), quarantined "
-       "%(quarantined)s; %(detail)s"),
-    N_("batch %(batch)s committed: %(rows)s rows: inserted %(inserted)s, updated %(updated)s, unchanged "
-       "%(unchanged)s (%(not_mapped)s not mapped: the same source row as the record's), skipped %(skipped)s"),
-    N_("batch %(batch)s committed: %(rows)s rows: inserted %(inserted)s, updated %(updated)s, unchanged "
-       "%(unchanged)s (%(not_mapped)s not mapped: the same source row as the record's), skipped %(skipped)s; "
-       "%(detail)s"),
-    # the line of runs before the source digests (stored logs keep it)
-    N_("batch %(batch)s committed: %(rows)s rows: inserted %(inserted)s, updated %(updated)s, unchanged "
-       "%(unchanged)s, quarantined %(quarantined)s"),
-    N_("batch %(batch)s committed: %(rows)s rows: inserted %(inserted)s, updated %(updated)s, unchanged "
-       "%(unchanged)s, quarantined %(quarantined)s; %(detail)s"),
-    N_("batch %(batch)s: %(rows)s rows superseded by a later row with the same key (first: %(rows_keys)s)"),
-    N_("batch %(batch)s: %(deleted)s of the %(deletions)s deletions the source reported removed a record "
-       "(the others were not stored here)"),
-    N_("row %(row)s (key %(key)s)"),
-    N_("row %(row)s: %(message)s"),
-    N_("read ahead: %(rows)s rows, %(keys)s distinct keys in %(seconds)s s"),
-    N_("read ahead: %(rows)s rows, %(keys)s distinct keys (%(repeated)s rows repeat a key: the last occurrence "
-       "wins) in %(seconds)s s"),
-    N_("%(rows)s rows were the same source rows as their stored records' (same mapping and schema): counted "
-       "unchanged without mapping or validating them"),
-    N_("mirror: %(deleted)s records missing from the source deleted"),
-    N_("mirror: no valid record was read, so nothing is deleted (an empty or unreadable export must not empty "
-       "the dataset)"),
-    N_("deletion at row %(row)s ignored: its key does not map: %(detail)s"),
-    N_("transform workers unavailable (%(error)s): rows are mapped in the run's process"),
-    N_("a transform worker stopped (%(error)s): the rest of the run maps rows in its own process"),
-    N_("the %(rows)s rows read before the source failed were not written: %(message)s"),
-    N_("%(message)s; retry %(attempt)s of %(retries)s in %(seconds)s s"),
-    N_("%(invalid)s of %(considered)s rows (%(share)s) were invalid and quarantined (max_invalid %(most)s); the "
-       "others were written. Most frequent: %(reasons)s"),
-    N_("%(invalid)s of %(considered)s rows (%(share)s) were invalid and skipped (max_invalid %(most)s); the "
-       "others were written. Most frequent: %(reasons)s"),
-    N_("%(invalid)s of %(considered)s rows (%(share)s) were invalid, more than the job allows (max_invalid "
-       "%(most)s); the valid rows were written. Most frequent: %(reasons)s"),
-    N_("%(field)s [%(keyword)s] on %(rows)s rows, e.g. %(message)s"),
-    N_("sync failed: %(message)s"),
-    N_("sync %(run_status)s: %(stream)s in %(seconds)s s; %(counts)s"),
-    # the sources' and targets' own lines (connectors/sources, connectors/targets)
-    N_("%(file)s: reading as %(encoding)s"),
-    N_("%(where)s: column %(position)s repeats the header %(name)s; it is read as %(renamed)s"),
-    N_("%(rows)s rows have no %(column)s (NULL) and are not read: the cursor column must be filled"),
-    N_("the saved state %(state)s is not a change-feed cursor; reading the feed from the start"),
-    N_("the saved state %(state)s is not a datastore_search offset; reading from the start"),
-    N_("the peer offers datastore_changes: reading the change feed"),
-    N_("the peer does not offer datastore_changes: reading with datastore_search (a full read)"),
-    N_("the peer no longer knows the saved cursor (its DataStore table was created again): reading its change "
-       "feed from the start"),
-    N_("DCAT paging returned to %(page)s; stopping"),
-    N_("the state file %(file)s belongs to resource %(resource)s, not %(expected)s: starting from no state"),
-    N_("run %(run)s is %(run_status)s, not queued: its message is dropped"),
-    N_("sync job %(job)s was already running when a worker took this run"),
     # the Action API's own refusals
     N_("Action name not known: %(name)s"),
     N_("%(name)s changes data: call it with POST"),
@@ -350,8 +352,8 @@ RUN_TRIGGERS = {"manual": N_("Started by hand"), "schedule": N_("Schedule"), "ap
 _VALUES = {"mode": SYNC_MODES, "write": SYNC_WRITES, "on_invalid": SYNC_ON_INVALID, "run_status": RUN_STATUSES}
 #: Parameters whose value is itself a message.
 _NESTED = {"message", "detail"}
-#: Parameters whose value is a list of messages, with the separator between them.
-_LISTS = {"reasons": "; ", "rows_keys": ", "}
+#: Parameters whose value is a list of messages, with the separator between them (a msgid: "；" in Chinese).
+_LISTS = {"reasons": N_("; "), "rows_keys": N_(", "), "row_errors": N_("; ")}
 
 
 def term(table: dict[str, str], value: str | None) -> str:
@@ -415,13 +417,16 @@ def _translate(message: str, depth: int) -> str:
         for name in _NESTED & params.keys():
             params[name] = _translate(params[name], depth + 1)
         for name in _LISTS.keys() & params.keys():
-            params[name] = gettext(", ").join(_translate(part, depth + 1)
-                                              for part in params[name].split(_LISTS[name]))
+            separator = _LISTS[name]
+            params[name] = gettext(separator).join(_translate(part, depth + 1)
+                                                   for part in params[name].split(separator))
         for name in _VALUES.keys() & params.keys():
             params[name] = term(_VALUES[name], params[name])
         if "counts" in params:
             params["counts"] = _counts(params["counts"])
         return gettext(template, **params)
+    if message.endswith(" …"):  # a list cut short ("row 1: …; row 2: …; row 3: … …")
+        return _translate(message[:-2], depth + 1) + " …"
     if "; " in message:  # a run's summary: "field: message; field: message"
         return "；".join(_translate(part, depth + 1) for part in message.split("; "))
     field = _FIELD_PREFIX.fullmatch(message)

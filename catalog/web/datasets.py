@@ -144,7 +144,17 @@ def activity_label(kind: str) -> str:
               "returned package": _("returned the dataset for changes"),
               "proposed package revision": _("proposed a revision for review"),
               "approved package revision": _("approved the revision"),
-              "returned package revision": _("returned the revision for changes")}
+              "returned package revision": _("returned the revision for changes"),
+              "deleted organization": _("deleted the department"),
+              "returned share request": _("returned an access request for what is missing"),
+              "resubmitted share request": _("resubmitted an access request"),
+              "asked to extend share request": _("asked for more time to answer an access request"),
+              "decided share request extension": _("decided on more time for an access request"),
+              "delivered share grant": _("delivered the granted data"),
+              "suspended share grant": _("suspended an access grant"),
+              "resumed share grant": _("resumed an access grant"),
+              "recorded share use": _("recorded a use of shared data"),
+              "narrowed sharing": _("narrowed the sharing of the dataset")}
     return labels.get(kind, kind)
 
 

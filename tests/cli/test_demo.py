@@ -6,6 +6,7 @@ test_commands.py.
 """
 from __future__ import annotations
 
+import re
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,8 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from catalog import create_app
+from catalog.activity.models import Activity
+from catalog.auth.models import User
 from catalog.cli import main
 from catalog.connections.models import Connection
 from catalog.connections.service import clear_config
@@ -26,6 +29,7 @@ from catalog.objections.models import Objection
 from catalog.reports import service as reports
 from catalog.reports.rules import Quarter
 from catalog.sharing.models import Grant, ShareRequest, UsageRecord
+from catalog.sync.models import SyncRun
 from schemas.samples import TOWNS
 
 pytestmark = pytest.mark.slow
@@ -149,3 +153,30 @@ def test_the_demo_ranks_every_department_and_town(demo, app):
     assert {row["name"] for row in report["towns"] if row["rank"] is not None} == {town for town, _code in TOWNS}
     ranked = [row for row in report["departments"] if row["figures"]["service_cases"]["rate"] is not None]
     assert len(ranked) == len(departments)  # the 办件明细 table feeds every department
+
+
+def test_every_activity_and_sync_log_line_of_the_demo_reads_in_chinese(demo, app):
+    """A dataset's activity stream and a sync run's log, as an officer reads them in Chinese: no line of the
+    demo's (the whole share workflow, the catalog review, three synced systems with bad rows) in English."""
+    with get_db(app).session() as session:
+        admin = session.scalar(sa.select(User.id).where(User.name == "admin"))
+        datasets = session.scalars(sa.select(Activity.object_id).where(Activity.activity_type.is_not(None))
+                                   .distinct()).all()
+        runs = session.scalars(sa.select(SyncRun.id)).all()
+    client = app.test_client()
+    with client.session_transaction() as cookie:
+        cookie["_user_id"] = admin
+    english = []
+    for dataset_id in datasets:
+        page = client.get(f"/dataset/{dataset_id}", headers={"Accept-Language": "zh"})
+        if page.status_code != 200:  # a department's activity, not a dataset's
+            continue
+        stream = page.get_data(as_text=True).split('class="activity"', 1)[-1]
+        english += [(dataset_id, line) for line in re.findall(r"<li>(.*?)</li>", stream, re.S)
+                    if re.search(r"\b[a-z]{3,} [a-z]{3,}\b", re.sub(r"<[^>]+>", " ", line))]
+    assert len(runs) >= 3
+    for run_id in runs:
+        page = client.get(f"/sync/run/{run_id}", headers={"Accept-Language": "zh"}).get_data(as_text=True)
+        log = page.split('<pre class="log">', 1)[1].split("</pre>", 1)[0]
+        english += [(run_id, line) for line in log.splitlines() if re.search(r"\b[a-z]{3,} [a-z]{3,}\b", line)]
+    assert english == []
