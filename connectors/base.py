@@ -11,7 +11,7 @@ import abc
 import datetime as dt
 import decimal
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import jsonschema
 
@@ -205,6 +205,11 @@ class Target(abc.ABC):
     #: with :attr:`remembers_sources`: a text that changes whenever what a row becomes changes on the
     #: target's side (its schema, its key)
     fingerprint: str = ""
+    #: a module-level function ``record → prepared`` (or None): what :meth:`write` would work out from
+    #: each valid record before storing it (the DataStore's canonical JSON and content hash). The engine
+    #: runs it where it maps and validates (a transform worker, off the run's process) and hands
+    #: :meth:`write` the results as ``prepared``, one per record, in order (a None item: not prepared)
+    prepare: Callable[[dict[str, Any]], Any] | None = None
 
     def holds_records(self) -> bool:
         """Whether the target may hold records already (False: a first sync, no row can be unchanged,

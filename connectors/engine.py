@@ -16,8 +16,9 @@
   of a key wins; the earlier ones are counted ``superseded`` and not written, so a rerun of an
   unchanged file writes nothing. Within a batch this is done by key as the batch is transformed. For a
   :attr:`~connectors.base.Source.rereadable` source (a file) the engine first reads it once, mapping
-  each row only to learn its key, and keeps ``key → position of its last occurrence`` (keys, not rows,
-  are held), so a duplicate spanning batches is handled the same. Other sources (an API, a change
+  each row only to learn its key, and keeps the position of the last occurrence of each key that
+  occurs more than once (:mod:`connectors.repeated_keys`: neither rows nor the keys that occur once are
+  held), so a duplicate spanning batches is handled the same. Other sources (an API, a change
   feed, a database query that may change between two reads) are deduplicated within each batch only.
   ``write=append`` keeps every row (the target decides about repeated keys).
 * **Status.** A run that ends without error is ``succeeded`` when no row was invalid,
@@ -56,6 +57,7 @@ from .base import (Checkpoint, Deletion, Rejected, Row, Source, SourceError, Str
                    TransientSourceError, WriteCounts, jsonable)
 from .expressions import WorkingDay
 from .mapping import _ABSENT as _NO_VALUE_SENTINEL, Mapping, MappingConfigError
+from .repeated_keys import RepeatedKeys
 from .report import FAILED, INVALID_SAMPLE, SUCCEEDED, SUCCEEDED_WITH_ERRORS, RunReport, capture_log
 
 __all__ = ["MODES", "ON_INVALID", "WRITES", "RunReport", "preview", "run_sync"]
@@ -239,8 +241,9 @@ class _Run:
         self.committed: dict[str, Any] | None = None  # the state of the last committed batch
         self.seen_keys: set[str] = set()
         self.dedupe = report.write != "append"
-        #: key → position (0-based, among the rows of this read) of its last occurrence; None: not read ahead
-        self.last_of: dict[str, int] | None = None
+        #: the last position (0-based, among the rows of this read) of each key that occurs more than
+        #: once; None: not read ahead
+        self.last_of: RepeatedKeys | None = None
         self.key_mapping: Mapping | None = None  # what the read ahead maps rows with
         self.key_column: tuple[str, str, list[Callable[[Any], Any]]] | None = None
         #: what a source row's digest starts with (mapping, schema, target); None: no unchanged-row skip
@@ -314,24 +317,30 @@ class _Run:
         if self.report.write == "mirror":
             self._mirror()
 
-    def _read_keys(self, start: dict[str, Any] | None) -> dict[str, int]:
-        """One read ahead: every key's last position (rows whose key cannot be told are left out)."""
+    def _read_keys(self, start: dict[str, Any] | None) -> RepeatedKeys:
+        """One read ahead: the last position of every key that occurs more than once (rows whose key
+        cannot be told are left out; keys that occur once are not kept, so memory does not grow with
+        the file: see :mod:`connectors.repeated_keys`)."""
         began = time.perf_counter()
-        last: dict[str, int] = {}
+        repeats = RepeatedKeys()
         position = 0
-        with contextlib.closing(self._items(start)) as items:
-            for item in items:
-                if not isinstance(item, Row):
-                    continue
-                key = self._key_of_row(item)
-                if key is not None:
-                    last[key] = position
-                position += 1
-        repeated = position - len(last)
-        log.info("read ahead: %d rows, %d distinct keys%s in %.2f s", position, len(last),
+        try:
+            with contextlib.closing(self._items(start)) as items:
+                for item in items:
+                    if not isinstance(item, Row):
+                        continue
+                    key = self._key_of_row(item)
+                    if key is not None:
+                        repeats.add(key, position)
+                    position += 1
+            repeats.finish()
+        finally:
+            repeats.close()
+        repeated = repeats.keyed - repeats.distinct
+        log.info("read ahead: %d rows, %d distinct keys%s in %.2f s", position, repeats.distinct,
                  f" ({repeated} rows repeat a key: the last occurrence wins)" if repeated > 0 else "",
                  time.perf_counter() - began)
-        return last
+        return repeats
 
     def _source_prefix(self) -> bytes | None:
         """The fingerprint a source row's digest is made with: the mapping's configuration, the
@@ -357,10 +366,6 @@ class _Run:
         its key is known, occurs once in the batch, not later in the read (read ahead) and in no batch
         still being transformed (which may write it first): the others go the whole way."""
         prefix, last_of = self.source_prefix, self.last_of
-        if not self.compare:
-            return rows, list(range(base, base + len(rows))), [
-                hashlib.blake2b(prefix + repr(row.data).encode(), digest_size=16).hexdigest() for row in rows
-            ], [], set()
         pending_keys = set().union(*(batch.keys for batch in self.inflight)) if self.inflight else set()
         if any(batch.deletions for batch in self.inflight):
             return rows, list(range(base, base + len(rows))), [
@@ -487,30 +492,33 @@ class _Run:
     # --- one batch ---------------------------------------------------------------------------
 
     def _outcomes(self, rows: list[Row], positions: list[int], results: list[list[Any]]
-                  ) -> tuple[list[tuple[int, dict[str, Any]]], list[Rejected], int, list[Row]]:
-        """From the mapped and validated rows (``results``: [record, errors] per row): the valid (row
-        number, record) pairs and the rejected rows, in order, how many rows an occurrence of their key
-        later in the read supersedes (left out of both), and the source row of each valid record.
+                  ) -> tuple[list[tuple[int, dict[str, Any]]], list[Rejected], int, list[Row], list[Any]]:
+        """From the mapped and validated rows (``results``: [record, errors, prepared, digest] per row,
+        as :func:`transform_rows` makes them): the valid (row number, record) pairs and the rejected
+        rows, in order, how many rows an occurrence of their key later in the read supersedes (left out
+        of both), and the source row and the target's prepared value of each valid record.
         ``positions``: each row's position in the read."""
-        mapped = [(row, record, errors) for row, (record, errors) in zip(rows, results)]
+        mapped = [(row, result[0], result[1], result[2]) for row, result in zip(rows, results)]
         superseded = self._supersede(mapped, positions) if self.dedupe else 0
         records: list[tuple[int, dict[str, Any]]] = []
         rejected: list[Rejected] = []
         written: list[Row] = []
-        for row, record, errors in mapped:
+        prepared: list[Any] = []
+        for row, record, errors, made in mapped:
             if errors:
                 rejected.append(Rejected(row.row_number, jsonable(row.data), record, errors))
             else:
                 records.append((row.row_number, record))
                 written.append(row)
-        return records, rejected, superseded, written
+                prepared.append(made)
+        return records, rejected, superseded, written, prepared
 
     def _supersede(self, mapped: list[Any], positions: list[int]) -> int:
         """Drop from ``mapped`` the rows whose key occurs again later in the read; how many."""
         last_of = self.last_of
         latest: dict[str, int] = {}  # key → index in this batch of its latest occurrence
         dropped: set[int] = set()
-        for index, (row, record, _errors) in enumerate(mapped):
+        for index, (row, record, *_rest) in enumerate(mapped):
             key = self._key(record)
             if key is None:
                 continue
@@ -556,27 +564,34 @@ class _Run:
         base = self.read_position
         self.read_position += len(rows)
         batch = _Batch(rows=rows, deletions=list(deletions), state=self.state, base=base)
-        if self.source_prefix is not None and rows:
+        if self.compare and rows:
             # rows made into records that are still as written: counted unchanged, not mapped again
             batch.kept, batch.positions, batch.digests, batch.unchanged_keys, batch.keys = \
                 self._unchanged(rows, base)
         else:
             batch.kept, batch.positions = rows, list(range(base, base + len(rows)))
+        # a first sync's row digests are made beside the mapping (in a worker when the run has one)
+        batch.digest_in_transform = self.source_prefix is not None and batch.digests is None
         data = [row.data for row in batch.kept]
         pool = self._pool() if data and self.submitted_batches else None
         if pool is not None:
             try:
-                batch.future = pool.submit(_transform_in_worker, data)
+                batch.future = pool.submit(_transform_in_worker, data, batch.digest_in_transform)
             except Exception as exc:  # noqa: BLE001 - no process to spare (or none allowed here): map here
                 log.warning("transform workers unavailable (%s): rows are mapped in the run's process", exc)
                 self.pool_failed = True
         if batch.future is None:
-            batch.results = transform_rows(self.mapping, self.validator, data)
+            batch.results = self._transform_here(data, batch.digest_in_transform)
         self.submitted, self.submitted_batches = self.state, self.submitted_batches + 1
         self.inflight.append(batch)
         self.report.timings["transform"] += time.perf_counter() - began
         while len(self.inflight) > self.workers:
             self._commit(self.inflight.popleft())
+
+    def _transform_here(self, datas: list[dict[str, Any]], digests: bool) -> list[list[Any]]:
+        """:func:`transform_rows` in the run's process."""
+        return transform_rows(self.mapping, self.validator, datas, prepare=self.target.prepare,
+                              prefix=self.source_prefix if digests else None)
 
     def _drain(self) -> None:
         """Commit the batches still being transformed, in order."""
@@ -592,7 +607,7 @@ class _Run:
                 context = multiprocessing.get_context("fork")
                 self.pool = concurrent.futures.ProcessPoolExecutor(
                     self.workers, mp_context=context, initializer=_start_worker,
-                    initargs=(self.mapping, self.validator, os.getpid()))
+                    initargs=(self.mapping, self.validator, os.getpid(), self.target.prepare, self.source_prefix))
             except (ValueError, OSError) as exc:  # no fork here, or no process to spare: map in this one
                 log.warning("transform workers unavailable (%s): rows are mapped in the run's process", exc)
                 self.pool_failed = True
@@ -618,9 +633,11 @@ class _Run:
                 log.warning("a transform worker stopped (%s): the rest of the run maps rows in its own process",
                             exc)
                 self.pool_failed = True
-                results = transform_rows(self.mapping, self.validator, [row.data for row in batch.kept])
+                results = self._transform_here([row.data for row in batch.kept], batch.digest_in_transform)
         batch.results = batch.future = None  # held no longer than needed
-        records, rejected, superseded, written = self._outcomes(batch.kept, batch.positions, results)
+        if batch.digest_in_transform:
+            batch.digests = [result[3] for result in results]
+        records, rejected, superseded, written, prepared = self._outcomes(batch.kept, batch.positions, results)
         unchanged_keys = batch.unchanged_keys
         digests: list[str] | None = None
         if batch.digests is not None:
@@ -640,6 +657,8 @@ class _Run:
             extra["deletions"] = keys
         if digests is not None:
             extra["sources"] = digests
+        if self.target.prepare is not None:
+            extra["prepared"] = prepared
         counts = self.target.write(records, quarantine, batch.state, method=self.method, **extra)
         report.timings["write"] += time.perf_counter() - began
         if not isinstance(counts, WriteCounts) or counts.total != len(records):
@@ -750,33 +769,49 @@ class _Batch:
     digests: list[str] | None = None  # their source digests (None: the target keeps none)
     unchanged_keys: list[str] = field(default_factory=list)  # the keys of the rows skipped as unchanged
     keys: set[str] = field(default_factory=set)  # the keys of all its rows (when digests are made)
-    results: list[list[Any]] | None = None  # [record, errors] per kept row, mapped here
+    digest_in_transform: bool = False  # whether the kept rows' digests are made with their mapping
+    results: list[list[Any]] | None = None  # [record, errors, prepared, digest] per kept row, mapped here
     future: concurrent.futures.Future | None = None  # … or by a worker
 
 
-def transform_rows(mapping: Mapping | None, validator: Any, datas: list[dict[str, Any]]) -> list[list[Any]]:
-    """Map and validate source rows: ``[record, errors]`` for each, the errors as a quarantine keeps them
-    (the mapping's, then the schema's; for a row the mapping failed, the schema's view of the fields
-    the mapping did not already name). The same in the run's process and in a transform worker."""
+def transform_rows(mapping: Mapping | None, validator: Any, datas: list[dict[str, Any]], *,
+                   prepare: Callable[[dict[str, Any]], Any] | None = None,
+                   prefix: bytes | None = None) -> list[list[Any]]:
+    """Map and validate source rows: ``[record, errors, prepared, digest]`` for each, the errors as a
+    quarantine keeps them (the mapping's, then the schema's; for a row the mapping failed, the schema's
+    view of the fields the mapping did not already name); ``prepared``: the target's
+    :attr:`~connectors.base.Target.prepare` of a valid record (else None); ``digest``: the source row's
+    digest made with ``prefix`` (else None). The same in the run's process and in a transform worker."""
     out: list[list[Any]] = []
+    blake2b = hashlib.blake2b
     for data in datas:
         if mapping is not None:
             # JSON-safe as jsonable() makes it; the mapping skips that walk when it can tell
             record, field_errors = mapping.apply_json(data)
         else:  # sources such as sql yield dates and decimals
             record, field_errors = jsonable(dict(data)), []
-        out.append([record, [_error(e) for e in field_errors] if field_errors else []])
+        # repr keeps the types (a date and its text differ); a value whose repr is not stable (an
+        # object's address) only makes the row look changed
+        digest = None if prefix is None else blake2b(prefix + repr(data).encode(), digest_size=16).hexdigest()
+        out.append([record, [_error(e) for e in field_errors] if field_errors else [], None, digest])
     if validator is not None:
-        clean = [i for i, (_record, errors) in enumerate(out) if not errors]
+        clean = [i for i, result in enumerate(out) if not result[1]]
         _valid, invalid = validator.validate_many([out[i][0] for i in clean])
         for position, field_errors in invalid.items():
             out[clean[position]][1].extend(_error(e) for e in field_errors)
         if len(clean) < len(out):
             for position in sorted(set(range(len(out))) - set(clean)):
-                record, errors = out[position]
+                record, errors = out[position][0], out[position][1]
                 named = tuple(e["field"] for e in errors)
                 errors.extend(_error(e) for e in validator.errors(record)
                               if not any(e.path == p or e.path.startswith(p + ".") for p in named))
+    if prepare is not None:
+        for result in out:
+            if not result[1]:
+                try:
+                    result[2] = prepare(result[0])
+                except Exception:  # noqa: BLE001 - not prepared: the target works it out (and says why not)
+                    result[2] = None
     return out
 
 
@@ -784,10 +819,12 @@ def transform_rows(mapping: Mapping | None, validator: Any, datas: list[dict[str
 _WORKER: dict[str, Any] = {}
 
 
-def _start_worker(mapping: Mapping | None, validator: Any, parent: int) -> None:
-    """In a transform worker: keep the run's mapping and validator, and end when the run's process is
-    gone (a SIGKILLed run must not leave its workers waiting forever for batches)."""
-    _WORKER.update(mapping=mapping, validator=validator)
+def _start_worker(mapping: Mapping | None, validator: Any, parent: int,
+                  prepare: Callable[[dict[str, Any]], Any] | None = None, prefix: bytes | None = None) -> None:
+    """In a transform worker: keep the run's mapping, validator, the target's prepare and the source
+    digests' prefix, and end when the run's process is gone (a SIGKILLed run must not leave its workers
+    waiting forever for batches)."""
+    _WORKER.update(mapping=mapping, validator=validator, prepare=prepare, prefix=prefix)
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -797,8 +834,9 @@ def _start_worker(mapping: Mapping | None, validator: Any, parent: int) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def _transform_in_worker(datas: list[dict[str, Any]]) -> list[list[Any]]:
-    return transform_rows(_WORKER["mapping"], _WORKER["validator"], datas)
+def _transform_in_worker(datas: list[dict[str, Any]], digests: bool) -> list[list[Any]]:
+    return transform_rows(_WORKER["mapping"], _WORKER["validator"], datas, prepare=_WORKER["prepare"],
+                          prefix=_WORKER["prefix"] if digests else None)
 
 
 def _error(error: Any) -> dict[str, str]:

@@ -51,6 +51,17 @@ def content_hash(record: Any) -> str:
     return text_hash(canonical_json(record))
 
 
+def encode_record(record: Any) -> tuple[str, str] | None:
+    """A record's canonical JSON text and its content hash, as a write stores them; None when the
+    record is not JSON (the write then says which value). A sync makes these in its transform worker,
+    beside the mapping, and hands them to the write (``upsert_records(encoded=…)``)."""
+    try:
+        text = canonical_json(record)
+    except (TypeError, ValueError):
+        return None
+    return text, text_hash(text)
+
+
 def source_hash(row_digest: str, content_digest: str) -> str:
     """What a sync stores beside a record it wrote (``datastore_record.source_hash``): the digest of the
     source row it made the record from (row, mapping and schema fingerprints; computed by the engine)

@@ -400,7 +400,8 @@ def upsert_records(session: Session, actor: User | None, table: DatastoreTable,
                    records: list[Any], *, method: str = "upsert", dry_run: bool = False,
                    on_invalid: str = "fail", source: str = "api", first_row: int = 0,
                    check_auth: bool = True, validated: bool = False,
-                   source_digests: list[str | None] | None = None) -> dict[str, Any]:
+                   source_digests: list[str | None] | None = None,
+                   encoded: list[tuple[str, str] | None] | None = None) -> dict[str, Any]:
     """Validate and write records; unchanged records are left alone and get no new change number.
 
     Invalid records fail the whole call (409, each by index), or with ``on_invalid="quarantine"``
@@ -411,6 +412,9 @@ def upsert_records(session: Session, actor: User | None, table: DatastoreTable,
     from; stored bound to the record's content hash (:func:`~catalog.datastore.hashing.source_hash`),
     also on an unchanged record (no change number). Without it a written record's source hash is
     cleared: a record rewritten by the API is no longer what any source row made.
+    ``encoded`` (a sync, one per record): each record's canonical JSON text and content hash as
+    :func:`~catalog.datastore.hashing.encode_record` made them (in the sync's transform worker);
+    None, or a None item, makes them here.
     """
     dataset = table.resource.dataset
     if check_auth:
@@ -440,15 +444,19 @@ def upsert_records(session: Session, actor: User | None, table: DatastoreTable,
             invalid[index] = [{"field": primary_key[0], "keyword": "maxLength",
                                "message": "primary key longer than 500 characters"}]
             continue
-        try:
-            text = _encode(records[index])
-        except (TypeError, ValueError):
-            # NaN or Infinity (Python's JSON reader takes them, JSON and the databases do not), or a
-            # Python value that is not JSON at all (a date from a connector, in a field of type json)
-            path, message = _not_json(records[index])
-            invalid[index] = [{"field": path, "keyword": "type", "message": message}]
-            continue
-        digest = text_hash(text)
+        made = encoded[index] if encoded is not None else None
+        if made is not None:
+            text, digest = made
+        else:
+            try:
+                text = _encode(records[index])
+            except (TypeError, ValueError):
+                # NaN or Infinity (Python's JSON reader takes them, JSON and the databases do not), or a
+                # Python value that is not JSON at all (a date from a connector, in a field of type json)
+                path, message = _not_json(records[index])
+                invalid[index] = [{"field": path, "keyword": "type", "message": message}]
+                continue
+            digest = text_hash(text)
         row_digest = source_digests[index] if source_digests is not None else None
         keyed.append((index, key, records[index], text, digest,
                       None if row_digest is None else source_hash(row_digest, digest)))

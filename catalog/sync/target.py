@@ -11,7 +11,7 @@ from connectors.base import Rejected, Target, TargetError, WriteCounts
 from connectors.targets.ckan import RemoteCkanTarget
 
 from ..datastore import service as datastore
-from ..datastore.hashing import canonical_json, text_hash
+from ..datastore.hashing import canonical_json, encode_record, text_hash
 from ..datastore.models import QuarantinedRecord, Record
 from ..db import Database, utcnow
 from ..errors import ValidationError
@@ -26,6 +26,8 @@ class DatastoreTarget(Target):
     that have not changed since (:meth:`unchanged_sources`)."""
 
     remembers_sources = True
+    #: each record's canonical JSON and content hash, made in the sync's transform worker
+    prepare = staticmethod(encode_record)
 
     def __init__(self, database: Database, job_id: str, run_id: str):
         self.database = database
@@ -64,9 +66,11 @@ class DatastoreTarget(Target):
 
     def write(self, records: list[tuple[int, dict[str, Any]]], rejected: list[Rejected],
               state: dict[str, Any] | None, *, method: str = "upsert",
-              deletions: list[dict[str, Any]] = (), sources: list[str | None] | None = None) -> WriteCounts:
+              deletions: list[dict[str, Any]] = (), sources: list[str | None] | None = None,
+              prepared: list[tuple[str, str] | None] | None = None) -> WriteCounts:
         """Upsert (or insert) the records, quarantine the rejected rows, tombstone the deleted keys
-        and store the state, atomically; ``sources``: the digest of each record's source row."""
+        and store the state, atomically; ``sources``: the digest of each record's source row;
+        ``prepared``: each record's canonical JSON and content hash (:attr:`prepare`)."""
         with self.database.session() as session:
             table = datastore.get_table(session, self.resource_id)
             counts = {"inserted": 0, "updated": 0, "unchanged": 0, "deleted": 0}
@@ -76,7 +80,7 @@ class DatastoreTarget(Target):
                         session, None, table, [r for _n, r in records],
                         method="insert" if method == "append" else "upsert", on_invalid="fail",
                         source=f"sync:{self.run_id}", check_auth=False, validated=True,
-                        source_digests=sources)
+                        source_digests=sources, encoded=prepared)
                 except ValidationError as error:
                     first = next(iter(error.errors.items()))
                     raise TargetError(f"{first[0]}: {'; '.join(first[1])}") from None

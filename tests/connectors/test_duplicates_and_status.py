@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from connectors import Row, Source, Stream
+from connectors import Row, Source, Stream, repeated_keys
 from connectors.sources import get
 from tests.connectors.exports import csv_text
 from tests.connectors.helpers import MemoryTarget, sync
@@ -39,6 +39,28 @@ def test_the_last_occurrence_of_a_key_wins_and_the_earlier_ones_are_never_writte
     rerun = sync(get("csv"), config, target, mapping=MAPPING, batch_size=batch_size)
     assert (rerun.inserted, rerun.updated, rerun.unchanged, rerun.superseded) == (0, 0, 30, 3)
     assert len(target.log) == 30
+
+
+@pytest.mark.parametrize("chunk", [repeated_keys.CHUNK, 48], ids=["held", "spilled-two-keys-a-chunk"])
+def test_keys_re_exported_twice_far_apart_keep_their_last_version(tmp_path, monkeypatch, chunk):
+    # the read ahead keeps only the keys that repeat; its spilled digests are read back in the order of
+    # the read whether they were written in one chunk or in many
+    monkeypatch.setattr(repeated_keys, "CHUNK", chunk)
+    body = [[str(i), str(i)] for i in range(1, 2001)]          # 2,000 households
+    body += [[str(i), str(i * 10)] for i in range(1, 301)]     # the first 300 re-exported
+    body += [[str(i), str(i * 100)] for i in range(1, 51)]     # and the first 50 a third time
+    config = export(tmp_path, body)
+    target = MemoryTarget(["k"])
+    report = sync(get("csv"), config, target, mapping=MAPPING, batch_size=97)
+    assert report.counts() == {"read": 2350, "inserted": 2000, "updated": 0, "unchanged": 0, "quarantined": 0,
+                               "skipped": 0, "superseded": 350, "deleted": 0}
+    latest = {str(i): i * 100 if i <= 50 else i * 10 if i <= 300 else i for i in range(1, 2001)}
+    assert {key: record["v"] for key, record in target.records.items()} == latest
+    assert sorted(target.log) == sorted(("insert", key) for key in latest)  # each key written once
+    assert any("read ahead: 2350 rows, 2000 distinct keys (350 rows repeat a key" in line for line in report.log)
+    rerun = sync(get("csv"), config, target, mapping=MAPPING, batch_size=97)
+    assert (rerun.inserted, rerun.updated, rerun.unchanged, rerun.superseded) == (0, 0, 2000, 350)
+    assert len(target.log) == 2000
 
 
 def test_a_key_repeated_inside_a_batch_of_a_source_that_is_read_once():
