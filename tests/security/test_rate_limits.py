@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 
 import pytest
 
@@ -40,6 +41,15 @@ def test_the_call_after_the_budget_is_refused_with_retry_after(client, make, lim
     for _ in range(3):
         assert call(client, token=alice.token, address=address).status_code == 200
     assert_rate_limited(call(client, token=alice.token, address=address))
+
+
+def test_a_refused_token_is_served_again_once_its_window_has_passed(client, make, app, monkeypatch, address):
+    # In-process counters (no Redis) reset when read after their window, with no sweeping thread.
+    monkeypatch.setitem(app.config, "RATELIMIT_API", "2 per 3 seconds")  # the window opens with the first call
+    alice = make.user("alice")
+    assert [call(client, token=alice.token, address=address).status_code for _ in range(3)] == [200, 200, 429]
+    time.sleep(3.05)
+    assert call(client, token=alice.token, address=address).status_code == 200
 
 
 def test_anonymous_callers_are_limited_per_address(client, limits, address):
