@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import Base, UTCDateTime, new_id, utcnow
+
+if TYPE_CHECKING:
+    from ..departments.models import Membership
 
 
 class User(Base):
@@ -25,6 +29,9 @@ class User(Base):
     created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     tokens: Mapped[list["ApiToken"]] = relationship(back_populates="user", cascade="all, delete-orphan")
+    #: read only: loaded with the account when an API token authenticates (the share rules of a read need
+    #: the reader's departments; catalog.sharing.service.departments_of_actor)
+    memberships: Mapped[list["Membership"]] = relationship("Membership", viewonly=True, lazy="raise_on_sql")
 
 
 class ApiToken(Base):

@@ -48,6 +48,15 @@ def departments_of_actor(session: Session, actor: User | None) -> list[str]:
     return list(session.scalars(sa.select(Membership.department_id).where(Membership.user_id == actor.id)))
 
 
+def reader_departments(session: Session, actor: User | None) -> list[str]:
+    """:func:`departments_of_actor` for deciding record access: the memberships an API token loaded with
+    its account (``auth.service.authenticate_token``, in the same query) when it did, else asked for. No
+    action changes its caller's memberships before deciding record access, so they are current."""
+    if actor is not None and "memberships" not in sa.inspect(actor).unloaded:
+        return [membership.department_id for membership in actor.memberships]
+    return departments_of_actor(session, actor)
+
+
 def active_grants(session: Session, dataset_id: str, department_ids: list[str]) -> list[Grant]:
     """Grants of the dataset to these departments that are neither revoked, suspended nor expired now.
 
@@ -65,7 +74,7 @@ def active_grants(session: Session, dataset_id: str, department_ids: list[str]) 
 
 def record_access(session: Session, actor: User | None, dataset: Dataset) -> RecordAccess:
     """Decide whether ``actor`` reads the records of ``dataset``, and which sensitive fields in clear."""
-    departments = tuple(departments_of_actor(session, actor))
+    departments = tuple(reader_departments(session, actor))
     if rules.is_sysadmin(actor) or dataset.owner_org in departments:
         return RecordAccess(True, granted_fields=None, departments=departments)
     if actor is None:
