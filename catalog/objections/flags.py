@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterable, Iterator
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from ..datasets.models import Resource
 from ..datastore.service import record_key
 from .models import FLAGGED_STATES, Objection, ObjectionRecord
 
@@ -56,6 +57,18 @@ def flags_for(session: Session, package_id: str, resource_id: str, keys: Iterabl
     return flags
 
 
+def any_flag(resource_id: str) -> Any:
+    """The SQL condition "some record of this resource may carry a flag now": an open objection covers
+    some of its keys, or the whole dataset. Asked in the same query as the table (``service.read_table_and``),
+    so a page of a table nobody objected to is flagged without a query of its own."""
+    by_key = sa.exists().where(ObjectionRecord.resource_id == resource_id, Objection.id == ObjectionRecord.objection_id,
+                               Objection.status.in_(FLAGGED_STATES))
+    whole = sa.exists().where(
+        Objection.package_id == sa.select(Resource.package_id).where(Resource.id == resource_id).scalar_subquery(),
+        Objection.status.in_(FLAGGED_STATES), Objection.scope == "dataset")
+    return sa.or_(by_key, whole).label("any_flag")
+
+
 def _key_of(record: dict[str, Any], primary_key: list[str]) -> str | None:
     if "_key" in record:  # a change-feed entry carries its stored key
         return record["_key"]
@@ -64,8 +77,12 @@ def _key_of(record: dict[str, Any], primary_key: list[str]) -> str | None:
     return record_key(record, primary_key)
 
 
-def flag_page(session: Session, table: Any, records: list[dict[str, Any]], mask: Mask) -> list[dict[str, Any]]:
-    """The records masked by ``mask``, each covered one with its ``_objection`` flag."""
+def flag_page(session: Session, table: Any, records: list[dict[str, Any]], mask: Mask, *,
+              flagged: bool = True) -> list[dict[str, Any]]:
+    """The records masked by ``mask``, each covered one with its ``_objection`` flag (``flagged=False``:
+    :func:`any_flag` found none on the table in this request, so none is looked up)."""
+    if not flagged:
+        return [mask(record) for record in records]
     primary_key = list(table.primary_key)
     keys = [_key_of(record, primary_key) for record in records]
     flags = flags_for(session, table.resource.package_id, table.resource_id, keys)

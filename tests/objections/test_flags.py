@@ -132,12 +132,11 @@ def test_one_query_flags_a_page_and_one_per_thousand_records_a_dump(app, api, cl
         written = api.call("datastore_upsert", {"resource_id": county.shops_rid, "records": records[start:start + 1000]},
                            token=county.gaj_editor.token)
         assert written.status == 200
-    assert file(api, county, keys=["b00001", "b02400"]).status == 200
-    assert file(api, county, resource_id=None).status == 200
     statements = []
 
     def seen(conn, cursor, statement, *args):
-        if "objection" in statement:
+        # the table's own query asks whether any objection is open on it (a read pays each round trip)
+        if "objection" in statement and not statement.startswith("SELECT datastore_table."):
             statements.append(statement)
 
     @contextlib.contextmanager
@@ -149,6 +148,13 @@ def test_one_query_flags_a_page_and_one_per_thousand_records_a_dump(app, api, cl
         finally:
             sa.event.remove(get_db(app).engine, "before_cursor_execute", seen)
 
+    # Nobody objected yet: the table's query says so, and the page is read without a flags query.
+    with counting():
+        page = search(api, county.town_editor.token, county.shops_rid, limit=500)
+    assert len(page) == 500 and not any("_objection" in r for r in page)
+    assert statements == []
+    assert file(api, county, keys=["b00001", "b02400"]).status == 200
+    assert file(api, county, resource_id=None).status == 200
     with counting():
         page = search(api, county.town_editor.token, county.shops_rid, limit=500)
     assert len(page) == 500 and all("_objection" in r for r in page)
