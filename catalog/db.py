@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import time
 import uuid
 from pathlib import Path
 from typing import Any, Callable
@@ -83,7 +84,34 @@ def make_engine(url: str, echo: bool = False) -> sa.Engine:
                                   connect_args={"check_same_thread": False, "timeout": 30})
         _configure_sqlite(engine)
         return engine
-    return sa.create_engine(url, echo=echo, pool_pre_ping=True, json_serializer=_json_dumps)
+    engine = sa.create_engine(url, echo=echo, json_serializer=_json_dumps)
+    _ping_when_idle(engine)
+    return engine
+
+
+#: seconds a pooled connection may rest and still be handed out without a ping (HikariCP's
+#: ``aliveBypassWindowMs``, 500 ms by default): a connection back in the pool this recently was working then
+PING_AFTER_IDLE = 0.5
+
+
+def _ping_when_idle(engine: sa.Engine) -> None:
+    # SQLAlchemy's pool_pre_ping costs a round trip on every checkout, as much as a key lookup's own
+    # query; under load connections come back within milliseconds. A connection the server dropped
+    # meanwhile fails its first statement: the dispatcher answers 503 and the pool is invalidated.
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection, record):
+        record.info["checked_in"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection, record, _proxy):
+        rested = time.monotonic() - record.info.get("checked_in", float("-inf"))
+        if rested <= PING_AFTER_IDLE:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            # the pool retries with a new connection (SQLAlchemy's documented pessimistic ping)
+            raise sa.exc.DisconnectionError() from error
 
 
 def _json_dumps(value: Any) -> str:
