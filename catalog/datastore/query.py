@@ -276,7 +276,13 @@ def search_records(session: Session, table: DatastoreTable, *, filters: dict | N
         # key for its order and test every record (a second for one ID number at 100,000 records).
         # "+key" takes the key out of index order, so the field's index finds the matches, then sorted.
         order = [sa.literal_column("+datastore_record.key") if column is Record.key else column for column in order]
-    rows = _walk(session, table, conditions, after, offset, limit) if common and not sort else None
+    skip = offset
+    if after is None and not sort and not filters and not q and offset >= POSITION_STEP:
+        # a deep page in key order: continue after the kept key nearest below the offset (keyset) instead
+        # of walking the primary key to it; what is left to skip is under POSITION_STEP records
+        after, skip = _offset_start(session, table, offset)
+        page = [*conditions, Record.key > after] if after is not None else conditions
+    rows = _walk(session, table, conditions, after, skip, limit) if common and not sort else None
     if rows is None and common and not sort:
         # the matches lie far along the key order (records are often ordered by place, as household
         # numbers are): through the indexes, every match fetched and sorted, bounded by the matches
@@ -285,14 +291,14 @@ def search_records(session: Session, table: DatastoreTable, *, filters: dict | N
         page = [*conditions, Record.key > after] if after is not None else conditions
     if rows is None:
         rows = session.execute(sa.select(Record.key, Record.data).where(*page).order_by(*order)
-                               .offset(offset).limit(limit)).all()
+                               .offset(skip).limit(limit)).all()
     result: dict[str, Any] = {"records": [_project(data, fields) for _key, data in rows]}
     if not sort and rows:
         result["next_cursor"] = encode_page_cursor(rows[-1][0], table)
-    elif not sort and after is not None:  # past the end: the same place again (records may come)
+    elif not sort and cursor:  # past the end: the same place again (records may come)
         result["next_cursor"] = cursor
     if include_total:
-        if counted is None and after is None and len(rows) < limit and (rows or not offset):
+        if counted is None and not cursor and len(rows) < limit and (rows or not offset):
             # A short page is the last one: the total is what it and the pages before hold (a key
             # lookup, the commonest read, needs no count query).
             result["total"] = offset + len(rows)
@@ -334,6 +340,38 @@ def _walk(session: Session, table: DatastoreTable, conditions: list[Any], after:
             break
         last, step = bound, step * 2
     return found[offset:offset + limit]
+
+
+#: every POSITION_STEP-th live key of a table in key order is kept per table version (:func:`_offset_start`)
+POSITION_STEP = 1000
+#: table versions whose positions are kept (a list of up to a thousand keys per million records each)
+POSITIONS_KEPT = 16
+_POSITIONS: dict[tuple, list[str]] = {}
+
+
+def _offset_start(session: Session, table: DatastoreTable, offset: int) -> tuple[str | None, int]:
+    """``(key, skip)``: the live records in key order from ``offset`` on are those after ``key`` (``None``:
+    from the first) less the first ``skip`` (fewer than :data:`POSITION_STEP`).
+
+    The keys at every :data:`POSITION_STEP`-th position are read once per table version (generation and
+    last change, as the totals; one walk of the primary key, as the dump's ranges) and kept, so a deep
+    ``offset`` costs a keyset page rather than a walk of every record before it. Any write makes a new
+    version: the next deep page reads the positions again.
+    """
+    version = (table.resource_id, generation(table), table.last_seq)
+    bounds = _POSITIONS.get(version)
+    if bounds is None:
+        numbered = sa.select(Record.key, sa.func.row_number().over(order_by=Record.key).label("n")).where(
+            Record.resource_id == table.resource_id, Record.deleted.is_(False)).subquery()
+        bounds = list(session.scalars(sa.select(numbered.c.key).where(numbered.c.n % POSITION_STEP == 0)
+                                      .order_by(numbered.c.key)))
+        if len(_POSITIONS) >= POSITIONS_KEPT:
+            _POSITIONS.clear()
+        _POSITIONS[version] = bounds
+    index = min(offset // POSITION_STEP, len(bounds))  # the bound of position index * POSITION_STEP
+    if index == 0:
+        return None, offset
+    return bounds[index - 1], offset - index * POSITION_STEP
 
 
 def _version(table: DatastoreTable, filters: dict | None, q: str | None, threshold: int) -> tuple:

@@ -141,6 +141,28 @@ def test_a_cursor_that_cannot_continue_is_refused_naming_it(api, world, params, 
     assert refused.status == 409 and message in refused.error["cursor"][0], refused.body
 
 
+def test_a_page_at_any_offset_holds_the_records_at_those_positions_in_key_order_after_writes_too(
+        api, world, monkeypatch):
+    # Deep offsets start from kept key positions (every POSITION_STEP-th key): here every third.
+    monkeypatch.setattr(query, "POSITION_STEP", 3)
+    token = world["owner"].token
+    keys = sorted(r["household_number"] for r in world["records"])
+
+    def pages_by_offset():
+        return {offset: [r["household_number"] for r in search(api, world, token, offset=offset, limit=4)
+                         .result["records"]] for offset in range(0, len(keys) + 2)}
+
+    assert pages_by_offset() == {offset: keys[offset:offset + 4] for offset in range(0, len(keys) + 2)}
+    # A deletion moves every later record one place forward: the kept positions are read again.
+    gone = api.call("datastore_delete", {"resource_id": world["resource_id"], "filters": {
+        "household_number": keys[1]}}, token=token)
+    assert gone.status == 200, gone.body
+    keys.remove(keys[1])
+    assert pages_by_offset() == {offset: keys[offset:offset + 4] for offset in range(0, len(keys) + 2)}
+    deep = search(api, world, token, offset=7, limit=2)
+    assert deep.result["total"] == len(keys) and _next(deep)["cursor"]
+
+
 def test_a_sorted_search_still_pages_by_offset(api, world):
     page = search(api, world, world["owner"].token, sort="town desc", limit=4)
     assert _next(page)["offset"] == "4" and "cursor" not in _next(page)
