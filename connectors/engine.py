@@ -693,7 +693,7 @@ class _Run:
                  "source row as the record's), %s %d%s",
                  report.batches, len(rows), counts.inserted, counts.updated,
                  counts.unchanged + len(unchanged_keys), len(unchanged_keys),
-                 "quarantined" if quarantine else "skipped", len(rejected),
+                 "quarantined" if report.on_invalid == "quarantine" else "skipped", len(rejected),
                  "".join(f"; {r.describe()}" for r in rejected[:3]) + (" …" if len(rejected) > 3 else ""))
         self.phase = "reading the source"
         if self.progress is not None:

@@ -62,6 +62,9 @@ def test_every_line_of_first_run_rerun_and_mirror_reads_in_chinese(catalog):
     joined = "\n".join(lines)
     for kind in ("committed", "superseded", "same source rows", "missing from the source deleted"):
         assert kind in joined, (kind, lines)
+    # a job that quarantines says so on every batch, also on one without an invalid row
+    batches = [line for line in chinese(catalog.app, first.log) if "批已提交" in line]
+    assert len(batches) == 2 and all("隔离" in line and "跳过" not in line for line in batches), batches
     untranslated = [(original, shown) for original, shown in zip(lines, chinese(catalog.app, lines))
                     if english_words(shown, names)]
     assert untranslated == []
