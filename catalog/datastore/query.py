@@ -186,6 +186,9 @@ class _IndexedEquals(sa.sql.expression.ColumnElement):
 
     inherit_cache = False
     type = sa.Boolean()
+    # a comparison already: without this SQLAlchemy writes "(… = ?) = 1" where the database has no boolean
+    # type (SQLite), which the field's index can only walk, for every record of the resource (10 s at a million)
+    _is_implicitly_boolean = True
 
     def __init__(self, name: str, value: str) -> None:
         self.name, self.value = name, value

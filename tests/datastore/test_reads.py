@@ -238,3 +238,5 @@ def test_a_search_on_an_indexed_field_uses_its_index_without_statistics(api, app
     plan = "\n".join(str(row[-1]) for row in db.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + statement,
                                                                               parameters))
     assert query.field_index_name("head_id_number") in plan, plan
+    # the index is searched for the value, not walked over every record of the resource
+    assert "(resource_id=? AND <expr>=?)" in plan, plan
