@@ -391,9 +391,9 @@ def _total(session: Session, table: DatastoreTable, conditions: list[Any], filte
     if known is not None:  # the same search since the table's last change: every page of a walk
         return known
     if common and not filters:  # more index matches than the threshold: no need to count them
-        known = max(_estimate(session, conditions, threshold), threshold + 1), True
+        known = max(_estimate(session, conditions, threshold, table), threshold + 1), True
     else:
-        known = count_matches(session, conditions, threshold)
+        known = count_matches(session, conditions, threshold, table)
     if len(_TOTALS) >= TOTALS_KEPT:
         _TOTALS.clear()
     _TOTALS[version] = known
@@ -407,23 +407,27 @@ _TOTALS: dict[tuple, tuple[int, bool]] = {}
 TOTALS_KEPT = 1024
 
 
-def count_matches(session: Session, conditions: list[Any], threshold: int) -> tuple[int, bool]:
+def count_matches(session: Session, conditions: list[Any], threshold: int, table: DatastoreTable) -> tuple[int, bool]:
     """``(total, estimated)``: the number of records matching ``conditions``, counted up to
     ``threshold`` and estimated above it (counting a million matches reads a million records)."""
     counted = session.scalar(sa.select(sa.func.count()).select_from(
         sa.select(sa.literal(1)).select_from(Record).where(*conditions).limit(threshold + 1).subquery()))
     if counted <= threshold:
         return counted, False
-    return max(_estimate(session, conditions, threshold), threshold + 1), True
+    return max(_estimate(session, conditions, threshold, table), threshold + 1), True
 
 
-def _estimate(session: Session, conditions: list[Any], threshold: int) -> int:
+#: live records per table version (SQLite's estimates: counting a million takes a second)
+_LIVE: dict[tuple, int] = {}
+
+
+def _estimate(session: Session, conditions: list[Any], threshold: int, table: DatastoreTable) -> int:
     """An estimate of the matches of ``conditions``, known to be more than ``threshold``.
 
     PostgreSQL: the planner's row estimate (its statistics; what CKAN 2.11 reports). SQLite keeps
     no such statistics of JSON values: the share of matches among the records up to the
     ``threshold + 1``-th match in key order, times the live records of the resource (both read
-    through the primary key index, without the records' data).
+    through the primary key index, without the records' data; the live records kept per table version).
     """
     statement = sa.select(sa.literal(1)).select_from(Record).where(*conditions)
     if session.get_bind().dialect.name == "postgresql":
@@ -437,7 +441,13 @@ def _estimate(session: Session, conditions: list[Any], threshold: int) -> int:
                           .offset(threshold).limit(1))
     scanned = session.scalar(sa.select(sa.func.count()).select_from(Record).where(
         resource, Record.key <= edge)) or 1
-    live = session.scalar(sa.select(sa.func.count()).select_from(Record).where(resource, Record.deleted.is_(False)))
+    version = (table.resource_id, generation(table), table.last_seq)
+    live = _LIVE.get(version)
+    if live is None:  # the same for every search until the next write
+        live = session.scalar(sa.select(sa.func.count()).select_from(Record).where(resource, Record.deleted.is_(False)))
+        if len(_LIVE) >= POSITIONS_KEPT:
+            _LIVE.clear()
+        _LIVE[version] = live
     return round((threshold + 1) * live / scanned)
 
 
