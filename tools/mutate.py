@@ -39,6 +39,7 @@ from mutmut import __main__ as mutmut_main  # noqa: E402
 from mutmut.configuration import config as mutmut_config  # noqa: E402
 from mutmut.mutation import mutators  # noqa: E402
 from mutmut.mutation.diff_apply import get_diff_for_mutant  # noqa: E402
+from mutmut.runners.harness import PytestRunner  # noqa: E402
 from mutmut.stats import status_by_exit_code  # noqa: E402
 from mutmut.utils.format_utils import mangled_name_from_mutant_name  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
@@ -235,12 +236,70 @@ def database_free_tests_first() -> None:
             migrate_sqlite_from_a_template()
             return startup()
 
-        startup = runner.startup
+        def run_clean_tests(tests):
+            if STATS_RAN_IN_FULL:
+                return 0   # the instrumented run just ran them all on the original code
+            return clean(tests)
+
+        startup, clean = runner.startup, runner.run_clean_tests
         runner.submit = ordered_submit
         runner.startup = startup_with_postgres
+        runner.run_clean_tests = run_clean_tests
         return runner
 
     mutmut_main.get_mutant_runner = get_mutant_runner
+
+
+class _SetupAndTeardownDurations:
+    """A pytest plugin for mutmut's instrumented run: count each test's setup and teardown in its duration.
+
+    mutmut records only the test's call, but here most of a test's time is its fixtures (a migrated
+    database, the departments and people of the share workflow's cast). The durations give each mutant's
+    timeout (``(sum of its tests + timeout_constant) * timeout_multiplier``, setup.cfg) and the order its
+    tests run in: with the call alone, a mutant that survives all its tests was stopped at its timeout
+    before the end and counted killed (all 16 "timeouts" of the workflow's --only run, docs/TESTING.md)."""
+
+    def pytest_runtest_makereport(self, item, call):
+        if call.when in ("setup", "teardown"):
+            durations = mutmut_main.state().duration_by_test
+            durations[item.nodeid] = durations.get(item.nodeid, 0.0) + call.duration
+
+
+#: whether this process ran mutmut's instrumented run of every test of the selection (and it passed)
+STATS_RAN_IN_FULL = False
+
+
+def time_whole_tests_and_skip_the_clean_run() -> None:
+    """Record whole test durations in the instrumented run, and skip mutmut's clean run after it.
+
+    The clean run runs every test that reaches a mutated function once more, unmutated; the instrumented
+    run just before ran every test of the selection with the same (original) code, and mutmut stops when
+    one fails there, so the clean run only repeats it (4 of the 36 minutes of the stopped full run). It
+    is kept when the instrumented run was not a full one (``--survivors`` with mutmut's stats reused)."""
+    execute_pytest = PytestRunner.execute_pytest
+    run_stats = PytestRunner.run_stats
+    collect = mutmut_main.run_stats_collection
+
+    def execute_pytest_timing_fixtures(self, params, **kwargs):
+        if kwargs.get("plugins") and getattr(self, "_collecting_stats", False):
+            kwargs["plugins"] = [*kwargs["plugins"], _SetupAndTeardownDurations()]
+        return execute_pytest(self, params, **kwargs)
+
+    def run_stats_timing_fixtures(self, *, tests):
+        self._collecting_stats = True
+        try:
+            return run_stats(self, tests=tests)
+        finally:
+            self._collecting_stats = False
+
+    def run_stats_collection(runner, tests=None):
+        global STATS_RAN_IN_FULL
+        collect(runner, tests)   # exits when a test fails
+        STATS_RAN_IN_FULL = STATS_RAN_IN_FULL or not tests
+
+    PytestRunner.execute_pytest = execute_pytest_timing_fixtures
+    PytestRunner.run_stats = run_stats_timing_fixtures
+    mutmut_main.run_stats_collection = run_stats_collection
 
 
 def _function_of(mutant_name: str) -> tuple[str, str]:
@@ -396,6 +455,7 @@ def main() -> int:
     started = time.time()
     skip_prose_strings()
     database_free_tests_first()
+    time_whole_tests_and_skip_the_clean_run()
     if args.report_only:
         # what the last run recorded, without generating the mutants again: that would forget the verdicts
         # of every function changed since (tests are added and code simplified while a run goes on)
