@@ -298,11 +298,12 @@ def test_an_approved_extension_moves_the_deadline_and_both_sides_are_told(api, a
     assert (share_cast.consumer["id"], "request.extension_requested") in kinds
     assert (share_cast.consumer["id"], "request.extension_decided") in kinds
     assert (share_cast.provider["id"], "request.extension_decided") in kinds
-    # what the requester reads: approved, for 3 days, with the authority's note; and who decided it
+    # what the requester reads: approved, for 3 days, the new deadline, the authority's note; and who decided it
     [notice] = db.scalars(sa.select(ShareNotice).where(ShareNotice.kind == "request.extension_decided",
                                                        ShareNotice.organization_id == share_cast.consumer["id"]))
-    assert {k: notice.data.get(k) for k in ("extension_status", "extension_days", "extension_note")} == \
-        {"extension_status": "approved", "extension_days": 3, "extension_note": "同意，元旦后三个工作日内答复"}
+    assert {k: notice.data.get(k) for k in ("extension_status", "extension_days", "deadline", "extension_note")} == \
+        {"extension_status": "approved", "extension_days": 3, "deadline": "2027-01-06",
+         "extension_note": "同意，元旦后三个工作日内答复"}
     [activity] = db.scalars(sa.select(Activity).where(Activity.activity_type == "decided share request extension"))
     assert activity.user_id == share_cast.people["authority_editor"].id
 
