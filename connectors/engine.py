@@ -246,6 +246,8 @@ class _Run:
         self.last_of: RepeatedKeys | None = None
         self.key_mapping: Mapping | None = None  # what the read ahead maps rows with
         self.key_column: tuple[str, str, list[Callable[[Any], Any]]] | None = None
+        #: a source row's target key (from key_mapping and key_column; a transform worker has its own copy)
+        self.keyer = _Keyer(None, None, target.key_of)
         #: what a source row's digest starts with (mapping, schema, target); None: no unchanged-row skip
         self.source_prefix: bytes | None = None
         self.compare = False  # whether rows are checked against the stored digests (not on a first sync)
@@ -255,6 +257,9 @@ class _Run:
         self.pool: concurrent.futures.ProcessPoolExecutor | None = None
         self.pool_failed = False
         self.inflight: collections.deque[_Batch] = collections.deque()
+        #: batches read whose keys and row digests a worker is making (a rerun), before ``inflight``
+        self.staged: collections.deque[_Batch] = collections.deque()
+        self.read_batches = 0  # batches read so far
         self.submitted: dict[str, Any] | None = None  # the state of the last batch handed on
         self.submitted_batches = 0
         self.read_position = 0  # the position in the read of the next batch's first row
@@ -288,6 +293,7 @@ class _Run:
         if self.dedupe or self.source_prefix is not None:
             self.key_mapping = _key_mapping(self.mapping, getattr(self.target, "primary_key", None))
             self.key_column = _key_column(self.key_mapping)
+            self.keyer = _Keyer(self.key_mapping, self.key_column, self.target.key_of)
         if self.dedupe and getattr(self.source, "rereadable", False):
             self.phase = "reading the source ahead for repeated keys"
             self.last_of = self._read_keys(start)
@@ -358,29 +364,23 @@ class _Run:
             return None
         return hashlib.blake2b(text.encode(), digest_size=16).hexdigest().encode()
 
-    def _unchanged(self, rows: list[Row], base: int
+    def _unchanged(self, rows: list[Row], base: int,
+                   known: tuple[list[str], list[str | None]] | None = None
                    ) -> tuple[list[Row], list[int], list[str], list[str], set[str]]:
         """Split off the rows a sync already wrote from identical source rows (same mapping, schema and
         target) into records that are still as written: ``(rows to map, their positions in the read,
         their digests, the keys of the rows skipped, the keys of all rows)``. A row is skipped only when
         its key is known, occurs once in the batch, not later in the read (read ahead) and in no batch
-        still being transformed (which may write it first): the others go the whole way."""
+        still being transformed (which may write it first): the others go the whole way. ``known``: the
+        rows' digests and keys when a worker made them (:func:`keys_and_digests`)."""
         prefix, last_of = self.source_prefix, self.last_of
+        digests, keys = known if known is not None else \
+            keys_and_digests(self.keyer, prefix, [row.data for row in rows])
         pending_keys = set().union(*(batch.keys for batch in self.inflight)) if self.inflight else set()
         if any(batch.deletions for batch in self.inflight):
-            return rows, list(range(base, base + len(rows))), [
-                hashlib.blake2b(prefix + repr(row.data).encode(), digest_size=16).hexdigest() for row in rows
-            ], [], {key for key in map(self._key_of_row, rows) if key is not None}
-        digests: list[str] = []
-        keys: list[str | None] = []
+            return rows, list(range(base, base + len(rows))), digests, [], {key for key in keys if key is not None}
         seen: dict[str, int] = {}
-        blake2b = hashlib.blake2b
-        for index, row in enumerate(rows):
-            # repr keeps the types (a date and its text differ); a value whose repr is not stable
-            # (an object's address) only makes the row look changed
-            digests.append(blake2b(prefix + repr(row.data).encode(), digest_size=16).hexdigest())
-            key = self._key_of_row(row)
-            keys.append(key)
+        for key in keys:
             if key is not None:
                 seen[key] = seen.get(key, 0) + 1
         candidates = {key: digests[index] for index, key in enumerate(keys)
@@ -398,33 +398,11 @@ class _Run:
         return kept, positions, kept_digests, skipped, set(seen)
 
     def _key_of_row(self, row: Row) -> str | None:
-        if self.key_column is not None:  # one column makes the key: clean and coerce it alone
-            column, path, steps = self.key_column
-            value = self.key_mapping._clean(row.data.get(column))
-            if value is _NO_VALUE_SENTINEL or value is None:
-                return None
-            try:
-                for function in steps:
-                    value = function(value)
-            except Exception:  # noqa: BLE001 - the row's own mapping will report it
-                return None
-            return self._key({path: jsonable(value)})
-        mapping = self.key_mapping
-        if mapping is not None:
-            record, _errors = mapping.apply_json(row.data)
-        else:
-            record = jsonable(dict(row.data))
-        return self._key(record)
+        return self.keyer(row.data)
 
     def _key(self, record: Any) -> str | None:
         """The target key of a (mapped) record, or None when it has no complete key."""
-        if not isinstance(record, dict):
-            return None
-        try:
-            key = self.target.key_of(record)
-        except Exception:  # noqa: BLE001 - a record the target cannot key is not a duplicate of anything
-            return None
-        return key if key not in (None, "", "null") else None
+        return self.keyer.key(record)
 
     def _salvage(self, pending: list[Row], deletions: list[Deletion]) -> None:
         """The source failed: commit the rows read before the failure, so a rerun resumes after them."""
@@ -557,17 +535,46 @@ class _Run:
     def _submit(self, rows: list[Row], deletions: list[Deletion] = ()) -> None:
         """Hand one batch on with the current state: rows left to map go to a transform worker (from the
         second batch on, when the run has workers) or are mapped here; the batches are then committed
-        strictly in the order they were read, at most ``workers`` of them waiting behind the reader."""
+        strictly in the order they were read, at most ``workers`` of them waiting behind the reader.
+        When rows are compared with the stored digests (a rerun), a worker first makes the batch's keys
+        and row digests while this process reads the next batch (the batch waits one batch for them)."""
         if not rows and not deletions and self.state == self.submitted:
             return
         began = time.perf_counter()
         base = self.read_position
         self.read_position += len(rows)
         batch = _Batch(rows=rows, deletions=list(deletions), state=self.state, base=base)
+        self.submitted, self.read_batches = self.state, self.read_batches + 1
+        pool = self._pool() if self.compare and rows and self.read_batches > 1 else None
+        if pool is not None:
+            try:
+                batch.keyed = pool.submit(_keys_in_worker, [row.data for row in rows])
+            except Exception as exc:  # noqa: BLE001 - no process to spare: keys and digests made here
+                log.warning("transform workers unavailable (%s): rows are mapped in the run's process", exc)
+                self.pool_failed = True
+        self.staged.append(batch)
+        self.report.timings["transform"] += time.perf_counter() - began
+        # batches go on in the order read; one whose keys a worker is making waits behind the reader
+        while len(self.staged) > (1 if batch.keyed is not None else 0):
+            self._hand_on(self.staged.popleft())
+
+    def _hand_on(self, batch: "_Batch") -> None:
+        """Split off a batch's unchanged rows (when compared), then map the others (in a worker or here)."""
+        began = time.perf_counter()
+        rows, base = batch.rows, batch.base
         if self.compare and rows:
+            known = None
+            if batch.keyed is not None:
+                try:
+                    known = batch.keyed.result()
+                except concurrent.futures.process.BrokenProcessPool as exc:  # make them here instead
+                    log.warning("a transform worker stopped (%s): the rest of the run maps rows in its own "
+                                "process", exc)
+                    self.pool_failed = True
+                batch.keyed = None
             # rows made into records that are still as written: counted unchanged, not mapped again
             batch.kept, batch.positions, batch.digests, batch.unchanged_keys, batch.keys = \
-                self._unchanged(rows, base)
+                self._unchanged(rows, base, known)
         else:
             batch.kept, batch.positions = rows, list(range(base, base + len(rows)))
         # a first sync's row digests are made beside the mapping (in a worker when the run has one)
@@ -582,7 +589,7 @@ class _Run:
                 self.pool_failed = True
         if batch.future is None:
             batch.results = self._transform_here(data, batch.digest_in_transform)
-        self.submitted, self.submitted_batches = self.state, self.submitted_batches + 1
+        self.submitted_batches += 1
         self.inflight.append(batch)
         self.report.timings["transform"] += time.perf_counter() - began
         while len(self.inflight) > self.workers:
@@ -594,7 +601,9 @@ class _Run:
                               prefix=self.source_prefix if digests else None)
 
     def _drain(self) -> None:
-        """Commit the batches still being transformed, in order."""
+        """Commit the batches still being keyed or transformed, in order."""
+        while self.staged:
+            self._hand_on(self.staged.popleft())
         while self.inflight:
             self._commit(self.inflight.popleft())
 
@@ -607,7 +616,8 @@ class _Run:
                 context = multiprocessing.get_context("fork")
                 self.pool = concurrent.futures.ProcessPoolExecutor(
                     self.workers, mp_context=context, initializer=_start_worker,
-                    initargs=(self.mapping, self.validator, os.getpid(), self.target.prepare, self.source_prefix))
+                    initargs=(self.mapping, self.validator, os.getpid(), self.target.prepare, self.source_prefix,
+                              self.keyer))
             except (ValueError, OSError) as exc:  # no fork here, or no process to spare: map in this one
                 log.warning("transform workers unavailable (%s): rows are mapped in the run's process", exc)
                 self.pool_failed = True
@@ -772,6 +782,56 @@ class _Batch:
     digest_in_transform: bool = False  # whether the kept rows' digests are made with their mapping
     results: list[list[Any]] | None = None  # [record, errors, prepared, digest] per kept row, mapped here
     future: concurrent.futures.Future | None = None  # … or by a worker
+    keyed: concurrent.futures.Future | None = None  # its rows' digests and keys, made by a worker
+
+
+class _Keyer:
+    """A source row's target key, or None when it has no complete key: the read ahead's one-column
+    path (``key_column``: that value cleaned and coerced alone) or the key fields' mapping
+    (``key_mapping``); the same in the run's process and in a transform worker."""
+
+    def __init__(self, key_mapping: Mapping | None, key_column: tuple[str, str, list[Callable[[Any], Any]]] | None,
+                 key_of: Callable[[dict[str, Any]], str]):
+        self.key_mapping, self.key_column, self.key_of = key_mapping, key_column, key_of
+
+    def __call__(self, data: dict[str, Any]) -> str | None:
+        if self.key_column is not None:  # one column makes the key: clean and coerce it alone
+            column, path, steps = self.key_column
+            value = self.key_mapping._clean(data.get(column))
+            if value is _NO_VALUE_SENTINEL or value is None:
+                return None
+            try:
+                for function in steps:
+                    value = function(value)
+            except Exception:  # noqa: BLE001 - the row's own mapping will report it
+                return None
+            return self.key({path: jsonable(value)})
+        mapping = self.key_mapping
+        if mapping is not None:
+            record, _errors = mapping.apply_json(data)
+        else:
+            record = jsonable(dict(data))
+        return self.key(record)
+
+    def key(self, record: Any) -> str | None:
+        """The target key of a (mapped) record, or None when it has no complete key."""
+        if not isinstance(record, dict):
+            return None
+        try:
+            key = self.key_of(record)
+        except Exception:  # noqa: BLE001 - a record the target cannot key is not a duplicate of anything
+            return None
+        return key if key not in (None, "", "null") else None
+
+
+def keys_and_digests(keyer: Callable[[dict[str, Any]], str | None], prefix: bytes,
+                     datas: list[dict[str, Any]]) -> tuple[list[str], list[str | None]]:
+    """Each source row's digest (made with ``prefix``) and target key (``keyer``), in order."""
+    blake2b = hashlib.blake2b
+    # repr keeps the types (a date and its text differ); a value whose repr is not stable (an object's
+    # address) only makes the row look changed
+    digests = [blake2b(prefix + repr(data).encode(), digest_size=16).hexdigest() for data in datas]
+    return digests, [keyer(data) for data in datas]
 
 
 def transform_rows(mapping: Mapping | None, validator: Any, datas: list[dict[str, Any]], *,
@@ -820,11 +880,12 @@ _WORKER: dict[str, Any] = {}
 
 
 def _start_worker(mapping: Mapping | None, validator: Any, parent: int,
-                  prepare: Callable[[dict[str, Any]], Any] | None = None, prefix: bytes | None = None) -> None:
-    """In a transform worker: keep the run's mapping, validator, the target's prepare and the source
-    digests' prefix, and end when the run's process is gone (a SIGKILLed run must not leave its workers
-    waiting forever for batches)."""
-    _WORKER.update(mapping=mapping, validator=validator, prepare=prepare, prefix=prefix)
+                  prepare: Callable[[dict[str, Any]], Any] | None = None, prefix: bytes | None = None,
+                  keyer: Callable[[dict[str, Any]], str | None] | None = None) -> None:
+    """In a transform worker: keep the run's mapping, validator, the target's prepare, the source
+    digests' prefix and the rows' key function, and end when the run's process is gone (a SIGKILLed
+    run must not leave its workers waiting forever for batches)."""
+    _WORKER.update(mapping=mapping, validator=validator, prepare=prepare, prefix=prefix, keyer=keyer)
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -837,6 +898,10 @@ def _start_worker(mapping: Mapping | None, validator: Any, parent: int,
 def _transform_in_worker(datas: list[dict[str, Any]], digests: bool) -> list[list[Any]]:
     return transform_rows(_WORKER["mapping"], _WORKER["validator"], datas, prepare=_WORKER["prepare"],
                           prefix=_WORKER["prefix"] if digests else None)
+
+
+def _keys_in_worker(datas: list[dict[str, Any]]) -> tuple[list[str], list[str | None]]:
+    return keys_and_digests(_WORKER["keyer"], _WORKER["prefix"], datas)
 
 
 def _error(error: Any) -> dict[str, str]:

@@ -72,7 +72,8 @@ class DatastoreTarget(Target):
         and store the state, atomically; ``sources``: the digest of each record's source row;
         ``prepared``: each record's canonical JSON and content hash (:attr:`prepare`)."""
         with self.database.session() as session:
-            table = datastore.get_table(session, self.resource_id)
+            # a batch with nothing to write (a rerun's unchanged rows) commits its state alone
+            table = datastore.get_table(session, self.resource_id) if records or deletions or rejected else None
             counts = {"inserted": 0, "updated": 0, "unchanged": 0, "deleted": 0}
             if records:
                 try:

@@ -196,3 +196,41 @@ def test_a_row_repeated_later_in_the_export_is_still_superseded_not_skipped(cata
     assert (counts["read"], counts["superseded"], counts["inserted"], counts["updated"]) == (ROWS + 1, 1, 0, 0)
     assert counts["unchanged"] == ROWS
     assert catalog.records(resource) == expected
+
+
+@pytest.mark.parametrize("workers", ["0", "1"])
+def test_a_rerun_finds_the_same_changes_whether_a_worker_or_the_run_keys_its_rows(catalog, monkeypatch, workers):
+    # with a transform worker, a rerun's row keys and digests are made there while the next batch is read
+    # (from the second batch on); without one, in the run's process: the outcome must be the same
+    monkeypatch.setenv("CATALOG_SYNC_TRANSFORM_WORKERS", workers)
+    name = f"keyed-by-{workers}"
+    source, expected, job = first_sync(catalog, name)
+    resource = job["resource_id"]
+    keys = [record["household_number"] for record in household_records(ROWS, 61)]  # in the export's order
+
+    def with_phone(start: int) -> str:
+        return next(key for key in keys[start:] if expected[key]["members"][-1].get("phone"))
+
+    first_batch, third_batch, rewritten = with_phone(100), with_phone(1100), keys[600]
+
+    # two households' phones change in the export (first and last batch); one record is rewritten
+    # through the API (middle batch)
+    text = source.read_bytes().decode("gb18030")
+    for key in (first_batch, third_batch):
+        phone = expected[key]["members"][-1]["phone"]
+        assert text.count(phone) == 1
+        text = text.replace(phone, "13900000000")
+        expected[key]["members"][-1]["phone"] = "13900000000"
+    source.write_bytes(text.encode("gb18030"))
+    assert api_upsert(catalog, resource, [{**expected[rewritten], "village": "改过的村"}])["updated"] == 1
+    _feed, cursor = catalog.feed(resource)
+
+    again = catalog.run(name)
+    assert again.status == "succeeded", again.error_message
+    assert outcome(again) == (ROWS, 0, 3, ROWS - 3) and not_mapped(again) == ROWS - 3
+    feed, _cursor = catalog.feed(resource, cursor)
+    assert sorted(change["household_number"] for change in feed) == sorted([first_batch, third_batch, rewritten])
+    assert catalog.records(resource) == expected  # the export's version of all three
+
+    after = catalog.run(name)  # and nothing left to write
+    assert outcome(after) == (ROWS, 0, 0, ROWS) and not_mapped(after) == ROWS
