@@ -62,6 +62,9 @@ from .report import FAILED, INVALID_SAMPLE, SUCCEEDED, SUCCEEDED_WITH_ERRORS, Ru
 
 __all__ = ["MODES", "ON_INVALID", "WRITES", "RunReport", "preview", "run_sync"]
 
+#: batches read ahead of the one whose keys a worker makes and a thread looks up (a rerun)
+LOOKUP_LAG = 2
+
 log = logging.getLogger(__name__)
 
 MODES = ("full_refresh", "incremental")
@@ -260,6 +263,7 @@ class _Run:
         #: batches read whose keys and row digests a worker is making (a rerun), before ``inflight``
         self.staged: collections.deque[_Batch] = collections.deque()
         self.read_batches = 0  # batches read so far
+        self.lookups: concurrent.futures.ThreadPoolExecutor | None = None  # a rerun's lookups (_lookups)
         self.submitted: dict[str, Any] | None = None  # the state of the last batch handed on
         self.submitted_batches = 0
         self.read_position = 0  # the position in the read of the next batch's first row
@@ -364,20 +368,19 @@ class _Run:
             return None
         return hashlib.blake2b(text.encode(), digest_size=16).hexdigest().encode()
 
-    def _unchanged(self, rows: list[Row], base: int,
-                   known: tuple[list[str], list[str | None]] | None = None
-                   ) -> tuple[list[Row], list[int], list[str], list[str], set[str]]:
+    def _unchanged(self, rows: list[Row], base: int, known: tuple[list[str], list[str | None]] | None,
+                   earlier: list["_Batch"]) -> tuple[list[Row], list[int], list[str], list[str], set[str]]:
         """Split off the rows a sync already wrote from identical source rows (same mapping, schema and
         target) into records that are still as written: ``(rows to map, their positions in the read,
         their digests, the keys of the rows skipped, the keys of all rows)``. A row is skipped only when
         its key is known, occurs once in the batch, not later in the read (read ahead) and in no batch
-        still being transformed (which may write it first): the others go the whole way. ``known``: the
-        rows' digests and keys when a worker made them (:func:`keys_and_digests`)."""
+        still to be committed (``earlier``, which may write it first): the others go the whole way.
+        ``known``: the rows' digests and keys when a worker made them (:func:`keys_and_digests`)."""
         prefix, last_of = self.source_prefix, self.last_of
         digests, keys = known if known is not None else \
             keys_and_digests(self.keyer, prefix, [row.data for row in rows])
-        pending_keys = set().union(*(batch.keys for batch in self.inflight)) if self.inflight else set()
-        if any(batch.deletions for batch in self.inflight):
+        pending_keys = set().union(*(batch.keys for batch in earlier)) if earlier else set()
+        if any(batch.deletions for batch in earlier):
             return rows, list(range(base, base + len(rows))), digests, [], {key for key in keys if key is not None}
         seen: dict[str, int] = {}
         for key in keys:
@@ -537,7 +540,8 @@ class _Run:
         second batch on, when the run has workers) or are mapped here; the batches are then committed
         strictly in the order they were read, at most ``workers`` of them waiting behind the reader.
         When rows are compared with the stored digests (a rerun), a worker first makes the batch's keys
-        and row digests while this process reads the next batch (the batch waits one batch for them)."""
+        and row digests and a thread of this process looks them up in the target while this process
+        reads on (the batch waits two batches for them)."""
         if not rows and not deletions and self.state == self.submitted:
             return
         began = time.perf_counter()
@@ -552,29 +556,48 @@ class _Run:
             except Exception as exc:  # noqa: BLE001 - no process to spare: keys and digests made here
                 log.warning("transform workers unavailable (%s): rows are mapped in the run's process", exc)
                 self.pool_failed = True
+        if batch.keyed is not None:
+            # every batch read before it and not committed yet may still write a key it holds
+            batch.split = self._lookups().submit(self._split, batch, [*self.inflight, *self.staged])
         self.staged.append(batch)
         self.report.timings["transform"] += time.perf_counter() - began
-        # batches go on in the order read; one whose keys a worker is making waits behind the reader
-        while len(self.staged) > (1 if batch.keyed is not None else 0):
+        # batches go on in the order read; one being keyed and looked up waits behind the reader
+        while len(self.staged) > (LOOKUP_LAG if batch.split is not None else 0):
             self._hand_on(self.staged.popleft())
+
+    def _lookups(self) -> concurrent.futures.ThreadPoolExecutor:
+        """The thread that looks a rerun's batches up in the target, one batch at a time, in order."""
+        if self.lookups is None:
+            self.lookups = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sync-lookup")
+        return self.lookups
+
+    def _split(self, batch: "_Batch", earlier: list["_Batch"]
+               ) -> tuple[list[Row], list[int], list[str], list[str], set[str]]:
+        """In the lookup thread: :meth:`_unchanged` of a batch whose keys and digests a worker makes
+        (``earlier``: the batches read before it and not committed when it was read; their lookups ran
+        before its own, so their keys are known)."""
+        known = None
+        try:
+            known = batch.keyed.result()
+        except concurrent.futures.process.BrokenProcessPool as exc:  # made here instead
+            log.warning("a transform worker stopped (%s): the rest of the run maps rows in its own process", exc)
+            self.pool_failed = True
+        batch.keyed = None
+        split = self._unchanged(batch.rows, batch.base, known, earlier)
+        batch.keys = split[4]
+        return split
 
     def _hand_on(self, batch: "_Batch") -> None:
         """Split off a batch's unchanged rows (when compared), then map the others (in a worker or here)."""
         began = time.perf_counter()
         rows, base = batch.rows, batch.base
         if self.compare and rows:
-            known = None
-            if batch.keyed is not None:
-                try:
-                    known = batch.keyed.result()
-                except concurrent.futures.process.BrokenProcessPool as exc:  # make them here instead
-                    log.warning("a transform worker stopped (%s): the rest of the run maps rows in its own "
-                                "process", exc)
-                    self.pool_failed = True
-                batch.keyed = None
+            if batch.split is not None:  # looked up in the lookup thread
+                split, batch.split = batch.split.result(), None
+            else:  # every batch read before it is handed on: those not committed are in flight
+                split = self._unchanged(rows, base, None, list(self.inflight))
             # rows made into records that are still as written: counted unchanged, not mapped again
-            batch.kept, batch.positions, batch.digests, batch.unchanged_keys, batch.keys = \
-                self._unchanged(rows, base, known)
+            batch.kept, batch.positions, batch.digests, batch.unchanged_keys, batch.keys = split
         else:
             batch.kept, batch.positions = rows, list(range(base, base + len(rows)))
         # a first sync's row digests are made beside the mapping (in a worker when the run has one)
@@ -625,7 +648,11 @@ class _Run:
         return self.pool
 
     def close(self) -> None:
-        """Stop the transform workers (batches not committed are dropped: their rows are read again)."""
+        """Stop the lookups and the transform workers (batches not committed are dropped: their rows are
+        read again)."""
+        if self.lookups is not None:
+            self.lookups.shutdown(wait=True, cancel_futures=True)
+            self.lookups = None
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None
@@ -783,6 +810,7 @@ class _Batch:
     results: list[list[Any]] | None = None  # [record, errors, prepared, digest] per kept row, mapped here
     future: concurrent.futures.Future | None = None  # … or by a worker
     keyed: concurrent.futures.Future | None = None  # its rows' digests and keys, made by a worker
+    split: concurrent.futures.Future | None = None  # … and _unchanged of it, in the lookup thread
 
 
 class _Keyer:

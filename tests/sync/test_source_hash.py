@@ -200,11 +200,12 @@ def test_a_row_repeated_later_in_the_export_is_still_superseded_not_skipped(cata
 
 @pytest.mark.parametrize("workers", ["0", "1"])
 def test_a_rerun_finds_the_same_changes_whether_a_worker_or_the_run_keys_its_rows(catalog, monkeypatch, workers):
-    # with a transform worker, a rerun's row keys and digests are made there while the next batch is read
-    # (from the second batch on); without one, in the run's process: the outcome must be the same
+    # with a transform worker, a rerun's row keys and digests are made there and looked up in a thread
+    # while the next batches are read (from the second batch on); without one, in the run's process, a
+    # batch at a time: the outcome must be the same (12 batches of 100, so batches wait in line)
     monkeypatch.setenv("CATALOG_SYNC_TRANSFORM_WORKERS", workers)
     name = f"keyed-by-{workers}"
-    source, expected, job = first_sync(catalog, name)
+    source, expected, job = first_sync(catalog, name, batch_size=100)
     resource = job["resource_id"]
     keys = [record["household_number"] for record in household_records(ROWS, 61)]  # in the export's order
 
@@ -213,8 +214,8 @@ def test_a_rerun_finds_the_same_changes_whether_a_worker_or_the_run_keys_its_row
 
     first_batch, third_batch, rewritten = with_phone(100), with_phone(1100), keys[600]
 
-    # two households' phones change in the export (first and last batch); one record is rewritten
-    # through the API (middle batch)
+    # two households' phones change in the export (second and last batch); one record is rewritten
+    # through the API (seventh batch)
     text = source.read_bytes().decode("gb18030")
     for key in (first_batch, third_batch):
         phone = expected[key]["members"][-1]["phone"]
