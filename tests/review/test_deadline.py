@@ -28,6 +28,13 @@ def test_the_review_is_due_two_working_days_after_submission(submitted, holidays
     assert review_due(dt.date.fromisoformat(submitted), config) == dt.date.fromisoformat(due)
 
 
+def test_the_review_period_is_a_setting():
+    """A county that gives its data authority five working days: submitted Friday 4 December 2026, due
+    Friday 11 (Monday 7 to Friday 11)."""
+    config = {"CATALOG_REVIEW_DAYS": 5, "HOLIDAYS": "", "WORKDAYS": ""}
+    assert review_due(dt.date(2026, 12, 4), config) == dt.date(2026, 12, 11)
+
+
 def test_a_late_review_is_listed_as_overdue_to_both_sides_and_hidden_from_others(api, db, people, submitted):
     today = dt.datetime.now(dt.timezone.utc).date()
     shown = api.call("package_review_list", {"package_id": submitted["package_id"]},
