@@ -210,6 +210,9 @@ class Target(abc.ABC):
     #: runs it where it maps and validates (a transform worker, off the run's process) and hands
     #: :meth:`write` the results as ``prepared``, one per record, in order (a None item: not prepared)
     prepare: Callable[[dict[str, Any]], Any] | None = None
+    #: whether :meth:`unchanged_sources` may be called from another thread while :meth:`write` runs
+    #: (each call its own connection): the engine then looks a rerun's batches up while it reads on
+    lookups_in_thread: bool = False
 
     def holds_records(self) -> bool:
         """Whether the target may hold records already (False: a first sync, no row can be unchanged,

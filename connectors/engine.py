@@ -556,13 +556,13 @@ class _Run:
             except Exception as exc:  # noqa: BLE001 - no process to spare: keys and digests made here
                 log.warning("transform workers unavailable (%s): rows are mapped in the run's process", exc)
                 self.pool_failed = True
-        if batch.keyed is not None:
+        if batch.keyed is not None and self.target.lookups_in_thread:
             # every batch read before it and not committed yet may still write a key it holds
             batch.split = self._lookups().submit(self._split, batch, [*self.inflight, *self.staged])
         self.staged.append(batch)
         self.report.timings["transform"] += time.perf_counter() - began
-        # batches go on in the order read; one being keyed and looked up waits behind the reader
-        while len(self.staged) > (LOOKUP_LAG if batch.split is not None else 0):
+        # batches go on in the order read; one being keyed (and looked up) waits behind the reader
+        while len(self.staged) > (LOOKUP_LAG if batch.keyed is not None else 0):
             self._hand_on(self.staged.popleft())
 
     def _lookups(self) -> concurrent.futures.ThreadPoolExecutor:
@@ -573,9 +573,9 @@ class _Run:
 
     def _split(self, batch: "_Batch", earlier: list["_Batch"]
                ) -> tuple[list[Row], list[int], list[str], list[str], set[str]]:
-        """In the lookup thread: :meth:`_unchanged` of a batch whose keys and digests a worker makes
-        (``earlier``: the batches read before it and not committed when it was read; their lookups ran
-        before its own, so their keys are known)."""
+        """:meth:`_unchanged` of a batch whose keys and digests a worker makes, in the lookup thread when
+        the target allows it (``earlier``: the batches read before it and not committed when it was read;
+        their lookups ran before its own, so their keys are known)."""
         known = None
         try:
             known = batch.keyed.result()
@@ -594,6 +594,8 @@ class _Run:
         if self.compare and rows:
             if batch.split is not None:  # looked up in the lookup thread
                 split, batch.split = batch.split.result(), None
+            elif batch.keyed is not None:  # keyed by a worker, looked up here
+                split = self._split(batch, list(self.inflight))
             else:  # every batch read before it is handed on: those not committed are in flight
                 split = self._unchanged(rows, base, None, list(self.inflight))
             # rows made into records that are still as written: counted unchanged, not mapped again

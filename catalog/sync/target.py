@@ -40,6 +40,8 @@ class DatastoreTarget(Target):
             self.primary_key = list(table.primary_key)
             #: what besides the mapping and the row decides the stored record: the schema and the key
             self.fingerprint = text_hash(canonical_json([table.schema_document, self.primary_key]))
+        # each session its own pooled connection (not the one connection the tests' sessions share)
+        self.lookups_in_thread = isinstance(database.sessionmaker.kw.get("bind"), sa.engine.Engine)
 
     def state(self) -> dict[str, Any] | None:
         """The source position committed with the last batch."""
