@@ -141,6 +141,30 @@ def test_each_step_is_recorded_and_announced(api, app, db, people, draft, monkey
     assert shown["reason"] == "补充信息项说明"
 
 
+def test_a_submission_tells_subscribers_and_the_activity_which_dataset_which_review_and_who(api, app, db, people,
+                                                                                            draft, monkeypatch):
+    """A subscribed system learns which dataset (id, name, state) and which review (id, kind, number, status,
+    day due) the event is about; civil affairs' activity names the dataset, the review and who submitted."""
+    monkeypatch.setitem(app.config, "WEBHOOK_DISPATCH", "manual")
+    hook = api.call("webhook_create", {"package_id": draft["id"], "url": "http://127.0.0.1:9/hook",
+                                       "events": ["package.submitted"]}, token=people["mz-editor"].token)
+    assert hook.status == 200, hook.body
+    submitted = api.call("package_submit", {"id": draft["id"]}, token=people["mz-admin"].token)
+    assert submitted.status == 200, submitted.body
+    review = submitted.result
+    assert (review["kind"], review["number"], review["status"], review["submitted_by"]) == \
+        ("publication", 1, "submitted", people["mz-admin"].id)
+    thin = {"id": review["id"], "kind": "publication", "number": 1, "status": "submitted", "due": review["due"]}
+    [sent] = api.call("webhook_delivery_list", {"id": hook.result["id"]}, token=people["mz-editor"].token).result
+    assert {k: sent["payload"].get(k) for k in ("package_id", "package_name", "state", "review")} == \
+        {"package_id": draft["id"], "package_name": "mz-dibao", "state": "draft", "review": thin}
+    db.expire_all()
+    [activity] = db.scalars(sa.select(Activity).where(Activity.activity_type == "submitted package"))
+    assert (activity.user_id, activity.department_id) == (people["mz-admin"].id, people["departments"]["mz"]["id"])
+    assert activity.data == {"package": {"id": draft["id"], "name": "mz-dibao", "title": "宁陕县低保对象名册"},
+                             "review": thin}
+
+
 def test_review_off_means_direct_publishing(api, app, people, monkeypatch):
     monkeypatch.setitem(app.config, "CATALOG_REVIEW", False)
     made = api.call("package_create", {**dataset_values("ningshan-mzj", 701), "name": "mz-direct"},
