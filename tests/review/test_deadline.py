@@ -76,3 +76,29 @@ def test_the_queue_is_filtered_by_department_id_or_name(api, people, submitted):
         assert [r["id"] for r in api.call("package_review_list", {"organization_id": key}, token=authority).result] \
             == [submitted["id"]]
     assert api.call("package_review_list", {"organization_id": "ningshan-wjj"}, token=authority).result == []
+
+
+def test_a_draft_submitted_before_national_day_shows_when_it_was_submitted_and_is_due_after_the_holiday(
+        api, app, db, people, draft, monkeypatch):
+    """Civil affairs' admin submits the draft on Wednesday 30 September 2026 at 10:00 in Ningshan (02:00 UTC).
+    1 to 8 October are holidays, so the authority's two working days are Friday 9 and Monday 12 October.
+    The authority's queue shows the moment of submission, the day due, nothing to fix yet, and on
+    Tuesday 13 October the review is overdue."""
+    monkeypatch.setitem(app.config, "HOLIDAYS", NATIONAL_DAY)
+    submitted_at = dt.datetime(2026, 9, 30, 2, 0, tzinfo=dt.timezone.utc)
+    monkeypatch.setattr("catalog.review.policy.utcnow", lambda: submitted_at)
+    monkeypatch.setattr("catalog.review.service.utcnow", lambda: submitted_at)
+    reply = api.call("package_submit", {"id": draft["id"]}, token=people["mz-admin"].token)
+    assert reply.status == 200, reply.body
+    db.expire_all()
+    [queued] = api.call("package_review_list", {"package_id": draft["id"]}, token=people["sj-editor"].token).result
+    assert (queued["submitted_at"], queued["due"], queued["overdue"]) == ("2026-09-30T02:00:00.000000",
+                                                                          "2026-10-12", False)
+    assert (queued["reason"], queued["field_reasons"], queued["reviewer_id"]) == (None, {}, None)
+    on_the_due_day = dt.datetime(2026, 10, 12, 15, 59, tzinfo=dt.timezone.utc)   # 23:59 in Ningshan
+    monkeypatch.setattr("catalog.review.service.utcnow", lambda: on_the_due_day)
+    assert api.call("package_review_list", {"overdue": True}, token=people["sj-editor"].token).result == []
+    the_day_after = dt.datetime(2026, 10, 13, 1, 0, tzinfo=dt.timezone.utc)
+    monkeypatch.setattr("catalog.review.service.utcnow", lambda: the_day_after)
+    late = api.call("package_review_list", {"overdue": True}, token=people["sj-editor"].token).result
+    assert [(r["id"], r["overdue"]) for r in late] == [(reply.result["id"], True)]
