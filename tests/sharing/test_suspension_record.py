@@ -53,3 +53,25 @@ def test_the_resumption_names_the_grant_and_the_request_it_lifts(api, db, share_
         (request_id, grant["id"])
     [payload] = db.scalars(sa.select(WebhookDelivery.payload).where(WebhookDelivery.event == "grant.resumed"))
     assert (payload["grant_id"], payload["request_id"]) == (grant["id"], request_id)
+
+
+def test_the_suspension_names_the_grant_and_the_request_it_stops(api, db, share_cast):
+    """The suspension's notices, the dataset's activity and the consumer system's event say which grant stops
+    reading and under which request: the consumer department must know which of its systems to stop."""
+    request_id = file_request(api, share_cast)["id"]
+    grant = approve(api, share_cast, request_id)
+    hook = api.call("webhook_create", {"package_id": share_cast.dataset["name"], "url": "http://127.0.0.1:9/consumer",
+                                       "events": ["grant.suspended"]}, token=share_cast.tokens["consumer_member"])
+    assert hook.status == 200, hook.body
+    suspended = api.call("share_grant_suspend", {"id": grant["id"], "reason": "超范围使用户籍数据"},
+                         token=share_cast.tokens["authority_editor"])
+    assert suspended.status == 200, suspended.body
+
+    told = db.scalars(sa.select(ShareNotice).where(ShareNotice.kind == "grant.suspended")).all()
+    assert sorted((n.organization_id, n.grant_id, n.request_id) for n in told) == sorted(
+        [(share_cast.consumer["id"], grant["id"], request_id), (share_cast.provider["id"], grant["id"], request_id)])
+    [activity] = db.scalars(sa.select(Activity).where(Activity.activity_type == "suspended share grant"))
+    assert (activity.data["share_request"]["id"], activity.data["share_request"]["grant_id"]) == \
+        (request_id, grant["id"])
+    [payload] = db.scalars(sa.select(WebhookDelivery.payload).where(WebhookDelivery.event == "grant.suspended"))
+    assert (payload["grant_id"], payload["request_id"]) == (grant["id"], request_id)
