@@ -345,6 +345,14 @@ def _walk(session: Session, table: DatastoreTable, conditions: list[Any], after:
     return found[offset:offset + limit]
 
 
+def _keep(kept: dict, most: int, version: tuple, value: Any) -> None:
+    """Keep ``value`` under a table ``version`` in one of the per-version caches below, holding at most
+    ``most`` (all forgotten when full: a written table's old versions are never asked for again)."""
+    if len(kept) >= most:
+        kept.clear()
+    kept[version] = value
+
+
 #: every POSITION_STEP-th live key of a table in key order is kept per table version (:func:`_offset_start`)
 POSITION_STEP = 1000
 #: table versions whose positions are kept (a list of up to a thousand keys per million records each)
@@ -368,9 +376,7 @@ def _offset_start(session: Session, table: DatastoreTable, offset: int) -> tuple
             Record.resource_id == table.resource_id, Record.deleted.is_(False)).subquery()
         bounds = list(session.scalars(sa.select(numbered.c.key).where(numbered.c.n % POSITION_STEP == 0)
                                       .order_by(numbered.c.key)))
-        if len(_POSITIONS) >= POSITIONS_KEPT:
-            _POSITIONS.clear()
-        _POSITIONS[version] = bounds
+        _keep(_POSITIONS, POSITIONS_KEPT, version, bounds)
     index = min(offset // POSITION_STEP, len(bounds))  # the bound of position index * POSITION_STEP
     if index == 0:
         return None, offset
@@ -394,9 +400,7 @@ def _total(session: Session, table: DatastoreTable, conditions: list[Any], filte
         known = max(_estimate(session, conditions, threshold, table), threshold + 1), True
     else:
         known = count_matches(session, conditions, threshold, table)
-    if len(_TOTALS) >= TOTALS_KEPT:
-        _TOTALS.clear()
-    _TOTALS[version] = known
+    _keep(_TOTALS, TOTALS_KEPT, version, known)
     return known
 
 
@@ -445,9 +449,7 @@ def _estimate(session: Session, conditions: list[Any], threshold: int, table: Da
     live = _LIVE.get(version)
     if live is None:  # the same for every search until the next write
         live = session.scalar(sa.select(sa.func.count()).select_from(Record).where(resource, Record.deleted.is_(False)))
-        if len(_LIVE) >= POSITIONS_KEPT:
-            _LIVE.clear()
-        _LIVE[version] = live
+        _keep(_LIVE, POSITIONS_KEPT, version, live)
     return round((threshold + 1) * live / scanned)
 
 
