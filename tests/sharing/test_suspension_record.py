@@ -2,6 +2,7 @@
 and why, in the dataset's activity and in the notices both departments read."""
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from catalog.activity.models import Activity
@@ -31,47 +32,30 @@ def test_who_suspended_and_who_resumed_a_grant_and_why_are_recorded(api, db, sha
         [(share_cast.consumer["id"], "已整改，复核通过"), (share_cast.provider["id"], "已整改，复核通过")])
 
 
-def test_the_resumption_names_the_grant_and_the_request_it_lifts(api, db, share_cast):
+@pytest.mark.parametrize("event, activity_type", [("grant.suspended", "suspended share grant"),
+                                                    ("grant.resumed", "resumed share grant")])
+def test_the_suspension_and_the_resumption_name_the_grant_and_the_request(api, db, share_cast, event, activity_type):
     """Each department's notice, the dataset's activity and the consumer system's event say which grant
-    reads again, and under which request: a department with several grants on the dataset must tell them apart."""
+    stops or reads again, and under which request: a department with several grants on the dataset must tell
+    them apart, and know which of its systems to stop."""
     request_id = file_request(api, share_cast)["id"]
     grant = approve(api, share_cast, request_id)
     hook = api.call("webhook_create", {"package_id": share_cast.dataset["name"], "url": "http://127.0.0.1:9/consumer",
-                                       "events": ["grant.resumed"]}, token=share_cast.tokens["consumer_member"])
-    assert hook.status == 200, hook.body
-    api.call("share_grant_suspend", {"id": grant["id"], "reason": "超范围使用户籍数据"},
-             token=share_cast.tokens["authority_editor"])
-    resumed = api.call("share_grant_resume", {"id": grant["id"], "reason": "已整改，复核通过"},
-                       token=share_cast.tokens["authority_editor"])
-    assert resumed.status == 200, resumed.body
-
-    told = db.scalars(sa.select(ShareNotice).where(ShareNotice.kind == "grant.resumed")).all()
-    assert sorted((n.organization_id, n.grant_id, n.request_id) for n in told) == sorted(
-        [(share_cast.consumer["id"], grant["id"], request_id), (share_cast.provider["id"], grant["id"], request_id)])
-    [activity] = db.scalars(sa.select(Activity).where(Activity.activity_type == "resumed share grant"))
-    assert (activity.data["share_request"]["id"], activity.data["share_request"]["grant_id"]) == \
-        (request_id, grant["id"])
-    [payload] = db.scalars(sa.select(WebhookDelivery.payload).where(WebhookDelivery.event == "grant.resumed"))
-    assert (payload["grant_id"], payload["request_id"]) == (grant["id"], request_id)
-
-
-def test_the_suspension_names_the_grant_and_the_request_it_stops(api, db, share_cast):
-    """The suspension's notices, the dataset's activity and the consumer system's event say which grant stops
-    reading and under which request: the consumer department must know which of its systems to stop."""
-    request_id = file_request(api, share_cast)["id"]
-    grant = approve(api, share_cast, request_id)
-    hook = api.call("webhook_create", {"package_id": share_cast.dataset["name"], "url": "http://127.0.0.1:9/consumer",
-                                       "events": ["grant.suspended"]}, token=share_cast.tokens["consumer_member"])
+                                       "events": [event]}, token=share_cast.tokens["consumer_member"])
     assert hook.status == 200, hook.body
     suspended = api.call("share_grant_suspend", {"id": grant["id"], "reason": "超范围使用户籍数据"},
                          token=share_cast.tokens["authority_editor"])
     assert suspended.status == 200, suspended.body
+    if event == "grant.resumed":
+        resumed = api.call("share_grant_resume", {"id": grant["id"], "reason": "已整改，复核通过"},
+                           token=share_cast.tokens["authority_editor"])
+        assert resumed.status == 200, resumed.body
 
-    told = db.scalars(sa.select(ShareNotice).where(ShareNotice.kind == "grant.suspended")).all()
+    told = db.scalars(sa.select(ShareNotice).where(ShareNotice.kind == event)).all()
     assert sorted((n.organization_id, n.grant_id, n.request_id) for n in told) == sorted(
         [(share_cast.consumer["id"], grant["id"], request_id), (share_cast.provider["id"], grant["id"], request_id)])
-    [activity] = db.scalars(sa.select(Activity).where(Activity.activity_type == "suspended share grant"))
+    [activity] = db.scalars(sa.select(Activity).where(Activity.activity_type == activity_type))
     assert (activity.data["share_request"]["id"], activity.data["share_request"]["grant_id"]) == \
         (request_id, grant["id"])
-    [payload] = db.scalars(sa.select(WebhookDelivery.payload).where(WebhookDelivery.event == "grant.suspended"))
+    [payload] = db.scalars(sa.select(WebhookDelivery.payload).where(WebhookDelivery.event == event))
     assert (payload["grant_id"], payload["request_id"]) == (grant["id"], request_id)
