@@ -641,7 +641,7 @@ def run_reads_only(url: str, name: str) -> dict:
 
 
 def run(count: int, url: str, batch: int, sample: int, keep: bool, reads: bool = True,
-        name: str = BENCH_DATABASE) -> dict:
+        name: str = BENCH_DATABASE, load_only: bool = False) -> dict:
     """One complete benchmark in this process; prints the figures and returns them."""
     from catalog import create_app
     from catalog.cli import run_migrations
@@ -680,6 +680,10 @@ def run(count: int, url: str, batch: int, sample: int, keep: bool, reads: bool =
               f"{validating:.1f} s of it validating ({validating / seconds:.0%}); "
               f"without validation {count / (seconds - validating):,.0f} records/s; "
               f"inserted {totals['inserted']:,}, {stored:,} distinct keys stored")
+        if load_only:
+            print("    --load-only: stopped after (2), the database kept for --reads-only runs")
+            get_db(app).engine.dispose()
+            return figures
 
         copy_seconds = measure_copy(app, path, batch, ids[1])
         figures["copy"] = count / copy_seconds
@@ -743,10 +747,17 @@ def main() -> None:
                         help="leave the change feed and the dump over HTTP out of the reads (7)")
     parser.add_argument("--no-text", action="store_true",
                         help="--reads-only: no text index catch-up and no q reads")
+    parser.add_argument("--load-only", action="store_true",
+                        help="generate, validate and upsert (0-2) only, then keep the database for --reads-only "
+                             "(implies --keep and --no-small)")
     parser.add_argument("--min-repeats", type=int, default=MIN_REPEATS,
                         help=f"calls of a read however slow (default {MIN_REPEATS})")
     args = parser.parse_args()
     MIN_REPEATS, STREAMS, TEXT = args.min_repeats, not args.no_streams, not args.no_text
+    if args.load_only:
+        run(args.records, args.database_url, args.batch, args.sample, True, False, args.database_name,
+            load_only=True)
+        return
     if args.reads_only:
         run_reads_only(args.database_url, args.database_name)
         return
