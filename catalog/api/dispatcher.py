@@ -21,6 +21,7 @@ from ..db import get_session
 from ..errors import (OUTAGES, BadRequest, CatalogError, Conflict, NotAuthorized, NotFound, Unavailable,
                       ValidationError, unavailable)
 from ..messages import translate, translate_errors
+from .openapi import build_spec
 from .registry import ACTIONS, ActionContext
 
 log = logging.getLogger(__name__)
@@ -244,8 +245,6 @@ def api_version() -> Response:
 @bp.route("/api/3/openapi.json")
 def openapi() -> Response:
     """The OpenAPI 3 description of every action."""
-    from .openapi import build_spec
-
     return jsonify(build_spec(current_app))
 
 

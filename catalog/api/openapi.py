@@ -7,6 +7,8 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask
 
+from schemas import load_schema
+
 from .registry import ACTIONS
 
 _ERROR = {
@@ -45,8 +47,6 @@ def _profile_attributes(self, field, ret=None, **kwargs) -> dict[str, Any]:
     name = field.metadata.get("x-profile")
     if not name:
         return {}
-    from schemas import load_schema
-
     prop = dict(load_schema("metadata", "dataset", 1)["properties"][name])
     ret.pop("x-profile", None)
     return prop

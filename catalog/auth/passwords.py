@@ -1,9 +1,11 @@
 """Password hashing (scrypt through Werkzeug), API token secrets, and the keys that seal stored secrets."""
 from __future__ import annotations
 
+import base64
 import hashlib
 import secrets
 
+from cryptography.fernet import Fernet
 from werkzeug.security import check_password_hash, generate_password_hash
 
 TOKEN_PREFIX = "cat_"
@@ -35,11 +37,7 @@ def derived_key(secret_key: str, purpose: str) -> bytes:
     return hashlib.sha256(f"catalog.{purpose}.secret:".encode() + str(secret_key).encode()).digest()
 
 
-def sealing_key(secret_key: str, purpose: str) -> "Fernet":
+def sealing_key(secret_key: str, purpose: str) -> Fernet:
     """A Fernet key derived from the app's ``SECRET_KEY`` for one ``purpose`` (what is stored sealed:
     webhook signing secrets, sync job credentials), so one purpose's ciphertext never opens another's."""
-    import base64
-
-    from cryptography.fernet import Fernet
-
     return Fernet(base64.urlsafe_b64encode(derived_key(secret_key, purpose)))

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from ..activity.service import changes_between, record_activity
 from ..auth import rules
 from ..auth.models import User
+from ..datastore.record_schemas import find_record_schema
 from ..db import utcnow
 from ..departments.models import Department
 from ..departments.service import get_department
@@ -100,8 +101,6 @@ def _validate(session: Session, values: dict[str, Any], tags: list[str], own_id:
                 errors[field] = [f"That {label} is already in use: {value}"]
     ref = values.get("record_schema")
     if ref and "record_schema" not in errors:
-        from ..datastore.record_schemas import find_record_schema
-
         if find_record_schema(session, ref) is None:
             errors["record_schema"] = [f"No record schema {ref}; see schema_list"]
     if errors:

@@ -29,6 +29,10 @@ import threading
 import unicodedata
 from typing import Iterable
 
+import jieba
+from opencc import OpenCC
+from pypinyin import lazy_pinyin
+
 from ..errors import ValidationError
 
 # CJK ideographs (basic, extension A, compatibility, extensions B-F) and U+3007.
@@ -82,8 +86,6 @@ def _opencc():
     if _converter is None:
         with _lock:
             if _converter is None:
-                from opencc import OpenCC
-
                 _converter = OpenCC("t2s")
     return _converter
 
@@ -94,8 +96,6 @@ def _jieba():
     if _tokenizer is None:
         with _lock:
             if _tokenizer is None:
-                import jieba
-
                 jieba.setLogLevel(logging.WARNING)
                 tok = jieba.Tokenizer()
                 tok.initialize()
@@ -168,8 +168,6 @@ def tokens(text: str) -> list[str]:
 
 def _cjk_runs(text: str) -> list[tuple[list[str], list[tuple[str, int, int]], list[tuple[str, int, int]]]]:
     """For each CJK run: (per-char pinyin, search-mode words, precise words) with offsets."""
-    from pypinyin import lazy_pinyin
-
     runs = []
     for is_cjk, piece in _segments(normalize(text)):
         if not is_cjk:
