@@ -14,6 +14,7 @@ is translated through and through.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 
 from flask import has_request_context
@@ -390,16 +391,27 @@ def english() -> bool:
     return locale is None or locale.language == "en"
 
 
-def translate(message: str) -> str:
-    """``message`` in the request's language: a known template translated with its parameters, else as it is."""
+def translate(message: str, field_label: Callable[[str], str] | None = None) -> str:
+    """``message`` in the request's language: a known template translated with its parameters, else as it is.
+
+    ``field_label`` names a record field (``last_visit_date`` → 最近走访日期) where a message starts with one
+    (``last_visit_date: … is not a date``); without it the field's key is shown.
+    """
     if not isinstance(message, str) or not message or english():
         return message
-    return _translate(message, depth=0)
+    return _translate(message, 0, field_label or _as_is)
 
 
-def _translate(message: str, depth: int) -> str:
+def _as_is(path: str) -> str:
+    return path
+
+
+def _translate(message: str, depth: int, field_label: Callable[[str], str]) -> str:
     if depth > 5:
         return message
+    field = _FIELD_PREFIX.fullmatch(message)
+    if field is not None and field_label(field.group(1)) != field.group(1):  # a record field, named by its label
+        return f"{field_label(field.group(1))}：{_translate(field.group(2), depth + 1, field_label)}"
     for pattern, template in _patterns():
         found = pattern.fullmatch(message)
         if found is None:
@@ -415,10 +427,10 @@ def _translate(message: str, depth: int) -> str:
                 continue
             params["types"] = gettext(" or ").join(gettext(TYPES[kind]) for kind in kinds)
         for name in _NESTED & params.keys():
-            params[name] = _translate(params[name], depth + 1)
+            params[name] = _translate(params[name], depth + 1, field_label)
         for name in _LISTS.keys() & params.keys():
             separator = _LISTS[name]
-            params[name] = gettext(separator).join(_translate(part, depth + 1)
+            params[name] = gettext(separator).join(_translate(part, depth + 1, field_label)
                                                    for part in params[name].split(separator))
         for name in _VALUES.keys() & params.keys():
             params[name] = term(_VALUES[name], params[name])
@@ -426,12 +438,12 @@ def _translate(message: str, depth: int) -> str:
             params["counts"] = _counts(params["counts"])
         return gettext(template, **params)
     if message.endswith(" …"):  # a list cut short ("row 1: …; row 2: …; row 3: … …")
-        return _translate(message[:-2], depth + 1) + " …"
+        return _translate(message[:-2], depth + 1, field_label) + " …"
     if "; " in message:  # a run's summary: "field: message; field: message"
-        return "；".join(_translate(part, depth + 1) for part in message.split("; "))
+        return "；".join(_translate(part, depth + 1, field_label) for part in message.split("; "))
     field = _FIELD_PREFIX.fullmatch(message)
     if field is not None:
-        return f"{field.group(1)}：{_translate(field.group(2), depth + 1)}"
+        return f"{field_label(field.group(1))}：{_translate(field.group(2), depth + 1, field_label)}"
     return message
 
 
@@ -446,12 +458,13 @@ def _counts(text: str) -> str:
 _LOG_LINE = re.compile(r"(\d\d:\d\d:\d\d(?:\.\d+)?(?: (?:INFO|WARNING|ERROR))?) (.*)", re.DOTALL)
 
 
-def translate_log_line(line: str) -> str:
-    """A run's log line (``09:30:01.250 INFO batch 1 committed: …``): the time and level kept, the rest translated."""
+def translate_log_line(line: str, field_label: Callable[[str], str] | None = None) -> str:
+    """A run's log line (``09:30:01.250 INFO batch 1 committed: …``): the time and level kept, the rest
+    translated, record fields named by ``field_label`` (see :func:`translate`)."""
     found = _LOG_LINE.fullmatch(line) if isinstance(line, str) else None
     if found is None or english():
         return line
-    return f"{found.group(1)} {translate(found.group(2))}"
+    return f"{found.group(1)} {translate(found.group(2), field_label)}"
 
 
 def translate_errors(errors: dict[str, list[str]]) -> dict[str, list[str]]:

@@ -131,7 +131,14 @@ def sync_run(run_id: str):
     service.can_see_job(session, actor(), run.job)
     return render_template("sync/run.html", run=run, job=run.job, duration=duration,
                            status_label=run_status_label, counts=COUNTS, count_label=count_label,
-                           trigger_label=trigger_label)
+                           trigger_label=trigger_label, field_label=_field_labeller(session, run.job))
+
+
+def _field_labeller(session, job):
+    """Names a record field of the job's table in the page language, for its runs' errors and log lines."""
+    table = session.get(DatastoreTable, job.resource_id)
+    schema = table.schema_document if table is not None else None
+    return lambda path: labels.field_label(schema or None, path)
 
 
 def _quarantine_page(*, errors=None, failed_id=None, drafts=None, status=200):

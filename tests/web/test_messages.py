@@ -150,7 +150,10 @@ def test_a_runs_counts_trigger_and_log_read_in_chinese(browser, catalog, make, d
                   counts={"read": 3, "inserted": 2, "quarantined": 1},
                   log=["09:30:00 queued for a worker", "09:30:01 started",
                        "09:30:01.250 INFO batch 1 committed: 3 rows: inserted 2, updated 0, unchanged 0, quarantined 1",
-                       "09:30:01.300 WARNING something the catalog has no words for"])
+                       "09:30:01.300 WARNING something the catalog has no words for",
+                       "09:30:02.100 INFO batch 2 committed: 2 rows: inserted 1, updated 0, unchanged 0, "
+                       "quarantined 1; row 7: last_visit_date: '2026-13-01' is not a date; "
+                       "members.1.phone: mobile number must be 11 digits starting with 13 to 19"])
     db_session.add(run)
     db_session.commit()
     browser.login(catalog.editor.name)
@@ -160,4 +163,8 @@ def test_a_runs_counts_trigger_and_log_read_in_chinese(browser, catalog, make, d
     assert "09:30:00 排队等待执行" in page and "09:30:01 开始运行" in page
     assert "09:30:01.250 INFO 第 1 批已提交：3 行，新增 2，更新 0，未变 0，隔离 1" in page
     assert "09:30:01.300 WARNING something the catalog has no words for" in page  # shown as it is
+    # a row's errors name the fields by the record schema's labels, as the quarantine page does
+    assert ("第 7 行：最近走访日期：&#39;2026-13-01&#39; 不是日期；家庭成员 › 联系电话：手机号码应为以 13 至 19 开头的 11 位数字"
+            in page), page
+    assert "last_visit_date" not in page and "members.1.phone" not in page
     assert "<th scope=\"col\">读取行数</th>" in browser.text("/sync/job/huji-csv")
