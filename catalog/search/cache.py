@@ -12,15 +12,17 @@ The cache lives in each process (a small LRU); a process that has not seen a sea
 """
 from __future__ import annotations
 
+import contextlib
 import threading
 import uuid
 from collections import OrderedDict
-from typing import Any, Hashable
+from typing import Any, Hashable, Iterable
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from .models import CatalogVersion
+from . import delta
+from .models import CatalogVersion, change_log
 
 #: How many answers a process keeps (an answer is a count, at most a few facet lists and page ids).
 MAX_ENTRIES = 512
@@ -47,13 +49,22 @@ def current_token(session: Session) -> str | None:
     return token_of(session.execute(TOKENS).all())
 
 
-def advance(session: Session) -> None:
-    """Give the catalog a new version (for writes no trigger sees: the FTS5 index on SQLite)."""
-    if session.get_bind().dialect.name == "postgresql":  # the row of this transaction, as the triggers
+def advance(session: Session, dataset_ids: Iterable[str] | None = None) -> None:
+    """Give the catalog a new version (for writes no trigger sees: the FTS5 index on SQLite) and log
+    ``dataset_ids`` as changed (migration 0024; None: a write that can change any search)."""
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    if postgresql:  # the row of this transaction, as the triggers
         row = sa.func.txid_current() % SHARDS + 1
     else:
         row = 1
     session.execute(sa.update(CatalogVersion).where(CatalogVersion.id == row).values(token=uuid.uuid4().hex))
+    ids = [None] if dataset_ids is None else list(dict.fromkeys(dataset_ids))
+    if not ids:
+        return
+    if postgresql:  # the triggers' function: the transaction's id with each entry, and the pruning
+        session.execute(sa.text("SELECT search_change_log(CAST(:ids AS text[]))"), {"ids": ids})
+    else:
+        session.execute(sa.insert(change_log), [{"dataset_id": i} for i in ids])
 
 
 def get(key: Hashable) -> Any | None:
@@ -72,7 +83,24 @@ def put(key: Hashable, value: Any) -> None:
             _entries.popitem(last=False)
 
 
+@contextlib.contextmanager
+def set_aside():
+    """Compute without any cached answer or kept hits inside the block (a fresh computation, as after
+    :func:`clear`), then put them back: the tests compare a followed answer with a fresh one."""
+    with _lock:
+        saved = OrderedDict(_entries)
+        _entries.clear()
+    try:
+        with delta.set_aside():
+            yield
+    finally:
+        with _lock:
+            _entries.clear()
+            _entries.update(saved)
+
+
 def clear() -> None:
-    """Forget every answer (the benchmark's cold runs)."""
+    """Forget every answer and every word search's kept hits (the benchmark's cold runs)."""
     with _lock:
         _entries.clear()
+    delta.clear()

@@ -47,7 +47,7 @@ def write_entries(session: Session, entries: list[tuple[str, dict[str, str]]]) -
     """Write many index entries at once (used by the rebuild and by single updates)."""
     if not entries:
         return
-    cache.advance(session)  # the index is what word searches read (FTS5 takes no triggers)
+    cache.advance(session, [i for i, _d in entries])  # what word searches read (FTS5 takes no triggers)
     rows = [{"id": i, "title": d["title"], "body": d["body"]} for i, d in entries]
     if _dialect(session) == "postgresql":
         for row in rows:
@@ -87,7 +87,7 @@ def _tsvector_literal(title: str, body: str) -> str:
 
 def remove_dataset(session: Session, dataset_id: str) -> None:
     """Drop a dataset from the index."""
-    cache.advance(session)
+    cache.advance(session, [dataset_id])
     session.execute(sa.text("DELETE FROM dataset_search WHERE dataset_id = :id"), {"id": dataset_id})
 
 
@@ -166,7 +166,7 @@ def rebuild(session: Session, *, batch_size: int = 500,
             progress: Callable[[int], None] | None = None) -> int:
     """Re-index every dataset that is not deleted; returns how many were indexed."""
     session.execute(sa.text("DELETE FROM dataset_search"))
-    cache.advance(session)
+    cache.advance(session)  # every entry: a change of any search
     ids: Iterable[str] = session.scalars(
         sa.select(Dataset.id).where(Dataset.state != "deleted").order_by(Dataset.id)).all()
     ids = list(ids)

@@ -48,3 +48,22 @@ facet_member = sa.Table(
     sa.Column("state", sa.String(20), nullable=False),
     sa.Column("private", sa.Boolean, nullable=False),
 )
+
+#: The catalogue's change log (migration 0024): one row per dataset a write changed (``dataset_id`` NULL: a write
+#: that can change any search), written in the writer's transaction; ``xid`` the writer's transaction (PostgreSQL).
+change_log = sa.Table(
+    "search_change", Base.metadata,
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("dataset_id", sa.String(36), nullable=True),
+    sa.Column("xid", sa.BigInteger, nullable=True, index=True),
+    sqlite_autoincrement=True,
+)
+
+#: How far the log has been pruned (one row): the highest entry deleted, the oldest transaction running then.
+change_horizon = sa.Table(
+    "search_change_horizon", Base.metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("xid", sa.BigInteger, nullable=False),
+    sa.Column("keep", sa.Integer, nullable=False),
+)

@@ -16,7 +16,7 @@ from ..departments.models import Department
 from ..groups.models import DatasetGroup
 from ..groups.themes import theme_title, themes
 from ..errors import ValidationError
-from . import cache, index, text
+from . import cache, delta, index, text
 from .models import CatalogVersion, facet_count
 from .conditions import NUM_RESOURCES, NUM_TAGS, QUERY_FIELDS, ConditionBuilder, only_words, required_terms
 from .query import MatchAll, QuerySyntaxError, parse_query, parse_sort
@@ -186,6 +186,11 @@ def search_datasets(session: Session, actor: User | None, *, q: str = "", fq: li
                                 Dataset.metadata_created, Dataset.title, Dataset.name)
         base = base.add_columns(*(counts[key].label(key) for key, _desc in order if key in counts))
         base = base.join(match, match.c.dataset_id == Dataset.id, isouter=not inner)
+    if terms and delta.eligible(order):
+        # Word searches keep their hits and follow the catalogue's change log (catalog.search.delta):
+        # after a write only the datasets it changed are evaluated again.
+        return _followed(session, base.where(*conditions), facet_fields, order, start=start, rows=rows,
+                         limit=facet_limit, mincount=facet_mincount, lang=lang, terms=terms)
     hits = base.where(*conditions).cte("hits")
     if facet_fields or terms:  # read more than once: compute it once (a lone count inlines it)
         hits = hits.prefix_with("MATERIALIZED")
@@ -231,6 +236,25 @@ def search_datasets(session: Session, actor: User | None, *, q: str = "", fq: li
             cache.put((token, key), answer)
     count, facets, page_ids = answer
     return SearchResult(count=count or 0, datasets=_load_page(session, page_ids), facets=facets, terms=terms)
+
+
+def _followed(session: Session, hits_select: sa.Select, facet_fields: list[str], order: list[tuple[str, bool]], *,
+              start: int, rows: int, limit: int, mincount: int, lang: str, terms: list[str]) -> SearchResult:
+    """A word search answered from its kept hits (:mod:`catalog.search.delta`), cached under the version."""
+    state_key = (str(session.get_bind().engine.url), tuple(facet_fields), tuple(order),
+                 _statement_key(session, hits_select))
+    key = (state_key, start, rows, limit, mincount, lang)
+    token = cache.current_token(session)
+    answer = cache.get((token, key)) if token is not None else None
+    if answer is None:
+        (count, counted, page_ids), token = delta.answer(session, state_key, hits_select, facet_fields, order,
+                                                         start, rows)
+        facets = _facets(session, counted, limit=limit, mincount=mincount, lang=lang)
+        answer = (count, facets, page_ids)
+        if token is not None and sum(len(items) for items in facets.values()) <= cache.MAX_ITEMS:
+            cache.put((token, key), answer)
+    count, facets, page_ids = answer
+    return SearchResult(count=count, datasets=_load_page(session, page_ids), facets=facets, terms=terms)
 
 
 #: A page's datasets come with their tags, resources (one query each) and department (joined).
