@@ -5,14 +5,17 @@ the request or job boundary.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import json
 import time
 import uuid
+import weakref
 from pathlib import Path
 from typing import Any, Callable
 
+import psycopg
 import sqlalchemy as sa
 from alembic import command as alembic_command
 from alembic.config import Config
@@ -86,7 +89,117 @@ def make_engine(url: str, echo: bool = False) -> sa.Engine:
         return engine
     engine = sa.create_engine(url, echo=echo, json_serializer=_json_dumps)
     _ping_when_idle(engine)
+    if engine.dialect.driver == "psycopg":
+        _fold_round_trips(engine.dialect)
     return engine
+
+
+#: execution option of a statement whose answer nobody reads (an INSERT without RETURNING): on PostgreSQL it
+#: is held back and sent with whatever next goes to the server on its connection, the next statement or the
+#: ``COMMIT``, in one round trip (psycopg's pipeline mode); a rollback drops it with the rest of the
+#: transaction. Its errors surface with that next statement or the commit.
+HOLD_BACK = "catalog_hold_back"
+
+#: statements held back, per psycopg connection: [(SQL, parameters)]
+_HELD: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+#: psycopg connections whose transaction was begun with its first statement (in autocommit until it ends)
+_BEGUN: weakref.WeakSet = weakref.WeakSet()
+
+
+def _fold_round_trips(dialect: Any) -> None:
+    """Fewer round trips on PostgreSQL (psycopg 3), each a wait on the server that a loaded machine makes
+    long: a transaction's ``BEGIN`` goes with its first statement, and a statement marked :data:`HOLD_BACK`
+    goes with the next one or the ``COMMIT``, each pair in one pipeline (docs/PERFORMANCE.md, "DataStore
+    reads", fourth pass). SQLAlchemy reads a statement's columns as soon as it has run, so only these
+    pairs are pipelined, each synced before SQLAlchemy looks at the cursor."""
+    execute, execute_no_params = dialect.do_execute, dialect.do_execute_no_params
+    executemany, commit, rollback = dialect.do_executemany, dialect.do_commit, dialect.do_rollback
+    idle, in_error = psycopg.pq.TransactionStatus.IDLE, psycopg.pq.TransactionStatus.INERROR
+
+    def send_held(conn: psycopg.Connection, held: list, last: Callable[[], Any] | None = None) -> None:
+        cursor = conn.cursor()
+        try:
+            with conn.pipeline():
+                for statement, parameters in held:
+                    cursor.execute(statement, parameters)
+                if last is not None:
+                    last()
+        finally:
+            cursor.close()
+
+    def do_execute(cursor, statement, parameters, context=None):
+        conn = cursor.connection
+        if context is not None and context.execution_options.get(HOLD_BACK):
+            _HELD.setdefault(conn, []).append((statement, parameters))
+            return
+        held = _HELD.pop(conn, None)
+        pipelined = parameters and not isinstance(cursor, psycopg.ServerCursor)
+        if held and pipelined:
+            send_held(conn, held, lambda: execute(cursor, statement, parameters, context))
+            return
+        if held:
+            send_held(conn, held)
+        if (pipelined and not conn.autocommit and conn.pgconn.transaction_status == idle
+                and conn.isolation_level is None and conn.read_only is None):
+            # psycopg would send its BEGIN and wait for it (it syncs a pipeline after BEGIN): send it here,
+            # in the statement's pipeline, with psycopg in autocommit until the transaction ends (psycopg's
+            # commit and rollback go by the server's transaction status, and autocommit can only be set
+            # back between transactions: do_commit and do_rollback do it).
+            conn.autocommit = True
+            _BEGUN.add(conn)
+            with conn.pipeline():
+                cursor.execute("BEGIN")
+                execute(cursor, statement, parameters, context)
+            return
+        execute(cursor, statement, parameters, context)
+
+    def do_execute_no_params(cursor, statement, context=None):
+        held = _HELD.pop(cursor.connection, None)
+        if held:
+            send_held(cursor.connection, held)
+        execute_no_params(cursor, statement, context)
+
+    def do_executemany(cursor, statement, parameters, context=None):
+        held = _HELD.pop(cursor.connection, None)
+        if held:
+            send_held(cursor.connection, held)
+        executemany(cursor, statement, parameters, context)
+
+    def ended(conn: psycopg.Connection) -> None:
+        if conn in _BEGUN and conn.pgconn.transaction_status == idle:
+            _BEGUN.discard(conn)
+            conn.autocommit = False
+
+    def do_commit(dbapi_connection):
+        conn = getattr(dbapi_connection, "driver_connection", dbapi_connection)
+        held = _HELD.pop(conn, None)
+        try:
+            if not held:
+                commit(dbapi_connection)
+            else:  # the held statements and COMMIT, then one Sync (psycopg's commit() would sync once more)
+                try:
+                    send_held(conn, [*held, ("COMMIT", None)])
+                except psycopg.Error:
+                    # A held statement failed, so the server skipped the COMMIT after it: end the failed
+                    # transaction as a failed COMMIT does (to SQLAlchemy the commit is over either way).
+                    if conn.pgconn.transaction_status == in_error:
+                        with contextlib.suppress(psycopg.Error):
+                            conn.rollback()
+                    raise
+        finally:
+            ended(conn)
+
+    def do_rollback(dbapi_connection):
+        conn = getattr(dbapi_connection, "driver_connection", dbapi_connection)
+        _HELD.pop(conn, None)
+        try:
+            rollback(dbapi_connection)
+        finally:
+            ended(conn)
+
+    dialect.do_execute, dialect.do_execute_no_params, dialect.do_executemany = (
+        do_execute, do_execute_no_params, do_executemany)
+    dialect.do_commit, dialect.do_rollback = do_commit, do_rollback
 
 
 #: seconds a pooled connection may rest and still be handed out without a ping (HikariCP's

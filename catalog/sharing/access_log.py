@@ -33,7 +33,7 @@ from ..auth import rules
 from ..auth.models import User
 from ..auth.passwords import derived_key
 from ..datasets.models import Dataset
-from ..db import utcnow
+from ..db import HOLD_BACK, utcnow
 from ..errors import CatalogError, NotAuthorized
 from .models import AccessLogEntry, AccessLogHead
 
@@ -129,13 +129,15 @@ def append_entry(session: Session, actor: User | None, *, action: str, dataset: 
 
 def _store(session: Session, entry: AccessLogEntry) -> None:
     """Insert ``entry`` and move the head's hash to it: one statement on PostgreSQL (every logged read
-    pays each round trip), the head's update then the insert on SQLite (no UPDATE inside a WITH)."""
+    pays each round trip), held back to go with the next statement or the ``COMMIT`` (``db.HOLD_BACK``:
+    nothing reads its answer), so a logged read's last round trip carries both; the head's update then
+    the insert on SQLite (no UPDATE inside a WITH)."""
     columns = AccessLogEntry.__table__.columns
     values = {column.key: getattr(entry, column.key) for column in columns if column.key != "id"}
     head = sa.update(AccessLogHead.__table__).where(AccessLogHead.__table__.c.id == 1).values(last_hash=entry.hash)
     insert = sa.insert(AccessLogEntry.__table__).values(**values)
     if session.get_bind().dialect.name == "postgresql":
-        insert = insert.add_cte(head.cte("head"))
+        insert = insert.add_cte(head.cte("head")).execution_options(**{HOLD_BACK: True})
     else:
         session.execute(head)
     session.execute(insert)
