@@ -399,7 +399,7 @@ def _total(session: Session, table: DatastoreTable, conditions: list[Any], filte
     if common and not filters:  # more index matches than the threshold: no need to count them
         known = max(_estimate(session, conditions, threshold, table), threshold + 1), True
     else:
-        known = count_matches(session, conditions, threshold, table)
+        known = count_matches(session, conditions, threshold, table, filters)
     _keep(_TOTALS, TOTALS_KEPT, version, known)
     return known
 
@@ -411,28 +411,40 @@ _TOTALS: dict[tuple, tuple[int, bool]] = {}
 TOTALS_KEPT = 1024
 
 
-def count_matches(session: Session, conditions: list[Any], threshold: int, table: DatastoreTable) -> tuple[int, bool]:
-    """``(total, estimated)``: the number of records matching ``conditions``, counted up to
-    ``threshold`` and estimated above it (counting a million matches reads a million records)."""
+def count_matches(session: Session, conditions: list[Any], threshold: int, table: DatastoreTable,
+                  filters: dict | None = None) -> tuple[int, bool]:
+    """``(total, estimated)``: the number of records matching ``conditions`` (made of ``filters`` and
+    more), counted up to ``threshold`` and estimated above it (counting a million matches reads a million
+    records)."""
     counted = session.scalar(sa.select(sa.func.count()).select_from(
         sa.select(sa.literal(1)).select_from(Record).where(*conditions).limit(threshold + 1).subquery()))
     if counted <= threshold:
         return counted, False
-    return max(_estimate(session, conditions, threshold, table), threshold + 1), True
+    return max(_estimate(session, conditions, threshold, table, filters), threshold + 1), True
 
 
 #: live records per table version (SQLite's estimates: counting a million takes a second)
 _LIVE: dict[tuple, int] = {}
 
 
-def _estimate(session: Session, conditions: list[Any], threshold: int, table: DatastoreTable) -> int:
+def _estimate(session: Session, conditions: list[Any], threshold: int, table: DatastoreTable,
+              filters: dict | None = None) -> int:
     """An estimate of the matches of ``conditions``, known to be more than ``threshold``.
 
-    PostgreSQL: the planner's row estimate (its statistics; what CKAN 2.11 reports). SQLite keeps
-    no such statistics of JSON values: the share of matches among the records up to the
-    ``threshold + 1``-th match in key order, times the live records of the resource (both read
-    through the primary key index, without the records' data; the live records kept per table version).
+    Where ``filters`` hold an ``x-index`` field: the entries of that field's index with the wanted values
+    (the fewest of such fields), an upper bound (tombstones and the other filters left in); counted in the
+    index alone on SQLite (tens of milliseconds for 90,000 entries), through it on PostgreSQL. The
+    planner's estimate of such a filter is no guide: it prices ``data ? field`` at a fixed share.
+    Otherwise, PostgreSQL: the planner's row estimate (its statistics; what CKAN 2.11 reports). SQLite
+    keeps no statistics of JSON values: the share of matches among the records up to the
+    ``threshold + 1``-th match in key order, times the live records of the resource (both read through the
+    primary key index, without the records' data; the live records kept per table version), biased where
+    the keys follow the matched values.
     """
+    resource = conditions[0]  # Record.resource_id == …
+    bounds = [_index_entries(session, resource, name, values) for name, values in _indexed_filters(table, filters)]
+    if bounds:
+        return min(bounds)
     statement = sa.select(sa.literal(1)).select_from(Record).where(*conditions)
     if session.get_bind().dialect.name == "postgresql":
         compiled = statement.compile(dialect=session.get_bind().dialect)
@@ -440,7 +452,6 @@ def _estimate(session: Session, conditions: list[Any], threshold: int, table: Da
                                                     compiled.params).scalar()
         plan = json.loads(plan) if isinstance(plan, str) else plan
         return int(plan[0]["Plan"]["Plan Rows"])
-    resource = conditions[0]  # Record.resource_id == …
     edge = session.scalar(sa.select(Record.key).where(*conditions).order_by(Record.key)
                           .offset(threshold).limit(1))
     scanned = session.scalar(sa.select(sa.func.count()).select_from(Record).where(
@@ -451,6 +462,26 @@ def _estimate(session: Session, conditions: list[Any], threshold: int, table: Da
         live = session.scalar(sa.select(sa.func.count()).select_from(Record).where(resource, Record.deleted.is_(False)))
         _keep(_LIVE, POSITIONS_KEPT, version, live)
     return round((threshold + 1) * live / scanned)
+
+
+def _indexed_filters(table: DatastoreTable, filters: dict | None) -> list[tuple[str, list[str]]]:
+    """``[(field, values)]`` of the ``filters`` on ``x-index`` text fields with text values only: the
+    filters compiled as their index's condition (:func:`_matches`)."""
+    types, indexed = _types(table), set(indexed_fields(table.schema_document))
+    found = []
+    for name, wanted in (filters or {}).items():
+        values = wanted if isinstance(wanted, list) else [wanted]
+        if name in indexed and types.get(name) == "text" and values and all(isinstance(v, str) for v in values):
+            found.append((name, sorted(set(values))))
+    return found
+
+
+def _index_entries(session: Session, resource: Any, name: str, values: list[str]) -> int:
+    """The entries of field ``name``'s index holding one of ``values`` for the resource (SQLite reads them
+    in the index alone, a covering search: nothing else of the record is asked for)."""
+    return sum(session.scalar(sa.select(sa.func.count()).select_from(Record).where(resource,
+                                                                                    _indexed_equals(name, value)))
+               for value in values)
 
 
 def encode_page_cursor(key: str, table: DatastoreTable) -> str:

@@ -113,6 +113,31 @@ def test_totals_are_exact_up_to_the_threshold_estimated_above_and_skipped_on_req
     assert "total" not in skipped.result and "total_was_estimated" not in skipped.result
 
 
+def test_an_estimated_town_total_is_near_the_town_s_households_though_its_keys_come_first(
+        api, app, monkeypatch, make, sysadmin):
+    # Household numbers begin with the division code, so a town's households lie together in key order:
+    # an estimate from the first matches in key order would take the whole table for the first town.
+    department = make.department("ningshan-mzj")
+    made = make.dataset(department["id"], name="households-by-town", record_schema="household@1",
+                        share_type="unconditional", share_condition=None)
+    created = api.call("datastore_create", {"resource": {"package_id": made["id"]}}, token=sysadmin.token)
+    resource_id = created.result["resource_id"]
+    records = sorted(households(40, seed=23), key=lambda record: record["household_number"])
+    for number, record in enumerate(records):
+        record["town"] = "城关镇" if number < 20 else "江口回族镇"
+    assert api.call("datastore_upsert", {"resource_id": resource_id, "records": records},
+                    token=sysadmin.token).status == 200
+    gone = api.call("datastore_delete", {"resource_id": resource_id, "filters": {
+        "household_number": [records[0]["household_number"], records[1]["household_number"]]}}, token=sysadmin.token)
+    assert gone.status == 200, gone.body
+    monkeypatch.setitem(app.config, "DATASTORE_TOTAL_ESTIMATION_THRESHOLD", 5)
+    town = api.call("datastore_search", {"resource_id": resource_id, "filters": {"town": "城关镇"}, "limit": 1},
+                    token=sysadmin.token)
+    assert town.status == 200, town.body
+    # 18 households live in the town (2 deleted) of 38 in the table
+    assert town.result["total_was_estimated"] is True and 15 <= town.result["total"] <= 21, town.result["total"]
+
+
 # --- cursor paging -----------------------------------------------------------------------------
 
 def test_following_next_pages_by_cursor_through_every_record_once(api, world):
