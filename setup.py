@@ -21,6 +21,8 @@ setup(
         "marshmallow>=3.20,<5",
         "jsonschema>=4.20,<5",
         "fastjsonschema>=2.19,<3",
+        # a sync's transform workers map, validate and encode batches column by column (connectors/columnar.py)
+        "polars>=1.20,<3",
         "alembic>=1.13,<2",
         "psycopg[binary]>=3.1,<4",
         "click>=8.1,<9",

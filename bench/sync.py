@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import datetime as dt
 import json
 import os
 import re
@@ -211,17 +212,18 @@ def child(url: str, folder: Path, profile: bool) -> None:
     timings = reports[-1].timings if reports else {}
     said = [re.search(r"(\d+) rows were the same source rows", line) for line in run.log or []]
     not_mapped = next((int(found.group(1)) for found in said if found), 0)
+    columnar = any("column by column" in line for line in run.log or [])
     print(RESULT_MARK + json.dumps({"status": run.status, "error": run.error_message, "counts": run.counts,
-                                    "not_mapped": not_mapped,
+                                    "not_mapped": not_mapped, "columnar": columnar,
                                     "seconds": seconds, "timings": timings, "baseline_mb": baseline,
                                     "peak_mb": peak_mb()}), flush=True)
 
 
-def sync_in_child(url: str, folder: Path, profile: bool = False) -> dict:
+def sync_in_child(url: str, folder: Path, profile: bool = False, env: dict[str, str] | None = None) -> dict:
     command = [sys.executable, __file__, "--child", "--database-url", url, "--folder", str(folder)]
     if profile:
         command.append("--profile")
-    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env={**os.environ, **(env or {})})
     if profile:
         print(result.stdout.split(RESULT_MARK)[0])
     lines = [line for line in result.stdout.splitlines() if line.startswith(RESULT_MARK)]
@@ -273,6 +275,67 @@ def copy_baseline(url: str, export: Path, rows: int) -> tuple[float, float]:
 
 
 # -- one size --------------------------------------------------------------------------------------
+
+def empty_table(url: str, resource_id: str) -> None:
+    """Remove every record of the resource (and its change numbers): the next sync is a first sync again."""
+    import psycopg
+
+    conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo) as conn:
+        conn.execute("DELETE FROM datastore_record WHERE resource_id = %s", (resource_id,))
+        conn.execute("UPDATE datastore_table SET last_seq = 0 WHERE resource_id = %s", (resource_id,))
+        conn.commit()
+        conn.autocommit = True
+        conn.execute("VACUUM ANALYZE datastore_record")
+
+
+def write_floor(url: str, resource_id: str, batch: int) -> float:
+    """Seconds to write the stored records again into the emptied table as a sync writes each batch, with
+    nothing read, mapped, validated or encoded: the lock of the table, COPY of the prepared text into the
+    staging table, the merge statement (``catalog.datastore.service._MERGE``), the new last change number,
+    the job's state, the commit. What is left of a first sync when every other part costs nothing."""
+    import psycopg
+
+    from catalog.datastore.service import _MERGE, STAGE
+
+    conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo) as conn:
+        conn.execute("DROP TABLE IF EXISTS bench_floor")
+        conn.execute("CREATE TABLE bench_floor AS SELECT seq, key, data::text AS data, content_hash, source_hash "
+                     "FROM datastore_record WHERE resource_id = %s", (resource_id,))
+        conn.commit()
+    empty_table(url, resource_id)
+    with psycopg.connect(conninfo) as source, psycopg.connect(conninfo) as conn:
+        rows = source.cursor(name="bench_floor_rows")
+        rows.itersize = batch
+        rows.execute("SELECT key, data, content_hash, source_hash FROM bench_floor ORDER BY seq")
+        seconds = 0.0
+        while chunk := rows.fetchmany(batch):
+            started = time.perf_counter()
+            with conn.cursor() as cursor:
+                cursor.execute("UPDATE datastore_table SET modified = now() WHERE resource_id = %s", (resource_id,))
+                last = cursor.execute("SELECT last_seq FROM datastore_table WHERE resource_id = %s",
+                                      (resource_id,)).fetchone()[0] or 0
+                cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGE} (ord integer, key text, data text, "
+                               "content_hash text, source_hash text) ON COMMIT DELETE ROWS")
+                with cursor.copy(f"COPY {STAGE} (ord, key, data, content_hash, source_hash) FROM STDIN") as copy:
+                    for position, row in enumerate(chunk):
+                        copy.write_row((position, *row))
+                cursor.execute(_MERGE, {"resource": resource_id, "last": last, "now": dt.datetime.now(dt.timezone.utc)},
+                               prepare=False)
+                changed = cursor.fetchone()[0]
+                assert changed == len(chunk), (changed, len(chunk))
+                cursor.execute(f"DELETE FROM {STAGE}")
+                cursor.execute("UPDATE datastore_table SET last_seq = %s WHERE resource_id = %s",
+                               (last + changed, resource_id))
+                cursor.execute("UPDATE sync_job SET modified = now()")
+            conn.commit()
+            seconds += time.perf_counter() - started
+        source.rollback()
+        source.execute("DROP TABLE bench_floor")
+        source.commit()
+    return seconds
+
 
 def rate(rows: int, seconds: float) -> str:
     return f"{rows / seconds:,.0f} rows/s ({rows:,} in {seconds:.1f} s)"
@@ -354,7 +417,8 @@ def dlt_merge(venv: Path, url: str, export: Path, rows: int) -> float | None:
     return float(marks[-1].split()[1])
 
 
-def bench(rows: int, server: str, batch: int, keep: bool, profile: bool, dlt_venv: Path | None) -> dict:
+def bench(rows: int, server: str, batch: int, keep: bool, profile: bool, dlt_venv: Path | None,
+          compare: bool = False) -> dict:
     folder = Path(tempfile.mkdtemp(prefix="catalog-bench-sync-"))
     try:
         (folder / "exports").mkdir()  # beside the instance folder, never holding it (a connection may not)
@@ -378,6 +442,7 @@ def bench(rows: int, server: str, batch: int, keep: bool, profile: bool, dlt_ven
         assert counts["inserted"] == rows and counts["read"] == rows, counts
         print(f"(1) sync run (run_job: read, map, validate household@1, upsert, commit per batch): "
               f"{rate(rows, first['seconds'])}")
+        print(f"    transform workers: {'columnar plan (connectors/columnar.py)' if first['columnar'] else 'row by row'}")
         print(f"    time split by the engine: {split(first)}")
         print(f"    peak memory of the run's process: {first['peak_mb']:,.0f} MB "
               f"(of which {first['baseline_mb']:,.0f} MB after imports, before the run)")
@@ -409,6 +474,20 @@ def bench(rows: int, server: str, batch: int, keep: bool, profile: bool, dlt_ven
         assert keys == rows and quarantined == 0, (keys, quarantined)
         print(f"(4) stored: {keys:,} distinct keys, {quarantined} quarantined")
         engine.dispose()
+        floor_seconds = write_floor(url, resource_id, batch)
+        floor_ratio = copy_seconds / floor_seconds
+        print(f"(6) the write alone (the stored records merged again into the emptied table per batch of {batch:,}, "
+              f"each with the table's lock, the job's state and a commit; nothing read, mapped or encoded): "
+              f"{rate(rows, floor_seconds)} = {floor_ratio:.3f} of the raw COPY")
+        per_row = None
+        if compare:
+            empty_table(url, resource_id)
+            per_row = sync_in_child(url, folder, env={"CATALOG_SYNC_COLUMNAR": "0"})
+            assert per_row["counts"]["inserted"] == rows and not per_row["columnar"], per_row["counts"]
+            print(f"(7) the same first sync with the workers mapping row by row (CATALOG_SYNC_COLUMNAR=0): "
+                  f"{rate(rows, per_row['seconds'])} = {(rows / per_row['seconds']) / (rows / copy_seconds):.3f} "
+                  f"of the raw COPY; columnar / row by row: {per_row['seconds'] / first['seconds']:.2f}")
+            print(f"    time split by the engine: {split(per_row)}; peak memory {per_row['peak_mb']:,.0f} MB")
         dlt_rate = None
         if dlt_venv is not None:
             dlt_seconds = dlt_merge(dlt_venv, url, export, rows)
@@ -419,7 +498,8 @@ def bench(rows: int, server: str, batch: int, keep: bool, profile: bool, dlt_ven
         return {"rows": rows, "sync": rows / first["seconds"], "copy": rows / copy_seconds,
                 "copy_python": rows / parsed_seconds, "ratio": ratio, "second_seconds": second["seconds"],
                 "rerun_ratio": rerun_ratio, "peak_mb": first["peak_mb"], "second_peak_mb": second["peak_mb"],
-                "dlt": dlt_rate}
+                "dlt": dlt_rate, "floor": floor_ratio,
+                "per_row": None if per_row is None else (rows / per_row["seconds"]) / (rows / copy_seconds)}
     finally:
         shutil.rmtree(folder, ignore_errors=True)
         if not keep:
@@ -439,6 +519,8 @@ def main() -> None:
     parser.add_argument("--no-small", action="store_true", help="skip the N/10 run")
     parser.add_argument("--profile", action="store_true", help="profile the first sync run (cProfile)")
     parser.add_argument("--no-dlt", action="store_true", help="do not time dlt's merge")
+    parser.add_argument("--per-row", action="store_true",
+                        help="also time the first sync with the workers mapping row by row (CATALOG_SYNC_COLUMNAR=0)")
     parser.add_argument("--dlt-venv", type=Path, default=DEFAULT_DLT_VENV,
                         help="the virtualenv dlt is installed into (made when missing)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -452,15 +534,17 @@ def main() -> None:
     started = time.perf_counter()
     sizes = [args.rows] if args.no_small or args.rows < 10 else [args.rows // 10, args.rows]
     dlt_venv = None if args.no_dlt else args.dlt_venv
-    results = [bench(rows, args.server, args.batch, args.keep, args.profile, dlt_venv) for rows in sizes]
+    results = [bench(rows, args.server, args.batch, args.keep, args.profile, dlt_venv, args.per_row)
+               for rows in sizes]
     print("== summary (ratios within one run; the machine may be shared, absolute times vary between runs)")
     print(f"{'rows':>10} {'sync rows/s':>12} {'COPY rows/s':>12} {'/COPY':>7} {'2nd run s':>10} {'2nd/1st':>8} "
-          f"{'peak MB':>8} {'2nd peak MB':>12} {'/dlt':>6}")
+          f"{'peak MB':>8} {'2nd peak MB':>12} {'/dlt':>6} {'write/COPY':>11} {'per-row/COPY':>13}")
     for r in results:
         versus_dlt = f"{r['sync'] / r['dlt']:>6.2f}" if r["dlt"] else f"{'-':>6}"
+        per_row = f"{r['per_row']:>13.3f}" if r["per_row"] is not None else f"{'-':>13}"
         print(f"{r['rows']:>10,} {r['sync']:>12,.0f} {r['copy']:>12,.0f} {r['ratio']:>7.3f} "
               f"{r['second_seconds']:>10.1f} {r['rerun_ratio']:>8.2f} {r['peak_mb']:>8,.0f} "
-              f"{r['second_peak_mb']:>12,.0f} {versus_dlt}")
+              f"{r['second_peak_mb']:>12,.0f} {versus_dlt} {r['floor']:>11.3f} {per_row}")
     print(f"(benchmark wall time {time.perf_counter() - started:,.0f} s)")
 
 

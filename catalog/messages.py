@@ -61,6 +61,10 @@ TEMPLATES = (
        "the dataset)"),
     N_("deletion at row %(row)s ignored: its key does not map: %(detail)s"),
     N_("transform workers unavailable (%(error)s): rows are mapped in the run's process"),
+    N_("transform workers map column by column (the rows the columnar plan does not vouch for: one by one)"),
+    N_("transform workers map row by row (the mapping or the schema holds what the columnar plan does not "
+       "express)"),
+    N_("columnar transform failed (%(error)s): the batch is mapped row by row"),
     N_("a transform worker stopped (%(error)s): the rest of the run maps rows in its own process"),
     N_("the %(rows)s rows read before the source failed were not written: %(message)s"),
     N_("%(message)s; retry %(attempt)s of %(retries)s in %(seconds)s s"),

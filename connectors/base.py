@@ -210,6 +210,10 @@ class Target(abc.ABC):
     #: runs it where it maps and validates (a transform worker, off the run's process) and hands
     #: :meth:`write` the results as ``prepared``, one per record, in order (a None item: not prepared)
     prepare: Callable[[dict[str, Any]], Any] | None = None
+    #: whether :attr:`prepare` is (canonical JSON text, its 16-byte blake2b in hex): keys sorted, no
+    #: spaces, non-ASCII kept (``catalog.datastore.hashing.encode_record``); the engine's transform
+    #: workers may then make both column-wise (:mod:`connectors.columnar`)
+    prepare_is_canonical: bool = False
     #: whether :meth:`unchanged_sources` may be called from another thread while :meth:`write` runs
     #: (each call its own connection): the engine then looks a rerun's batches up while it reads on
     lookups_in_thread: bool = False

@@ -55,6 +55,7 @@ from typing import Any, Callable, Iterator
 
 from .base import (Checkpoint, Deletion, Rejected, Row, Source, SourceError, Stream, Target, TargetError,
                    TransientSourceError, WriteCounts, jsonable)
+from .columnar import ColumnarPlan, enabled as columnar_enabled
 from .expressions import WorkingDay
 from .mapping import _ABSENT as _NO_VALUE_SENTINEL, Mapping, MappingConfigError
 from .repeated_keys import RepeatedKeys
@@ -642,12 +643,27 @@ class _Run:
                 self.pool = concurrent.futures.ProcessPoolExecutor(
                     self.workers, mp_context=context, initializer=_start_worker,
                     initargs=(self.mapping, self.validator, os.getpid(), self.target.prepare, self.source_prefix,
-                              self.keyer))
+                              self.keyer, self._columnar_plan()))
             except (ValueError, OSError) as exc:  # no fork here, or no process to spare: map in this one
                 log.warning("transform workers unavailable (%s): rows are mapped in the run's process", exc)
                 self.pool_failed = True
                 return None
         return self.pool
+
+    def _columnar_plan(self) -> ColumnarPlan | None:
+        """The workers' columnar plan of this run's mapping and schema (None: rows are mapped one by one):
+        only where the target's ``prepare`` is the canonical JSON the plan writes (compiling runs no
+        polars: the plan runs only in the forked workers, see :mod:`connectors.columnar`)."""
+        if not (columnar_enabled() and self.target.prepare_is_canonical and isinstance(self.mapping, Mapping)):
+            return None
+        plan = ColumnarPlan.compile(self.mapping, getattr(self.validator, "schema", None))
+        if plan is not None:
+            log.info("transform workers map column by column (the rows the columnar plan does not vouch for: "
+                     "one by one)")
+        else:
+            log.info("transform workers map row by row (the mapping or the schema holds what the columnar plan "
+                     "does not express)")
+        return plan
 
     def close(self) -> None:
         """Stop the lookups and the transform workers (batches not committed are dropped: their rows are
@@ -866,12 +882,39 @@ def keys_and_digests(keyer: Callable[[dict[str, Any]], str | None], prefix: byte
 
 def transform_rows(mapping: Mapping | None, validator: Any, datas: list[dict[str, Any]], *,
                    prepare: Callable[[dict[str, Any]], Any] | None = None,
-                   prefix: bytes | None = None) -> list[list[Any]]:
+                   prefix: bytes | None = None, columnar: ColumnarPlan | None = None) -> list[list[Any]]:
     """Map and validate source rows: ``[record, errors, prepared, digest]`` for each, the errors as a
     quarantine keeps them (the mapping's, then the schema's; for a row the mapping failed, the schema's
     view of the fields the mapping did not already name); ``prepared``: the target's
     :attr:`~connectors.base.Target.prepare` of a valid record (else None); ``digest``: the source row's
-    digest made with ``prefix`` (else None). The same in the run's process and in a transform worker."""
+    digest made with ``prefix`` (else None). The same in the run's process and in a transform worker.
+    ``columnar`` (only in a transform worker, with a target whose ``prepare`` is the canonical JSON):
+    the batch's plan (:class:`connectors.columnar.ColumnarPlan`); the rows it does not vouch for, and
+    all of them should it fail, are mapped here one by one."""
+    if columnar is None:
+        return _transform_each(mapping, validator, datas, prepare, prefix)
+    try:
+        made = columnar.run(datas)
+    except Exception as exc:  # noqa: BLE001 - whatever polars trips on, the per-row path serves
+        log.warning("columnar transform failed (%s): the batch is mapped row by row", exc)
+        made = [None] * len(datas)
+    rest = [index for index, result in enumerate(made) if result is None]
+    others = iter(_transform_each(mapping, validator, [datas[index] for index in rest], prepare, prefix))
+    blake2b = hashlib.blake2b
+    out: list[list[Any]] = []
+    for data, result in zip(datas, made):
+        if result is None:
+            out.append(next(others))
+            continue
+        record, text, digest = result
+        row_digest = None if prefix is None else blake2b(prefix + repr(data).encode(), digest_size=16).hexdigest()
+        out.append([record, [], (text, digest), row_digest])
+    return out
+
+
+def _transform_each(mapping: Mapping | None, validator: Any, datas: list[dict[str, Any]],
+                    prepare: Callable[[dict[str, Any]], Any] | None, prefix: bytes | None) -> list[list[Any]]:
+    """:func:`transform_rows` one row at a time."""
     out: list[list[Any]] = []
     blake2b = hashlib.blake2b
     for data in datas:
@@ -911,11 +954,13 @@ _WORKER: dict[str, Any] = {}
 
 def _start_worker(mapping: Mapping | None, validator: Any, parent: int,
                   prepare: Callable[[dict[str, Any]], Any] | None = None, prefix: bytes | None = None,
-                  keyer: Callable[[dict[str, Any]], str | None] | None = None) -> None:
+                  keyer: Callable[[dict[str, Any]], str | None] | None = None,
+                  columnar: ColumnarPlan | None = None) -> None:
     """In a transform worker: keep the run's mapping, validator, the target's prepare, the source
-    digests' prefix and the rows' key function, and end when the run's process is gone (a SIGKILLed
-    run must not leave its workers waiting forever for batches)."""
-    _WORKER.update(mapping=mapping, validator=validator, prepare=prepare, prefix=prefix, keyer=keyer)
+    digests' prefix, the rows' key function and the columnar plan, and end when the run's process is
+    gone (a SIGKILLed run must not leave its workers waiting forever for batches)."""
+    _WORKER.update(mapping=mapping, validator=validator, prepare=prepare, prefix=prefix, keyer=keyer,
+                   columnar=columnar)
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -927,7 +972,7 @@ def _start_worker(mapping: Mapping | None, validator: Any, parent: int,
 
 def _transform_in_worker(datas: list[dict[str, Any]], digests: bool) -> list[list[Any]]:
     return transform_rows(_WORKER["mapping"], _WORKER["validator"], datas, prepare=_WORKER["prepare"],
-                          prefix=_WORKER["prefix"] if digests else None)
+                          prefix=_WORKER["prefix"] if digests else None, columnar=_WORKER["columnar"])
 
 
 def _keys_in_worker(datas: list[dict[str, Any]]) -> tuple[list[str], list[str | None]]:

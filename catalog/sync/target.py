@@ -28,6 +28,8 @@ class DatastoreTarget(Target):
     remembers_sources = True
     #: each record's canonical JSON and content hash, made in the sync's transform worker
     prepare = staticmethod(encode_record)
+    #: so the transform workers may make it column by column (connectors.columnar)
+    prepare_is_canonical = True
 
     def __init__(self, database: Database, job_id: str, run_id: str):
         self.database = database
