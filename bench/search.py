@@ -26,6 +26,11 @@ Flask test client (routing, parameter checks, search, JSON of 10 results):
 * ``two-word after write`` / ``empty after write``: the same searches, each run after a committed
   ``UPDATE dataset`` (outside the timing), so no answer can come from the search cache: what the
   first search after any catalog write costs;
+* ``two-word after hit``: the same after a committed ``UPDATE`` that makes one of the query's hits the
+  newest (its page changes); ``two-word cold``: the same with the process's caches cleared before each
+  call, so every hit is read (a word search's first computation in a process). After the table, how
+  the word searches were answered (``full``: every hit read; ``followed``: the datasets logged since a
+  kept answer applied to it, catalog.search.delta), the hits kept and the process's peak RSS;
 * ``two-word service`` / ``empty service``: the same searches through ``search_datasets`` in a
   new session, without HTTP and without the JSON of the 10 results;
 * ``floor: count words`` / ``floor: count all``: the plain SQL count of the visible datasets that
@@ -45,6 +50,7 @@ import json
 import multiprocessing
 import os
 import random
+import resource
 import shutil
 import statistics
 import sys
@@ -302,7 +308,7 @@ def scenarios(app, names: list[str]) -> tuple[dict[str, tuple], dict[str, list[i
     """The timed calls, by label, with a description; and where they note their match counts."""
     from catalog.datasets.models import Dataset
     from catalog.db import get_db
-    from catalog.search import index, text
+    from catalog.search import cache, index, text
     from catalog.search.service import search_datasets
     from tests.search import corpus
 
@@ -342,6 +348,24 @@ def scenarios(app, names: list[str]) -> tuple[dict[str, tuple], dict[str, list[i
             row = session.execute(lookup_sql, {"name": names[n % len(names)]}).first()
             assert row is not None
 
+    hit_names: dict[str, list[str]] = {}  # a few datasets each two-word query finds
+
+    def hit_write(n: int) -> None:
+        """A committed write to a dataset the next query finds: it becomes the newest (its page changes)."""
+        q = TWO_WORD_QUERIES[n % len(TWO_WORD_QUERIES)]
+        if q not in hit_names:
+            with database.session() as session:
+                terms = index.safe_terms(text.query_terms(q))
+                hit_names[q] = list(session.scalars(sa.select(Dataset.name).where(
+                    visible, Dataset.id.in_(index.matching_ids(session, terms))).limit(50)))
+        with database.session() as session:
+            session.execute(sa.text("UPDATE dataset SET metadata_modified = :now WHERE name = :name"),
+                            {"now": dt.datetime.now(dt.timezone.utc), "name": hit_names[q][n % len(hit_names[q])]})
+            session.commit()
+
+    def cold(n: int) -> None:  # no answer and no kept hits in the process: the full computation
+        cache.clear()
+
     def write(n: int) -> None:  # a committed catalog write: the next search cannot reuse an answer
         with database.session() as session:
             session.execute(sa.text("UPDATE dataset SET metadata_modified = metadata_modified WHERE name = :name"),
@@ -379,6 +403,10 @@ def scenarios(app, names: list[str]) -> tuple[dict[str, tuple], dict[str, list[i
             "two-word service": (lambda n: service(n, TWO_WORD_QUERIES[n % len(TWO_WORD_QUERIES)]),
                                  "the same through search_datasets in a new session (no HTTP, no result JSON)"),
             "two-word after write": (two_words, "the same, each call after a committed dataset UPDATE", write),
+            "two-word after hit":  (two_words, "the same, each after a committed UPDATE making one of its hits "
+                                               "the newest (its page changes)", hit_write),
+            "two-word cold":       (two_words, "the same, each with the process's caches cleared (every hit read)",
+                                    cold),
             "floor: count words": (count_words, "SELECT count(*) of the visible datasets matching the two words"),
             "filtered": (filtered, "fq=organization:<one of 8> share_type:conditional"),
             "empty+facets": (empty, f"q empty, facet.field={FACETS}"),
@@ -471,6 +499,7 @@ def main(argv: list[str] | None = None) -> None:
     from catalog.cli import run_migrations
     from catalog.datasets.models import Dataset
     from catalog.db import get_db
+    from catalog.search import delta
 
     url, cleanup = prepare_database(args.database_url, reuse=args.reuse, name=args.database_name)
     instance = tempfile.mkdtemp(prefix="catalog-bench-instance-")
@@ -510,6 +539,9 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{label:<20} {figures['p50']:>9.2f} {figures['p95']:>9.2f} {figures['mean']:>9.2f} "
                   f"{figures['max']:>9.2f} {figures['p50'] / base['p50']:>9.1f} "
                   f"{figures['p95'] / base['p95']:>9.1f}  {found}")
+        if delta.stats:  # how the word searches were answered, and what they keep
+            print(f"\nword searches: {dict(delta.stats)}; hits kept now: {delta.kept_hits():,}; "
+                  f"process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB")
         if args.writer_rounds:
             writers(engine, args.writer_rounds)
     finally:

@@ -46,7 +46,7 @@ from sqlalchemy.orm import Session
 
 from ..datasets.models import Dataset, Resource, Tag, dataset_tag
 from ..groups.models import DatasetGroup
-from .models import CatalogVersion, change_horizon, change_log
+from .models import CatalogVersion, change_horizon, change_log, facet_member
 
 #: Changed datasets one update re-evaluates at most (more: a full computation).
 BOUND = 1000
@@ -99,11 +99,12 @@ class State:
 
     def __init__(self, facet_fields: list[str]):
         self.facet_fields = facet_fields
-        #: id -> (sort key, facet values: a tuple of value tuples in ``facet_fields`` order)
+        #: id -> (sort key, facet values: ``(facet number, value)`` pairs)
         self.hits: dict[str, tuple[tuple, tuple]] = {}
         #: the sort keys in order (each ends with the id)
         self.order: list[tuple] = []
-        self.counts: dict[str, Counter] = {name: Counter() for name in facet_fields}
+        #: ``(facet number, value)`` -> how many hits have it
+        self.counts: Counter = Counter()
         self.pos = 0
         #: PostgreSQL: (xmin, xmax, in-progress ids) of the snapshot the state is exact for
         self.snapshot: tuple[int, int, frozenset[int]] | None = None
@@ -115,32 +116,31 @@ class State:
         if old is None:
             return
         key, values = old
-        at = bisect.bisect_left(self.order, key)
-        del self.order[at]
-        for name, items in zip(self.facet_fields, values):
-            counter = self.counts[name]
-            for value in items:
-                counter[value] -= 1
-                if counter[value] <= 0:
-                    del counter[value]
+        del self.order[bisect.bisect_left(self.order, key)]
+        counts = self.counts
+        for value in values:
+            counts[value] -= 1
+            if counts[value] <= 0:
+                del counts[value]
 
     def add(self, dataset_id: str, key: tuple, values: tuple) -> None:
         self.hits[dataset_id] = (key, values)
         bisect.insort(self.order, key)
-        for name, items in zip(self.facet_fields, values):
-            self.counts[name].update(items)
+        self.counts.update(values)
 
     def copy(self) -> "State":
         other = copy.copy(self)
         other.hits = dict(self.hits)
         other.order = list(self.order)
-        other.counts = {name: Counter(counter) for name, counter in self.counts.items()}
+        other.counts = Counter(self.counts)
         other.lock = threading.Lock()
         return other
 
     def answer(self, start: int, rows: int) -> tuple[int, dict[str, list[tuple[str, int]]], list[str]]:
         """The count, the counts per facet value and the page's ids."""
-        counted = {name: list(counter.items()) for name, counter in self.counts.items()}
+        counted: dict[str, list[tuple[str, int]]] = {name: [] for name in self.facet_fields}
+        for (number, value), n in self.counts.items():
+            counted[self.facet_fields[number]].append((value, n))
         return len(self.hits), counted, [key[-1] for key in self.order[start:start + rows]]
 
 
@@ -208,11 +208,15 @@ def eligible(order: list[tuple[str, bool]]) -> bool:
     return all(key in NUMERIC_KEYS or (key == "id" and not desc) for key, desc in order)
 
 
-def _statement(session: Session, hits_select: sa.Select, facet_fields: list[str], order: list[tuple[str, bool]],
+#: Separates the fields of a hit's row (sort keys, department, column facets: no value holds it).
+FIELD = "\x1e"
+
+
+def _statement(session: Session, hits_select: sa.Select, facet_fields: list[str],
                since: tuple[int, frozenset[int]] | None) -> sa.CompoundSelect:
-    """One statement (one snapshot): the hits (all, or those among the datasets logged since
-    ``since`` = (position, transaction ids)), their facet values, the log position, the horizon,
-    the version tokens, the snapshot and, with ``since``, the logged ids."""
+    """One statement (one snapshot): a row per hit (all, or those among the datasets logged since
+    ``since`` = (position, transaction ids)) with its sort keys and facet values, then rows naming the
+    log position, the horizon, the version tokens, the snapshot and, with ``since``, the logged ids."""
     postgresql = session.get_bind().dialect.name == "postgresql"
     parts_meta = []
     if since is not None:
@@ -226,39 +230,33 @@ def _statement(session: Session, hits_select: sa.Select, facet_fields: list[str]
         parts_meta.append(sa.select(sa.literal("#changed"), changed.c.dataset_id, sa.null()))
     hits = hits_select.cte("hits").prefix_with("MATERIALIZED")
     text = sa.String()
-    score_type = hits.c.score.type
-    time_type = hits.c.metadata_modified.type
 
-    def counted(key: str):
-        return hits.c[key] if key in hits.c else sa.cast(sa.null(), sa.Integer)
+    # organization and the column facets come with the hit; tags, formats and themes from the member
+    # rows the facet counts' triggers keep per dataset (migration 0023: the same values, exact in every
+    # snapshot), one row each
+    facets = [hits.c.owner_org if name == "organization" else hits.c[f"f_{name}"]
+              for name in facet_fields if name == "organization" or name in COLUMN_FACETS]
+    listed = [name for name in facet_fields if name not in COLUMN_FACETS and name != "organization"]
+    members = []
+    if listed:
+        members.append(sa.select(facet_member.c.facet, facet_member.c.dataset_id, facet_member.c.value)
+                       .join(hits, hits.c.id == facet_member.c.dataset_id).where(facet_member.c.facet.in_(listed)))
+    # A hit is one text value (a row of a few text columns converts far faster than one of a dozen
+    # typed ones): its sort keys and facet values, separated by FIELD; times as microseconds since the
+    # epoch on PostgreSQL, as stored (ISO text) on SQLite.
+    def micros(column):
+        if postgresql:
+            return sa.cast(sa.cast(sa.extract("epoch", column) * 1000000, sa.BigInteger), text)
+        return sa.cast(column, text)
 
-    rows = [sa.select(sa.literal("#hit").label("kind"), hits.c.id.label("id"), hits.c.owner_org.label("value"),
-                      hits.c.score.label("score"), hits.c.metadata_modified.label("modified"),
-                      hits.c.metadata_created.label("created"), counted("num_resources").label("num_resources"),
-                      counted("num_tags").label("num_tags"))]
-    blanks = (sa.cast(sa.null(), score_type), sa.cast(sa.null(), time_type), sa.cast(sa.null(), time_type),
-              sa.cast(sa.null(), sa.Integer), sa.cast(sa.null(), sa.Integer))
-
-    def member(select: sa.Select) -> sa.Select:
-        return select.add_columns(*blanks)
-
-    for name in facet_fields:
-        label = sa.literal(name)
-        if name in COLUMN_FACETS:
-            column = hits.c[f"f_{name}"]
-            rows.append(member(sa.select(label, hits.c.id, column).where(column.is_not(None))))
-        elif name == "tags":
-            rows.append(member(sa.select(label, dataset_tag.c.dataset_id, Tag.name).select_from(
-                dataset_tag.join(hits, hits.c.id == dataset_tag.c.dataset_id).join(Tag, Tag.id == dataset_tag.c.tag_id))))
-        elif name == "groups":
-            rows.append(member(sa.select(label, DatasetGroup.dataset_id, DatasetGroup.group_name)
-                               .join(hits, hits.c.id == DatasetGroup.dataset_id)))
-        elif name == "res_format":
-            formats = (sa.select(Resource.package_id.label("dataset_id"), sa.func.upper(Resource.format).label("fmt"))
-                       .distinct().join(hits, hits.c.id == Resource.package_id)
-                       .where(Resource.format.is_not(None), Resource.format != "").subquery("formats"))
-            rows.append(member(sa.select(label, formats.c.dataset_id, formats.c.fmt)))
-        # organization: the hit row's value
+    fields = [sa.cast(hits.c.score, text), micros(hits.c.metadata_modified), micros(hits.c.metadata_created),
+              *(sa.cast(hits.c[key], text) if key in hits.c else sa.literal("0") for key in ("num_resources", "num_tags")),
+              *(sa.cast(column, text) for column in facets)]
+    packed = None
+    for field in fields:
+        field = sa.func.coalesce(field, "")
+        packed = field if packed is None else packed.op("||")(sa.literal(FIELD, sa.String)).op("||")(field)
+    hit_rows = sa.select(sa.literal("#hit").label("kind"), hits.c.id.label("id"), sa.cast(packed, text).label("value"))
     meta = [sa.select(sa.literal("#version"), CatalogVersion.token, sa.cast(CatalogVersion.id, text)),
             sa.select(sa.literal("#pos"), sa.cast(sa.func.coalesce(sa.func.max(change_log.c.seq), 0), text),
                       sa.null()),
@@ -267,8 +265,7 @@ def _statement(session: Session, hits_select: sa.Select, facet_fields: list[str]
         meta.append(sa.select(sa.literal("#snapshot"), sa.cast(sa.func.txid_current_snapshot(), text),
                               sa.cast(sa.func.txid_current_if_assigned(), text)))
     meta += parts_meta
-    rows += [member(select) for select in meta]
-    return sa.union_all(*rows)
+    return sa.union_all(hit_rows, *members, *meta)
 
 
 def _micros(moment) -> int:
@@ -279,57 +276,78 @@ def _micros(moment) -> int:
     return (moment - _EPOCH) // _MICRO
 
 
-def _sort_key(order: list[tuple[str, bool]], row) -> tuple:
-    """A hit's key: ascending tuples in the order's sense, then newest first, then the id."""
-    values = {"score": row.score or 0, "metadata_modified": _micros(row.modified),
-              "metadata_created": _micros(row.created), "num_resources": row.num_resources or 0,
-              "num_tags": row.num_tags or 0}
-    key = []
-    for name, desc in [*order, ("metadata_modified", True)]:
-        if name == "id":
-            key.append(row.id)
-        else:
-            key.append(-values[name] if desc else values[name])
-    key.append(row.id)
-    return tuple(key)
+#: Where each numeric sort key is among a hit's fields, and whether it is a time.
+_COLUMNS = {"score": (0, False), "metadata_modified": (1, True), "metadata_created": (2, True),
+            "num_resources": (3, False), "num_tags": (4, False)}
 
 
 class _Read:
     """What one run of the statement returned."""
 
     def __init__(self, session: Session, result, facet_fields: list[str], order: list[tuple[str, bool]]):
-        self.rows: dict[str, tuple] = {}
-        members: dict[str, dict[str, list[str]]] = {}
+        plan = [(None, False, False) if name == "id" else (*_COLUMNS[name], desc)
+                for name, desc in [*order, ("metadata_modified", True)]]
+        numbers = {name: number for number, name in enumerate(facet_fields)}
+        single = [number for number, name in enumerate(facet_fields)
+                  if name == "organization" or name in COLUMN_FACETS]
+        rows: dict[str, tuple[tuple, list]] = {}
+        members: list[tuple[str, str, str]] = []
         versions, self.changed, self.snapshot, self.own = [], set(), None, False
         self.pos, self.horizon = 0, (0, 0)
         intern = sys.intern
-        for row in result:
-            kind = row.kind
+        postgresql = session.get_bind().dialect.name == "postgresql"
+        relevance = postgresql and plan == [(0, False, True), (1, True, True), (1, True, True)]
+        # every column is text (no conversion to make): the driver's rows, not SQLAlchemy's
+        fetched = result.cursor.fetchall()
+        result.close()
+        for row in fetched:
+            kind = row[0]
             if kind == "#hit":
-                self.rows[row.id] = (_sort_key(order, row), intern(row.value))
+                dataset_id = row[1]
+                fields = row[2].split(FIELD)
+                if relevance:  # the usual order: most words in the title, then the newest
+                    modified = -int(fields[1])
+                    key = (-float(fields[0] or 0), modified, modified, dataset_id)
+                else:
+                    key = []
+                    for index, is_time, desc in plan:
+                        if index is None:
+                            key.append(dataset_id)
+                            continue
+                        value = fields[index]
+                        if is_time:
+                            value = int(value) if postgresql else _micros(value)
+                        else:
+                            value = float(value) if value else 0
+                        key.append(-value if desc else value)
+                    key.append(dataset_id)
+                    key = tuple(key)
+                rows[dataset_id] = (key, [(number, intern(value))
+                                          for number, value in zip(single, fields[5:]) if value])
+            elif kind[0] != "#":  # a tag, format or theme of a hit
+                members.append(row)
             elif kind == "#version":
-                versions.append((int(row.value), row.id))
+                versions.append((int(row[2]), row[1]))
             elif kind == "#pos":
-                self.pos = int(row.id)
+                self.pos = int(row[1])
             elif kind == "#horizon":
-                self.horizon = (int(row.id), int(row.value))
+                self.horizon = (int(row[1]), int(row[2]))
             elif kind == "#snapshot":
-                xmin, xmax, xip = row.id.split(":")
+                xmin, xmax, xip = row[1].split(":")
                 self.snapshot = (int(xmin), int(xmax), frozenset(int(x) for x in xip.split(",") if x))
-                self.own = row.value is not None
+                self.own = row[2] is not None
             elif kind == "#changed":
-                self.changed.add(row.id)
-            else:
-                members.setdefault(row.id, {}).setdefault(kind, []).append(intern(row.value))
+                self.changed.add(row[1])
+        for kind, dataset_id, value in members:  # one row per (dataset, facet, value): no duplicates
+            rows[dataset_id][1].append((numbers[kind], intern(value)))
         self.token = ".".join(token for _id, token in sorted(versions)) if versions else None
+        shared: dict[tuple, tuple] = {}  # hits with the same facet values share one tuple (memory)
+        self.hits: dict[str, tuple[tuple, tuple]] = {}
+        for dataset_id, (key, values) in rows.items():
+            values = tuple(values)
+            self.hits[dataset_id] = (key, shared.setdefault(values, values))
         if session.get_bind().dialect.name == "sqlite":
             self.own = bool(session.connection().info.get(_WROTE))
-        self.hits = {}
-        for dataset_id, (key, owner) in self.rows.items():
-            found = members.get(dataset_id, {})
-            values = tuple((owner,) if name == "organization" else tuple(dict.fromkeys(found.get(name, ())))
-                           for name in facet_fields)
-            self.hits[dataset_id] = (key, values)
 
 
 def _contains(reader: tuple[int, int, frozenset[int]], state: tuple[int, int, frozenset[int]]) -> bool:
@@ -354,13 +372,11 @@ def answer(session: Session, key: Hashable, hits_select: sa.Select, facet_fields
         found = _advance(session, key, state, hits_select, facet_fields, order, start, rows)
         if found is not None:
             return found
-    read = _Read(session, session.execute(_statement(session, hits_select, facet_fields, order, None)),
+    read = _Read(session, session.execute(_statement(session, hits_select, facet_fields, None)),
                  facet_fields, order)
     state = State(facet_fields)
-    for dataset_id, (sort_key, values) in read.hits.items():
-        state.hits[dataset_id] = (sort_key, values)
-        for name, items in zip(facet_fields, values):
-            state.counts[name].update(items)
+    state.hits = read.hits
+    state.counts = Counter(value for _key, values in read.hits.values() for value in values)
     state.order = sorted(sort_key for sort_key, _values in read.hits.values())
     state.pos, state.snapshot, state.token = read.pos, read.snapshot, read.token
     stats["full"] += 1
@@ -375,7 +391,7 @@ def _advance(session: Session, key: Hashable, state: State, hits_select: sa.Sele
     with state.lock:
         pos, snapshot = state.pos, state.snapshot
     xip = snapshot[2] if snapshot else frozenset()
-    read = _Read(session, session.execute(_statement(session, hits_select, facet_fields, order, (pos, xip))),
+    read = _Read(session, session.execute(_statement(session, hits_select, facet_fields, (pos, xip))),
                  facet_fields, order)
     if None in read.changed or len(read.changed) > BOUND:
         return None
