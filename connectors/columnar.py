@@ -66,7 +66,6 @@ _ANNOTATIONS = {"title", "description", "$comment", "examples", "default", "$sch
 _LEAF_KEYWORDS = {"type", "minLength", "maxLength", "enum", "format", "pattern"}
 #: formats checked as column expressions (others: the field's own validator per distinct value)
 _COLUMN_FORMATS = {"cn-resident-id", "cn-mobile", "cn-division-code", "cn-household-number", "date-time"}
-_RESIDENT_ID_CHECK = "10X98765432"
 #: a common date-time shape to_datetime reads as these digits (other shapes: to_datetime itself)
 _PLAIN_DATE_TIME = r"^[0-9]{4}[-/.][0-9]{2}[-/.][0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}$"
 
@@ -414,8 +413,9 @@ def _per_value(leaf: _Leaf, values: list[str]) -> tuple[dict[str, str], list[str
     return mapped, good
 
 
-def _texts(values: list[str]) -> pl.Series:
-    return pl.Series(values, dtype=pl.String)
+def _texts(values: list[str]) -> pl.Expr:
+    """``values`` as the one collection ``is_in`` looks in."""
+    return pl.lit(pl.Series(values, dtype=pl.String)).implode()
 
 
 def _valid(leaf: _Leaf) -> pl.Expr:
@@ -442,9 +442,9 @@ def _member(leaf: _Leaf) -> pl.Expr:
     """``"name":value`` of a leaf, null where absent."""
     column = pl.col(leaf.name)
     key = json.dumps(leaf.name, ensure_ascii=False)
-    if leaf.kind == "boolean":
-        return pl.when(column.is_not_null()).then(pl.lit(f"{key}:") + column)
-    return pl.when(column.is_not_null()).then(pl.lit(f'{key}:"') + column + pl.lit('"'))
+    if leaf.kind == "boolean":  # (text + null is null)
+        return pl.lit(f"{key}:") + column
+    return pl.lit(f'{key}:"') + column + pl.lit('"')
 
 
 def _digits(column: pl.Expr, start: int, length: int) -> pl.Expr:
@@ -464,13 +464,16 @@ def _resident_id(column: pl.Expr) -> pl.Expr:
     before yesterday (the per-row check asks the local date only near today)."""
     # as schemas.formats does: the weighted sum is, mod 11, twice the 17 digits read in base 13 (one
     # parse instead of 17; 13**17 < 2**63)
-    first17 = column.str.slice(0, 17).str.to_integer(base=13, strict=False).cast(pl.UInt64)
-    check = ((first17 % 11) * 2 % 11).replace_strict(list(range(11)), list(_RESIDENT_ID_CHECK), default=None,
-                                        return_dtype=pl.String)
+    first17 = column.str.slice(0, 17).str.to_integer(base=13, strict=False).cast(pl.Int64)
+    expected = (first17 % 11) * 2 % 11  # the position of the check character in "10X98765432"
+    last = column.str.slice(17, 1)
+    digit = last.cast(pl.Int64, strict=False)
+    # the position of the row's own last character in it: X is 2, 1 and 0 are 0 and 1, d >= 2 is 12 - d
+    given = pl.when(last == "X").then(2).when(digit <= 1).then(1 - digit).otherwise(12 - digit)
     birth = column.str.slice(6, 8).str.strptime(pl.Date, "%Y%m%d", strict=False)
     latest = dt.date.today() - dt.timedelta(days=2)
     return (column.str.contains(r"^[0-9]{17}[0-9X]$") & birth.is_not_null() & (birth.dt.year() >= 1900)
-            & (birth <= latest) & (column.str.slice(17, 1) == check))
+            & (birth <= latest) & (given == expected))
 
 
 def _division(column: pl.Expr) -> pl.Expr:
