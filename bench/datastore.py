@@ -348,6 +348,8 @@ STREAMS = True
 #: ``--no-text``: neither the text index catch-up nor the ``q`` reads (a first catch-up at 1,000,000 records
 #: takes many minutes)
 TEXT = True
+#: ``--streams-only``: of the reads, only the change feed and the dump over HTTP
+STREAMS_ONLY = False
 
 
 def _percentiles(samples: list[float]) -> tuple[float, float]:
@@ -464,6 +466,8 @@ def measure_reads(app, ids, samples: list[dict], count: int) -> dict:
 
     print(f"(7) reads through the HTTP API (Flask test client, sysadmin token), {count:,} records; "
           f"floors are raw SQL on the same database")
+    if STREAMS_ONLY:
+        return _streams(api, sql, client, headers, resource_id, count, figures, raw)
     key_floor = _timed(lambda i: sql("SELECT data FROM datastore_record WHERE resource_id = ? AND key = ?",
                                      (resource_id, samples[i]["household_number"])), READ_REPEATS)
 
@@ -547,6 +551,11 @@ def measure_reads(app, ids, samples: list[dict], count: int) -> dict:
         print("    datastore_changes and /datastore/dump over HTTP: skipped (--no-streams)")
         raw.close()
         return figures
+    return _streams(api, sql, client, headers, resource_id, count, figures, raw)
+
+
+def _streams(api, sql, client, headers, resource_id: str, count: int, figures: dict, raw) -> dict:
+    """The change feed pulled and the JSON dump streamed over HTTP, each beside its raw-SQL floor."""
     started, pulled, cursor = time.perf_counter(), 0, None
     while True:
         page = api("datastore_changes", {"resource_id": resource_id, "limit": FEED_LIMIT,
@@ -557,20 +566,22 @@ def measure_reads(app, ids, samples: list[dict], count: int) -> dict:
             break
     feed_seconds = time.perf_counter() - started
     assert pulled == count, pulled
+    # The floor reads windows of change numbers through the (resource_id, seq) index, as query.changes does:
+    # a plain "seq > … ORDER BY seq LIMIT n" lets PostgreSQL without statistics fetch and sort every change
+    # after the cursor (seconds a page at 1,000,000 records), which is no floor
     started, last, floor_count = time.perf_counter(), 0, 0
-    while True:
+    newest = sql("SELECT max(seq) FROM datastore_record WHERE resource_id = ?", (resource_id,))[0][0] or 0
+    while last < newest:
         rows = sql("SELECT seq, key, deleted, data FROM datastore_record WHERE resource_id = ? AND seq > ? "
-                   "ORDER BY seq LIMIT ?", (resource_id, last, FEED_LIMIT))
-        if not rows:
-            break
+                   "AND seq <= ? ORDER BY seq", (resource_id, last, last + FEED_LIMIT))
         rows = [(seq, key, deleted, json.loads(data) if isinstance(data, str) else data)
                 for seq, key, deleted, data in rows]
         floor_count += len(rows)
-        last = rows[-1][0]
+        last += FEED_LIMIT
     feed_floor = time.perf_counter() - started
     figures["feed_http"], figures["feed_floor"] = count / feed_seconds, floor_count / feed_floor
     print(f"    datastore_changes pull over HTTP (limit {FEED_LIMIT:,}): {rate(count, feed_seconds)}; floor (raw "
-          f"SQL seq > … ORDER BY seq LIMIT {FEED_LIMIT:,}, JSON parsed): {rate(floor_count, feed_floor)}; "
+          f"SQL seq > … AND seq <= … + {FEED_LIMIT:,} ORDER BY seq, JSON parsed): {rate(floor_count, feed_floor)}; "
           f"ratio {feed_seconds / feed_floor:.1f}x")
 
     started, size = time.perf_counter(), 0
@@ -579,21 +590,26 @@ def measure_reads(app, ids, samples: list[dict], count: int) -> dict:
         size += len(chunk)
     response.close()
     dump_seconds = time.perf_counter() - started
+    # The floor pages by key ranges fixed first (every 1,000th live key, one walk of the primary key), as
+    # query.iter_records does: a plain "key > … ORDER BY key LIMIT 1000" may fetch and sort every remaining
+    # record on PostgreSQL without statistics
     started, last, floor_count = time.perf_counter(), "", 0
-    while True:
+    bounds = [row[0] for row in sql(
+        "SELECT key FROM (SELECT key, row_number() OVER (ORDER BY key) AS n FROM datastore_record "
+        "WHERE resource_id = ? AND deleted = ?) AS numbered WHERE mod(n, 1000) = 0 ORDER BY key", (resource_id, False))]
+    for bound in [*bounds, None]:
         rows = sql("SELECT key, data FROM datastore_record WHERE resource_id = ? AND deleted = ? AND key > ? "
-                   "ORDER BY key LIMIT 1000", (resource_id, False, last))
-        if not rows:
-            break
+                   + ("AND key <= ? ORDER BY key" if bound is not None else "ORDER BY key"),
+                   (resource_id, False, last, *([bound] if bound is not None else [])))
         floor_count += len(rows)
         for _key, data in rows:
             json.dumps(json.loads(data) if isinstance(data, str) else data, ensure_ascii=False)
-        last = rows[-1][0]
+        last = bound
     dump_floor = time.perf_counter() - started
     assert floor_count == count
     figures["dump_http"], figures["dump_floor"] = count / dump_seconds, count / dump_floor
     print(f"    /datastore/dump?format=json over HTTP: {rate(count, dump_seconds)}, {size / 1e6:,.0f} MB; floor "
-          f"(raw SQL keyset by 1,000, JSON parsed and written): {rate(count, dump_floor)}; "
+          f"(raw SQL key ranges of 1,000, JSON parsed and written): {rate(count, dump_floor)}; "
           f"ratio {dump_seconds / dump_floor:.1f}x")
     raw.close()
     return figures
@@ -729,7 +745,7 @@ def run(count: int, url: str, batch: int, sample: int, keep: bool, reads: bool =
 
 
 def main() -> None:
-    global MIN_REPEATS, STREAMS, TEXT
+    global MIN_REPEATS, STREAMS, TEXT, STREAMS_ONLY
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--database-url", default=os.environ.get("CATALOG_BENCH_URL", DEFAULT_SERVER))
@@ -747,6 +763,8 @@ def main() -> None:
                         help="leave the change feed and the dump over HTTP out of the reads (7)")
     parser.add_argument("--no-text", action="store_true",
                         help="--reads-only: no text index catch-up and no q reads")
+    parser.add_argument("--streams-only", action="store_true",
+                        help="--reads-only: only the change feed and the dump over HTTP (with their floors)")
     parser.add_argument("--load-only", action="store_true",
                         help="generate, validate and upsert (0-2) only, then keep the database for --reads-only "
                              "(implies --keep and --no-small)")
@@ -754,6 +772,7 @@ def main() -> None:
                         help=f"calls of a read however slow (default {MIN_REPEATS})")
     args = parser.parse_args()
     MIN_REPEATS, STREAMS, TEXT = args.min_repeats, not args.no_streams, not args.no_text
+    STREAMS_ONLY = args.streams_only
     if args.load_only:
         run(args.records, args.database_url, args.batch, args.sample, True, False, args.database_name,
             load_only=True)
