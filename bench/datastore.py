@@ -647,6 +647,12 @@ def run_reads_only(url: str, name: str) -> dict:
             print(f"    access log checkpoint: {checkpoint_log(get_session(), start=True)[1]}")
         if TEXT:
             measure_text_catch_up(app, resource_id)
+        if STREAMS_ONLY:  # phase (5) too: the query functions the feed and the dump are made of
+            pulled, seconds = measure_feed(app, resource_id)
+            print(f"(5) datastore_changes pull (query.changes, limit {FEED_LIMIT:,}): {rate(pulled, seconds)}")
+            dumped, seconds = measure_dump(app, resource_id)
+            print(f"    the JSON dump (query.iter_records + json.dumps, as /datastore/dump): {rate(dumped, seconds)}",
+                  flush=True)
         figures = {"records": count, "database": engine.dialect.name,
                    "reads": measure_reads(app, (admin_id, resource_id),
                                           stored_samples(app, resource_id, count, READ_REPEATS), count)}
