@@ -3,9 +3,13 @@
 Plants one small bug at a time in the rule functions listed in :data:`SCOPE`, runs only the tests that
 cover that function (mutmut records which tests reach which function in one instrumented run first),
 and prints ``killed K of N mutants (P %)`` with the survivors and their diffs. The survivors that are
-left on purpose are listed, with the reason, in docs/TESTING.md.
+left on purpose are listed, with the reason, in docs/TESTING.md. mutmut generates the mutants and runs
+the instrumented run; the mutants are run by tools/mutate_runner.py (one pytest session collected once,
+a forked child of it per mutant) unless ``--runner mutmut`` asks for mutmut's own runner (a new pytest
+session per mutant, about 2 s more each).
 
-Usage: ``python tools/mutate.py [--jobs N] [--only MODULES] [--survivors | --report-only]`` (``make mutate``).
+Usage: ``python tools/mutate.py [--jobs N] [--only MODULES] [--runner session|mutmut] [--survivors | --report-only]``
+(``make mutate``).
 ``--survivors`` reuses ``mutants/`` and tests again only what the last run did not kill (after adding tests).
 ``--only catalog.sharing.workflow,catalog.sharing.grants`` restricts the run to those modules of
 :data:`SCOPE` (``module:glob|glob`` restricts it further to some functions, e.g.
@@ -43,6 +47,7 @@ from mutmut.runners.harness import PytestRunner  # noqa: E402
 from mutmut.stats import status_by_exit_code  # noqa: E402
 from mutmut.utils.format_utils import mangled_name_from_mutant_name  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
+from mutate_runner import SessionForkRunner  # noqa: E402 - tools/, beside this file
 
 #: (module, function names as globs separated by "|", a text every mutated line must contain or None).
 #: Whole modules where the module is the rule; single functions where a shared module holds one rule.
@@ -157,6 +162,11 @@ def postgres_twin(test: str) -> str:
     return re.sub(r"(?<=[\[-])sqlite(?=[\]-])", "postgresql", test)
 
 
+def is_postgres_twin(test: str) -> bool:
+    """Whether a test id is the PostgreSQL run of a test (skipped in the instrumented run, which is SQLite)."""
+    return re.search(r"(?<=[\[-])postgresql(?=[\]-])", test) is not None
+
+
 #: The PostgreSQL server the mutants of :data:`POSTGRES_FUNCTIONS` also run on (None: SQLite only).
 POSTGRES_URL: str | None = None
 
@@ -217,12 +227,14 @@ def database_free_tests_first() -> None:
     """
     make_runner = mutmut_main.get_mutant_runner
 
-    def get_mutant_runner(*args, **kwargs):
-        runner = make_runner(*args, **kwargs)
+    def get_mutant_runner(max_workers=1):
+        runner = make_runner(max_workers)
+        if RUNNER == "session":
+            runner = SessionForkRunner(runner, max_workers, untimed=is_postgres_twin)
         submit = runner.submit
-        durations = mutmut_main.state().duration_by_test
 
         def ordered_submit(mutant_name, tests, *rest, **options):
+            durations = mutmut_main.state().duration_by_test   # loaded after this runner is made (--survivors)
             ordered = sorted(tests, key=lambda test: ("[sqlite" in test, durations.get(test, 0.0), test))
             if POSTGRES_URL is not None and _function_of(mutant_name) in POSTGRES_FUNCTIONS:
                 ordered += [postgres_twin(test) for test in ordered if postgres_twin(test) != test]
@@ -263,6 +275,11 @@ class _SetupAndTeardownDurations:
         if call.when in ("setup", "teardown"):
             durations = mutmut_main.state().duration_by_test
             durations[item.nodeid] = durations.get(item.nodeid, 0.0) + call.duration
+
+
+#: how the mutants are run: "session" (tools/mutate_runner.py: one pytest session collected once, a fork of it
+#: per mutant) or "mutmut" (mutmut's ForkRunner: a fork per mutant that starts its own pytest session)
+RUNNER = "session"
 
 
 #: whether this process ran mutmut's instrumented run of every test of the selection (and it passed)
@@ -437,7 +454,12 @@ def main() -> int:
     parser.add_argument("--only", metavar="MODULES",
                         help="restrict the run to these modules of SCOPE, comma-separated "
                              "(module:glob|glob for some functions), e.g. catalog.sharing.workflow,catalog.sharing.grants")
+    parser.add_argument("--runner", choices=("session", "mutmut"), default="session",
+                        help="session: one pytest session, a fork of it per mutant (default); mutmut: mutmut's "
+                             "own runner, a new pytest session per mutant (slower; to compare verdicts)")
     args = parser.parse_args()
+    global RUNNER
+    RUNNER = args.runner
     if args.only is not None:
         restrict(args.only)
     # SQLite, except the PostgreSQL twins of the tests of POSTGRES_FUNCTIONS' mutants when a server answers
