@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from . import delta
-from .models import CatalogVersion, change_log
+from .models import SHARDS, CatalogVersion, change_log
 
 #: How many answers a process keeps (an answer is a count, at most a few facet lists and page ids).
 MAX_ENTRIES = 512
@@ -32,8 +32,6 @@ MAX_ITEMS = 5000
 _entries: OrderedDict[Hashable, Any] = OrderedDict()
 _lock = threading.Lock()
 
-#: How many version rows a writer chooses from (migration 0023).
-SHARDS = 8
 #: ``SELECT id, token`` of the version rows.
 TOKENS = sa.select(CatalogVersion.id, CatalogVersion.token).order_by(CatalogVersion.id)
 

@@ -46,7 +46,7 @@ from sqlalchemy.orm import Session
 
 from ..datasets.models import Dataset, Resource, Tag, dataset_tag
 from ..groups.models import DatasetGroup
-from .models import CatalogVersion, change_horizon, change_log, facet_member
+from .models import CatalogVersion, change_horizon, change_log, facet_member, version_rows
 
 #: Changed datasets one update re-evaluates at most (more: a full computation).
 BOUND = 1000
@@ -257,7 +257,8 @@ def _statement(session: Session, hits_select: sa.Select, facet_fields: list[str]
         field = sa.func.coalesce(field, "")
         packed = field if packed is None else packed.op("||")(sa.literal(FIELD, sa.String)).op("||")(field)
     hit_rows = sa.select(sa.literal("#hit").label("kind"), hits.c.id.label("id"), sa.cast(packed, text).label("value"))
-    meta = [sa.select(sa.literal("#version"), CatalogVersion.token, sa.cast(CatalogVersion.id, text)),
+    meta = [sa.select(sa.literal("#version"), CatalogVersion.token, sa.cast(CatalogVersion.id, text))
+            .where(version_rows()),
             sa.select(sa.literal("#pos"), sa.cast(sa.func.coalesce(sa.func.max(change_log.c.seq), 0), text),
                       sa.null()),
             sa.select(sa.literal("#horizon"), sa.cast(change_horizon.c.seq, text), sa.cast(change_horizon.c.xid, text))]

@@ -17,7 +17,7 @@ from ..groups.models import DatasetGroup
 from ..groups.themes import theme_title, themes
 from ..errors import ValidationError
 from . import cache, delta, index, text
-from .models import CatalogVersion, facet_count
+from .models import CatalogVersion, facet_count, version_rows
 from .conditions import NUM_RESOURCES, NUM_TAGS, QUERY_FIELDS, ConditionBuilder, only_words, required_terms
 from .query import MatchAll, QuerySyntaxError, parse_query, parse_sort
 
@@ -323,7 +323,7 @@ def _compute(session: Session, parts: list, facet_fields: list[str], *, terms: b
     Returns ``(count, facets, page ids or None)`` and the token the statement saw.
     """
     version = sa.select(sa.literal(_TOKEN).label("facet"), CatalogVersion.token.label("value"),
-                        CatalogVersion.id.label("n"))
+                        CatalogVersion.id.label("n")).where(version_rows())
     count, versions, counted, ranked = 0, [], {name: [] for name in facet_fields}, []
     for facet, value, n in session.execute(sa.union_all(*parts, version)):
         if facet == "":
