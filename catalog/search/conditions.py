@@ -125,6 +125,14 @@ class ConditionBuilder:
         self.now = now or dt.datetime.now(dt.timezone.utc)
         #: index tokens of the default-field words not under NOT: the ones that score a title match
         self.score_terms: list[str] = []
+        #: whether a date is relative to ``now`` (NOW-1YEAR): the query means something else each request
+        self.uses_now = False
+
+    def date(self, value: str, node) -> dt.datetime:
+        """A Solr date (see :func:`parse_date`), noting whether it reads the clock."""
+        if value.strip().upper().startswith("NOW"):
+            self.uses_now = True
+        return parse_date(value, self.now, node)
 
     def condition(self, node: Node, *, negated: bool = False) -> sa.ColumnElement:
         """The SQL condition that is true for the datasets ``node`` matches."""
@@ -152,9 +160,9 @@ class ConditionBuilder:
             if node.prefix:
                 raise _error(node, f"{field} takes a date or a range, not a prefix")
             if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):  # a whole day
-                start = parse_date(value, self.now, node)
+                start = self.date(value, node)
                 return self._between(DATE_FIELDS[field], start, start + dt.timedelta(days=1), True, False)
-            return DATE_FIELDS[field] == parse_date(value, self.now, node)
+            return DATE_FIELDS[field] == self.date(value, node)
         if field in COUNT_FIELDS:
             return COUNT_FIELDS[field] == self._number(node, value, field)
         match = _starts if node.prefix else _equal
@@ -238,7 +246,7 @@ class ConditionBuilder:
     def range(self, node: Range) -> sa.ColumnElement:
         field = node.field
         if field in DATE_FIELDS:
-            low, high = (None if v is None else parse_date(v, self.now, node) for v in (node.low, node.high))
+            low, high = (None if v is None else self.date(v, node) for v in (node.low, node.high))
             return self._between(DATE_FIELDS[field], low, high, node.include_low, node.include_high)
         if field in COUNT_FIELDS:
             low, high = (None if v is None else self._number(node, v, field) for v in (node.low, node.high))
