@@ -12,6 +12,7 @@ __version__ = "0.1.0"
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then ``CATALOG_*`` environment variables, then ``config``."""
     from . import api, config as settings, db, security, web
+    from .api.rawjson import CatalogJSONProvider
     from .datasets import views as dataset_views
     from .datastore import views as datastore_views
     from .exchange import views as exchange_views
@@ -22,6 +23,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(settings.from_environment())
     app.config.update(config or {})
     settings.finalize(app.config, app.instance_path)
+    app.json = CatalogJSONProvider(app)  # RawJSON values (the change feed's records) as they are
     app.json.ensure_ascii = False
     app.json.sort_keys = False
 

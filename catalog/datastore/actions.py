@@ -249,8 +249,12 @@ def datastore_info(ctx: ActionContext, data: dict) -> dict:
 def datastore_changes(ctx: ActionContext, data: dict) -> dict:
     """The records inserted, updated or deleted after ``cursor``, in order, and the next cursor."""
     table, reader, flagged = _reader(ctx, data["resource_id"])
-    page = query.changes(ctx.session, table, cursor=data["cursor"], limit=data["limit"])
-    page["changes"] = flags.flag_page(ctx.session, table, page["changes"], reader.mask, flagged=flagged)
+    # A reader who sees the records as stored (nothing masked, no undeclared field left out, no flag on
+    # the table) gets each record's stored JSON text as it is: no decoding and encoding again
+    raw = not reader.masked and reader.declared is None and not flagged
+    page = query.changes(ctx.session, table, cursor=data["cursor"], limit=data["limit"], raw=raw)
+    if not raw:
+        page["changes"] = flags.flag_page(ctx.session, table, page["changes"], reader.mask, flagged=flagged)
     reader.log(ctx.session, action="datastore_changes", count=len(page["changes"]),
                params={"cursor": data["cursor"], "limit": data["limit"]})
     return {"resource_id": table.resource_id, **page}

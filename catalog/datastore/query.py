@@ -18,6 +18,7 @@ import sqlalchemy.ext.compiler
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
+from ..api.rawjson import object_with
 from ..errors import ValidationError
 from ..search.text import check_query_length
 from . import text_index
@@ -552,8 +553,12 @@ def decode_cursor(cursor: str | None, table: DatastoreTable | None = None) -> in
     return int(parts[2])
 
 
-def changes(session: Session, table: DatastoreTable, *, cursor: str | None, limit: int) -> dict[str, Any]:
-    """The changes after ``cursor`` in order: records with ``_seq``, tombstones with ``_deleted``."""
+def changes(session: Session, table: DatastoreTable, *, cursor: str | None, limit: int,
+            raw: bool = False) -> dict[str, Any]:
+    """The changes after ``cursor`` in order: records with ``_seq``, tombstones with ``_deleted``.
+
+    ``raw``: each record as its stored JSON text with the three members added (``api.rawjson.RawJSON``),
+    not decoded, for a reader who sees the records as stored (nothing masked or flagged)."""
     after = decode_cursor(cursor, table)
     # Read in windows of sequence numbers, up to the last committed change. A window bounds the work
     # of one query whatever plan the database picks: without statistics (right after a bulk load,
@@ -566,20 +571,31 @@ def changes(session: Session, table: DatastoreTable, *, cursor: str | None, limi
     lower, window = after, max(2 * limit, CHANGES_WINDOW)
     while len(rows) < limit and lower < newest:
         upper = min(lower + window, newest)
-        rows.extend(session.execute(sa.select(Record.seq, Record.key, Record.deleted, Record.data).where(
+        rows.extend(session.execute(sa.select(Record.seq, Record.key, Record.deleted,
+                                              _json_text(session) if raw else Record.data).where(
             Record.resource_id == table.resource_id, Record.seq > lower, Record.seq <= upper)
             .order_by(Record.seq).limit(limit - len(rows))).all())
         lower, window = upper, window * 2
-    entries = []
+    entries: list[Any] = []
     for seq, key, deleted, data in rows:
         if deleted:
+            data = json.loads(data) if raw else data
             entry = {name: data.get(name) for name in table.primary_key} if table.primary_key else {}
             entry.update({"_seq": seq, "_key": key, "_deleted": True})
+        elif raw:
+            entry = object_with(data, {"_seq": seq, "_key": key, "_deleted": False})
         else:
             entry = {**data, "_seq": seq, "_key": key, "_deleted": False}
         entries.append(entry)
     last = rows[-1][0] if rows else after
     return {"changes": entries, "next_cursor": encode_cursor(last, table), "has_more": last < newest}
+
+
+def _json_text(session: Session) -> Any:
+    """``datastore_record.data`` as the JSON text the database holds (not decoded by the driver)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return sa.cast(Record.data, sa.Text)
+    return sa.type_coerce(Record.data, sa.Text)
 
 
 def iter_records(session: Session, table: DatastoreTable) -> Iterator[dict[str, Any]]:

@@ -687,6 +687,21 @@ def test_changes_page_through_every_change_once(api, homes, org):
     assert [c["_key"] for c in later["changes"]] == [records[3]["household_number"]]
 
 
+def test_changes_give_each_record_as_written_to_a_reader_who_sees_it_all(api, people, org):
+    # Such a reader gets the stored JSON text itself (catalog/api/rawjson.py): numbers, nested values,
+    # Chinese, quotes and backslashes must come back as they were written, in one valid JSON answer
+    odd = {"id": "p6", "name": 'O\'Brien "老王" \\ 路\t', "age": 0, "score": -1.5e-7, "active": False,
+           "tags": {"nested": [1, 2.5, None, {"深": "值"}], "empty": {}}}
+    assert api.call("datastore_upsert", {"resource_id": people, "records": [odd]},
+                    token=org.editor.token).status == 200
+    page = api.call("datastore_changes", {"resource_id": people}, token=org.member.token)
+    assert page.status == 200, page.body
+    changes = page.result["changes"]
+    assert [{k: v for k, v in c.items() if not k.startswith("_")} for c in changes] == [*PEOPLE, odd]
+    assert [(c["_key"], c["_deleted"]) for c in changes] == [(r["id"], False) for r in [*PEOPLE, odd]]
+    assert [c["_seq"] for c in changes] == sorted(c["_seq"] for c in changes)
+
+
 def test_changes_tombstones_carry_only_the_key(api, homes, org):
     records = list(households(3, seed=8))
     api.call("datastore_upsert", {"resource_id": homes, "records": records}, token=org.editor.token)
