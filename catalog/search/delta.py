@@ -24,9 +24,9 @@ twice is harmless, missing one is not:
 
 Kept hits are bounded in total (:data:`MAX_KEPT_HITS`); a query with more hits than
 :data:`MAX_STATE_HITS` is answered but not kept. Sort keys are compared in Python, so only orders
-on numbers and times (and ``id`` ascending, the last tie-breaker: code-point order, as the
-database's C collation and SQLite's binary one) are kept; a sort on title or name is computed as
-before.
+on numbers and times (and ``id`` ascending, the last tie-breaker: ids are UUIDs, which sort alike in
+code-point order, SQLite's binary collation and PostgreSQL's) are kept; a sort on title or name is
+computed as before.
 """
 from __future__ import annotations
 
@@ -44,8 +44,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from ..datasets.models import Dataset, Resource, Tag, dataset_tag
-from ..groups.models import DatasetGroup
+from ..datasets.models import Dataset
 from .models import CatalogVersion, change_horizon, change_log, facet_member, version_rows
 
 #: Changed datasets one update re-evaluates at most (more: a full computation).
