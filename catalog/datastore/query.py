@@ -599,7 +599,19 @@ def _json_text(session: Session) -> Any:
 
 
 def iter_records(session: Session, table: DatastoreTable) -> Iterator[dict[str, Any]]:
-    """Every live record in key order, fetched in chunks (memory stays flat).
+    """Every live record in key order, fetched in chunks (memory stays flat): :func:`_iter_rows`."""
+    for _key, data in _iter_rows(session, table, Record.data):
+        yield data
+
+
+def iter_record_texts(session: Session, table: DatastoreTable) -> Iterator[tuple[str, str]]:
+    """``(key, stored JSON text)`` of every live record in key order, as :func:`iter_records` reads them,
+    not decoded (a dump for a reader who sees the records as stored)."""
+    yield from _iter_rows(session, table, _json_text(session))
+
+
+def _iter_rows(session: Session, table: DatastoreTable, column: Any) -> Iterator[tuple[str, Any]]:
+    """``(key, column)`` of every live record in key order, fetched in chunks (memory stays flat).
 
     The chunks are key ranges fixed by one query at the start (every ``DUMP_CHUNK``-th key), so
     each chunk query reads about ``DUMP_CHUNK`` records whatever plan the database picks. Plain
@@ -618,16 +630,15 @@ def iter_records(session: Session, table: DatastoreTable) -> Iterator[dict[str, 
     session.rollback()
     last_key = None
     for bound in bounds:
-        query = sa.select(Record.key, Record.data).where(*live, Record.key <= bound)
+        query = sa.select(Record.key, column).where(*live, Record.key <= bound)
         if last_key is not None:
             query = query.where(Record.key > last_key)
         chunk = session.execute(query.order_by(Record.key)).all()
         session.rollback()
         last_key = bound
-        for _key, data in chunk:
-            yield data
+        yield from chunk
     while True:  # after the last bound: the tail (and whatever was added there meanwhile)
-        query = sa.select(Record.key, Record.data).where(*live)
+        query = sa.select(Record.key, column).where(*live)
         if last_key is not None:
             query = query.where(Record.key > last_key)
         chunk = session.execute(query.order_by(Record.key).limit(DUMP_CHUNK)).all()
@@ -635,8 +646,7 @@ def iter_records(session: Session, table: DatastoreTable) -> Iterator[dict[str, 
         if not chunk:
             return
         last_key = chunk[-1][0]
-        for _key, data in chunk:
-            yield data
+        yield from chunk
 
 
 def csv_cell(value: Any) -> Any:

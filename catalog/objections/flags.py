@@ -11,6 +11,8 @@ with the reader's ``mask``: keys are taken from the records before masking, the 
 """
 from __future__ import annotations
 
+import json
+
 from itertools import islice
 from typing import Any, Callable, Iterable, Iterator
 
@@ -128,6 +130,25 @@ def flag_stream(session: Session, table: Any, records: Iterator[dict[str, Any]],
             for record, key in zip(chunk, keys):
                 masked = mask(record)
                 yield {**masked, FLAG: flags[key]} if key in flags else masked
+
+    return flagged()
+
+
+def flag_text_stream(session: Session, table: Any, rows: Iterator[tuple[str, str]]) -> Iterator[str]:
+    """A dump's records as their stored JSON text (``(key, text)`` rows, for a reader who sees records as
+    stored): a covered record decoded and given its flag as :func:`flag_stream` does, the others as they are;
+    one query per :data:`STREAM_CHUNK` records, rolled back at once."""
+    package_id, resource_id, keyed = table.resource.package_id, table.resource_id, bool(table.primary_key)
+
+    def flagged() -> Iterator[str]:
+        while True:
+            chunk = list(islice(rows, STREAM_CHUNK))
+            if not chunk:
+                return
+            flags = flags_for(session, package_id, resource_id, [key for key, _text in chunk]) if keyed else {}
+            session.rollback()
+            for key, text in chunk:
+                yield json.dumps({**json.loads(text), FLAG: flags[key]}, ensure_ascii=False) if key in flags else text
 
     return flagged()
 

@@ -65,6 +65,22 @@ def test_flags_appear_on_search_changes_and_dumps_and_are_lifted_when_resolved(a
     assert "_objection" not in dump(client, reader, county.shops_rid, "csv")[0], "no column once none is open"
 
 
+def test_the_owner_s_json_dump_and_feed_flag_the_covered_records_and_give_the_others_as_written(api, client, county):
+    # The owner department sees the records as stored: its dump and feed send the stored JSON text
+    # (catalog/api/rawjson.py), and a covered record still comes with its flag
+    made = file(api, county, keys=["s2"])
+    assert made.status == 200, made.body
+    flag = {"id": made.result["id"], "status": "open"}
+    owner = county.gaj_member.token
+    written = {r["code"]: r for r in search(api, owner, county.shops_rid)}
+    dumped = dump(client, owner, county.shops_rid, "json")
+    assert flagged(dumped) == {"s2": flag}
+    assert {r["code"]: {k: v for k, v in r.items() if k != "_objection"} for r in dumped} == {
+        code: {k: v for k, v in record.items() if k != "_objection"} for code, record in written.items()}
+    fed = changes(api, owner, county.shops_rid)
+    assert flagged(fed) == {"s2": flag}
+
+
 def test_an_objection_to_the_whole_dataset_flags_every_record(api, client, county):
     made = file(api, county, resource_id=None)
     assert made.status == 200, made.body
