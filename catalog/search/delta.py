@@ -13,8 +13,10 @@ twice is harmless, missing one is not:
 
 * PostgreSQL numbers entries before commit, so an entry can commit after a higher one. A state
   records its snapshot (``xmin:xmax:xip``); the next read takes the entries above its position and
-  those of the transactions the snapshot saw running (``xid IN xip``), which are all it could not
-  see. A state is advanced only by a reader whose snapshot contains the state's (every transaction
+  those of the transactions the snapshot could not see (``xid IN xip OR xid >= xmax``: ``xmax`` is
+  one past the newest *finished* transaction, so a transaction that took its id before the snapshot
+  but is newer than every finished one is in neither the list nor below ``xmax``, and its entries can
+  be numbered below the position). A state is advanced only by a reader whose snapshot contains the state's (every transaction
   visible to the state is visible to the reader), else recomputed in full.
 * A reader whose transaction wrote (its own uncommitted entries) answers from a copy and leaves the
   shared state alone (PostgreSQL: ``txid_current_if_assigned()``; SQLite: a statement that was not
@@ -212,16 +214,18 @@ FIELD = "\x1e"
 
 
 def _statement(session: Session, hits_select: sa.Select, facet_fields: list[str],
-               since: tuple[int, frozenset[int]] | None) -> sa.CompoundSelect:
+               since: tuple[int, int | None, frozenset[int]] | None) -> sa.CompoundSelect:
     """One statement (one snapshot): a row per hit (all, or those among the datasets logged since
-    ``since`` = (position, transaction ids)) with its sort keys and facet values, then rows naming the
+    ``since`` = (position, snapshot's xmax, its running transactions)) with its sort keys and facet values, then rows naming the
     log position, the horizon, the version tokens, the snapshot and, with ``since``, the logged ids."""
     postgresql = session.get_bind().dialect.name == "postgresql"
     parts_meta = []
     if since is not None:
-        pos, xids = since
-        logged = sa.select(change_log.c.dataset_id).where(
-            sa.or_(change_log.c.seq > pos, change_log.c.xid.in_(sorted(xids)))).distinct().limit(BOUND + 1)
+        pos, xmax, xids = since
+        unseen = [change_log.c.seq > pos]
+        if xmax is not None:  # PostgreSQL: the transactions the snapshot could not see
+            unseen += [change_log.c.xid.in_(sorted(xids)), change_log.c.xid >= xmax]
+        logged = sa.select(change_log.c.dataset_id).where(sa.or_(*unseen)).distinct().limit(BOUND + 1)
         changed = logged.cte("changed")
         if postgresql:
             changed = changed.prefix_with("MATERIALIZED")
@@ -380,9 +384,10 @@ def answer(session: Session, key: Hashable, hits_select: sa.Select, facet_fields
     state.order = sorted(sort_key for sort_key, _values in read.hits.values())
     state.pos, state.snapshot, state.token = read.pos, read.snapshot, read.token
     stats["full"] += 1
+    result = state.answer(start, rows)  # before another request can find (and move) the state
     if not read.own:
         _keep(key, state)
-    return state.answer(start, rows), read.token
+    return result, read.token
 
 
 def _advance(session: Session, key: Hashable, state: State, hits_select: sa.Select, facet_fields: list[str],
@@ -390,13 +395,15 @@ def _advance(session: Session, key: Hashable, state: State, hits_select: sa.Sele
     """The state moved to this snapshot by the datasets logged since, or None (recompute in full)."""
     with state.lock:
         pos, snapshot = state.pos, state.snapshot
-    xip = snapshot[2] if snapshot else frozenset()
-    read = _Read(session, session.execute(_statement(session, hits_select, facet_fields, (pos, xip))),
+    xmin, xmax, xip = snapshot if snapshot else (0, None, frozenset())
+    read = _Read(session, session.execute(_statement(session, hits_select, facet_fields, (pos, xmax, xip))),
                  facet_fields, order)
     if None in read.changed or len(read.changed) > BOUND:
         return None
-    if read.horizon[0] > pos or any(xid < read.horizon[1] for xid in xip):
-        return None  # entries this read needed were pruned (those above pos, those of the transactions in xip)
+    if read.horizon[0] > pos or read.horizon[1] > xmin:
+        # entries this read needed were pruned: above pos, or of a transaction the snapshot could not see
+        # (all at or after its xmin, and pruning keeps entries at or after the xmin of its own time)
+        return None
     with state.lock:
         # Another request may have moved the state since ``pos`` (only ever forward): what this read
         # found since ``pos`` covers what changed after the state's snapshot if this snapshot contains it.

@@ -151,9 +151,13 @@ def test_followed_answers_equal_fresh_ones_after_each_kind_of_write(database):
                                                                           "state": "draft"})
         session.commit()
     problems += compare(database, ids, "created")
+    with database.session() as session:  # a tag renamed in SQL: every dataset that has it is logged
+        session.execute(sa.text("UPDATE tag SET name = '户口' WHERE name = '户籍'"))
+        session.commit()
+    problems += compare(database, ids, "tag renamed")
     assert problems == []
     # every reader's answer after each write came from its kept hits, not a recount
-    assert delta.stats["followed"] - before >= 9 * len(READERS)
+    assert delta.stats["followed"] - before >= 10 * len(READERS)
 
     with database.session() as session:  # the outsider joins 民政局: its private datasets become theirs to see
         set_member(session, session.get(User, ids["admin"]), session.get(Department, ids["mzj"]),
@@ -208,6 +212,22 @@ def test_a_kept_answer_older_than_the_pruned_log_is_recomputed(database):
     # each kept answer was recomputed (one state serves two readers: the first and second page), and
     # each fresh one computed
     assert delta.stats["full"] - full == 2 * len(READERS) - 1
+
+
+def test_more_changed_datasets_than_the_bound_recompute(database, monkeypatch):
+    ids = seed(database)
+    assert compare(database, ids, "start") == []
+    monkeypatch.setattr(delta, "BOUND", 1)
+    with database.session() as session:  # one statement changing two datasets
+        session.execute(sa.text("UPDATE dataset SET private = true WHERE name IN "
+                                "('household-register-0', 'household-register-2')"))
+        session.commit()
+    full = delta.stats["full"]
+    assert compare(database, ids, "two changed") == []
+    # each kept answer was recomputed (one state serves the first and second page), and each fresh one
+    assert delta.stats["full"] - full == 2 * len(READERS) - 1
+    with database.session() as session:
+        assert answer(session, None)[0] == 2
 
 
 @pytest.mark.slow
@@ -322,3 +342,31 @@ def test_a_reader_older_than_the_kept_answer_gets_its_own_snapshot_postgresql(tm
                 fresh = answer(old, None, rows=3)
             assert followed[0] == 4 and followed == fresh
         assert compare(database, ids, "after") == []
+
+
+def test_a_newer_transaction_numbered_before_an_older_ones_commit_is_not_missed_postgresql(tmp_path):
+    """A snapshot's xmax is one past the newest finished transaction: a newer transaction that wrote (and
+    numbered its entry) before an older one's later-numbered entry committed is neither in the snapshot's
+    list of running transactions nor visible, and must still be applied when it commits."""
+    with committed_app("postgresql", tmp_path) as database:
+        ids = seed(database)
+        with database.session() as session:
+            assert answer(session, None)[0] == 4  # kept
+            first, second = session.scalars(sa.select(Dataset.id).where(
+                Dataset.name.in_(["household-register-0", "household-register-2"])).order_by(Dataset.name)).all()
+        with database.engine.connect() as older, database.engine.connect() as newer:
+            older.begin()
+            older.execute(sa.text("SELECT txid_current()"))  # takes its transaction id first
+            newer.begin()
+            newer.execute(sa.text("UPDATE dataset SET private = true WHERE id = :id"), {"id": first})
+            older.execute(sa.text("UPDATE dataset SET share_type = 'unconditional' WHERE id = :id"), {"id": second})
+            older.commit()
+            with database.session() as session:  # sees the older one's write, not the newer one's
+                count, facets, _page = answer(session, None)
+                assert count == 4 and dict((v, n) for v, _d, n in facets["share_type"]) == \
+                    {"conditional": 3, "unconditional": 1}
+            newer.commit()
+        with database.session() as session:
+            count, _facets, page = answer(session, None)
+            assert count == 3 and "household-register-0" not in page
+        assert compare(database, ids, "after the newer write committed") == []

@@ -10,7 +10,8 @@ its own entries (``dataset_search`` is an FTS5 table on SQLite, which takes no t
 A cached word search keeps its hits and the log position it saw; after a write it re-evaluates
 only the datasets logged since (:mod:`catalog.search.delta`). On PostgreSQL a sequence value is
 taken before the commit, so a later value can commit first: the reader also re-reads the entries
-of the transactions its snapshot saw in progress (``xid`` in the snapshot's list).
+of the transactions its snapshot could not see (``xid`` in the snapshot's list or at or after its
+``xmax``).
 
 ``search_change_horizon`` (one row): the log is pruned to its last ``keep`` entries once it holds
 twice as many; ``seq`` is the highest entry deleted and ``xid`` the oldest transaction still running
