@@ -24,6 +24,7 @@ import argparse
 import atexit
 import contextlib
 import fnmatch
+import json
 import os
 import re
 import shutil
@@ -47,7 +48,8 @@ from mutmut.runners.harness import PytestRunner  # noqa: E402
 from mutmut.stats import status_by_exit_code  # noqa: E402
 from mutmut.utils.format_utils import mangled_name_from_mutant_name  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
-from mutate_runner import SessionForkRunner  # noqa: E402 - tools/, beside this file
+from mutate_lines import LineSelection, LinesPerTest  # noqa: E402 - tools/, beside this file
+from mutate_runner import SessionForkRunner  # noqa: E402
 
 #: (module, function names as globs separated by "|", a text every mutated line must contain or None).
 #: Whole modules where the module is the rule; single functions where a shared module holds one rule.
@@ -238,7 +240,18 @@ def database_free_tests_first() -> None:
             ordered = sorted(tests, key=lambda test: ("[sqlite" in test, durations.get(test, 0.0), test))
             if POSTGRES_URL is not None and _function_of(mutant_name) in POSTGRES_FUNCTIONS:
                 ordered += [postgres_twin(test) for test in ordered if postgres_twin(test) != test]
+            elif LINES is not None and LINES.data is not None and STATS_RAN_IN_FULL:
+                ordered = line_selection().tests(mutant_name, ordered)
             return submit(mutant_name, ordered, *rest, **options)
+
+        def signal_work_complete():
+            if LINES is not None and LINES.data is not None and STATS_RAN_IN_FULL:
+                chosen = line_selection()
+                print(f"\ntests by line: {chosen.narrowed} mutants get the tests that execute the statement they "
+                      f"change, {chosen.untested} whose statement no test executes get none (survivors, 'no tests'), "
+                      f"{chosen.kept} keep every test of their function", flush=True)
+                Path("mutants/mutate-tests-by-line.json").write_text(json.dumps(chosen.chosen, indent=1))
+            return work_complete()
 
         def startup_with_postgres():
             # only now: the instrumented and clean runs before stay on SQLite (they would take twice as long);
@@ -253,8 +266,9 @@ def database_free_tests_first() -> None:
                 return 0   # the instrumented run just ran them all on the original code
             return clean(tests)
 
-        startup, clean = runner.startup, runner.run_clean_tests
+        startup, clean, work_complete = runner.startup, runner.run_clean_tests, runner.signal_work_complete
         runner.submit = ordered_submit
+        runner.signal_work_complete = signal_work_complete
         runner.startup = startup_with_postgres
         runner.run_clean_tests = run_clean_tests
         return runner
@@ -282,6 +296,21 @@ class _SetupAndTeardownDurations:
 RUNNER = "session"
 
 
+#: which tests a mutant runs: "line", those of its function that executed the statement it changes
+#: (tools/mutate_lines.py), or "function", every test that reached its function (mutmut's selection)
+SELECT = "line"
+#: the lines each test executed in the instrumented run (``--select line``)
+LINES: LinesPerTest | None = None
+_LINE_SELECTION: LineSelection | None = None
+
+
+def line_selection() -> LineSelection:
+    global _LINE_SELECTION
+    if _LINE_SELECTION is None:
+        _LINE_SELECTION = LineSelection(LINES)
+    return _LINE_SELECTION
+
+
 #: whether this process ran mutmut's instrumented run of every test of the selection (and it passed)
 STATS_RAN_IN_FULL = False
 
@@ -298,8 +327,12 @@ def time_whole_tests_and_skip_the_clean_run() -> None:
     collect = mutmut_main.run_stats_collection
 
     def execute_pytest_timing_fixtures(self, params, **kwargs):
+        global LINES
         if kwargs.get("plugins") and getattr(self, "_collecting_stats", False):
             kwargs["plugins"] = [*kwargs["plugins"], _SetupAndTeardownDurations()]
+            if SELECT == "line":
+                LINES = LinesPerTest(ROOT / "mutants")
+                kwargs["plugins"].append(LINES)
         return execute_pytest(self, params, **kwargs)
 
     def run_stats_timing_fixtures(self, *, tests):
@@ -457,9 +490,12 @@ def main() -> int:
     parser.add_argument("--runner", choices=("session", "mutmut"), default="session",
                         help="session: one pytest session, a fork of it per mutant (default); mutmut: mutmut's "
                              "own runner, a new pytest session per mutant (slower; to compare verdicts)")
+    parser.add_argument("--select", choices=("line", "function"), default="line",
+                        help="line: a mutant runs the tests of its function that executed the statement it "
+                             "changes (default); function: every test that reached its function (mutmut's)")
     args = parser.parse_args()
-    global RUNNER
-    RUNNER = args.runner
+    global RUNNER, SELECT
+    RUNNER, SELECT = args.runner, args.select
     if args.only is not None:
         restrict(args.only)
     # SQLite, except the PostgreSQL twins of the tests of POSTGRES_FUNCTIONS' mutants when a server answers
