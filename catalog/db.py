@@ -129,7 +129,8 @@ def _fold_round_trips(dialect: Any) -> None:
 
     def do_execute(cursor, statement, parameters, context=None):
         conn = cursor.connection
-        if context is not None and context.execution_options.get(HOLD_BACK):
+        in_transaction = not conn.autocommit or conn in _BEGUN  # its COMMIT will come
+        if context is not None and context.execution_options.get(HOLD_BACK) and in_transaction:
             _HELD.setdefault(conn, []).append((statement, parameters))
             return
         held = _HELD.pop(conn, None)

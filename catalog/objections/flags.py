@@ -148,7 +148,9 @@ def flag_text_stream(session: Session, table: Any, rows: Iterator[tuple[str, str
             flags = flags_for(session, package_id, resource_id, [key for key, _text in chunk]) if keyed else {}
             session.rollback()
             for key, text in chunk:
-                yield json.dumps({**json.loads(text), FLAG: flags[key]}, ensure_ascii=False) if key in flags else text
+                if key in flags:
+                    text = json.dumps({**json.loads(text), FLAG: flags[key]}, ensure_ascii=False)
+                yield text
 
     return flagged()
 
