@@ -26,6 +26,8 @@ Flask test client (routing, parameter checks, search, JSON of 10 results):
 * ``two-word after write`` / ``empty after write``: the same searches, each run after a committed
   ``UPDATE dataset`` (outside the timing), so no answer can come from the search cache: what the
   first search after any catalog write costs;
+* ``two-word svc after write``: ``two-word service`` after a committed ``UPDATE`` (the search without
+  HTTP and the JSON of the page);
 * ``two-word after hit``: the same after a committed ``UPDATE`` that makes one of the query's hits the
   newest (its page changes); ``two-word cold``: the same with the process's caches cleared before each
   call, so every hit is read (a word search's first computation in a process). After the table, how
@@ -403,6 +405,9 @@ def scenarios(app, names: list[str]) -> tuple[dict[str, tuple], dict[str, list[i
             "two-word service": (lambda n: service(n, TWO_WORD_QUERIES[n % len(TWO_WORD_QUERIES)]),
                                  "the same through search_datasets in a new session (no HTTP, no result JSON)"),
             "two-word after write": (two_words, "the same, each call after a committed dataset UPDATE", write),
+            "two-word svc after write": (lambda n: service(n, TWO_WORD_QUERIES[n % len(TWO_WORD_QUERIES)]),
+                                         "the same through search_datasets, each after a committed dataset UPDATE",
+                                         write),
             "two-word after hit":  (two_words, "the same, each after a committed UPDATE making one of its hits "
                                                "the newest (its page changes)", hit_write),
             "two-word cold":       (two_words, "the same, each with the process's caches cleared (every hit read)",
