@@ -41,7 +41,9 @@ def test_a_household_table_from_before_gets_its_marks_and_indexes_and_downgrade_
     app = create_app({"DATABASE_URL": empty_database, "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "m"})
     engine = get_db(app).engine
     try:
-        run_migrations(app, "0018_catalog_version")
+        # The catalog's rows are made by today's code at the head, then the schema is taken back to 0018
+        # (today's code writes to tables of later migrations, such as the search's change log).
+        run_migrations(app)
         with get_db(app).session() as session:
             admin = User(name="migrate-admin", sysadmin=True)
             session.add(admin)
@@ -59,6 +61,7 @@ def test_a_household_table_from_before_gets_its_marks_and_indexes_and_downgrade_
             table.schema_document = document
             session.commit()
             resource_id = resource.id
+        run_migrations(app, "0018_catalog_version", downgrade=True)
         with engine.begin() as conn:
             for name in MARKED:
                 conn.exec_driver_sql(f"DROP INDEX IF EXISTS {query.field_index_name(name)}")

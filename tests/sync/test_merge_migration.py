@@ -38,7 +38,9 @@ def test_records_stored_before_0020_get_hashes_and_a_rewrite_of_them_is_unchange
     app = create_app({"DATABASE_URL": empty_database, "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "m"})
     engine = get_db(app).engine
     try:
-        run_migrations(app, "0019_datastore_reads")
+        # The catalog's rows are made by today's code at the head, then the schema is taken back to 0019
+        # (today's code writes to tables of later migrations, such as the search's change log).
+        run_migrations(app)
         with get_db(app).session() as session:
             admin = User(name="migrate-admin", sysadmin=True)
             session.add(admin)
@@ -51,6 +53,7 @@ def test_records_stored_before_0020_get_hashes_and_a_rewrite_of_them_is_unchange
                 {"id": "id", "type": "text"}, {"id": "score", "type": "numeric"}, {"id": "members", "type": "json"}])
             session.commit()
             resource_id, admin_id = resource.id, admin.id
+        run_migrations(app, "0019_datastore_reads", downgrade=True)
         # Records as the write path before 0020 stored them (its JSON text: keys in the record's order).
         with engine.begin() as conn:
             conn.execute(sa.text("INSERT INTO datastore_record (resource_id, key, seq, deleted, data, updated_at) "
