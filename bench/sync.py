@@ -286,16 +286,18 @@ def copy_baseline(url: str, export: Path, rows: int) -> tuple[float, float]:
 # -- one size --------------------------------------------------------------------------------------
 
 def empty_table(url: str, resource_id: str) -> None:
-    """Remove every record of the resource (and its change numbers): the next sync is a first sync again."""
+    """Remove every record (the bench database holds this resource's only) and its change numbers: the next
+    sync is a first sync into a table as fresh as the first one's. (A DELETE + VACUUM of 1,000,000 records
+    left a merge of 1,000 records taking 13 s: TRUNCATE rebuilds the heap and the indexes empty.)"""
     import psycopg
 
     conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(conninfo) as conn:
-        conn.execute("DELETE FROM datastore_record WHERE resource_id = %s", (resource_id,))
+        conn.execute("TRUNCATE datastore_record")
         conn.execute("UPDATE datastore_table SET last_seq = 0 WHERE resource_id = %s", (resource_id,))
         conn.commit()
         conn.autocommit = True
-        conn.execute("VACUUM ANALYZE datastore_record")
+        conn.execute("ANALYZE datastore_record")
 
 
 def write_floor(url: str, resource_id: str, batch: int) -> float:
