@@ -85,6 +85,11 @@ def _note_write(conn, _cursor, statement, _parameters, _context, _executemany):
 @event.listens_for(sa.engine.Engine, "commit")
 @event.listens_for(sa.engine.Engine, "rollback")
 def _transaction_ended(conn):
+    # Only SQLite's connections carry the mark; and an invalidated connection (its server gone) must not be
+    # touched: reading its ``info`` would try to reconnect inside the failed transaction (PendingRollbackError
+    # instead of the outage's own error).
+    if conn.dialect.name != "sqlite" or conn.invalidated:
+        return
     conn.info.pop(_WROTE, None)
 
 
