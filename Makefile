@@ -40,8 +40,8 @@ $(VENV)/.installed-mutate: setup.py | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test,mutate]'
 	touch $@
 
-# Mutation testing of the rules that protect people's data (mutmut; over an hour on 2 cores for the whole scope,
-# docs/TESTING.md; not in CI).
+# Mutation testing of the rules that protect people's data (mutmut, mutants run by tools/mutate_runner.py; the whole
+# scope still takes over 50 minutes on this shared 2-core machine, docs/TESTING.md; not in CI).
 # Prints "killed K of N mutants (P %)" and the survivors; see docs/TESTING.md. MUTATE_ARGS=--survivors after adding tests.
 mutate: install $(VENV)/.installed-mutate
 	$(BIN)/python tools/mutate.py $(MUTATE_ARGS)
