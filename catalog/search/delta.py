@@ -24,11 +24,16 @@ twice is harmless, missing one is not:
 * A "recompute everything" entry (departments, memberships, a truncation, the index rebuilt), more
   than :data:`BOUND` datasets, or a position older than the pruned horizon recompute in full.
 
+Searches without words (``fq``, field conditions) are kept the same way: their hits statement has
+no score (every hit scores 0) and the same sort keys.
+
 Kept hits are bounded in total (:data:`MAX_KEPT_HITS`); a query with more hits than
-:data:`MAX_STATE_HITS` is answered but not kept. Sort keys are compared in Python, so only orders
-on numbers and times (and ``id`` ascending, the last tie-breaker: ids are UUIDs, which sort alike in
-code-point order, SQLite's binary collation and PostgreSQL's) are kept; a sort on title or name is
-computed as before.
+:data:`MAX_STATE_HITS` is answered but not kept, and remembered as too big (:func:`too_big`: the
+caller counts it in the database instead). Sort keys are compared in Python, so only orders on
+numbers and times, ``id`` ascending (the last tie-breaker: ids are UUIDs, which sort alike in
+code-point order, SQLite's binary collation and PostgreSQL's) and title or name where the database
+compares text by code point (SQLite's binary collation; PostgreSQL's ``C``, ``POSIX`` and
+``C.UTF-8``: :func:`eligible`) are kept; other orders are computed as before.
 """
 from __future__ import annotations
 
@@ -57,6 +62,13 @@ MAX_STATE_HITS = 150_000
 MAX_KEPT_HITS = 400_000
 #: The sort keys compared in Python (numbers and times); ``id`` only ascending.
 NUMERIC_KEYS = ("score", "metadata_modified", "metadata_created", "num_resources", "num_tags")
+#: Text sort keys, compared in Python only where the database compares them by code point; ``name``
+#: (a slug) before ``title`` (any text: the last field of a hit's row).
+TEXT_KEYS = ("name", "title")
+#: PostgreSQL collations that order text by code point (UTF-8's byte order), as Python compares str.
+CODE_POINT_COLLATIONS = frozenset({"C", "POSIX", "C.UTF-8", "C.utf8", "ucs_basic"})
+#: Queries remembered as having more hits than MAX_STATE_HITS (at most this many).
+MAX_BIG = 256
 #: Facets that are a dataset column.
 COLUMN_FACETS = ("share_type", "update_cycle", "open_type", "category", "license_id")
 
@@ -151,6 +163,8 @@ class State:
 
 
 _states: OrderedDict[Hashable, State] = OrderedDict()
+#: Queries whose last full computation had more hits than MAX_STATE_HITS (not kept: see too_big).
+_big: OrderedDict[Hashable, None] = OrderedDict()
 _lock = threading.Lock()
 #: How answers were made: ``full`` (every hit read), ``followed`` (the changed datasets applied to a kept
 #: state), ``aside`` (applied to a copy: the reader's transaction wrote). For the benchmark and the tests.
@@ -165,7 +179,12 @@ def _keep(key: Hashable, state: State) -> None:
     with _lock:
         _states.pop(key, None)
         if len(state.hits) > MAX_STATE_HITS:
+            _big[key] = None
+            _big.move_to_end(key)
+            while len(_big) > MAX_BIG:
+                _big.popitem(last=False)
             return
+        _big.pop(key, None)
         _states[key] = state
         total = _kept()
         while total > MAX_KEPT_HITS and len(_states) > 1:
@@ -181,24 +200,35 @@ def _get(key: Hashable) -> State | None:
         return state
 
 
+def too_big(key: Hashable) -> bool:
+    """Whether the query had too many hits to keep when last computed: reading every hit's row costs more
+    than counting them in the database, and nothing would be kept to follow."""
+    with _lock:
+        return key in _big
+
+
 def clear() -> None:
     """Forget every kept state (the benchmark's cold runs, the tests' fresh computations)."""
     with _lock:
         _states.clear()
+        _big.clear()
 
 
 @contextlib.contextmanager
 def set_aside():
     """Answer without the kept states inside the block (a fresh computation), then put them back."""
     with _lock:
-        saved = OrderedDict(_states)
+        saved, big = OrderedDict(_states), OrderedDict(_big)
         _states.clear()
+        _big.clear()
     try:
         yield
     finally:
         with _lock:
             _states.clear()
             _states.update(saved)
+            _big.clear()
+            _big.update(big)
 
 
 def kept_hits() -> int:
@@ -209,17 +239,73 @@ def kept_hits() -> int:
 
 # -- the statement --------------------------------------------------------------------------------
 
-def eligible(order: list[tuple[str, bool]]) -> bool:
-    """Whether an order's keys compare in Python as in the database (numbers, times, id ascending)."""
-    return all(key in NUMERIC_KEYS or (key == "id" and not desc) for key, desc in order)
+_collations: dict[str, bool] = {}
+
+
+def code_point_order(session: Session) -> bool:
+    """Whether the database orders ``dataset.title`` and ``name`` by code point (read once per database)."""
+    engine = session.get_bind().engine
+    if engine.dialect.name == "sqlite":
+        return True  # BINARY: memcmp of UTF-8, the code-point order
+    url = str(engine.url)
+    if url not in _collations:
+        names = session.execute(sa.text(
+            "SELECT coalesce(c.collation_name, d.datcollate) FROM information_schema.columns c "
+            "CROSS JOIN pg_database d WHERE d.datname = current_database() AND c.table_schema = current_schema() "
+            "AND c.table_name = 'dataset' AND c.column_name IN ('title', 'name')")).scalars().all()
+        _collations[url] = bool(names) and all(name in CODE_POINT_COLLATIONS for name in names)
+    return _collations[url]
+
+
+def eligible(order: list[tuple[str, bool]], session: Session | None = None) -> bool:
+    """Whether an order's keys compare in Python as in the database (numbers, times, id ascending; title
+    and name where ``session``'s database orders them by code point)."""
+    texts = False
+    for key, desc in order:
+        if key in TEXT_KEYS:
+            texts = True
+        elif not (key in NUMERIC_KEYS or (key == "id" and not desc)):
+            return False
+    return not texts or (session is not None and code_point_order(session))
+
+
+class _Desc:
+    """A text sort key in descending order (a str cannot be negated)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+    def __lt__(self, other: "_Desc") -> bool:
+        return other.value < self.value
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, _Desc) and self.value == other.value
+
+    __hash__ = None
+
+
+def _text_key(field: str, desc: bool, postgresql: bool):
+    """A text column's sort key from its field (``""`` for NULL, else ``v`` and the text): NULL is larger
+    than any text on PostgreSQL (last ascending, first descending), smaller on SQLite."""
+    key = (0, field[1:]) if field else ((1, "") if postgresql else (-1, ""))
+    return _Desc(key) if desc else key
 
 
 #: Separates the fields of a hit's row (sort keys, department, column facets: no value holds it).
 FIELD = "\x1e"
 
 
+def _texts(order: list[tuple[str, bool]]) -> list[str]:
+    """The text sort keys an order needs, in the order of a hit's fields."""
+    keys = {key for key, _desc in order}
+    return [key for key in TEXT_KEYS if key in keys]
+
+
 def _statement(session: Session, hits_select: sa.Select, facet_fields: list[str],
-               since: tuple[int, int | None, frozenset[int]] | None) -> sa.CompoundSelect:
+               since: tuple[int, int | None, frozenset[int]] | None,
+               texts: list[str] = ()) -> sa.CompoundSelect:
     """One statement (one snapshot): a row per hit (all, or those among the datasets logged since
     ``since`` = (position, snapshot's xmax, its running transactions)) with its sort keys and facet values, then rows naming the
     log position, the horizon, the version tokens, the snapshot and, with ``since``, the logged ids."""
@@ -257,9 +343,12 @@ def _statement(session: Session, hits_select: sa.Select, facet_fields: list[str]
             return sa.cast(sa.cast(sa.extract("epoch", column) * 1000000, sa.BigInteger), text)
         return sa.cast(column, text)
 
-    fields = [sa.cast(hits.c.score, text), micros(hits.c.metadata_modified), micros(hits.c.metadata_created),
+    fields = [sa.cast(hits.c.score, text) if "score" in hits.c else sa.literal("0"),
+              micros(hits.c.metadata_modified), micros(hits.c.metadata_created),
               *(sa.cast(hits.c[key], text) if key in hits.c else sa.literal("0") for key in ("num_resources", "num_tags")),
-              *(sa.cast(column, text) for column in facets)]
+              *(sa.cast(column, text) for column in facets),
+              # text sort keys last (a title may hold FIELD), "v" before the value (NULL stays "")
+              *(sa.literal("v").op("||")(hits.c[key]) for key in texts)]
     packed = None
     for field in fields:
         field = sa.func.coalesce(field, "")
@@ -294,11 +383,16 @@ class _Read:
     """What one run of the statement returned."""
 
     def __init__(self, session: Session, result, facet_fields: list[str], order: list[tuple[str, bool]]):
-        plan = [(None, False, False) if name == "id" else (*_COLUMNS[name], desc)
-                for name, desc in [*order, ("metadata_modified", True)]]
         numbers = {name: number for number, name in enumerate(facet_fields)}
         single = [number for number, name in enumerate(facet_fields)
                   if name == "organization" or name in COLUMN_FACETS]
+        texts = _texts(order)
+        splits = 5 + len(single) + len(texts) - 1  # the last text field is the rest of the row
+        # (field, is a time, descending); a text key's field is ("text", its index among the fields)
+        plan = [(None, False, False) if name == "id" else
+                (("text", 5 + len(single) + texts.index(name)), False, desc) if name in TEXT_KEYS else
+                (*_COLUMNS[name], desc)
+                for name, desc in [*order, ("metadata_modified", True)]]
         rows: dict[str, tuple[tuple, list]] = {}
         members: list[tuple[str, str, str]] = []
         versions, self.changed, self.snapshot, self.own = [], set(), None, False
@@ -313,7 +407,7 @@ class _Read:
             kind = row[0]
             if kind == "#hit":
                 dataset_id = row[1]
-                fields = row[2].split(FIELD)
+                fields = row[2].split(FIELD, splits) if texts else row[2].split(FIELD)
                 if relevance:  # the usual order: most words in the title, then the newest
                     modified = -int(fields[1])
                     key = (-float(fields[0] or 0), modified, modified, dataset_id)
@@ -322,6 +416,9 @@ class _Read:
                     for index, is_time, desc in plan:
                         if index is None:
                             key.append(dataset_id)
+                            continue
+                        if type(index) is tuple:  # a text key
+                            key.append(_text_key(fields[index[1]], desc, postgresql))
                             continue
                         value = fields[index]
                         if is_time:
@@ -332,7 +429,7 @@ class _Read:
                     key.append(dataset_id)
                     key = tuple(key)
                 rows[dataset_id] = (key, [(number, intern(value))
-                                          for number, value in zip(single, fields[5:]) if value])
+                                          for number, value in zip(single, fields[5:5 + len(single)]) if value])
             elif kind[0] != "#":  # a tag, format or theme of a hit
                 members.append(row)
             elif kind == "#version":
@@ -381,7 +478,7 @@ def answer(session: Session, key: Hashable, hits_select: sa.Select, facet_fields
         found = _advance(session, key, state, hits_select, facet_fields, order, start, rows)
         if found is not None:
             return found
-    read = _Read(session, session.execute(_statement(session, hits_select, facet_fields, None)),
+    read = _Read(session, session.execute(_statement(session, hits_select, facet_fields, None, _texts(order))),
                  facet_fields, order)
     state = State(facet_fields)
     state.hits = read.hits
@@ -401,7 +498,8 @@ def _advance(session: Session, key: Hashable, state: State, hits_select: sa.Sele
     with state.lock:
         pos, snapshot = state.pos, state.snapshot
     xmin, xmax, xip = snapshot if snapshot else (0, None, frozenset())
-    read = _Read(session, session.execute(_statement(session, hits_select, facet_fields, (pos, xmax, xip))),
+    read = _Read(session, session.execute(_statement(session, hits_select, facet_fields, (pos, xmax, xip),
+                                                        _texts(order))),
                  facet_fields, order)
     if None in read.changed or len(read.changed) > BOUND:
         return None

@@ -186,11 +186,22 @@ def search_datasets(session: Session, actor: User | None, *, q: str = "", fq: li
                                 Dataset.metadata_created, Dataset.title, Dataset.name)
         base = base.add_columns(*(counts[key].label(key) for key, _desc in order if key in counts))
         base = base.join(match, match.c.dataset_id == Dataset.id, isouter=not inner)
-    if terms and delta.eligible(order) and not builder.uses_now:  # NOW: a new query at every request
-        # Word searches keep their hits and follow the catalogue's change log (catalog.search.delta):
-        # after a write only the datasets it changed are evaluated again.
-        return _followed(session, base.where(*conditions), facet_fields, order, start=start, rows=rows,
-                         limit=facet_limit, mincount=facet_mincount, lang=lang, terms=terms)
+    unfiltered = not terms and (tree is None or isinstance(tree, MatchAll)) and not fq_conditions
+    if not unfiltered and not builder.uses_now and delta.eligible(order, session):  # NOW: a new query each time
+        # Searches with words or filters keep their hits and follow the catalogue's change log
+        # (catalog.search.delta): after a write only the datasets it changed are evaluated again.
+        followed = base
+        if not terms:  # no score: the sort keys of the order (and the newest first, the tie-breaker)
+            followed = followed.add_columns(Dataset.metadata_modified, Dataset.metadata_created)
+            followed = followed.add_columns(*(counts[key].label(key) for key, _desc in order if key in counts))
+        followed = followed.add_columns(*(getattr(Dataset, key) for key in delta.TEXT_KEYS
+                                          if not terms and any(key == k for k, _desc in order)))
+        hits_select = followed.where(*conditions)
+        state_key = (str(session.get_bind().engine.url), tuple(facet_fields), tuple(order),
+                     _statement_key(session, hits_select))
+        if not delta.too_big(state_key):
+            return _followed(session, state_key, hits_select, facet_fields, order, start=start, rows=rows,
+                             limit=facet_limit, mincount=facet_mincount, lang=lang, terms=terms)
     hits = base.where(*conditions).cte("hits")
     if facet_fields or terms:  # read more than once: compute it once (a lone count inlines it)
         hits = hits.prefix_with("MATERIALIZED")
@@ -212,7 +223,7 @@ def search_datasets(session: Session, actor: User | None, *, q: str = "", fq: li
         sort = [keys[key].desc() if desc else keys[key].asc() for key, desc in order if key in keys]
         paging = sa.select(Dataset.id).where(*conditions).order_by(
             *sort, Dataset.metadata_modified.desc(), Dataset.id).offset(start).limit(rows)
-        if (tree is None or isinstance(tree, MatchAll)) and not fq_conditions:
+        if unfiltered:
             # Nothing to match or filter: the count and facets are sums of the counts kept per value and
             # visibility class (migration 0023), exact at every write; the page, read with its datasets,
             # comes from the indexes.
@@ -238,11 +249,10 @@ def search_datasets(session: Session, actor: User | None, *, q: str = "", fq: li
     return SearchResult(count=count or 0, datasets=_load_page(session, page_ids), facets=facets, terms=terms)
 
 
-def _followed(session: Session, hits_select: sa.Select, facet_fields: list[str], order: list[tuple[str, bool]], *,
-              start: int, rows: int, limit: int, mincount: int, lang: str, terms: list[str]) -> SearchResult:
-    """A word search answered from its kept hits (:mod:`catalog.search.delta`), cached under the version."""
-    state_key = (str(session.get_bind().engine.url), tuple(facet_fields), tuple(order),
-                 _statement_key(session, hits_select))
+def _followed(session: Session, state_key: tuple, hits_select: sa.Select, facet_fields: list[str],
+              order: list[tuple[str, bool]], *, start: int, rows: int, limit: int, mincount: int, lang: str,
+              terms: list[str]) -> SearchResult:
+    """A search answered from its kept hits (:mod:`catalog.search.delta`), cached under the version."""
     key = (state_key, start, rows, limit, mincount, lang)
     token = cache.current_token(session)
     answer = cache.get((token, key)) if token is not None else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from unittest import mock
 
 import pytest
 import sqlalchemy as sa
@@ -80,23 +81,43 @@ def seed(database) -> dict[str, str]:
 
 
 def answer(session: Session, actor: User | None, **params) -> tuple:
-    found = search_datasets(session, actor, q=QUERY, facet_fields=FACETS, **params)
+    found = search_datasets(session, actor, **{"q": QUERY, "facet_fields": FACETS, **params})
     return found.count, found.facets, [d.name for d in found.datasets]
+
+
+@contextlib.contextmanager
+def recounted():
+    """A fresh computation by the database alone: no cached answer, no kept hits, and nothing followed
+    (every search counted, faceted and ordered by its SQL statement, as before the change log)."""
+    with cache.set_aside(), mock.patch.object(delta, "eligible", return_value=False):
+        yield
 
 
 READERS = [("anonymous", None, {}), ("officer", "officer", {"include_private": True, "include_drafts": True}),
            ("outsider", "outsider", {"include_private": True}), ("sysadmin", "admin", {"include_private": True}),
-           ("second page", None, {"rows": 2, "start": 2}), ("newest first", None, {"sort": "metadata_modified desc"})]
+           ("second page", None, {"rows": 2, "start": 2}), ("newest first", None, {"sort": "metadata_modified desc"}),
+           # words sorted on text (code-point order in both databases' collations here)
+           ("title order", None, {"sort": "title asc"}),
+           ("name descending", "officer", {"sort": "name desc, num_tags asc", "include_private": True}),
+           # no words: fq, field conditions, text sorts
+           ("fq department", None, {"q": "", "fq": ["organization:ningshan-mzj"]}),
+           ("fq share type, officer", "officer", {"q": "", "fq": ["share_type:conditional"], "include_private": True,
+                                                  "include_drafts": True}),
+           ("field query, second page", None, {"q": "tags:户籍 OR res_format:CSV", "rows": 2, "start": 1}),
+           ("fq by title descending", "admin", {"q": "", "fq": ["-organization:nowhere"], "include_private": True,
+                                                "sort": "title desc, metadata_created asc"}),
+           ("fq by name", None, {"q": "", "fq": ["share_type:conditional OR share_type:unconditional"],
+                                 "sort": "name asc", "facet_fields": ["tags", "share_type"]})]
 
 
 def compare(database, ids: dict[str, str], step: str) -> list[str]:
-    """Every reader's followed answer next to a fresh computation of the same snapshot."""
+    """Every reader's followed answer next to a fresh computation of the same snapshot by the database."""
     problems = []
     with database.session() as session:
         for label, who, params in READERS:
             actor = session.get(User, ids[who]) if who else None
             followed = answer(session, actor, **params)
-            with cache.set_aside():
+            with recounted():
                 fresh = answer(session, actor, **params)
             if followed != fresh:
                 problems.append(f"{step}, {label}: followed {followed}, fresh {fresh}")
@@ -118,6 +139,9 @@ def edit(database, ids, name: str, **changes) -> None:
 def test_followed_answers_equal_fresh_ones_after_each_kind_of_write(database):
     ids = seed(database)
     assert compare(database, ids, "start") == []  # computes and keeps every reader's hits
+    # again: the first compilation of the num_tags sort's sub-select in a process changes its statement
+    # key (SQLAlchemy's ORM options), so that reader's first kept hits are not found again
+    assert compare(database, ids, "start again") == []
     before = delta.stats["followed"]
     problems = []
 
@@ -151,13 +175,21 @@ def test_followed_answers_equal_fresh_ones_after_each_kind_of_write(database):
                                                                           "state": "draft"})
         session.commit()
     problems += compare(database, ids, "created")
+    with database.session() as session:  # titles of several scripts and cases, two alike (code-point order)
+        for name, title in [("household-register-0", "Zeta 户籍人口"), ("household-register-2", "alpha 户籍人口"),
+                            ("household-register-5", "Ärger 户籍人口"), ("household-register-7", "户籍人口 B"),
+                            ("household-register-1", "alpha 户籍人口")]:
+            session.execute(sa.text("UPDATE dataset SET title = :title WHERE name = :name"),
+                            {"title": title, "name": name})
+        session.commit()
+    problems += compare(database, ids, "titles")
     with database.session() as session:  # a tag renamed in SQL: every dataset that has it is logged
         session.execute(sa.text("UPDATE tag SET name = '户口' WHERE name = '户籍'"))
         session.commit()
     problems += compare(database, ids, "tag renamed")
     assert problems == []
     # every reader's answer after each write came from its kept hits, not a recount
-    assert delta.stats["followed"] - before >= 10 * len(READERS)
+    assert delta.stats["followed"] - before >= 11 * len(READERS)
 
     with database.session() as session:  # the outsider joins 民政局: its private datasets become theirs to see
         set_member(session, session.get(User, ids["admin"]), session.get(Department, ids["mzj"]),
@@ -165,7 +197,8 @@ def test_followed_answers_equal_fresh_ones_after_each_kind_of_write(database):
         session.commit()
     full = delta.stats["full"]
     assert compare(database, ids, "joined") == []
-    assert delta.stats["full"] > full + len(READERS)  # a membership recomputes (and the fresh ones count too)
+    # a membership recomputes every kept answer (the first and second page share one)
+    assert delta.stats["full"] - full == len(READERS) - 1
     with database.session() as session:
         outsider = session.get(User, ids["outsider"])
         # the public 0, 2, 5, 7 and 民政局's private 1 (4 is 公安局's)
@@ -209,9 +242,8 @@ def test_a_kept_answer_older_than_the_pruned_log_is_recomputed(database):
     with database.session() as session:  # the log was pruned past the kept answers' position
         assert session.scalar(sa.select(change_horizon.c.seq)) > kept_at
     assert compare(database, ids, "after pruning") == []
-    # each kept answer was recomputed (one state serves two readers: the first and second page), and
-    # each fresh one computed
-    assert delta.stats["full"] - full == 2 * len(READERS) - 1
+    # each kept answer was recomputed (one state serves two readers: the first and second page)
+    assert delta.stats["full"] - full == len(READERS) - 1
 
 
 def test_more_changed_datasets_than_the_bound_recompute(database, monkeypatch):
@@ -224,8 +256,8 @@ def test_more_changed_datasets_than_the_bound_recompute(database, monkeypatch):
         session.commit()
     full = delta.stats["full"]
     assert compare(database, ids, "two changed") == []
-    # each kept answer was recomputed (one state serves the first and second page), and each fresh one
-    assert delta.stats["full"] - full == 2 * len(READERS) - 1
+    # each kept answer was recomputed (one state serves the first and second page)
+    assert delta.stats["full"] - full == len(READERS) - 1
     with database.session() as session:
         assert answer(session, None)[0] == 2
 
