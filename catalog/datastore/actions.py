@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 from typing import Any
@@ -93,15 +94,23 @@ def _visible_table(ctx: ActionContext, resource_id: str):
     return table
 
 
+@functools.cache
+def _reader_statement() -> sa.Select:
+    """The query of :func:`_reader`, built once with the resource id as a bound parameter: building it and
+    its cache key on every read cost about a tenth of a key lookup's CPU (docs/PERFORMANCE.md, fifth pass)."""
+    resource_id = sa.bindparam("reader_resource_id", type_=sa.String)
+    return (sa.select(DatastoreTable, flags.any_flag(resource_id)).where(DatastoreTable.resource_id == resource_id)
+            .options(joinedload(DatastoreTable.resource).joinedload(Resource.dataset)))
+
+
 def _reader(ctx: ActionContext, resource_id: str):
     """The table, the reader (share rules checked) and whether any record of the table may carry a flag.
 
     The table comes with its resource and dataset (the share rules need them) and the flags' question in
     one query (``service.read_table`` and ``flags.any_flag``): a read pays each round trip.
     """
-    row = ctx.session.execute(
-        sa.select(DatastoreTable, flags.any_flag(resource_id)).where(DatastoreTable.resource_id == resource_id)
-        .options(joinedload(DatastoreTable.resource).joinedload(Resource.dataset))).first() if resource_id else None
+    row = ctx.session.execute(_reader_statement(), {"reader_resource_id": resource_id}).first() \
+        if resource_id else None
     if row is None:
         raise NotFound(service.no_table_message(resource_id))
     table, flagged = row
