@@ -1,6 +1,7 @@
 """Search benchmark: load N generated datasets, then time package_search against a plain lookup.
 
     python bench/search.py [--datasets 100000] [--seed-datasets N] [--database-url URL] [--runs 200]
+                           [--only NAME,...]
 
 The database is ``--database-url``, else ``CATALOG_DATABASE_URL``, else a new SQLite file in a
 temporary folder. For PostgreSQL the URL names the server (and a database to connect to first):
@@ -19,7 +20,12 @@ Then each scenario runs ``--runs`` times after a few warm-up calls, anonymously 
 Flask test client (routing, parameter checks, search, JSON of 10 results):
 
 * ``two-word+facets``: a two-word Chinese query with the facets organization, tags and res_format;
-* ``filtered``: no words, fq on organization and share_type;
+* ``filtered``: no words, fq on organization and share_type (``filtered after write``: each after a
+  committed ``UPDATE``; ``filtered cold``: each with the caches cleared; ``floor: count filtered``:
+  the plain SQL count of its matches);
+* ``fq+title+facets``: no words, fq on organization, sorted on title, the three facets (and ``fq+title
+  after write``); ``two-word by title``: the two words sorted on title with the facets (and ``two-word
+  title after write``);
 * ``empty+facets``: no words, the same three facets over every dataset;
 * ``fields+or+facets``: Solr field syntax, ``title:<word> OR tags:<word>``, with the three facets;
 * ``range+not``: a date range and a negated format, ``metadata_modified:[… TO *] -res_format:PDF``;
@@ -332,6 +338,14 @@ def scenarios(app, names: list[str]) -> tuple[dict[str, tuple], dict[str, list[i
     def filtered(n: int) -> None:
         search("filtered", {"fq": f"organization:{orgs[n % len(orgs)]} share_type:conditional"})
 
+    def filtered_title(n: int) -> None:
+        search("fq+title+facets", {"fq": f"organization:{orgs[n % len(orgs)]}", "sort": "title asc",
+                                   "facet.field": FACETS})
+
+    def two_words_title(n: int) -> None:
+        search("two-word by title", {"q": TWO_WORD_QUERIES[n % len(TWO_WORD_QUERIES)], "sort": "title asc",
+                                     "facet.field": FACETS})
+
     def empty(n: int) -> None:
         search("empty+facets", {"facet.field": FACETS})
 
@@ -390,6 +404,13 @@ def scenarios(app, names: list[str]) -> tuple[dict[str, tuple], dict[str, list[i
         with database.session() as session:
             session.scalar(sa.select(sa.func.count()).select_from(Dataset).where(visible))
 
+    def count_filtered(n: int) -> None:
+        with database.session() as session:
+            org = session.scalar(sa.text("SELECT id FROM department WHERE name = :name"),
+                                 {"name": orgs[n % len(orgs)]})
+            session.scalar(sa.select(sa.func.count()).select_from(Dataset).where(
+                visible, Dataset.owner_org == org, Dataset.share_type == "conditional"))
+
     def count_words(n: int) -> None:
         terms = index.safe_terms(text.query_terms(TWO_WORD_QUERIES[n % len(TWO_WORD_QUERIES)]))
         with database.session() as session:
@@ -414,6 +435,15 @@ def scenarios(app, names: list[str]) -> tuple[dict[str, tuple], dict[str, list[i
                                     cold),
             "floor: count words": (count_words, "SELECT count(*) of the visible datasets matching the two words"),
             "filtered": (filtered, "fq=organization:<one of 8> share_type:conditional"),
+            "filtered after write": (filtered, "the same, each call after a committed dataset UPDATE", write),
+            "filtered cold": (filtered, "the same, each with the process's caches cleared (every hit read)", cold),
+            "floor: count filtered": (count_filtered, "SELECT count(*) of the visible datasets of the department "
+                                                      "with share_type conditional"),
+            "fq+title+facets": (filtered_title, f"fq=organization:<one of 8>, sort=title asc, facet.field={FACETS}"),
+            "fq+title after write": (filtered_title, "the same, each call after a committed dataset UPDATE", write),
+            "two-word by title": (two_words_title, f"q two words, sort=title asc, facet.field={FACETS}"),
+            "two-word title after write": (two_words_title, "the same, each call after a committed dataset UPDATE",
+                                           write),
             "empty+facets": (empty, f"q empty, facet.field={FACETS}"),
             "empty service": (lambda n: service(n, ""), "the same through search_datasets (no HTTP, no result JSON)"),
             "empty after write": (empty, "the same, each call after a committed dataset UPDATE", write),
@@ -496,6 +526,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reuse", action="store_true", help="measure an already loaded benchmark database")
     parser.add_argument("--database-name", default=BENCH_DATABASE,
                         help=f"the benchmark's database on a PostgreSQL server (default {BENCH_DATABASE})")
+    parser.add_argument("--only", default="",
+                        help="comma-separated scenario names (or beginnings of them) to run; the baseline always runs")
     parser.add_argument("--writer-rounds", type=int, default=40,
                         help="rounds of the concurrent-writers check (PostgreSQL; 0 skips it)")
     args = parser.parse_args(argv)
@@ -530,6 +562,10 @@ def main(argv: list[str] | None = None) -> None:
         random.seed(0)
         plan, counts = scenarios(app, names)
         results = {}
+        only = [name.strip() for name in args.only.split(",") if name.strip()]
+        if only:
+            plan = {label: entry for label, entry in plan.items()
+                    if label == "lookup (baseline)" or any(label.startswith(name) for name in only)}
         for label, (call, description, *prepare) in plan.items():
             # a search after a write recomputes everything: fewer runs (a few seconds each at 300,000)
             runs = max(10, args.runs // 4) if prepare else args.runs

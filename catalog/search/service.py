@@ -172,6 +172,14 @@ def search_datasets(session: Session, actor: User | None, *, q: str = "", fq: li
     if not order:
         order = [("score", True), ("metadata_modified", True)] if terms else [("metadata_modified", True)]
     counts = {"num_resources": NUM_RESOURCES, "num_tags": NUM_TAGS}
+    unfiltered = not terms and (tree is None or isinstance(tree, MatchAll)) and not fq_conditions
+    if unfiltered:
+        # Nothing to match or filter: the count and facets are sums of the counts kept per value and
+        # visibility class (migration 0023), exact at every write; the page, read with its datasets,
+        # comes from the indexes. Nothing else is built (the statements below cost milliseconds to make).
+        page = sa.select(Dataset).where(*conditions).order_by(*_index_order(order, counts)).offset(start).limit(rows)
+        return _unfiltered(session, actor, page, facet_fields, states=states, include_private=include_private,
+                           limit=facet_limit, mincount=facet_mincount, lang=lang)
 
     # The matching datasets, computed once per request as a CTE that the count, the facets and
     # (with words) the page all read in one statement. Before, the count, the page and every
@@ -186,10 +194,12 @@ def search_datasets(session: Session, actor: User | None, *, q: str = "", fq: li
                                 Dataset.metadata_created, Dataset.title, Dataset.name)
         base = base.add_columns(*(counts[key].label(key) for key, _desc in order if key in counts))
         base = base.join(match, match.c.dataset_id == Dataset.id, isouter=not inner)
-    unfiltered = not terms and (tree is None or isinstance(tree, MatchAll)) and not fq_conditions
-    if not unfiltered and not builder.uses_now and delta.eligible(order, session):  # NOW: a new query each time
-        # Searches with words or filters keep their hits and follow the catalogue's change log
-        # (catalog.search.delta): after a write only the datasets it changed are evaluated again.
+    if (terms or facet_fields) and not builder.uses_now and delta.eligible(order, session):
+        # Searches with words, and filtered searches with facets, keep their hits and follow the catalogue's
+        # change log (catalog.search.delta): after a write only the datasets it changed are evaluated again.
+        # A filter without words or facets is a count and a page the indexes answer (a few ms at 300,000
+        # datasets, less than reading its hits once: docs/PERFORMANCE.md, fourth pass); NOW makes a new
+        # query at every request.
         followed = base
         if not terms:  # no score: the sort keys of the order (and the newest first, the tie-breaker)
             followed = followed.add_columns(Dataset.metadata_modified, Dataset.metadata_created)
@@ -218,19 +228,8 @@ def search_datasets(session: Session, actor: User | None, *, q: str = "", fq: li
         parts.append(sa.select(page))
     paging = None
     if not terms:  # without words the newest (or the asked) order comes straight from the indexes
-        keys = {"metadata_modified": Dataset.metadata_modified, "metadata_created": Dataset.metadata_created,
-                "title": Dataset.title, "name": Dataset.name, "id": Dataset.id, **counts}
-        sort = [keys[key].desc() if desc else keys[key].asc() for key, desc in order if key in keys]
-        paging = sa.select(Dataset.id).where(*conditions).order_by(
-            *sort, Dataset.metadata_modified.desc(), Dataset.id).offset(start).limit(rows)
-        if unfiltered:
-            # Nothing to match or filter: the count and facets are sums of the counts kept per value and
-            # visibility class (migration 0023), exact at every write; the page, read with its datasets,
-            # comes from the indexes.
-            page = sa.select(Dataset).where(*conditions).order_by(
-                *sort, Dataset.metadata_modified.desc(), Dataset.id).offset(start).limit(rows)
-            return _unfiltered(session, actor, page, facet_fields, states=states, include_private=include_private,
-                               limit=facet_limit, mincount=facet_mincount, lang=lang)
+        paging = sa.select(Dataset.id).where(*conditions).order_by(*_index_order(order, counts)) \
+            .offset(start).limit(rows)
     # The answer (count, facets and the page's ids) is cached under the catalog version read by
     # the same statement that counts, and found again by the statements' SQL and parameters (which
     # carry the reader's visibility: sysadmin or not, their id for their departments, the flags).
@@ -247,6 +246,14 @@ def search_datasets(session: Session, actor: User | None, *, q: str = "", fq: li
             cache.put((token, key), answer)
     count, facets, page_ids = answer
     return SearchResult(count=count or 0, datasets=_load_page(session, page_ids), facets=facets, terms=terms)
+
+
+def _index_order(order: list[tuple[str, bool]], counts: dict) -> list:
+    """ORDER BY of a page without words (a score means nothing there), the newest first and the id last."""
+    keys = {"metadata_modified": Dataset.metadata_modified, "metadata_created": Dataset.metadata_created,
+            "title": Dataset.title, "name": Dataset.name, "id": Dataset.id, **counts}
+    sort = [keys[key].desc() if desc else keys[key].asc() for key, desc in order if key in keys]
+    return [*sort, Dataset.metadata_modified.desc(), Dataset.id]
 
 
 def _followed(session: Session, state_key: tuple, hits_select: sa.Select, facet_fields: list[str],

@@ -100,10 +100,11 @@ READERS = [("anonymous", None, {}), ("officer", "officer", {"include_private": T
            ("title order", None, {"sort": "title asc"}),
            ("name descending", "officer", {"sort": "name desc, num_tags asc", "include_private": True}),
            # no words: fq, field conditions, text sorts
-           ("fq department", None, {"q": "", "fq": ["organization:ningshan-mzj"]}),
+           ("fq department", None, {"q": "", "fq": ["organization:ningshan-mzj"], "facet_fields": ["tags"]}),
            ("fq share type, officer", "officer", {"q": "", "fq": ["share_type:conditional"], "include_private": True,
                                                   "include_drafts": True}),
-           ("field query, second page", None, {"q": "tags:户籍 OR res_format:CSV", "rows": 2, "start": 1}),
+           ("field query, second page", None, {"q": "tags:户籍 OR res_format:CSV", "rows": 2, "start": 1,
+                                               "facet_fields": ["res_format", "share_type"]}),
            ("fq by title descending", "admin", {"q": "", "fq": ["-organization:nowhere"], "include_private": True,
                                                 "sort": "title desc, metadata_created asc"}),
            ("fq by name", None, {"q": "", "fq": ["share_type:conditional OR share_type:unconditional"],
