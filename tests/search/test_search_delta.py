@@ -273,15 +273,20 @@ def test_two_concurrent_writers_never_give_a_stale_answer_postgresql(tmp_path):
         errors: list[str] = []
         done = threading.Event()
 
+        # the words, a filter with facets (the writers change its share type), both sorted on title too
+        searches = [{}, {"sort": "title desc"}, {"q": "", "fq": ["share_type:conditional"]},
+                    {"q": "", "fq": ["share_type:conditional"], "sort": "title asc"}]
+
         def check(label: str) -> None:
             # one REPEATABLE READ snapshot for the followed answer and the fresh one
             with database.engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn, \
                     Session(bind=conn) as session:
-                followed = answer(session, None)
-                with cache.set_aside():
-                    fresh = answer(session, None)
-                if followed != fresh:
-                    errors.append(f"{label}: followed {followed}, fresh {fresh}")
+                for params in searches:
+                    followed = answer(session, None, **params)
+                    with recounted():
+                        fresh = answer(session, None, **params)
+                    if followed != fresh:
+                        errors.append(f"{label} {params}: followed {followed}, fresh {fresh}")
 
         def writer(number: int) -> None:
             department = ids["mzj" if number else "gaj"]
@@ -309,7 +314,8 @@ def test_two_concurrent_writers_never_give_a_stale_answer_postgresql(tmp_path):
         def reader() -> None:
             while not done.is_set():
                 with database.session() as session:  # READ COMMITTED: follows while the writers commit
-                    answer(session, None)
+                    for params in searches:
+                        answer(session, None, **params)
                 check("reader")
 
         followed = delta.stats["followed"]
