@@ -22,6 +22,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(settings.DEFAULTS)
     app.config.update(settings.from_environment())
     app.config.update(config or {})
+    settings.check(app.config)
     settings.finalize(app.config, app.instance_path)
     app.json = CatalogJSONProvider(app)  # RawJSON values (the change feed's records) as they are
     app.json.ensure_ascii = False

@@ -99,6 +99,13 @@ def outbound_policy(config: dict) -> Policy:
     return Policy.parse(config.get("OUTBOUND_ALLOW") or "", setting="CATALOG_OUTBOUND_ALLOW")
 
 
+def check(config: dict) -> None:
+    """Refuse settings that would weaken a rule, naming the setting: the app does not start with them."""
+    days = config.get("TOKEN_DEFAULT_DAYS")
+    if not (isinstance(days, int) and 1 <= days <= 3650):   # a token that never expires, or one born expired
+        raise ValueError(f"CATALOG_TOKEN_DEFAULT_DAYS: the lifetime of a new API token is 1 to 3650 days, not {days!r}")
+
+
 def finalize(config: dict, instance_path: str) -> None:
     """Fill in the defaults that depend on the instance folder (database file, secret key)."""
     try:

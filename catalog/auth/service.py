@@ -87,15 +87,23 @@ def authenticate_password(session: Session, name: str, password: str) -> User | 
     return None
 
 
+#: the longest life of an API token, in days (10 years; docs/SECURITY.md, "API tokens")
+MAX_TOKEN_DAYS = 3650
+
+
 def create_token(session: Session, actor: User | None, *, user: User, name: str,
-                 scope: str = "write", expires_in_days: int | None = 365,
+                 scope: str = "write", expires_in_days: float = 365,
                  check_auth: bool = True) -> tuple[ApiToken, str]:
-    """Create an API token for ``user``; the secret is returned once and never stored."""
+    """Create an API token for ``user``; the secret is returned once and never stored.
+
+    Every token expires: ``expires_in_days`` is more than 0 and at most :data:`MAX_TOKEN_DAYS` (10 years)."""
     if check_auth:
         rules.require(rules.can_manage_tokens(actor, user),
                       "You can only create API tokens for your own account")
+    if not 0 < expires_in_days <= MAX_TOKEN_DAYS:
+        raise ValidationError.single("expires_in", f"a token lives more than 0 and at most {MAX_TOKEN_DAYS} days")
     secret = new_token_secret()
-    expires = utcnow() + dt.timedelta(days=expires_in_days) if expires_in_days else None
+    expires = utcnow() + dt.timedelta(days=expires_in_days)
     token = ApiToken(user_id=user.id, name=name, scope=scope, expires_at=expires,
                      token_hash=token_digest(secret))
     session.add(token)
