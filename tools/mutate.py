@@ -8,8 +8,10 @@ the instrumented run; the mutants are run by tools/mutate_runner.py (one pytest 
 a forked child of it per mutant) unless ``--runner mutmut`` asks for mutmut's own runner (a new pytest
 session per mutant, about 2 s more each).
 
-Usage: ``python tools/mutate.py [--jobs N] [--only MODULES] [--runner session|mutmut] [--survivors | --report-only]``
-(``make mutate``).
+Usage: ``python tools/mutate.py [--jobs N] [--only MODULES] [--runner session|mutmut] [--survivors | --report-only
+| --check-settled | --resettle | --settled-table]`` (``make mutate``).
+The survivors settled as equivalent or harmless (tools/mutate_settled.toml, see tools/mutate_settled.py) are not
+run while their function is unchanged; they count as not killed.
 ``--survivors`` reuses ``mutants/`` and tests again only what the last run did not kill (after adding tests).
 ``--only catalog.sharing.workflow,catalog.sharing.grants`` restricts the run to those modules of
 :data:`SCOPE` (``module:glob|glob`` restricts it further to some functions, e.g.
@@ -50,6 +52,8 @@ from mutmut.utils.format_utils import mangled_name_from_mutant_name  # noqa: E40
 from sqlalchemy.engine import make_url  # noqa: E402
 from mutate_lines import LineSelection, LinesPerTest  # noqa: E402 - tools/, beside this file
 from mutate_runner import SessionForkRunner  # noqa: E402
+import mutate_settled  # noqa: E402 - tools/, beside this file
+from mutate_settled import Change, Settlements  # noqa: E402
 
 #: (module, function names as globs separated by "|", a text every mutated line must contain or None).
 #: Whole modules where the module is the rule; single functions where a shared module holds one rule.
@@ -364,6 +368,39 @@ def _changed_lines(diff: str) -> list[str]:
     return [line[1:] for line in diff.splitlines() if line.startswith("-") and not line.startswith("---")]
 
 
+def qualified_function(mutant_name: str) -> str:
+    """``catalog.sharing.reading.xǁRecordReaderǁcheck_query__mutmut_3`` -> ``catalog.sharing.reading.RecordReader.check_query``
+    (the name tools/mutate_settled.toml gives a function)."""
+    module, _, function = mangled_name_from_mutant_name(mutant_name).rpartition(".")
+    if "ǁ" in function:
+        return f"{module}.{'.'.join(function.split('ǁ')[1:])}"
+    return f"{module}.{function[2:] if function.startswith('x_') else function}"
+
+
+def mutant_change(mutant_name: str) -> Change:
+    """What the mutant changes: its diff's removed and added lines, stripped."""
+    diff = get_diff_for_mutant(mutant_name).splitlines()
+    return Change(tuple(line[1:].strip() for line in diff if line.startswith("-") and not line.startswith("---")),
+                  tuple(line[1:].strip() for line in diff if line.startswith("+") and not line.startswith("+++")))
+
+
+#: the settled survivors (tools/mutate_settled.toml); None until :func:`settle` has read them
+SETTLEMENTS: Settlements | None = None
+
+
+def settle(names: list[str]) -> tuple[dict[str, mutate_settled.Settled], dict[str, mutate_settled.Settled]]:
+    """The mutants among ``names`` that are settled: (those whose function is unchanged since, which need not
+    run; those whose function changed since, which run again), each with its entry."""
+    global SETTLEMENTS
+    SETTLEMENTS = Settlements(mutate_settled.load())
+    current, changed = {}, {}
+    for name in names:
+        entry = SETTLEMENTS.find(qualified_function(name), mutant_change(name))
+        if entry is not None:
+            (current if SETTLEMENTS.current(entry) else changed)[name] = entry
+    return current, changed
+
+
 #: ``--only``: module -> function globs (``"*"`` for the whole module's scope); ``None`` for the whole SCOPE.
 ONLY: dict[str, str] | None = None
 
@@ -437,45 +474,104 @@ def report(selected: list[str], started: float,
 
     ``earlier``: verdicts of the run before a ``--survivors`` run, kept for the mutants it did not test
     again when the function they mutate is unchanged (mutmut forgets them when its settings change).
+    A settled survivor (tools/mutate_settled.toml) whose function is unchanged since is not run: it counts
+    as settled, not killed; one that ran and survived is settled too when its function is unchanged, and
+    listed for a person to check otherwise.
     """
     now = verdicts()
     results = {name: code for name, (code, _hash) in now.items()}
     for name, (code, function_hash) in (earlier or {}).items():
         if results.get(name) is None and name in now and now[name][1] == function_hash:
             results[name] = code
+    current, changed = settle(selected)
     by_module: dict[str, Counter] = defaultdict(Counter)
-    survivors = []
+    survivors, recheck, killed_settled = [], [], []
     for name in selected:
         status = status_by_exit_code[results.get(name)]
         module = _function_of(name)[0]
         by_module[module]["total"] += 1
-        if status != "not checked":
-            by_module[module]["tested"] += 1
         if status in KILLED:
             by_module[module]["killed"] += 1
+            if name in current or name in changed:
+                killed_settled.append((name, (current.get(name) or changed[name]).index))
+        elif name in current and status in ("not checked", "survived", "no tests"):
+            by_module[module]["settled"] += 1
         elif status != "not checked":
-            survivors.append((name, status))
+            by_module[module]["survived"] += 1
+            (recheck if name in changed else survivors).append((name, status))
+        if status != "not checked":
+            by_module[module]["tested"] += 1
     total = len(selected)
     killed = sum(counts["killed"] for counts in by_module.values())
+    settled = sum(counts["settled"] for counts in by_module.values())
     tested = sum(counts["tested"] for counts in by_module.values())
     print()
-    print(f"{'module':<32} {'killed':>7} {'tested':>7} {'of':>5}")
+    print(f"{'module':<32} {'killed':>7} {'settled':>8} {'survived':>9} {'of':>5}")
     for module, counts in sorted(by_module.items()):
-        print(f"{module:<32} {counts['killed']:>7} {counts['tested']:>7} {counts['total']:>5}")
+        print(f"{module:<32} {counts['killed']:>7} {counts['settled']:>8} {counts['survived']:>9} {counts['total']:>5}")
     print()
     if survivors:
-        print(f"Survivors ({len(survivors)}): each is a bug the tests let through, or is listed in docs/TESTING.md")
+        print(f"Survivors not settled ({len(survivors)}): each is a bug the tests let through, unless it is "
+              "equivalent or harmless (then add it to tools/mutate_settled.toml with why)")
         for name, status in survivors:
             print(f"\n--- {name} [{status}]")
             print(get_diff_for_mutant(name))
         print()
-    Path("mutants/survivors.txt").write_text("".join(f"{name} {status}\n" for name, status in survivors))
-    if tested < total:   # a run stopped before the end: the untested mutants count as not killed above
-        print(f"tested {tested} of {total} mutants ({total - tested} not reached); killed {killed} of the "
-              f"{tested} tested ({100.0 * killed / tested if tested else 100.0:.1f} %)")
+    if recheck:
+        print(f"Settled for an earlier version of their function ({len(recheck)}): check that the reason still "
+              "holds, then record it with --resettle (or kill the mutant with a test)")
+        for name, status in recheck:
+            print(f"\n--- {name} [{status}] (tools/mutate_settled.toml, survivor {changed[name].index}: "
+                  f"{changed[name].why[:100]})")
+            print(get_diff_for_mutant(name))
+        print()
+    for name, index in killed_settled:
+        print(f"killed now, though settled: {name} (tools/mutate_settled.toml, survivor {index}): "
+              "take it out of the entry")
+    Path("mutants/survivors.txt").write_text("".join(f"{name} {status}\n" for name, status in survivors + recheck))
+    not_run = total - tested - settled
+    if not_run > 0:   # a run stopped before the end: the untested mutants count as not killed above
+        print(f"tested {tested} of {total} mutants ({not_run} not reached, {settled} settled); killed {killed} of "
+              f"the {tested} tested ({100.0 * killed / tested if tested else 100.0:.1f} %)")
     percent = 100.0 * killed / total if total else 100.0
+    print(f"settled survivors: {settled} (equivalent or harmless, tools/mutate_settled.toml and docs/TESTING.md; "
+          f"{sum(1 for name in current if status_by_exit_code[results.get(name)] == 'not checked')} not run, "
+          f"their function unchanged since); survivors not settled: {len(survivors) + len(recheck)}")
     print(f"killed {killed} of {total} mutants ({percent:.1f} %) in {(time.time() - started) / 60:.1f} minutes")
     return 0
+
+
+def resettle(selected: list[str]) -> int:
+    """``--resettle``: record the current version of the functions whose settled mutants all survived the last
+    run (or were not run, unchanged), after a person checked that the reasons still hold."""
+    results = {name: code for name, (code, _hash) in verdicts().items()}
+    current, changed = settle(selected)
+    by_entry: dict[int, list[str]] = defaultdict(list)
+    for name, entry in {**current, **changed}.items():
+        by_entry[entry.index].append(name)
+    digests, refused = {}, []
+    for entry in SETTLEMENTS.entries:
+        module, _, function = entry.function.rpartition(".")
+        if ONLY is not None and not any(
+                entry.function.startswith(f"{only}.") and any(fnmatch.fnmatch(function, g) for g in globs.split("|"))
+                for only, globs in ONLY.items()):
+            continue   # outside this --only run
+        statuses = {status_by_exit_code[results.get(name)] for name in by_entry.get(entry.index, [])}
+        if not by_entry.get(entry.index):
+            refused.append(f"survivor {entry.index} ({entry.function}): no current mutant makes its changes")
+        elif statuses & KILLED:
+            refused.append(f"survivor {entry.index} ({entry.function}): a mutant of it is killed now")
+        elif entry.index in {e.index for e in changed.values()} and "not checked" in statuses:
+            refused.append(f"survivor {entry.index} ({entry.function}): its function changed and a mutant of it "
+                           "was not run since (make mutate first)")
+        elif not SETTLEMENTS.current(entry):
+            digests[entry.index] = SETTLEMENTS.digest(entry.function)
+    if digests:
+        mutate_settled.write_sources(digests)
+    print(f"recorded the current version of {len(digests)} settled functions in tools/mutate_settled.toml")
+    for line in refused:
+        print(f"not recorded: {line}")
+    return 1 if refused else 0
 
 
 def main() -> int:
@@ -493,7 +589,19 @@ def main() -> int:
     parser.add_argument("--select", choices=("line", "function"), default="line",
                         help="line: a mutant runs the tests of its function that executed the statement it "
                              "changes (default); function: every test that reached its function (mutmut's)")
+    parser.add_argument("--check-settled", action="store_true",
+                        help="run only the settled survivors (tools/mutate_settled.toml), to find any that a test "
+                             "now kills; a normal run leaves those whose function is unchanged since alone")
+    parser.add_argument("--resettle", action="store_true",
+                        help="after a run: record in tools/mutate_settled.toml the current version of the functions "
+                             "whose settled mutants all survived (once a person checked the reasons still hold)")
+    parser.add_argument("--settled-table", action="store_true",
+                        help="write docs/TESTING.md's table of settled survivors from tools/mutate_settled.toml")
     args = parser.parse_args()
+    if args.settled_table:
+        mutate_settled.write_table(mutate_settled.load())
+        print(f"wrote the table of {len(mutate_settled.load())} settled survivors into docs/TESTING.md")
+        return 0
     global RUNNER, SELECT
     RUNNER, SELECT = args.runner, args.select
     if args.only is not None:
@@ -501,7 +609,7 @@ def main() -> int:
     # SQLite, except the PostgreSQL twins of the tests of POSTGRES_FUNCTIONS' mutants when a server answers
     global POSTGRES_URL
     url = os.environ.pop(PG_ENV, None) or PG_DEFAULT_URL
-    if args.report_only:
+    if args.report_only or args.resettle:
         pass  # nothing is run
     elif postgres_server(url):
         POSTGRES_URL = url
@@ -520,14 +628,19 @@ def main() -> int:
         if not Path("mutants").exists():
             raise SystemExit("--report-only: no mutants/ folder, run make mutate first")
         return report(sorted(name for name in verdicts() if in_scope(name)), started)
+    if args.resettle:
+        if not Path("mutants").exists():
+            raise SystemExit("--resettle: no mutants/ folder, run make mutate first")
+        return resettle(sorted(name for name in verdicts() if in_scope(name)))
     if args.survivors:
         earlier = verdicts() if Path("mutants").exists() else {}
         refresh_unmutated_files()
         selected = generate()
         current = verdicts()
+        settled, _changed = settle(selected)
         again = [name for name in selected
-                 if status_by_exit_code[earlier.get(name, (None, None))[0]] not in KILLED
-                 or earlier[name][1] != current.get(name, (None, None))[1]]
+                 if (status_by_exit_code[earlier.get(name, (None, None))[0]] not in KILLED
+                     or earlier[name][1] != current.get(name, (None, None))[1]) and name not in settled]
         print(f"testing again the {len(again)} mutants of {len(selected)} that the last run did not kill "
               "(or whose function changed since)", flush=True)
         failed = _run_mutmut(again, args.jobs) if again else 0
@@ -535,8 +648,16 @@ def main() -> int:
     if Path("mutants").exists():
         shutil.rmtree("mutants")
     selected = generate()
-    print(f"{len(selected)} mutants in scope", flush=True)
-    failed = _run_mutmut(selected, args.jobs)
+    settled, changed = settle(selected)
+    if args.check_settled:
+        selected = sorted({*settled, *changed})
+        print(f"{len(selected)} settled survivors to run ({len(changed)} of them of functions changed since)",
+              flush=True)
+        failed = _run_mutmut(selected, args.jobs)
+        return failed or report(selected, started)
+    print(f"{len(selected)} mutants in scope; {len(settled)} settled survivors are not run (equivalent or harmless, "
+          f"tools/mutate_settled.toml, their function unchanged since; --check-settled runs them)", flush=True)
+    failed = _run_mutmut([name for name in selected if name not in settled], args.jobs)
     return failed or report(selected, started)
 
 
