@@ -176,10 +176,10 @@ def test_followed_answers_equal_fresh_ones_after_each_kind_of_write(database):
                                                                           "state": "draft"})
         session.commit()
     problems += compare(database, ids, "created")
-    with database.session() as session:  # titles of several scripts and cases, two alike (code-point order)
+    with database.session() as session:  # titles of several scripts and cases, two alike, one NULL
         for name, title in [("household-register-0", "Zeta 户籍人口"), ("household-register-2", "alpha 户籍人口"),
                             ("household-register-5", "Ärger 户籍人口"), ("household-register-7", "户籍人口 B"),
-                            ("household-register-1", "alpha 户籍人口")]:
+                            ("household-register-1", "alpha 户籍人口"), ("household-register-4", None)]:
             session.execute(sa.text("UPDATE dataset SET title = :title WHERE name = :name"),
                             {"title": title, "name": name})
         session.commit()
