@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import contextlib
+import difflib
 import fnmatch
 import json
 import os
@@ -34,17 +35,21 @@ import sqlite3
 import sys
 import tempfile
 import time
+import traceback
 from collections import Counter, defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 os.chdir(ROOT)  # mutmut reads setup.cfg from the working directory when it is imported
 
+import coverage  # noqa: E402
 import libcst as cst  # noqa: E402
+import pytest  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 from mutmut import __main__ as mutmut_main  # noqa: E402
 from mutmut.configuration import config as mutmut_config  # noqa: E402
 from mutmut.mutation import mutators  # noqa: E402
+from mutmut.mutation.data import MutantLineSpans  # noqa: E402
 from mutmut.mutation.diff_apply import get_diff_for_mutant  # noqa: E402
 from mutmut.runners.harness import PytestRunner  # noqa: E402
 from mutmut.stats import status_by_exit_code  # noqa: E402
@@ -337,12 +342,16 @@ def time_whole_tests_and_skip_the_clean_run() -> None:
             if SELECT == "line":
                 LINES = LinesPerTest(ROOT / "mutants")
                 kwargs["plugins"].append(LINES)
+            if _SHARD is not None:
+                kwargs["plugins"].append(_SHARD)
         return execute_pytest(self, params, **kwargs)
 
     def run_stats_timing_fixtures(self, *, tests):
         self._collecting_stats = True
         try:
-            return run_stats(self, tests=tests)
+            if tests or STATS_JOBS < 2:
+                return run_stats(self, tests=tests)
+            return _run_stats_in_shards(lambda: run_stats(self, tests=tests), STATS_JOBS)
         finally:
             self._collecting_stats = False
 
@@ -356,16 +365,97 @@ def time_whole_tests_and_skip_the_clean_run() -> None:
     mutmut_main.run_stats_collection = run_stats_collection
 
 
+#: how many processes share the instrumented run of the whole selection (``--jobs``)
+STATS_JOBS = 1
+
+
+class _Shard:
+    """A pytest plugin for one of the instrumented run's processes: keep this shard's test files only.
+
+    Every process collects the whole selection and shares its files out the same way (the most tests first,
+    each file to the shard with the fewest tests so far), so that each test runs in exactly one shard, with
+    its module's other tests (module-scoped fixtures are set up once)."""
+
+    def __init__(self, index: int, count: int):
+        self.index, self.count = index, count
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, session, config, items):
+        per_file = Counter(item.nodeid.split("::")[0] for item in items)
+        load, owner = [0] * self.count, {}
+        for path, tests in sorted(per_file.items(), key=lambda pair: (-pair[1], pair[0])):
+            shard = min(range(self.count), key=lambda index: (load[index], index))
+            owner[path] = shard
+            load[shard] += tests
+        kept = [item for item in items if owner[item.nodeid.split("::")[0]] == self.index]
+        config.hook.pytest_deselected(items=[item for item in items if owner[item.nodeid.split("::")[0]] != self.index])
+        items[:] = kept
+
+
+_SHARD: _Shard | None = None
+
+
+def _run_stats_in_shards(run, jobs: int) -> int:
+    """mutmut's instrumented run of the whole selection in ``jobs`` forked processes, each a share of the test
+    files, merged into mutmut's state (which tests reach which function, each test's duration) and into the
+    lines each test executed (:class:`LinesPerTest`): the same records as one process makes, in half the time
+    on two cores (it runs every test of the selection once, the largest fixed cost of a run)."""
+    global _SHARD, LINES
+    folder = Path(tempfile.mkdtemp(prefix="mutate-stats-"))
+    children = []
+    for index in range(jobs):
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                _SHARD = _Shard(index, jobs)
+                code = run()
+                state = mutmut_main.state()
+                (folder / f"{index}.json").write_text(json.dumps({
+                    "code": code, "durations": dict(state.duration_by_test),
+                    "tests": {name: sorted(tests) for name, tests in state.tests_by_mangled_function_name.items()},
+                    "dependencies": {name: sorted(callers) for name, callers in state.function_dependencies.items()},
+                }))
+                if LINES is not None and LINES.data is not None:
+                    (folder / f"{index}.coverage").write_bytes(LINES.data.dumps())
+            except BaseException:  # noqa: BLE001 - the shard's error: shown, and the run stops below
+                (folder / f"{index}.error").write_text(traceback.format_exc())
+            finally:
+                os._exit(code if isinstance(code, int) and 0 <= code < 256 else 1)
+        children.append(pid)
+    codes = [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in children]
+    state = mutmut_main.state()
+    merged = coverage.CoverageData(no_disk=True)
+    for index in range(jobs):
+        error = folder / f"{index}.error"
+        if error.exists():
+            print(f"the instrumented run's shard {index} failed:\n{error.read_text()}", file=sys.stderr)
+            codes[index] = codes[index] or 1
+            continue
+        shard = json.loads((folder / f"{index}.json").read_text())
+        state.duration_by_test.update(shard["durations"])
+        for name, tests in shard["tests"].items():
+            state.tests_by_mangled_function_name[name].update(tests)
+        for name, callers in shard["dependencies"].items():
+            state.function_dependencies[name].update(callers)
+        lines = folder / f"{index}.coverage"
+        if lines.exists():
+            part = coverage.CoverageData(no_disk=True)
+            part.loads(lines.read_bytes())
+            merged.update(part)
+    if SELECT == "line":
+        LINES = LinesPerTest(ROOT / "mutants")
+        LINES.data = merged
+    shutil.rmtree(folder, ignore_errors=True)
+    return next((code for code in codes if code), 0)
+
+
 def _function_of(mutant_name: str) -> tuple[str, str]:
     """``catalog.auth.rules.x_is_sysadmin__mutmut_3`` -> (``catalog.auth.rules``, ``is_sysadmin``)."""
     mangled = mangled_name_from_mutant_name(mutant_name)
     module, _, function = mangled.rpartition(".")
     function = function.split("ǁ")[-1]
     return module, function[2:] if function.startswith("x_") else function
-
-
-def _changed_lines(diff: str) -> list[str]:
-    return [line[1:] for line in diff.splitlines() if line.startswith("-") and not line.startswith("---")]
 
 
 def qualified_function(mutant_name: str) -> str:
@@ -377,9 +467,33 @@ def qualified_function(mutant_name: str) -> str:
     return f"{module}.{function[2:] if function.startswith('x_') else function}"
 
 
+def _file_of(mutant_name: str) -> str:
+    """The mutated file of a mutant (mutmut finds it by loading every file's record, for each mutant)."""
+    return _function_of(mutant_name)[0].replace(".", "/") + ".py"
+
+
+_SPANS: dict[str, MutantLineSpans | None] = {}
+
+
 def mutant_change(mutant_name: str) -> Change:
-    """What the mutant changes: its diff's removed and added lines, stripped."""
-    diff = get_diff_for_mutant(mutant_name).splitlines()
+    """What the mutant changes: the removed and added lines of its diff, stripped.
+
+    Read from the mutated file's line index (loaded once per file) rather than with mutmut's
+    ``get_diff_for_mutant``, which loads every file's record and the index again for each mutant
+    (200 s for the whole scope); the lines are the same, the functions being read from the same text."""
+    path = _file_of(mutant_name)
+    if path not in _SPANS:
+        _SPANS[path] = MutantLineSpans.load(path)
+    spans = _SPANS[path]
+    mutant_function = mutant_name.rpartition(".")[2]
+    original_function = mutant_function.rpartition("__mutmut_")[0] + "__mutmut_orig"
+    if spans is None or mutant_function not in spans.span_by_function_name:
+        diff = get_diff_for_mutant(mutant_name, path=path).splitlines()
+    else:
+        original, mutant = spans.read_function_sources([original_function, mutant_function])
+        name = qualified_function(mutant_name).rpartition(".")[2]   # as mutmut's diff names both
+        diff = list(difflib.unified_diff(original.replace(original_function, name, 1).split("\n"),
+                                         mutant.replace(mutant_function, name, 1).split("\n"), lineterm=""))
     return Change(tuple(line[1:].strip() for line in diff if line.startswith("-") and not line.startswith("---")),
                   tuple(line[1:].strip() for line in diff if line.startswith("+") and not line.startswith("+++")))
 
@@ -435,7 +549,7 @@ def in_scope(mutant_name: str) -> bool:
             continue
         if must_contain is None:
             return True
-        return any(must_contain in line for line in _changed_lines(get_diff_for_mutant(mutant_name)))
+        return any(must_contain in line for line in mutant_change(mutant_name).before)
     return False
 
 
@@ -602,8 +716,8 @@ def main() -> int:
         mutate_settled.write_table(mutate_settled.load())
         print(f"wrote the table of {len(mutate_settled.load())} settled survivors into docs/TESTING.md")
         return 0
-    global RUNNER, SELECT
-    RUNNER, SELECT = args.runner, args.select
+    global RUNNER, SELECT, STATS_JOBS
+    RUNNER, SELECT, STATS_JOBS = args.runner, args.select, args.jobs
     if args.only is not None:
         restrict(args.only)
     # SQLite, except the PostgreSQL twins of the tests of POSTGRES_FUNCTIONS' mutants when a server answers
