@@ -127,6 +127,17 @@ def test_a_search_without_words_counts_what_its_reader_may_see(api, catalog, mak
     assert api.call("package_search", {"facet.field": api_facets}, method="GET").result["count"] == 2
 
 
+def test_a_page_past_the_last_dataset_still_has_the_count_and_facets(api, catalog):
+    """A page past the last dataset (or of no rows) shows no dataset but the same count and facets."""
+    api_facets = json.dumps(["organization", "tags"])
+    beyond = api.call("package_search", {"facet.field": api_facets, "start": 5}, method="GET").result
+    assert beyond["results"] == [] and beyond["count"] == 2
+    assert beyond["facets"]["tags"] == {"户籍": 1, "人口": 1, "低保": 1}
+    assert beyond["facets"]["organization"] == {"ningshan-gaj": 1, "ningshan-mzj": 1}
+    none = api.call("package_search", {"facet.field": api_facets, "rows": 0}, method="GET").result
+    assert none["results"] == [] and none["count"] == 2 and none["facets"] == beyond["facets"]
+
+
 @pytest.mark.slow
 def test_two_transactions_writing_the_same_dataset_at_once_keep_the_counts_exact_postgresql(tmp_path):
     """In each round one transaction adds a CSV resource to a dataset and hides (or shows) it, and while it is
