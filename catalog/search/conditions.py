@@ -36,10 +36,14 @@ COLUMN_FIELDS = {
     "url": Dataset.url,
 }
 DATE_FIELDS = {"metadata_modified": Dataset.metadata_modified, "metadata_created": Dataset.metadata_created}
-NUM_RESOURCES = (sa.select(sa.func.count()).select_from(Resource)
-                 .where(Resource.package_id == Dataset.id).correlate(Dataset).scalar_subquery())
+# Written on the tables, not the mapped classes: a shared statement that names a mapped attribute is changed by
+# its first ORM compilation (SQLAlchemy's plugin options), which changed the statement key of every search that
+# sorts on it once per process, so that the search's kept hits (catalog.search.delta) were not found again.
+_DATASET, _RESOURCE = Dataset.__table__, Resource.__table__
+NUM_RESOURCES = (sa.select(sa.func.count()).select_from(_RESOURCE)
+                 .where(_RESOURCE.c.package_id == _DATASET.c.id).correlate(_DATASET).scalar_subquery())
 NUM_TAGS = (sa.select(sa.func.count()).select_from(dataset_tag)
-            .where(dataset_tag.c.dataset_id == Dataset.id).correlate(Dataset).scalar_subquery())
+            .where(dataset_tag.c.dataset_id == _DATASET.c.id).correlate(_DATASET).scalar_subquery())
 COUNT_FIELDS = {"num_resources": NUM_RESOURCES, "num_tags": NUM_TAGS}
 SPECIAL_FIELDS = ("organization", "tags", "res_format", "res_url", "capacity", "groups", "extras_*")
 #: Every field q and fq know (``extras_*`` stands for any ``extras_<key>``).

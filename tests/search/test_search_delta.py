@@ -140,9 +140,6 @@ def edit(database, ids, name: str, **changes) -> None:
 def test_followed_answers_equal_fresh_ones_after_each_kind_of_write(database):
     ids = seed(database)
     assert compare(database, ids, "start") == []  # computes and keeps every reader's hits
-    # again: the first compilation of the num_tags sort's sub-select in a process changes its statement
-    # key (SQLAlchemy's ORM options), so that reader's first kept hits are not found again
-    assert compare(database, ids, "start again") == []
     before = delta.stats["followed"]
     problems = []
 
@@ -190,6 +187,8 @@ def test_followed_answers_equal_fresh_ones_after_each_kind_of_write(database):
     problems += compare(database, ids, "tag renamed")
     assert problems == []
     # every reader's answer after each write came from its kept hits, not a recount
+    # (the first and second page share one kept state: each page follows it, so none is recomputed; a
+    # statement key that changed between two requests, as num_tags' did on its first compilation, fails here)
     assert delta.stats["followed"] - before >= 11 * len(READERS)
 
     with database.session() as session:  # the outsider joins 民政局: its private datasets become theirs to see
