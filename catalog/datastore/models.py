@@ -43,6 +43,10 @@ class DatastoreTable(Base):
     # The change sequence of the last write; writers take this row's lock to advance it, so
     # sequence numbers are committed in order and a change-feed reader never skips one.
     last_seq: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    # The change sequence of the last write that added or removed live keys (a new key, a tombstone, a
+    # tombstone written again): the set of live keys, and so the kept offset positions, are the same since
+    # (``query._offset_start``). NULL: not known (a table older than migration 0025 that no write touched since).
+    keys_seq: Mapped[int | None] = mapped_column(sa.BigInteger, nullable=True, default=0)
     created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     modified: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -453,12 +453,13 @@ def _offset_start(session: Session, table: DatastoreTable, offset: int) -> tuple
     """``(key, skip)``: the live records in key order from ``offset`` on are those after ``key`` (``None``:
     from the first) less the first ``skip`` (fewer than :data:`POSITION_STEP`).
 
-    The keys at every :data:`POSITION_STEP`-th position are read once per table version (generation and
-    last change, as the totals; one walk of the primary key, as the dump's ranges) and kept, so a deep
-    ``offset`` costs a keyset page rather than a walk of every record before it. Any write makes a new
-    version: the next deep page reads the positions again.
+    The keys at every :data:`POSITION_STEP`-th position are read once per set of live keys (the generation
+    and ``keys_seq``, the last write that added or removed a live key; one walk of the primary key, as the
+    dump's ranges) and kept, so a deep ``offset`` costs a keyset page rather than a walk of every record
+    before it. A write of new keys or tombstones makes a new set: the next deep page reads the positions
+    again; updates of live records leave them (a table whose ``keys_seq`` is unknown goes by ``last_seq``).
     """
-    version = (table.resource_id, generation(table), table.last_seq)
+    version = (table.resource_id, generation(table), _keys_version(table))
     bounds = _POSITIONS.get(version)
     if bounds is None:
         numbered = sa.select(Record.key, sa.func.row_number().over(order_by=Record.key).label("n")).where(
@@ -472,9 +473,17 @@ def _offset_start(session: Session, table: DatastoreTable, offset: int) -> tuple
     return bounds[index - 1], offset - index * POSITION_STEP
 
 
+def _keys_version(table: DatastoreTable) -> tuple:
+    """Which set of live keys the table holds: the last write that added or removed one (``keys_seq``), or
+    where that is not known the last write."""
+    return ("keys", table.keys_seq) if table.keys_seq is not None else ("seq", table.last_seq)
+
+
 def _version(table: DatastoreTable, filters: dict | None, q: str | None, threshold: int) -> tuple:
-    """What a search's total depends on: the table's generation and last change, the search."""
-    return (table.resource_id, generation(table), table.last_seq, threshold,
+    """What a search's total depends on: the table's generation and last change, the search (without
+    filters or ``q`` only the set of live keys: an update of records leaves that total)."""
+    changes = table.last_seq if filters or q else _keys_version(table)
+    return (table.resource_id, generation(table), changes, threshold,
             json.dumps(filters, sort_keys=True, ensure_ascii=False, default=str), q)
 
 
@@ -494,8 +503,9 @@ def _total(session: Session, table: DatastoreTable, conditions: list[Any], filte
 
 
 #: totals of searches (up to :data:`TOTALS_KEPT`), keyed by the table's generation and last change number:
-#: a write moves ``last_seq``, so a total is never reused across a change of the records; paging through
-#: a search by cursor or offset counts its matches once instead of on every page
+#: a write moves ``last_seq``, so a total is never reused across a change of the records (a search without
+#: filters or ``q`` by ``keys_seq``: its total is the live records, which only new keys and tombstones change);
+#: paging through a search by cursor or offset counts its matches once instead of on every page
 _TOTALS: dict[tuple, tuple[int, bool]] = {}
 TOTALS_KEPT = 1024
 
@@ -512,7 +522,7 @@ def count_matches(session: Session, conditions: list[Any], threshold: int, table
     return max(_estimate(session, conditions, threshold, table, filters), threshold + 1), True
 
 
-#: live records per table version (SQLite's estimates: counting a million takes a second)
+#: live records per set of live keys (SQLite's estimates: counting a million takes a second)
 _LIVE: dict[tuple, int] = {}
 
 
@@ -545,9 +555,9 @@ def _estimate(session: Session, conditions: list[Any], threshold: int, table: Da
                           .offset(threshold).limit(1))
     scanned = session.scalar(sa.select(sa.func.count()).select_from(Record).where(
         resource, Record.key <= edge)) or 1
-    version = (table.resource_id, generation(table), table.last_seq)
+    version = (table.resource_id, generation(table), _keys_version(table))
     live = _LIVE.get(version)
-    if live is None:  # the same for every search until the next write
+    if live is None:  # the same for every search until a write adds or removes keys
         live = session.scalar(sa.select(sa.func.count()).select_from(Record).where(resource, Record.deleted.is_(False)))
         _keep(_LIVE, POSITIONS_KEPT, version, live)
     return round((threshold + 1) * live / scanned)

@@ -150,7 +150,7 @@ def create_table(session: Session, actor: User | None, resource: Resource, *,
             "fields", "Missing value: give fields, a record_schema, or bind the dataset to a record schema")
     table = session.get(DatastoreTable, resource.id)
     if table is None:
-        table = DatastoreTable(resource_id=resource.id, last_seq=0)
+        table = DatastoreTable(resource_id=resource.id, last_seq=0, keys_seq=0)
         session.add(table)
     elif table.primary_key != key and _record_count(session, table) > 0:
         raise ValidationError.single("primary_key", "cannot change the primary key of a table that has records")
@@ -481,8 +481,9 @@ def upsert_records(session: Session, actor: User | None, table: DatastoreTable,
                                               first_row=first_row)
         _write(session, table, inserts, updates, rehash)
         first_seq = seq - len(inserts) - len(updates) + 1
+    # a new key or a tombstone written again changes the set of live keys (an update of a live record does not)
     session.execute(sa.update(DatastoreTable).where(DatastoreTable.resource_id == table.resource_id)
-                    .values(last_seq=seq))
+                    .values(last_seq=seq, **({"keys_seq": seq} if counts["inserted"] else {})))
     announce_records_changed(session, table, first_seq, seq)  # webhooks outbox
     if invalid and on_invalid == "quarantine":
         session.add_all(QuarantinedRecord(resource_id=table.resource_id, source=source,
@@ -492,7 +493,7 @@ def upsert_records(session: Session, actor: User | None, table: DatastoreTable,
     elif invalid:
         counts["skipped"] = len(invalid)
     session.flush()
-    session.expire(table, ["last_seq", "modified"])
+    session.expire(table, ["last_seq", "keys_seq", "modified"])
     return {**counts, "invalid": _report(invalid, first_row)}
 
 
@@ -607,9 +608,9 @@ def delete_records(session: Session, actor: User | None, table: DatastoreTable,
     if rows:
         session.execute(sa.update(Record), rows)
         session.execute(sa.update(DatastoreTable).where(DatastoreTable.resource_id == table.resource_id)
-                        .values(last_seq=seq))
+                        .values(last_seq=seq, keys_seq=seq))
         announce_records_changed(session, table, seq - len(rows) + 1, seq)  # webhooks outbox
-    session.expire(table, ["last_seq", "modified"])
+    session.expire(table, ["last_seq", "keys_seq", "modified"])
     return len(rows)
 
 

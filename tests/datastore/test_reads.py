@@ -186,6 +186,34 @@ def test_a_page_at_any_offset_holds_the_records_at_those_positions_in_key_order_
     assert pages_by_offset() == {offset: keys[offset:offset + 4] for offset in range(0, len(keys) + 2)}
     deep = search(api, world, token, offset=7, limit=2)
     assert deep.result["total"] == len(keys) and _next(deep)["cursor"]
+    # An update of live records leaves the set of keys, and so the positions, as they were: kept, not read
+    # again; the pages hold the new values.
+    reads = []
+    original = query._offset_start
+
+    def counted(session, table, offset):
+        reads.append(len(query._POSITIONS))
+        return original(session, table, offset)
+
+    monkeypatch.setattr(query, "_offset_start", counted)
+    changed = [{**r, "head_name": "改名"} for r in world["records"] if r["household_number"] in keys[:5]]
+    assert api.call("datastore_upsert", {"resource_id": world["resource_id"], "records": changed},
+                    token=token).status == 200
+    kept = len(query._POSITIONS)
+    assert pages_by_offset() == {offset: keys[offset:offset + 4] for offset in range(0, len(keys) + 2)}
+    assert len(query._POSITIONS) == kept and reads
+    assert search(api, world, token, offset=7, limit=2).result["total"] == len(keys)
+    assert {r["head_name"] for r in search(api, world, token, offset=3, limit=2).result["records"]} == {"改名"}
+    # A new key and the deleted one written again move the later records: the positions are read again.
+    new = {**world["records"][0], "household_number": keys[0][:-1] + "0", "head_id_number": "610926200001010001"}
+    back = next(r for r in world["records"] if r["household_number"] not in keys)
+    assert new["household_number"] not in keys
+    assert api.call("datastore_upsert", {"resource_id": world["resource_id"], "records": [new, back]},
+                    token=token).status == 200
+    keys = sorted([*keys, new["household_number"], back["household_number"]])
+    assert pages_by_offset() == {offset: keys[offset:offset + 4] for offset in range(0, len(keys) + 2)}
+    assert len(query._POSITIONS) == kept + 1
+    assert search(api, world, token, offset=7, limit=2).result["total"] == len(keys)
 
 
 def test_a_sorted_search_still_pages_by_offset(api, world):

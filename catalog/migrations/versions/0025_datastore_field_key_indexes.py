@@ -1,4 +1,4 @@
-"""DataStore field indexes hold the key (issue 17): (resource, field text, key) instead of (resource, field text)
+"""DataStore field indexes hold the key; keys_seq (issue 17): (resource, field text, key) instead of (resource, field text)
 
 A filtered page in key order (``filters`` town, limit 100) read every match of the value through the old
 index and sorted them (90,910 records for one town at 1,000,000); with the key as the index's last column
@@ -8,6 +8,10 @@ index (``ix_datastore_record_fkey_…``, ``query.field_index_ddl``) is made, the
 (``ix_datastore_record_field_…``) dropped. On PostgreSQL each ``CREATE INDEX`` reads the records table once
 and keeps writes to it waiting until the migration commits (tens of seconds at a million records).
 Downgrade makes the old indexes again and drops the new ones.
+
+``datastore_table.keys_seq``: the change number of the last write that added or removed live keys (set to
+``last_seq`` for existing tables); the positions a deep ``offset`` starts from are kept per set of live
+keys, so a write that only updates records no longer makes the next deep page walk every key again.
 
 Revision ID: 0025_datastore_field_key_indexes
 Revises: 0024_search_changes
@@ -59,6 +63,8 @@ def _old_ddl(name: str, dialect: str) -> str:
 
 
 def upgrade() -> None:
+    op.add_column("datastore_table", sa.Column("keys_seq", sa.BigInteger(), nullable=True))
+    op.execute("UPDATE datastore_table SET keys_seq = last_seq")
     conn = op.get_bind()
     for name in _marked(conn):
         conn.execute(sa.text(field_index_ddl(name, conn.dialect.name)))
@@ -68,6 +74,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # ALTER TABLE … DROP COLUMN on both (SQLite 3.35 and later): a batch copy of the table would drop and
+    # make it again, deleting every record through the records' ON DELETE CASCADE
+    op.execute("ALTER TABLE datastore_table DROP COLUMN keys_seq")
     conn = op.get_bind()
     for name in _marked(conn):
         conn.execute(sa.text(_old_ddl(name, conn.dialect.name)))
