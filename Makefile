@@ -47,4 +47,4 @@ mutate: install $(VENV)/.installed-mutate
 	$(BIN)/python tools/mutate.py $(MUTATE_ARGS)
 
 clean:
-	rm -rf $(VENV) instance instance-demo-systems .pytest_cache mutants build/screenshots
+	rm -rf $(VENV) instance instance-demo-systems .pytest_cache mutants build/screenshots build/mutate-killers.json

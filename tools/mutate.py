@@ -251,6 +251,9 @@ def database_free_tests_first() -> None:
                 ordered += [postgres_twin(test) for test in ordered if postgres_twin(test) != test]
             elif LINES is not None and LINES.data is not None and STATS_RAN_IN_FULL:
                 ordered = line_selection().tests(mutant_name, ordered)
+            killer = KILLERS.get(_history_key(mutant_name))
+            if killer in ordered and RUNNER == "session":
+                runner.first_test[mutant_name] = killer
             return submit(mutant_name, ordered, *rest, **options)
 
         def signal_work_complete():
@@ -473,6 +476,40 @@ def _file_of(mutant_name: str) -> str:
 
 
 _SPANS: dict[str, MutantLineSpans | None] = {}
+
+#: which test killed each mutant in earlier runs (build/mutate-killers.json, kept between runs; ``make clean``
+#: removes it), by :func:`_history_key`: the function and the change, not the mutant's number, which shifts
+KILLERS_FILE = ROOT / "build" / "mutate-killers.json"
+KILLERS: dict[str, str] = {}
+
+
+def _history_key(mutant_name: str) -> str:
+    change = mutant_change(mutant_name)
+    return "\n".join([qualified_function(mutant_name), *change.before, "=>", *change.after])
+
+
+def load_killers() -> None:
+    """Read the earlier runs' killers: a killed mutant is tried first with the test that killed it last time
+    (a signature mutant, a changed default, otherwise runs hundreds of its function's tests in the order of
+    their durations before the one that tells it apart: `create_user`'s `sysadmin=True` took 201 s)."""
+    if KILLERS_FILE.exists():
+        with contextlib.suppress(ValueError):
+            KILLERS.update(json.loads(KILLERS_FILE.read_text()))
+
+
+def save_killers() -> None:
+    """Add this run's killers (mutants/mutate-killed-by.txt, written by the runner) to the kept ones."""
+    killed_by = Path("mutants/mutate-killed-by.txt")
+    if not killed_by.exists():
+        return
+    for line in killed_by.read_text().splitlines():
+        mutant, _, rest = line.partition(" ")
+        test = rest.rpartition(" (")[0]
+        if mutant and test and mutant != "<original>":
+            with contextlib.suppress(Exception):   # a mutant of a file changed since the run: forget it
+                KILLERS[_history_key(mutant)] = test
+    KILLERS_FILE.parent.mkdir(parents=True, exist_ok=True)
+    KILLERS_FILE.write_text(json.dumps(KILLERS, indent=0, sort_keys=True))
 
 
 def mutant_change(mutant_name: str) -> Change:
@@ -757,7 +794,9 @@ def main() -> int:
                      or earlier[name][1] != current.get(name, (None, None))[1]) and name not in settled]
         print(f"testing again the {len(again)} mutants of {len(selected)} that the last run did not kill "
               "(or whose function changed since)", flush=True)
+        load_killers()
         failed = _run_mutmut(again, args.jobs) if again else 0
+        save_killers()
         return failed or report(selected, started, earlier)
     if Path("mutants").exists():
         shutil.rmtree("mutants")
@@ -771,7 +810,9 @@ def main() -> int:
         return failed or report(selected, started)
     print(f"{len(selected)} mutants in scope; {len(settled)} settled survivors are not run (equivalent or harmless, "
           f"tools/mutate_settled.toml, their function unchanged since; --check-settled runs them)", flush=True)
+    load_killers()
     failed = _run_mutmut([name for name in selected if name not in settled], args.jobs)
+    save_killers()
     return failed or report(selected, started)
 
 

@@ -98,6 +98,7 @@ class SessionForkRunner(MutantRunner):
         self.progress_every = progress_every
         self._jobs: list[_Job] = []
         self._results: list[MutantResult] = []
+        self.first_test: dict[str, str] = {}   # mutant -> the test to run first (its killer in an earlier run)
 
     # --- the runs before the mutants: mutmut's own -------------------------------------------------
     def collect_stats(self, tests: Iterable[str] | None) -> int:
@@ -200,7 +201,7 @@ class _ForkPerMutant:
         Path("mutate-killed-by.txt").write_text("")   # in mutants/: which test killed each mutant
         killers = open("mutate-killed-by.txt", "a")   # appended to by the children (O_APPEND: whole lines)
         killed_by = open("mutate-killed-by.txt")      # read back as they end: the killers go first (below)
-        learned = _Killers()
+        learned = _Killers(runner.first_test)
         gc.collect()
         gc.freeze()   # the children share the collected session's pages instead of copying them on a collection
         running: dict[int, _Child] = {}
@@ -364,7 +365,8 @@ class _ForkPerMutant:
 
 
 class _Killers:
-    """The tests that killed a function's mutants so far in the run, run first for its next mutants.
+    """The tests that killed a function's mutants so far in the run, run first for its next mutants (after
+    the mutant's own killer in an earlier run, when tools/mutate.py knows one).
 
     A mutant stops at its first failing test, and its tests come in the order of the instrumented run's
     durations, database-free first. Mutants of one function are mostly killed by the same few tests (the
@@ -372,8 +374,9 @@ class _Killers:
     sibling goes first (the latest killer first), so that a killed mutant costs one test rather than all
     those before it. Survivors run every test whatever the order; the verdicts do not change."""
 
-    def __init__(self):
+    def __init__(self, first_test: dict[str, str]):
         self.by_function: dict[str, list[str]] = {}
+        self.first_test = first_test   # a mutant's own killer in an earlier run goes before its siblings' killers
 
     @staticmethod
     def function(mutant_name: str) -> str:
@@ -393,6 +396,9 @@ class _Killers:
     def first(self, job: _Job) -> list[str]:
         """The job's tests with those that killed its function's other mutants first."""
         killers = [test for test in self.by_function.get(self.function(job.mutant_name), ()) if test in job.tests]
+        own = self.first_test.get(job.mutant_name)
+        if own is not None:
+            killers = [own, *(test for test in killers if test != own)]
         if not killers:
             return job.tests
         return killers + [test for test in job.tests if test not in killers]
