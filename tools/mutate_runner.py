@@ -236,7 +236,19 @@ class _ForkPerMutant:
                 start(timing)
             while queue or running:
                 while queue and len(running) < runner.max_workers:
-                    index = next((i for i in range(len(queue) - 1, -1, -1) if not held(queue[i])), None)
+                    # not beside a mutant of the same function when another can go: the killers of the one
+                    # running are then known when the next starts (see _Killers)
+                    busy = {_Killers.function(child.job.mutant_name) for child in running.values()}
+                    index = fallback = None
+                    for i in range(len(queue) - 1, -1, -1):
+                        if held(queue[i]):
+                            continue
+                        if _Killers.function(queue[i].mutant_name) not in busy:
+                            index = i
+                            break
+                        if fallback is None:
+                            fallback = i
+                    index = fallback if index is None else index
                     if index is None:
                         break
                     job = queue.pop(index)
