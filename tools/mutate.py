@@ -680,7 +680,7 @@ def report(selected: list[str], started: float,
         print(f"killed now, though settled: {name} (tools/mutate_settled.toml, survivor {index}): "
               "take it out of the entry")
     Path("mutants/survivors.txt").write_text("".join(f"{name} {status}\n" for name, status in survivors + recheck))
-    not_run = total - tested - settled
+    not_run = sum(1 for name in selected if status_by_exit_code[results.get(name)] == "not checked" and name not in current)
     if not_run > 0:   # a run stopped before the end: the untested mutants count as not killed above
         print(f"tested {tested} of {total} mutants ({not_run} not reached, {settled} settled); killed {killed} of "
               f"the {tested} tested ({100.0 * killed / tested if tested else 100.0:.1f} %)")
