@@ -27,6 +27,7 @@ import atexit
 import contextlib
 import difflib
 import fnmatch
+import hashlib
 import json
 import os
 import re
@@ -480,21 +481,27 @@ _SPANS: dict[str, MutantLineSpans | None] = {}
 #: which test killed each mutant in earlier runs (build/mutate-killers.json, kept between runs; ``make clean``
 #: removes it), by :func:`_history_key`: the function and the change, not the mutant's number, which shifts
 KILLERS_FILE = ROOT / "build" / "mutate-killers.json"
+#: the killers of the last full run, committed, so that a fresh clone's first run starts with them too
+#: (refresh it by copying build/mutate-killers.json after a full run); build/'s own entries win
+KILLERS_SEED = ROOT / "tools" / "mutate_killers.json"
 KILLERS: dict[str, str] = {}
 
 
 def _history_key(mutant_name: str) -> str:
+    """A digest of the mutant's function and change (the kept files stay small)."""
     change = mutant_change(mutant_name)
-    return "\n".join([qualified_function(mutant_name), *change.before, "=>", *change.after])
+    text = "\n".join([qualified_function(mutant_name), *change.before, "=>", *change.after])
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
 def load_killers() -> None:
     """Read the earlier runs' killers: a killed mutant is tried first with the test that killed it last time
     (a signature mutant, a changed default, otherwise runs hundreds of its function's tests in the order of
     their durations before the one that tells it apart: `create_user`'s `sysadmin=True` took 201 s)."""
-    if KILLERS_FILE.exists():
-        with contextlib.suppress(ValueError):
-            KILLERS.update(json.loads(KILLERS_FILE.read_text()))
+    for path in (KILLERS_SEED, KILLERS_FILE):
+        if path.exists():
+            with contextlib.suppress(ValueError):
+                KILLERS.update(json.loads(path.read_text()))
 
 
 def save_killers() -> None:
