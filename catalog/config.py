@@ -99,11 +99,16 @@ def outbound_policy(config: dict) -> Policy:
     return Policy.parse(config.get("OUTBOUND_ALLOW") or "", setting="CATALOG_OUTBOUND_ALLOW")
 
 
+#: the longest life of an API token, in days (10 years; docs/SECURITY.md, "API tokens")
+MAX_TOKEN_DAYS = 3650
+
+
 def check(config: dict) -> None:
     """Refuse settings that would weaken a rule, naming the setting: the app does not start with them."""
     days = config.get("TOKEN_DEFAULT_DAYS")
-    if not (isinstance(days, int) and 1 <= days <= 3650):   # a token that never expires, or one born expired
-        raise ValueError(f"CATALOG_TOKEN_DEFAULT_DAYS: the lifetime of a new API token is 1 to 3650 days, not {days!r}")
+    if not (isinstance(days, int) and 1 <= days <= MAX_TOKEN_DAYS):   # a token that never expires, or one born expired
+        raise ValueError(f"CATALOG_TOKEN_DEFAULT_DAYS: the lifetime of a new API token is 1 to {MAX_TOKEN_DAYS} days, "
+                         f"not {days!r}")
 
 
 def finalize(config: dict, instance_path: str) -> None:

@@ -27,6 +27,7 @@ import atexit
 import contextlib
 import difflib
 import fnmatch
+import functools
 import hashlib
 import json
 import os
@@ -519,6 +520,7 @@ def save_killers() -> None:
     KILLERS_FILE.write_text(json.dumps(KILLERS, indent=0, sort_keys=True))
 
 
+@functools.cache   # asked for each mutant when settling, ordering its tests and keeping its killer
 def mutant_change(mutant_name: str) -> Change:
     """What the mutant changes: the removed and added lines of its diff, stripped.
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 
 from ..api.registry import ActionContext, action
+from ..config import MAX_TOKEN_DAYS
 from ..errors import NotAuthorized, ValidationError
 from . import rules, service
 from .schemas import (TokenCreateParams, TokenListParams, TokenOut, TokenRevokeParams,
@@ -55,7 +56,7 @@ def api_token_create(ctx: ActionContext, data: dict) -> dict:
     if data["expires_in"] is not None:
         # Compare whole seconds before dividing: a huge expires_in * unit overflows a float.
         seconds = data["expires_in"] * data["unit"]
-        if seconds > service.MAX_TOKEN_DAYS * 86400:
+        if seconds > MAX_TOKEN_DAYS * 86400:
             raise ValidationError.single("expires_in", "a token can live at most 10 years")
         days = seconds / 86400
     else:

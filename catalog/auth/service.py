@@ -6,6 +6,7 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, joinedload
 
+from ..config import MAX_TOKEN_DAYS
 from ..db import utcnow
 from ..errors import NotAuthorized, NotFound, ValidationError
 from . import rules
@@ -85,10 +86,6 @@ def authenticate_password(session: Session, name: str, password: str) -> User | 
     if user is not None and password_matches(user.password_hash, password):
         return user
     return None
-
-
-#: the longest life of an API token, in days (10 years; docs/SECURITY.md, "API tokens")
-MAX_TOKEN_DAYS = 3650
 
 
 def create_token(session: Session, actor: User | None, *, user: User, name: str,
