@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import hmac
 import json
@@ -55,14 +56,16 @@ class AuditKey:
 
     secret: bytes
 
-    @property
+    @functools.cached_property
     def key_id(self) -> str:
         """16 hex digits naming the key without revealing it."""
         return hmac.new(self.secret, b"catalog.audit.key-id", hashlib.sha256).hexdigest()[:16]
 
 
+@functools.lru_cache(maxsize=16)
 def audit_key(value: str) -> AuditKey:
-    """The chain's key for a configured value: ``CATALOG_AUDIT_KEY``, or ``SECRET_KEY`` when that is unset."""
+    """The chain's key for a configured value: ``CATALOG_AUDIT_KEY``, or ``SECRET_KEY`` when that is unset
+    (kept per value: every logged read asks for it, and its id is an HMAC)."""
     return AuditKey(derived_key(value, "audit"))
 
 
@@ -81,11 +84,19 @@ def _settings() -> tuple[AuditKey, Path | None]:
 
 # --- entries ------------------------------------------------------------------------------------
 
+#: the columns an entry's HMAC covers besides its place in the chain (``seq``, ``key_id``)
+_CONTENT = ("timestamp", "action", "user_id", "user_name", "departments", "package_id", "owner_org",
+            "resource_id", "params", "record_count", "prev_hash")
+
+
+def _content_of(values: Mapping[str, Any]) -> dict[str, Any]:
+    content = {name: values[name] for name in _CONTENT}
+    content["timestamp"] = values["timestamp"].isoformat()
+    return content
+
+
 def _content(entry: AccessLogEntry) -> dict[str, Any]:
-    return {"timestamp": entry.timestamp.isoformat(), "action": entry.action, "user_id": entry.user_id,
-            "user_name": entry.user_name, "departments": entry.departments, "package_id": entry.package_id,
-            "owner_org": entry.owner_org, "resource_id": entry.resource_id, "params": entry.params,
-            "record_count": entry.record_count, "prev_hash": entry.prev_hash}
+    return _content_of({name: getattr(entry, name) for name in _CONTENT})
 
 
 def _canonical(value: Any) -> bytes:
@@ -97,50 +108,63 @@ def legacy_hash(entry: AccessLogEntry) -> str:
     return hashlib.sha256(_canonical(_content(entry))).hexdigest()
 
 
+def _mac(content: dict[str, Any], seq: int | None, key_id: str | None, key: AuditKey) -> str:
+    content = dict(content, seq=seq, key_id=key_id)
+    return hmac.new(key.secret, b"catalog.audit.entry:" + _canonical(content), hashlib.sha256).hexdigest()
+
+
 def entry_mac(entry: AccessLogEntry, key: AuditKey) -> str:
     """The HMAC-SHA256 of an entry's content, its place in the chain and the previous entry's HMAC."""
-    content = dict(_content(entry), seq=entry.seq, key_id=entry.key_id)
-    return hmac.new(key.secret, b"catalog.audit.entry:" + _canonical(content), hashlib.sha256).hexdigest()
+    return _mac(_content(entry), entry.seq, entry.key_id, key)
+
+
+@functools.cache
+def _append_statements(postgresql: bool) -> tuple[sa.Update, sa.Update | None, sa.Insert]:
+    """The statements of an append, built once (Core, values as bound parameters ``entry_<column>``):
+    building them on every logged read was a fifth of a key lookup's CPU (docs/PERFORMANCE.md, sixth pass).
+    ``(advance the head, move the head's hash (SQLite), insert the entry)``; on PostgreSQL the insert
+    carries the head's move in a ``WITH``."""
+    head, log = AccessLogHead.__table__, AccessLogEntry.__table__
+    advance = (sa.update(head).where(head.c.id == 1).values(seq=head.c.seq + 1)
+               .returning(head.c.seq, head.c.last_hash))
+    move = sa.update(head).where(head.c.id == 1).values(last_hash=sa.bindparam("entry_hash", type_=log.c.hash.type))
+    insert = sa.insert(log).values({column.key: sa.bindparam(f"entry_{column.key}", type_=column.type)
+                                    for column in log.columns if column.key != "id"})
+    if postgresql:
+        return advance, None, insert.add_cte(move.cte("head")).execution_options(**{HOLD_BACK: True})
+    return advance, move, insert
 
 
 def append_entry(session: Session, actor: User | None, *, action: str, dataset: Dataset,
                  resource_id: str | None, departments: list[str], params: dict[str, Any],
-                 record_count: int) -> AccessLogEntry:
+                 record_count: int) -> None:
     """Append one read to the chain (committed with the request; the checkpoint follows the commit)."""
     key, checkpoint_path = _settings()
-    head = session.execute(
-        sa.update(AccessLogHead).where(AccessLogHead.id == 1).values(seq=AccessLogHead.seq + 1)
-        .returning(AccessLogHead.seq, AccessLogHead.last_hash)
-        .execution_options(synchronize_session=False)).first()
+    advance, move, insert = _append_statements(session.get_bind().dialect.name == "postgresql")
+    head = session.execute(advance).first()
     seq, previous = head if head is not None else _restore_head(session)
-    entry = AccessLogEntry(timestamp=utcnow().replace(microsecond=0), action=action,
-                           user_id=actor.id if actor else None, user_name=actor.name if actor else None,
-                           departments=sorted(departments), package_id=dataset.id, owner_org=dataset.owner_org,
-                           resource_id=resource_id, params=params, record_count=record_count,
-                           prev_hash=previous, seq=seq, key_id=key.key_id)
-    entry.hash = entry_mac(entry, key)
-    _store(session, entry)
+    values = {"timestamp": utcnow().replace(microsecond=0), "action": action,
+              "user_id": actor.id if actor else None, "user_name": actor.name if actor else None,
+              "departments": sorted(departments), "package_id": dataset.id, "owner_org": dataset.owner_org,
+              "resource_id": resource_id, "params": params, "record_count": record_count,
+              "prev_hash": previous, "seq": seq, "key_id": key.key_id}
+    values["hash"] = _mac(_content_of(values), seq, key.key_id, key)
+    _store(session, move, insert, values)
     if checkpoint_path is not None:
         pending = session.info.setdefault(_PENDING, {"path": checkpoint_path, "key": key,
                                                      "known": {seq - 1: previous}})
-        pending["known"][seq] = entry.hash
-    return entry
+        pending["known"][seq] = values["hash"]
 
 
-def _store(session: Session, entry: AccessLogEntry) -> None:
-    """Insert ``entry`` and move the head's hash to it: one statement on PostgreSQL (every logged read
+def _store(session: Session, move: sa.Update | None, insert: sa.Insert, values: dict[str, Any]) -> None:
+    """Insert the entry and move the head's hash to it: one statement on PostgreSQL (every logged read
     pays each round trip), held back to go with the next statement or the ``COMMIT`` (``db.HOLD_BACK``:
     nothing reads its answer), so a logged read's last round trip carries both; the head's update then
     the insert on SQLite (no UPDATE inside a WITH)."""
-    columns = AccessLogEntry.__table__.columns
-    values = {column.key: getattr(entry, column.key) for column in columns if column.key != "id"}
-    head = sa.update(AccessLogHead.__table__).where(AccessLogHead.__table__.c.id == 1).values(last_hash=entry.hash)
-    insert = sa.insert(AccessLogEntry.__table__).values(**values)
-    if session.get_bind().dialect.name == "postgresql":
-        insert = insert.add_cte(head.cte("head")).execution_options(**{HOLD_BACK: True})
-    else:
-        session.execute(head)
-    session.execute(insert)
+    parameters = {f"entry_{name}": value for name, value in values.items()}
+    if move is not None:
+        session.execute(move, parameters)
+    session.execute(insert, parameters)
 
 
 def _restore_head(session: Session) -> tuple[int, str]:
@@ -275,9 +299,9 @@ def _advance_checkpoint(path: Path, key: AuditKey, known: dict[int, str], lookup
 
 
 def _lookup(bind: sa.Engine | sa.Connection) -> Callable[[int], str | None]:
-    query = sa.select(AccessLogEntry.hash).where(AccessLogEntry.seq == sa.bindparam("seq"))
-
+    # built when asked (rarely: the checkpoint is usually the entry before this transaction's first)
     def find(seq: int) -> str | None:
+        query = sa.select(AccessLogEntry.hash).where(AccessLogEntry.seq == sa.bindparam("seq"))
         if isinstance(bind, sa.Engine):
             with bind.connect() as conn:
                 return conn.scalar(query, {"seq": seq})
