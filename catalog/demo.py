@@ -46,7 +46,8 @@ def _credentials(app: Flask, session) -> tuple[list[str], bool]:
     password = secrets.token_urlsafe(9)
     admin = create_user(session, None, name=ADMIN, password=password, fullname="县数据主管部门管理员",
                         email="admin@ningshan.example.gov.cn", sysadmin=True, check_auth=False)
-    _token, secret = create_token(session, None, user=admin, name="demo", check_auth=False)
+    _token, secret = create_token(session, None, user=admin, name="demo", check_auth=False,
+                                  expires_in_days=app.config["TOKEN_DEFAULT_DAYS"])
     lines = [f"Sysadmin login: {ADMIN} / {password}", f"API token ({ADMIN}): {secret}"]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -77,7 +77,7 @@ def _served(app: Flask) -> Iterator[str]:
         thread.join(timeout=10)
 
 
-def _grant_and_token(session, admin: User) -> tuple[str, str] | None:
+def _grant_and_token(app: Flask, session, admin: User) -> tuple[str, str] | None:
     """An approved share request of civil affairs for the petitions, and a token of its officer:
     (the petition resource id, the token secret); None when the demo's petition job is missing."""
     resource_id = session.scalar(sa.select(SyncJob.resource_id).where(SyncJob.name == "petition-office"))
@@ -94,7 +94,8 @@ def _grant_and_token(session, admin: User) -> tuple[str, str] | None:
                                          purpose=PURPOSE, basis=BASIS, scenario=SCENARIO, fields=FIELDS,
                                          expires=None, config={})
         sharing.approve_request(session, provider, request, fields=FIELDS, expires=None)
-    _token, secret = create_token(session, None, user=puller, name="mzj-catalog-sync", check_auth=False)
+    _token, secret = create_token(session, None, user=puller, name="mzj-catalog-sync", check_auth=False,
+                                  expires_in_days=app.config["TOKEN_DEFAULT_DAYS"])
     session.commit()
     return resource_id, secret
 
@@ -121,7 +122,7 @@ def pull_into_second_catalog(app: Flask, session, admin: User, county: dict) -> 
     folder = Path(app.instance_path) / PEER_FOLDER
     if (folder / "catalog.db").exists():
         return [f"Second catalog (民政局) in {folder}: exists already"]
-    granted = _grant_and_token(session, admin)
+    granted = _grant_and_token(app, session, admin)
     if granted is None:
         return ["Second catalog skipped: the demo's petition sync job is missing"]
     resource_id, token = granted

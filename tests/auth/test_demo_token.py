@@ -44,3 +44,20 @@ def test_the_demo_token_is_listed_as_a_write_token_that_ends_a_year_after_it_was
     made = dt.datetime.fromisoformat(token["created_at"])
     ends = dt.datetime.fromisoformat(token["expires_at"])
     assert abs(ends - made - dt.timedelta(days=365)) < dt.timedelta(minutes=1)
+
+
+def test_the_demo_token_follows_the_configured_lifetime(app, api, tmp_path, monkeypatch):
+    """A county that sets ``CATALOG_TOKEN_DEFAULT_DAYS`` to 30 gets a demo token that ends after 30 days,
+    as every other new token (docs/SECURITY.md, "Lifetime"), not the demo's own year."""
+    monkeypatch.setitem(app.config, "TOKEN_DEFAULT_DAYS", 30)
+    monkeypatch.setattr(app, "instance_path", str(tmp_path))
+    with app.app_context():
+        session = get_db(app).session()
+        lines, _created = _credentials(app, session)
+        session.commit()
+        session.close()
+    secret = next(line for line in lines if line.startswith(f"API token ({ADMIN}): ")).split(": ", 1)[1]
+    token = api.call("api_token_list", {}, token=secret).result[0]
+    made = dt.datetime.fromisoformat(token["created_at"])
+    ends = dt.datetime.fromisoformat(token["expires_at"])
+    assert abs(ends - made - dt.timedelta(days=30)) < dt.timedelta(minutes=1)
