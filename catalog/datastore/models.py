@@ -53,6 +53,24 @@ class DatastoreTable(Base):
     resource: Mapped[Resource] = relationship()
 
 
+class KeyBlock(Base):
+    """A range of one DataStore table's keys and how many live records it holds: together the blocks of a
+    table count its live records in key order (an order-statistic index), kept by every write in its own
+    transaction, so a deep ``offset`` finds its block by a running sum over the blocks and skips within
+    one block by the primary key (``query._offset_page``; docs/ARCHITECTURE.md, "Deep offsets").
+
+    A block holds the live keys from ``low_key`` up to the next block's ``low_key``; the first block of a
+    table starts at ``''`` (below every key), so every key has a block."""
+
+    __tablename__ = "datastore_key_block"
+
+    resource_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("datastore_table.resource_id", ondelete="CASCADE"), primary_key=True)
+    # compared with datastore_record.key in SQL only (the database's collation orders both)
+    low_key: Mapped[str] = mapped_column(sa.String(500), primary_key=True)
+    live: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+
 class Record(Base):
     """One record, keyed by its primary key values; deletions stay as tombstones for the feed."""
 

@@ -22,7 +22,7 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from ..api.rawjson import object_with
 from ..errors import ValidationError
 from ..search.text import check_query_length
-from . import text_index
+from . import key_blocks, text_index
 from .models import DatastoreTable, Record
 from .record_schemas import indexed_fields
 
@@ -303,11 +303,13 @@ def search_records(session: Session, table: DatastoreTable, *, filters: dict | N
         # order against the primary key's one equality and the order).
         order = [sa.literal_column("+datastore_record.key") if column is Record.key else column for column in order]
     skip = offset
-    if after is None and not sort and not filters and not q and offset >= POSITION_STEP:
-        # a deep page in key order: continue after the kept key nearest below the offset (keyset) instead
-        # of walking the primary key to it; what is left to skip is under POSITION_STEP records
-        after, skip = _offset_start(session, table, offset)
-        page = [*conditions, Record.key > after] if after is not None else conditions
+    if after is None and not sort and not filters and not q and offset >= DEEP_OFFSET:
+        # a deep page in key order: from the key block holding the offset (one statement, one snapshot)
+        # instead of walking the primary key to it; what is left to skip is under key_blocks.MOST records
+        rows = key_blocks.offset_page(session, table.resource_id, offset, limit)
+        return _finish(session, table, rows, filters=None, q=None, fields=fields, sort=None, limit=limit,
+                       offset=offset, include_total=include_total, cursor=cursor, total_threshold=total_threshold,
+                       counted=counted, conditions=lambda: conditions, common=False)
     rows = _walk(session, table, conditions, after, skip, limit) if common and not sort else None
     if rows is None and common and not sort:
         # the matches lie far along the key order (records are often ordered by place, as household
@@ -442,40 +444,14 @@ def _keep(kept: dict, most: int, version: tuple, value: Any) -> None:
     kept[version] = value
 
 
-#: every POSITION_STEP-th live key of a table in key order is kept per table version (:func:`_offset_start`)
-POSITION_STEP = 1000
-#: table versions whose positions are kept (a list of up to a thousand keys per million records each)
-POSITIONS_KEPT = 16
-_POSITIONS: dict[tuple, list[str]] = {}
-
-
-def _offset_start(session: Session, table: DatastoreTable, offset: int) -> tuple[str | None, int]:
-    """``(key, skip)``: the live records in key order from ``offset`` on are those after ``key`` (``None``:
-    from the first) less the first ``skip`` (fewer than :data:`POSITION_STEP`).
-
-    The keys at every :data:`POSITION_STEP`-th position are read once per set of live keys (the generation
-    and ``keys_seq``, the last write that added or removed a live key; one walk of the primary key, as the
-    dump's ranges) and kept, so a deep ``offset`` costs a keyset page rather than a walk of every record
-    before it. A write of new keys or tombstones makes a new set: the next deep page reads the positions
-    again; updates of live records leave them (a table whose ``keys_seq`` is unknown goes by ``last_seq``).
-    """
-    version = (table.resource_id, generation(table), _keys_version(table))
-    bounds = _POSITIONS.get(version)
-    if bounds is None:
-        numbered = sa.select(Record.key, sa.func.row_number().over(order_by=Record.key).label("n")).where(
-            Record.resource_id == table.resource_id, Record.deleted.is_(False)).subquery()
-        bounds = list(session.scalars(sa.select(numbered.c.key).where(numbered.c.n % POSITION_STEP == 0)
-                                      .order_by(numbered.c.key)))
-        _keep(_POSITIONS, POSITIONS_KEPT, version, bounds)
-    index = min(offset // POSITION_STEP, len(bounds))  # the bound of position index * POSITION_STEP
-    if index == 0:
-        return None, offset
-    return bounds[index - 1], offset - index * POSITION_STEP
+#: an ``offset`` from which a page in key order starts from its key block (:func:`key_blocks.offset_page`)
+#: rather than walking the primary key from the first record
+DEEP_OFFSET = 1000
 
 
 def _keys_version(table: DatastoreTable) -> tuple:
     """Which set of live keys the table holds: the last write that added or removed one (``keys_seq``), or
-    where that is not known the last write."""
+    where that is not known the last write (the kept totals of searches without filters go by it)."""
     return ("keys", table.keys_seq) if table.keys_seq is not None else ("seq", table.last_seq)
 
 
@@ -494,7 +470,9 @@ def _total(session: Session, table: DatastoreTable, conditions: list[Any], filte
     known = _TOTALS.get(version)
     if known is not None:  # the same search since the table's last change: every page of a walk
         return known
-    if common and not filters:  # more index matches than the threshold: no need to count them
+    if not filters and not q:  # every live record: the sum of the key blocks' counts, exact at any size
+        known = key_blocks.live_records(session, table.resource_id), False
+    elif common and not filters:  # more index matches than the threshold: no need to count them
         known = max(_estimate(session, conditions, threshold, table), threshold + 1), True
     else:
         known = count_matches(session, conditions, threshold, table, filters)
@@ -522,10 +500,6 @@ def count_matches(session: Session, conditions: list[Any], threshold: int, table
     return max(_estimate(session, conditions, threshold, table, filters), threshold + 1), True
 
 
-#: live records per set of live keys (SQLite's estimates: counting a million takes a second)
-_LIVE: dict[tuple, int] = {}
-
-
 def _estimate(session: Session, conditions: list[Any], threshold: int, table: DatastoreTable,
               filters: dict | None = None) -> int:
     """An estimate of the matches of ``conditions``, known to be more than ``threshold``.
@@ -536,9 +510,9 @@ def _estimate(session: Session, conditions: list[Any], threshold: int, table: Da
     planner's estimate of such a filter is no guide: it prices ``data ? field`` at a fixed share.
     Otherwise, PostgreSQL: the planner's row estimate (its statistics; what CKAN 2.11 reports). SQLite
     keeps no statistics of JSON values: the share of matches among the records up to the
-    ``threshold + 1``-th match in key order, times the live records of the resource (both read through the
-    primary key index, without the records' data; the live records kept per table version), biased where
-    the keys follow the matched values.
+    ``threshold + 1``-th match in key order (read through the primary key index, without the records'
+    data), times the live records of the resource (the sum of its key blocks), biased where the keys
+    follow the matched values.
     """
     resource = conditions[0]  # Record.resource_id == …
     bounds = [_index_entries(session, resource, name, values) for name, values in _indexed_filters(table, filters)]
@@ -555,11 +529,7 @@ def _estimate(session: Session, conditions: list[Any], threshold: int, table: Da
                           .offset(threshold).limit(1))
     scanned = session.scalar(sa.select(sa.func.count()).select_from(Record).where(
         resource, Record.key <= edge)) or 1
-    version = (table.resource_id, generation(table), _keys_version(table))
-    live = _LIVE.get(version)
-    if live is None:  # the same for every search until a write adds or removes keys
-        live = session.scalar(sa.select(sa.func.count()).select_from(Record).where(resource, Record.deleted.is_(False)))
-        _keep(_LIVE, POSITIONS_KEPT, version, live)
+    live = key_blocks.live_records(session, table.resource_id)  # counted by the key blocks, not the records
     return round((threshold + 1) * live / scanned)
 
 

@@ -22,6 +22,7 @@ from ..datasets.models import Dataset, Resource
 from ..db import utcnow
 from ..errors import NotFound, ValidationError
 from .hashing import canonical_json, source_hash, text_hash
+from . import key_blocks
 from .models import DatastoreTable, QuarantinedRecord, Record
 from .query import create_field_indexes
 from .record_schemas import get_record_schema
@@ -149,7 +150,8 @@ def create_table(session: Session, actor: User | None, resource: Resource, *,
         raise ValidationError.single(
             "fields", "Missing value: give fields, a record_schema, or bind the dataset to a record schema")
     table = session.get(DatastoreTable, resource.id)
-    if table is None:
+    new = table is None
+    if new:
         table = DatastoreTable(resource_id=resource.id, last_seq=0, keys_seq=0)
         session.add(table)
     elif table.primary_key != key and _record_count(session, table) > 0:
@@ -160,6 +162,8 @@ def create_table(session: Session, actor: User | None, resource: Resource, *,
     table.fields = ckan_fields(document)
     table.modified = utcnow()
     session.flush()
+    if new:
+        key_blocks.first_block(session, resource.id)
     create_field_indexes(session, table)
     return table
 
@@ -350,12 +354,13 @@ def _not_json(value: Any) -> tuple[str, str]:
 def _plan(table: DatastoreTable, keyed: list[Keyed],
           state: dict[str, tuple[str | None, bool, str | None]], counts: dict[str, int], *, method: str,
           seq: int, first_row: int
-          ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int, list[tuple[str, str]]]:
+          ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int, list[tuple[str, str]], list[str]]:
     """The rows to insert and update for ``keyed`` records given the stored ``state``.
 
     Counts go into ``counts``; a conflict with ``method`` (insert of a live key, update of a missing
-    one) raises for the whole batch. Returns ``(inserts, updates, last change number, rehash)``:
-    ``rehash`` the (key, source hash) of unchanged records a sync wrote from a different source row.
+    one) raises for the whole batch. Returns ``(inserts, updates, last change number, rehash, added)``:
+    ``rehash`` the (key, source hash) of unchanged records a sync wrote from a different source row,
+    ``added`` the keys that become live (new, or a tombstone written again).
     """
     now = utcnow()
     resource_id = table.resource_id  # read once: an ORM attribute costs a call per read
@@ -363,6 +368,7 @@ def _plan(table: DatastoreTable, keyed: list[Keyed],
     updates: dict[str, dict[str, Any]] = {}
     conflicts: dict[str, list[str]] = {}
     rehash: dict[str, str] = {}
+    added: list[str] = []
     for index, key, record, text, digest, source in keyed:
         if key is None:  # no primary key: every record is new
             key = f"~{seq + 1}"
@@ -389,11 +395,13 @@ def _plan(table: DatastoreTable, keyed: list[Keyed],
         else:
             updates[key] = row
         counts["inserted" if not live else "updated"] += 1
+        if not live:
+            added.append(key)
         state[key] = (digest, False, source)
         rehash.pop(key, None)
     if conflicts:
         raise ValidationError(conflicts)
-    return list(inserts.values()), list(updates.values()), seq, list(rehash.items())
+    return list(inserts.values()), list(updates.values()), seq, list(rehash.items()), added
 
 
 def upsert_records(session: Session, actor: User | None, table: DatastoreTable,
@@ -477,9 +485,10 @@ def upsert_records(session: Session, actor: User | None, table: DatastoreTable,
         first_seq, seq = _merge(session, table, keyed, counts, seq)
     else:
         state = _existing(session, table.resource_id, keyed)
-        inserts, updates, seq, rehash = _plan(table, keyed, state, counts, method=method, seq=seq,
-                                              first_row=first_row)
+        inserts, updates, seq, rehash, added = _plan(table, keyed, state, counts, method=method, seq=seq,
+                                                     first_row=first_row)
         _write(session, table, inserts, updates, rehash)
+        key_blocks.count_keys(session, table.resource_id, added, 1)
         first_seq = seq - len(inserts) - len(updates) + 1
     # a new key or a tombstone written again changes the set of live keys (an update of a live record does not)
     session.execute(sa.update(DatastoreTable).where(DatastoreTable.resource_id == table.resource_id)
@@ -516,7 +525,9 @@ STAGE = "datastore_stage"
 #: source hashes) get the new source hash only, reached by the row address (ctid) the lookup found: a
 #: TID scan whatever the statistics say (by key, the planner may read every record of the resource
 #: through the (resource_id, seq) index when its statistics are stale); the counts of what was staged,
-#: written, overwritten live and re-hashed.
+#: written, overwritten live and re-hashed; the keys that became live (new keys, tombstones written again)
+#: counted into their key blocks (``key_blocks``: each key's block is the greatest low key at or below it),
+#: with how many were counted and the blocks that now hold more than ``key_blocks.MOST``.
 _MERGE = f"""
 WITH looked AS MATERIALIZED (
     SELECT s.ord, s.key, s.data, s.content_hash, s.source_hash, r.found, r.deleted, r.tid,
@@ -549,9 +560,20 @@ WITH looked AS MATERIALIZED (
     WHERE r.ctid = ANY(ARRAY(SELECT tid FROM rehash)) AND r.ctid = h.tid AND r.resource_id = %(resource)s
       AND r.key = h.key
     RETURNING 1
+), added AS MATERIALIZED (
+    SELECT b.low_key, count(*) AS n FROM numbered CROSS JOIN LATERAL (
+        SELECT low_key FROM datastore_key_block WHERE resource_id = %(resource)s AND low_key <= numbered.key
+        ORDER BY low_key DESC LIMIT 1) AS b
+    WHERE NOT numbered.live GROUP BY b.low_key
+), counted AS (
+    UPDATE datastore_key_block AS b SET live = b.live + added.n FROM added
+    WHERE b.resource_id = %(resource)s AND b.low_key = added.low_key
+    RETURNING b.low_key, b.live, added.n
 )
 SELECT (SELECT count(*) FROM numbered), (SELECT count(*) FROM numbered WHERE live),
-       (SELECT count(*) FROM written), (SELECT count(*) FROM rehashed)
+       (SELECT count(*) FROM written), (SELECT count(*) FROM rehashed),
+       (SELECT coalesce(sum(n), 0) FROM counted),
+       (SELECT coalesce(array_agg(ARRAY[low_key::text, live::text]), '{{}}') FROM counted WHERE live > %(most)s)
 """
 
 
@@ -566,11 +588,15 @@ def _merge(session: Session, table: DatastoreTable, keyed: list[Keyed],
         with cursor.copy(f"COPY {STAGE} (ord, key, data, content_hash, source_hash) FROM STDIN") as copy:
             for ord_, (_index, key, _record, text, digest, source) in enumerate(keyed):
                 copy.write_row((ord_, key, text, digest, source))
-        cursor.execute(_MERGE, {"resource": table.resource_id, "last": seq, "now": utcnow()}, prepare=False)
-        changed, live, written, _rehashed = cursor.fetchone()
+        cursor.execute(_MERGE, {"resource": table.resource_id, "last": seq, "now": utcnow(),
+                                "most": key_blocks.MOST}, prepare=False)
+        changed, live, written, _rehashed, counted, crowded = cursor.fetchone()
         cursor.execute(f"DELETE FROM {STAGE}")  # a second merge in this transaction starts empty
     if written != changed:  # the lock keeps other writers out: never, unless that guarantee broke
         raise RuntimeError(f"merge wrote {written} of {changed} changed records")
+    if counted != changed - live:  # a table without its first key block: never, unless a write went around
+        raise RuntimeError(f"merge counted {counted} of {changed - live} new live keys in the key blocks")
+    key_blocks.settle(session, table.resource_id, [(low, int(count)) for low, count in crowded])
     counts["inserted"] += changed - live
     counts["updated"] += live
     counts["unchanged"] += len(keyed) - changed
@@ -607,6 +633,7 @@ def delete_records(session: Session, actor: User | None, table: DatastoreTable,
                      "updated_at": now})
     if rows:
         session.execute(sa.update(Record), rows)
+        key_blocks.count_keys(session, table.resource_id, keys, -1)
         session.execute(sa.update(DatastoreTable).where(DatastoreTable.resource_id == table.resource_id)
                         .values(last_seq=seq, keys_seq=seq))
         announce_records_changed(session, table, seq - len(rows) + 1, seq)  # webhooks outbox
@@ -620,6 +647,7 @@ def drop_table(session: Session, actor: User | None, table: DatastoreTable) -> N
     rules.require(rules.can_write_records(session, actor, dataset),
                   f"You cannot delete records of dataset {dataset.name}")
     session.execute(sa.delete(Record).where(Record.resource_id == table.resource_id))
+    key_blocks.drop_blocks(session, table.resource_id)
     session.delete(table)
     session.flush()
 

@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import sqlalchemy as sa
 
-from catalog.datastore import query, service
+from catalog.datastore import key_blocks, query, service
 from catalog.db import get_db
 from catalog.datastore.models import Record
 from tests.schemas.records_samples import households
@@ -107,8 +107,9 @@ def test_totals_are_exact_up_to_the_threshold_estimated_above_and_skipped_on_req
     exact = search(api, world, world["owner"].token, filters={"town": "城关镇"}, limit=1)
     assert exact.result["total"] == 6 and exact.result["total_was_estimated"] is False
     monkeypatch.setitem(app.config, "DATASTORE_TOTAL_ESTIMATION_THRESHOLD", 3)
+    # every record of the table: counted by the key blocks, exact above the threshold too
     everything = search(api, world, world["owner"].token, limit=1)
-    assert everything.result["total_was_estimated"] is True and everything.result["total"] >= 4
+    assert everything.result["total_was_estimated"] is False and everything.result["total"] == 12
     skipped = search(api, world, world["owner"].token, include_total=False)
     assert "total" not in skipped.result and "total_was_estimated" not in skipped.result
 
@@ -168,8 +169,12 @@ def test_a_cursor_that_cannot_continue_is_refused_naming_it(api, world, params, 
 
 def test_a_page_at_any_offset_holds_the_records_at_those_positions_in_key_order_after_writes_too(
         api, world, monkeypatch):
-    # Deep offsets start from kept key positions (every POSITION_STEP-th key): here every third.
-    monkeypatch.setattr(query, "POSITION_STEP", 3)
+    # Deep offsets start from the counted key blocks (catalog/datastore/key_blocks.py): here from offset 3 on,
+    # with blocks of a few records (tests/datastore/test_offset_blocks.py splits and merges them further).
+    monkeypatch.setattr(query, "DEEP_OFFSET", 3)
+    monkeypatch.setattr(key_blocks, "BLOCK", 2)
+    monkeypatch.setattr(key_blocks, "MOST", 4)
+    monkeypatch.setattr(key_blocks, "FEWEST", 1)
     token = world["owner"].token
     keys = sorted(r["household_number"] for r in world["records"])
 
@@ -178,7 +183,7 @@ def test_a_page_at_any_offset_holds_the_records_at_those_positions_in_key_order_
                          .result["records"]] for offset in range(0, len(keys) + 2)}
 
     assert pages_by_offset() == {offset: keys[offset:offset + 4] for offset in range(0, len(keys) + 2)}
-    # A deletion moves every later record one place forward: the kept positions are read again.
+    # A deletion moves every later record one place forward.
     gone = api.call("datastore_delete", {"resource_id": world["resource_id"], "filters": {
         "household_number": keys[1]}}, token=token)
     assert gone.status == 200, gone.body
@@ -186,25 +191,14 @@ def test_a_page_at_any_offset_holds_the_records_at_those_positions_in_key_order_
     assert pages_by_offset() == {offset: keys[offset:offset + 4] for offset in range(0, len(keys) + 2)}
     deep = search(api, world, token, offset=7, limit=2)
     assert deep.result["total"] == len(keys) and _next(deep)["cursor"]
-    # An update of live records leaves the set of keys, and so the positions, as they were: kept, not read
-    # again; the pages hold the new values.
-    reads = []
-    original = query._offset_start
-
-    def counted(session, table, offset):
-        reads.append(len(query._POSITIONS))
-        return original(session, table, offset)
-
-    monkeypatch.setattr(query, "_offset_start", counted)
+    # An update of live records leaves the set of keys as it was; the pages hold the new values.
     changed = [{**r, "head_name": "改名"} for r in world["records"] if r["household_number"] in keys[:5]]
     assert api.call("datastore_upsert", {"resource_id": world["resource_id"], "records": changed},
                     token=token).status == 200
-    kept = len(query._POSITIONS)
     assert pages_by_offset() == {offset: keys[offset:offset + 4] for offset in range(0, len(keys) + 2)}
-    assert len(query._POSITIONS) == kept and reads
     assert search(api, world, token, offset=7, limit=2).result["total"] == len(keys)
     assert {r["head_name"] for r in search(api, world, token, offset=3, limit=2).result["records"]} == {"改名"}
-    # A new key and the deleted one written again move the later records: the positions are read again.
+    # A new key and the deleted one written again move the later records.
     new = {**world["records"][0], "household_number": keys[0][:-1] + "0", "head_id_number": "610926200001010001"}
     back = next(r for r in world["records"] if r["household_number"] not in keys)
     assert new["household_number"] not in keys
@@ -212,7 +206,6 @@ def test_a_page_at_any_offset_holds_the_records_at_those_positions_in_key_order_
                     token=token).status == 200
     keys = sorted([*keys, new["household_number"], back["household_number"]])
     assert pages_by_offset() == {offset: keys[offset:offset + 4] for offset in range(0, len(keys) + 2)}
-    assert len(query._POSITIONS) == kept + 1
     assert search(api, world, token, offset=7, limit=2).result["total"] == len(keys)
 
 
