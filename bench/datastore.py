@@ -354,6 +354,8 @@ STREAMS = True
 TEXT = True
 #: ``--streams-only``: of the reads, only the change feed and the dump over HTTP
 STREAMS_ONLY = False
+#: ``--lookups-only``: of the reads, only the primary-key and head_id_number lookups (and their floor)
+LOOKUPS_ONLY = False
 
 
 def _percentiles(samples: list[float]) -> tuple[float, float]:
@@ -473,21 +475,33 @@ def measure_reads(app, ids, samples: list[dict], count: int) -> dict:
     if STREAMS_ONLY:
         return _streams(api, sql, client, headers, resource_id, count, figures, raw)
     key_floor = _timed(lambda i: sql("SELECT data FROM datastore_record WHERE resource_id = ? AND key = ?",
-                                     (resource_id, samples[i]["household_number"])), READ_REPEATS)
+                                     (resource_id, samples[i % len(samples)]["household_number"])), READ_REPEATS)
 
     def by_key(i):
         found = api("datastore_search", {"resource_id": resource_id,
-                                         "filters": {"household_number": samples[i]["household_number"]}})
+                                         "filters": {"household_number": samples[i % len(samples)]["household_number"]}})
         assert len(found["records"]) == 1
-    report("primary-key lookup (filters household_number)", "read_key", _timed(by_key, READ_REPEATS), key_floor,
-           "SELECT … WHERE resource_id = … AND key = …")
 
     def by_id_number(i):
+        sample = samples[i % len(samples)]
         found = api("datastore_search", {"resource_id": resource_id,
-                                         "filters": {"head_id_number": samples[i]["head_id_number"]}})
-        assert any(r["household_number"] == samples[i]["household_number"] for r in found["records"])
-    report("indexed-field lookup (filters head_id_number)", "read_field", _timed(by_id_number, READ_REPEATS),
-           key_floor, "the key lookup: one index probe")
+                                         "filters": {"head_id_number": sample["head_id_number"]}})
+        assert any(r["household_number"] == sample["household_number"] for r in found["records"])
+
+    for label, key, call, floor_label in (
+            ("primary-key lookup (filters household_number)", "read_key", by_key,
+             "SELECT … WHERE resource_id = … AND key = …"),
+            ("indexed-field lookup (filters head_id_number)", "read_field", by_id_number,
+             "the key lookup: one index probe")):
+        cpu = time.process_time()
+        now = _timed(call, READ_REPEATS)
+        cpu = (time.process_time() - cpu) / len(now) * 1000
+        report(label, key, now, key_floor, floor_label)
+        figures[key]["cpu_ms"] = cpu
+        print(f"      CPU of this process per lookup (test client and app): {cpu:,.2f} ms", flush=True)
+    if LOOKUPS_ONLY:
+        raw.close()
+        return figures
 
     towns = sorted({s["town"] for s in samples})
 
@@ -755,7 +769,7 @@ def run(count: int, url: str, batch: int, sample: int, keep: bool, reads: bool =
 
 
 def main() -> None:
-    global MIN_REPEATS, STREAMS, TEXT, STREAMS_ONLY
+    global MIN_REPEATS, STREAMS, TEXT, STREAMS_ONLY, LOOKUPS_ONLY, READ_REPEATS
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--database-url", default=os.environ.get("CATALOG_BENCH_URL", DEFAULT_SERVER))
@@ -775,6 +789,11 @@ def main() -> None:
                         help="--reads-only: no text index catch-up and no q reads")
     parser.add_argument("--streams-only", action="store_true",
                         help="--reads-only: only the change feed and the dump over HTTP (with their floors)")
+    parser.add_argument("--lookups-only", action="store_true",
+                        help="--reads-only: only the primary-key and head_id_number lookups, with their floor and "
+                             "the process's CPU per lookup (implies --no-text)")
+    parser.add_argument("--lookups", type=int, default=READ_REPEATS,
+                        help=f"calls of each lookup and of the floor (default {READ_REPEATS})")
     parser.add_argument("--load-only", action="store_true",
                         help="generate, validate and upsert (0-2) only, then keep the database for --reads-only "
                              "(implies --keep and --no-small)")
@@ -783,6 +802,9 @@ def main() -> None:
     args = parser.parse_args()
     MIN_REPEATS, STREAMS, TEXT = args.min_repeats, not args.no_streams, not args.no_text
     STREAMS_ONLY = args.streams_only
+    LOOKUPS_ONLY, READ_REPEATS = args.lookups_only, args.lookups
+    if LOOKUPS_ONLY:
+        TEXT = False
     if args.load_only:
         run(args.records, args.database_url, args.batch, args.sample, True, False, args.database_name,
             load_only=True)
