@@ -356,6 +356,7 @@ TEXT = True
 STREAMS_ONLY = False
 #: ``--lookups-only``: of the reads, only the primary-key and head_id_number lookups (and their floor)
 LOOKUPS_ONLY = False
+OFFSET_ONLY = False
 
 
 def _percentiles(samples: list[float]) -> tuple[float, float]:
@@ -474,6 +475,10 @@ def measure_reads(app, ids, samples: list[dict], count: int) -> dict:
           f"floors are raw SQL on the same database")
     if STREAMS_ONLY:
         return _streams(api, sql, client, headers, resource_id, count, figures, raw)
+    if OFFSET_ONLY:
+        _offset_reads(api, sql, resource_id, count, samples, report)
+        raw.close()
+        return figures
     key_floor = _timed(lambda i: sql("SELECT data FROM datastore_record WHERE resource_id = ? AND key = ?",
                                      (resource_id, samples[i % len(samples)]["household_number"])), READ_REPEATS)
 
@@ -533,18 +538,7 @@ def measure_reads(app, ids, samples: list[dict], count: int) -> dict:
             "datastore_search", {"resource_id": resource_id, "q": "新场镇", "limit": 10}), SLOW_REPEATS),
             _timed(q_floor, SLOW_REPEATS), "the first 10 records by key")
 
-    deep = int(count * DEEP_FRACTION)
-    deep_key = sql("SELECT key FROM datastore_record WHERE resource_id = ? ORDER BY key LIMIT 1 OFFSET ?",
-                   (resource_id, deep))[0][0]
-
-    def keyset_floor(i):
-        rows = sql("SELECT data FROM datastore_record WHERE resource_id = ? AND deleted = ? AND key > ? "
-                   "ORDER BY key LIMIT 100", (resource_id, False, deep_key))
-        assert len(rows) == 100
-    floor = _timed(keyset_floor, SLOW_REPEATS)
-    report(f"offset {deep:,}, limit 100", "read_offset", _timed(lambda i: api("datastore_search", {
-        "resource_id": resource_id, "offset": deep, "limit": 100}), SLOW_REPEATS), floor,
-        "keyset: key > … ORDER BY key LIMIT 100")
+    deep, floor = _offset_reads(api, sql, resource_id, count, samples, report)
     # The cursor of the page after record ``deep``: walk there by cursor in pages of 10,000 (not timed).
     cursor, seen = None, 0
     first = api("datastore_search", {"resource_id": resource_id, "limit": 1, "include_total": False})
@@ -570,6 +564,54 @@ def measure_reads(app, ids, samples: list[dict], count: int) -> dict:
         raw.close()
         return figures
     return _streams(api, sql, client, headers, resource_id, count, figures, raw)
+
+
+#: where the household numbers of the keys the offset reads add come from (``unique_place``): far beyond
+#: the loaded records' indexes, so each is a new key
+FRESH_PLACE = 50_000_000
+
+
+def _offset_reads(api, sql, resource_id: str, count: int, samples: list[dict], report) -> tuple[int, list[float]]:
+    """The page at 75 % depth by ``offset``, then the same page as the first read after a write that adds a
+    key and after one that deletes it again (the writes through the API, not timed), each beside the keyset
+    floor; returns the depth and the floor's samples."""
+    deep = int(count * DEEP_FRACTION)
+    deep_key = sql("SELECT key FROM datastore_record WHERE resource_id = ? ORDER BY key LIMIT 1 OFFSET ?",
+                   (resource_id, deep))[0][0]
+
+    def keyset_floor(i):
+        rows = sql("SELECT data FROM datastore_record WHERE resource_id = ? AND deleted = ? AND key > ? "
+                   "ORDER BY key LIMIT 100", (resource_id, False, deep_key))
+        assert len(rows) == 100
+    floor = _timed(keyset_floor, SLOW_REPEATS)
+
+    def page(_i=0):
+        assert len(api("datastore_search", {"resource_id": resource_id, "offset": deep, "limit": 100})["records"]) == 100
+    report(f"offset {deep:,}, limit 100", "read_offset", _timed(page, SLOW_REPEATS), floor,
+           "keyset: key > … ORDER BY key LIMIT 100")
+    added: list[float] = []
+    removed: list[float] = []
+    for i in range(SLOW_REPEATS):
+        town, village, division, number = unique_place(FRESH_PLACE + i)
+        record = {**samples[i % len(samples)], "household_number": number, "division_code": division,
+                  "town": town, "village": village}
+        written = api("datastore_upsert", {"resource_id": resource_id, "records": [record]})
+        assert written.get("inserted") == 1, written
+        started = time.perf_counter()
+        page()
+        added.append(time.perf_counter() - started)
+        gone = api("datastore_delete", {"resource_id": resource_id, "filters": {"household_number": number}})
+        assert gone.get("deleted") == 1, gone
+        started = time.perf_counter()
+        page()
+        removed.append(time.perf_counter() - started)
+        if len(added) >= MIN_REPEATS and sum(added) + sum(removed) > 2 * READ_BUDGET:
+            break
+    report(f"offset {deep:,}, limit 100, the first page after a write that adds a key", "read_offset_after_insert",
+           added, floor, "keyset: key > … ORDER BY key LIMIT 100")
+    report(f"offset {deep:,}, limit 100, the first page after a write that deletes a key",
+           "read_offset_after_delete", removed, floor, "keyset: key > … ORDER BY key LIMIT 100")
+    return deep, floor
 
 
 def _streams(api, sql, client, headers, resource_id: str, count: int, figures: dict, raw) -> dict:
@@ -769,7 +811,7 @@ def run(count: int, url: str, batch: int, sample: int, keep: bool, reads: bool =
 
 
 def main() -> None:
-    global MIN_REPEATS, STREAMS, TEXT, STREAMS_ONLY, LOOKUPS_ONLY, READ_REPEATS
+    global MIN_REPEATS, STREAMS, TEXT, STREAMS_ONLY, OFFSET_ONLY, LOOKUPS_ONLY, READ_REPEATS
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--database-url", default=os.environ.get("CATALOG_BENCH_URL", DEFAULT_SERVER))
@@ -789,6 +831,8 @@ def main() -> None:
                         help="--reads-only: no text index catch-up and no q reads")
     parser.add_argument("--streams-only", action="store_true",
                         help="--reads-only: only the change feed and the dump over HTTP (with their floors)")
+    parser.add_argument("--offset-only", action="store_true",
+                        help="--reads-only: only the deep offset reads (also after writes that add and delete a key)")
     parser.add_argument("--lookups-only", action="store_true",
                         help="--reads-only: only the primary-key and head_id_number lookups, with their floor and "
                              "the process's CPU per lookup (implies --no-text)")
@@ -801,7 +845,7 @@ def main() -> None:
                         help=f"calls of a read however slow (default {MIN_REPEATS})")
     args = parser.parse_args()
     MIN_REPEATS, STREAMS, TEXT = args.min_repeats, not args.no_streams, not args.no_text
-    STREAMS_ONLY = args.streams_only
+    STREAMS_ONLY, OFFSET_ONLY = args.streams_only, args.offset_only
     LOOKUPS_ONLY, READ_REPEATS = args.lookups_only, args.lookups
     if LOOKUPS_ONLY:
         TEXT = False
