@@ -62,7 +62,7 @@ class AuditKey:
         return hmac.new(self.secret, b"catalog.audit.key-id", hashlib.sha256).hexdigest()[:16]
 
 
-@functools.lru_cache(maxsize=16)
+@functools.cache
 def audit_key(value: str) -> AuditKey:
     """The chain's key for a configured value: ``CATALOG_AUDIT_KEY``, or ``SECRET_KEY`` when that is unset
     (kept per value: every logged read asks for it, and its id is an HMAC)."""
