@@ -8,6 +8,7 @@ department; anonymous callers have no token; the sysadmin is the authority too.
 from __future__ import annotations
 
 import datetime as dt
+import io
 from types import SimpleNamespace
 
 import pytest
@@ -76,3 +77,17 @@ def backdate(db, model, row_id: str, **values) -> None:
 def utc(day: dt.date) -> dt.datetime:
     """Midnight UTC of ``day``."""
     return dt.datetime.combine(day, dt.time(), dt.timezone.utc)
+
+
+def rosters_with_a_file(api, make, cast):
+    """A conditionally shared dataset without record schema, with an uploaded file."""
+    rosters = make.dataset(cast.provider["id"], name="rosters", share_type="conditional")
+    uploaded = api.call("resource_create", content_type="multipart/form-data", token=cast.tokens["provider_editor"],
+                        data_raw={"package_id": rosters["id"], "upload": (io.BytesIO(b"a,b\n1,2\n"), "r.csv")})
+    assert uploaded.status == 200, uploaded.body
+    path = uploaded.result["url"].split("localhost", 1)[1]
+    made = api.call("share_request_create", {"package_id": rosters["id"], "organization_id": "ningshan-mzj",
+                                             "purpose": "核对名册", "basis": "《社会救助暂行办法》第十一条",
+                                             "scenario": "低保名册核对"}, token=cast.tokens["consumer_editor"])
+    grant = approve(api, cast, made.result["id"])
+    return grant, path

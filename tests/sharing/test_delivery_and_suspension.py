@@ -8,7 +8,6 @@ approved Mon 09-28 → 29 30 | 8 9 10 12 13 14 15 16 19 20 21 22 23 26 27 28 29 
 from __future__ import annotations
 
 import datetime as dt
-import io
 
 import pytest
 import sqlalchemy as sa
@@ -16,7 +15,7 @@ import sqlalchemy as sa
 from catalog.sharing.models import Grant, ShareNotice
 from catalog.sharing.service import delivery_due
 from catalog.webhooks.models import WebhookDelivery
-from tests.sharing.cast import approve, backdate, file_request
+from tests.sharing.cast import approve, backdate, file_request, rosters_with_a_file
 
 D = dt.date.fromisoformat
 HOLIDAYS = "2026-10-01,2026-10-02,2026-10-03,2026-10-04,2026-10-05,2026-10-06,2026-10-07"
@@ -85,22 +84,8 @@ def test_the_first_read_on_any_path_delivers_the_grant_and_tells_the_provider(ap
     assert shown["delivered_at"] is not None and shown["delivery_overdue"] is False
 
 
-def _rosters_with_a_file(api, make, cast):
-    """A conditionally shared dataset without record schema, with an uploaded file."""
-    rosters = make.dataset(cast.provider["id"], name="rosters", share_type="conditional")
-    uploaded = api.call("resource_create", content_type="multipart/form-data", token=cast.tokens["provider_editor"],
-                        data_raw={"package_id": rosters["id"], "upload": (io.BytesIO(b"a,b\n1,2\n"), "r.csv")})
-    assert uploaded.status == 200, uploaded.body
-    path = uploaded.result["url"].split("localhost", 1)[1]
-    made = api.call("share_request_create", {"package_id": rosters["id"], "organization_id": "ningshan-mzj",
-                                             "purpose": "核对名册", "basis": "《社会救助暂行办法》第十一条",
-                                             "scenario": "低保名册核对"}, token=cast.tokens["consumer_editor"])
-    grant = approve(api, cast, made.result["id"])
-    return grant, path
-
-
 def test_a_file_download_delivers_and_a_suspension_stops_it(api, client, db, make, share_cast):
-    grant, path = _rosters_with_a_file(api, make, share_cast)
+    grant, path = rosters_with_a_file(api, make, share_cast)
     headers = {"Authorization": share_cast.tokens["consumer_editor"]}
     assert client.get(path, headers=headers).status_code == 200
     db.expire_all()

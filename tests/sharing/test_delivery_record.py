@@ -15,8 +15,7 @@ import sqlalchemy as sa
 from catalog.activity.models import Activity
 from catalog.sharing.models import Grant, ShareNotice
 from catalog.webhooks.models import WebhookDelivery
-from tests.sharing.cast import BASIS, SCENARIO, approve, backdate, file_request
-from tests.sharing.test_delivery_and_suspension import _rosters_with_a_file
+from tests.sharing.cast import BASIS, SCENARIO, approve, backdate, file_request, rosters_with_a_file
 
 
 def _education_grant(api, cast) -> tuple[str, dict]:
@@ -118,7 +117,7 @@ def test_a_grant_without_a_delivery_day_is_listed_among_the_grants_that_are_not_
 
 
 def test_a_file_download_names_the_reader_who_delivered_the_grant(api, client, db, make, share_cast):
-    grant, path = _rosters_with_a_file(api, make, share_cast)
+    grant, path = rosters_with_a_file(api, make, share_cast)
     assert client.get(path, headers={"Authorization": share_cast.tokens["consumer_editor"]}).status_code == 200
     [activity] = db.scalars(sa.select(Activity).where(Activity.activity_type == "delivered share grant"))
     assert activity.user_id == share_cast.people["consumer_editor"].id      # whose download delivered it
