@@ -39,6 +39,11 @@ Flask test client (routing, parameter checks, search, JSON of 10 results):
   call, so every hit is read (a word search's first computation in a process). After the table, how
   the word searches were answered (``full``: every hit read; ``followed``: the datasets logged since a
   kept answer applied to it, catalog.search.delta), the hits kept and the process's peak RSS;
+* ``cold words+facets``: one or two words never asked before in the process, with the three facets: a
+  word search's first computation, which is what most distinct questions of real users cost (every
+  fourth query a single word, the others two words of one dataset's title and abstract, drawn with a
+  fixed seed from 2,000 loaded datasets); ``floor: cold words``: the plain SQL count of the same
+  queries' matches, in the same order (``--only "cold,floor: cold"`` runs both);
 * ``two-word service`` / ``empty service``: the same searches through ``search_datasets`` in a
   new session, without HTTP and without the JSON of the 10 results;
 * ``floor: count words`` / ``floor: count all``: the plain SQL count of the visible datasets that
@@ -54,6 +59,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import itertools
 import json
 import multiprocessing
 import os
@@ -417,6 +423,43 @@ def scenarios(app, names: list[str]) -> tuple[dict[str, tuple], dict[str, list[i
             session.scalar(sa.select(sa.func.count()).select_from(Dataset).where(
                 visible, Dataset.id.in_(index.matching_ids(session, terms))))
 
+    # Cold word searches: distinct questions, each new to the process (no kept hits, no cached answer),
+    # drawn from the words of the loaded titles and abstracts; every fourth a single word, the others
+    # two words found together in one dataset. The floor counts the same queries' matches in plain SQL.
+    cold_asked: list[str] = []
+    cold_vocabulary: list[list[str]] = []
+    picker = random.Random(17)
+    floor_calls = itertools.count()
+
+    def next_cold_query() -> str:
+        if not cold_vocabulary:
+            with database.session() as session:
+                sample = session.execute(sa.select(Dataset.title, Dataset.notes).where(visible)
+                                         .order_by(sa.func.md5(Dataset.id) if database.engine.dialect.name
+                                                   == "postgresql" else Dataset.id).limit(2000)).all()
+            for title, notes in sample:
+                words = [w for w in dict.fromkeys(text.query_terms(f"{title} {notes or ''}"))
+                         if len(w) >= 2 and not w.isascii() and index.safe_terms([w])]
+                if len(words) >= 2:
+                    cold_vocabulary.append(words)
+        asked = set(cold_asked)
+        for _attempt in range(100_000):
+            words = picker.choice(cold_vocabulary)
+            q = picker.choice(words) if len(cold_asked) % 4 == 3 else " ".join(picker.sample(words, 2))
+            if q not in asked and q not in TWO_WORD_QUERIES:
+                cold_asked.append(q)
+                return q
+        raise SystemExit(f"fewer distinct cold queries in the sample than asked for ({len(cold_asked)})")
+
+    def cold_words(n: int) -> None:
+        search("cold words+facets", {"q": next_cold_query(), "facet.field": FACETS})
+
+    def count_cold(n: int) -> None:  # the same queries in the same order (the warm-up's five first)
+        terms = index.safe_terms(text.query_terms(cold_asked[next(floor_calls) % len(cold_asked)]))
+        with database.session() as session:
+            session.scalar(sa.select(sa.func.count()).select_from(Dataset).where(
+                visible, Dataset.id.in_(index.matching_ids(session, terms))))
+
     def service(n: int, q: str) -> None:  # the search alone: no HTTP, no JSON of the 10 results
         with database.session() as session:
             found = search_datasets(session, None, q=q, facet_fields=FACETS)
@@ -433,6 +476,10 @@ def scenarios(app, names: list[str]) -> tuple[dict[str, tuple], dict[str, list[i
                                                "the newest (its page changes)", hit_write),
             "two-word cold":       (two_words, "the same, each with the process's caches cleared (every hit read)",
                                     cold),
+            "cold words+facets": (cold_words, f"q: one or two words never asked before in the process (drawn "
+                                              f"from the loaded titles and abstracts), facet.field={FACETS}"),
+            "floor: cold words": (count_cold, "SELECT count(*) of the visible datasets matching each cold query "
+                                              "(the same queries, in the same order)"),
             "floor: count words": (count_words, "SELECT count(*) of the visible datasets matching the two words"),
             "filtered": (filtered, "fq=organization:<one of 8> share_type:conditional"),
             "filtered after write": (filtered, "the same, each call after a committed dataset UPDATE", write),
