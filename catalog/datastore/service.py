@@ -526,8 +526,9 @@ STAGE = "datastore_stage"
 #: TID scan whatever the statistics say (by key, the planner may read every record of the resource
 #: through the (resource_id, seq) index when its statistics are stale); the counts of what was staged,
 #: written, overwritten live and re-hashed; the keys that became live (new keys, tombstones written again)
-#: counted into their key blocks (``key_blocks``: each key's block is the greatest low key at or below it),
-#: with how many were counted and the blocks that now hold more than ``key_blocks.MOST``.
+#: counted into their key blocks (``key_blocks``: each key's block is the greatest low key at or below it,
+#: found by ``width_bucket``'s binary search in the table's low keys, sorted in the database's collation), with
+#: how many were counted and the blocks that now hold more than ``key_blocks.MOST``.
 _MERGE = f"""
 WITH looked AS MATERIALIZED (
     SELECT s.ord, s.key, s.data, s.content_hash, s.source_hash, r.found, r.deleted, r.tid,
@@ -560,11 +561,11 @@ WITH looked AS MATERIALIZED (
     WHERE r.ctid = ANY(ARRAY(SELECT tid FROM rehash)) AND r.ctid = h.tid AND r.resource_id = %(resource)s
       AND r.key = h.key
     RETURNING 1
+), lows AS MATERIALIZED (
+    SELECT array_agg(low_key::text ORDER BY low_key) AS lows FROM datastore_key_block WHERE resource_id = %(resource)s
 ), added AS MATERIALIZED (
-    SELECT b.low_key, count(*) AS n FROM numbered CROSS JOIN LATERAL (
-        SELECT low_key FROM datastore_key_block WHERE resource_id = %(resource)s AND low_key <= numbered.key
-        ORDER BY low_key DESC LIMIT 1) AS b
-    WHERE NOT numbered.live GROUP BY b.low_key
+    SELECT lows.lows[width_bucket(numbered.key, lows.lows)] AS low_key, count(*) AS n FROM numbered, lows
+    WHERE NOT numbered.live GROUP BY 1
 ), counted AS (
     UPDATE datastore_key_block AS b SET live = b.live + added.n FROM added
     WHERE b.resource_id = %(resource)s AND b.low_key = added.low_key
@@ -588,9 +589,15 @@ def _merge(session: Session, table: DatastoreTable, keyed: list[Keyed],
         with cursor.copy(f"COPY {STAGE} (ord, key, data, content_hash, source_hash) FROM STDIN") as copy:
             for ord_, (_index, key, _record, text, digest, source) in enumerate(keyed):
                 copy.write_row((ord_, key, text, digest, source))
+        # No JIT compilation: the staged rows have no statistics, so the planner prices this statement for
+        # tens of thousands of rows and compiles it on every batch (21 ms a batch of 5,000 before the key
+        # blocks' part, 75 ms with it, of a 240-440 ms statement: docs/PERFORMANCE.md, "Sixth pass: deep
+        # offsets after writes"); set for this statement only
+        cursor.execute("SET LOCAL jit = off")
         cursor.execute(_MERGE, {"resource": table.resource_id, "last": seq, "now": utcnow(),
                                 "most": key_blocks.MOST}, prepare=False)
         changed, live, written, _rehashed, counted, crowded = cursor.fetchone()
+        cursor.execute("SET LOCAL jit TO DEFAULT")
         cursor.execute(f"DELETE FROM {STAGE}")  # a second merge in this transaction starts empty
     if written != changed:  # the lock keeps other writers out: never, unless that guarantee broke
         raise RuntimeError(f"merge wrote {written} of {changed} changed records")
