@@ -388,7 +388,9 @@ def _statement(session: Session, hits_select: sa.Select, facet_fields: list[str]
         # A query with too many hits to keep (a word in nearly every dataset): reading each hit's row and facet
         # values only to drop them cost 7-11 s at 184,500-300,000 hits; the database counts and pages them instead
         # (a one-time filter: the branches that do not apply are not run).
-        total = sa.select(sa.func.count()).select_from(hits).scalar_subquery()
+        # counted once (each reference to a scalar sub-select of the hits counted them again)
+        counted = sa.select(sa.func.count().label("n")).select_from(hits).cte("counted").prefix_with("MATERIALIZED")
+        total = sa.select(counted.c.n).scalar_subquery()
         too_many = total > MAX_STATE_HITS
         hit_rows = hit_rows.where(total <= MAX_STATE_HITS)
         parts_meta.append(sa.select(sa.literal("#count"), sa.cast(total, text), sa.null(), sa.null()))
@@ -403,14 +405,17 @@ def _statement(session: Session, hits_select: sa.Select, facet_fields: list[str]
             parts_meta.append(sa.select(sa.literal("#facet"), member.c.facet, member.c.value, count)
                               .select_from(member.join(hits, hits.c.id == member.c.dataset_id))
                               .where(too_many, member.c.facet.in_(listed)).group_by(member.c.facet, member.c.value))
+        # the page: its rows first (a bounded sort), then numbered (a window over every hit sorted them all)
         order, start, rows = page
-        sort = [(hits.c[key].desc() if desc else hits.c[key].asc()) for key, desc in order]
-        sort += [hits.c.metadata_modified.desc(), hits.c.id]
-        paged = (sa.select(sa.literal("#page").label("kind"), hits.c.id.label("id"),
-                           sa.cast(sa.func.row_number().over(order_by=sort), text).label("value"),
-                           sa.null().label("facets"))
-                 .where(too_many).order_by(*sort).offset(start).limit(rows).subquery("paged"))
-        parts_meta.append(sa.select(paged))
+        keys = list(dict.fromkeys([key for key, _desc in order] + ["metadata_modified"]))
+        cut = (sa.select(hits.c.id, *(hits.c[key] for key in keys if key != "id")).where(too_many)
+               .order_by(*[(hits.c[key].desc() if desc else hits.c[key].asc()) for key, desc in order],
+                         hits.c.metadata_modified.desc(), hits.c.id)
+               .offset(start).limit(rows).subquery("cut"))
+        sort = [(cut.c[key].desc() if desc else cut.c[key].asc()) for key, desc in order]
+        sort += [cut.c.metadata_modified.desc(), cut.c.id]
+        parts_meta.append(sa.select(sa.literal("#page"), cut.c.id,
+                                    sa.cast(sa.func.row_number().over(order_by=sort), text), sa.null()))
     meta = [sa.select(sa.literal("#version"), CatalogVersion.token, sa.cast(CatalogVersion.id, text), sa.null())
             .where(version_rows()),
             sa.select(sa.literal("#pos"), sa.cast(sa.func.coalesce(sa.func.max(change_log.c.seq), 0), text),
