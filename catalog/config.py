@@ -10,6 +10,10 @@ from pathlib import Path
 
 from connectors.outbound import Policy
 
+#: the lifetime in days of a new API token when neither the request nor CATALOG_TOKEN_DEFAULT_DAYS says
+#: (also create_token's, for callers without an app: tests, scripts)
+DEFAULT_TOKEN_DAYS = 365
+
 #: Settings with their defaults. Each can be overridden by ``CATALOG_<NAME>`` in the environment.
 DEFAULTS = {
     "DATABASE_URL": None,  # default: sqlite:///<instance>/catalog.db
@@ -20,7 +24,7 @@ DEFAULTS = {
     "MAX_CONTENT_LENGTH": 50 * 1024 * 1024,  # uploads; JSON bodies have their own limit
     "MAX_JSON_BYTES": 5 * 1024 * 1024,
     "MAX_JSON_DEPTH": 32,
-    "TOKEN_DEFAULT_DAYS": 365,
+    "TOKEN_DEFAULT_DAYS": DEFAULT_TOKEN_DAYS,
     "DATASTORE_MAX_RECORDS": 10000,  # records per datastore_upsert call
     "DATASTORE_TOTAL_ESTIMATION_THRESHOLD": 10000,  # datastore_search counts matches exactly up to this, estimates above
     "BROKER_URL": None,  # Redis URL: sync runs go to Celery workers (`catalog worker`)

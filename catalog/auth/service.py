@@ -7,7 +7,7 @@ import functools
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, joinedload
 
-from ..config import MAX_TOKEN_DAYS
+from ..config import DEFAULT_TOKEN_DAYS, MAX_TOKEN_DAYS
 from ..db import utcnow
 from ..errors import NotAuthorized, NotFound, ValidationError
 from . import rules
@@ -90,7 +90,7 @@ def authenticate_password(session: Session, name: str, password: str) -> User | 
 
 
 def create_token(session: Session, actor: User | None, *, user: User, name: str,
-                 scope: str = "write", expires_in_days: float = 365,
+                 scope: str = "write", expires_in_days: float = DEFAULT_TOKEN_DAYS,
                  check_auth: bool = True) -> tuple[ApiToken, str]:
     """Create an API token for ``user``; the secret is returned once and never stored.
 
