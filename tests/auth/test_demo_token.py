@@ -14,9 +14,9 @@ from catalog.db import get_db
 from catalog.demo import ADMIN, _credentials
 
 
-@pytest.fixture
-def demo_token(app, tmp_path, monkeypatch) -> str:
-    """The secret the demo loader prints (and writes to ``<instance>/demo-credentials.txt``)."""
+def load_demo_credentials(app, tmp_path, monkeypatch) -> str:
+    """Run the demo loader's credentials step; the token secret it prints (and writes to
+    ``<instance>/demo-credentials.txt``)."""
     monkeypatch.setattr(app, "instance_path", str(tmp_path))
     with app.app_context():
         session = get_db(app).session()
@@ -28,6 +28,11 @@ def demo_token(app, tmp_path, monkeypatch) -> str:
     secret = printed.split(": ", 1)[1]
     assert secret in (tmp_path / "demo-credentials.txt").read_text(encoding="utf-8")
     return secret
+
+
+@pytest.fixture
+def demo_token(app, tmp_path, monkeypatch) -> str:
+    return load_demo_credentials(app, tmp_path, monkeypatch)
 
 
 def test_the_demo_token_calls_write_actions(api, demo_token):
@@ -50,13 +55,7 @@ def test_the_demo_token_follows_the_configured_lifetime(app, api, tmp_path, monk
     """A county that sets ``CATALOG_TOKEN_DEFAULT_DAYS`` to 30 gets a demo token that ends after 30 days,
     as every other new token (docs/SECURITY.md, "Lifetime"), not the demo's own year."""
     monkeypatch.setitem(app.config, "TOKEN_DEFAULT_DAYS", 30)
-    monkeypatch.setattr(app, "instance_path", str(tmp_path))
-    with app.app_context():
-        session = get_db(app).session()
-        lines, _created = _credentials(app, session)
-        session.commit()
-        session.close()
-    secret = next(line for line in lines if line.startswith(f"API token ({ADMIN}): ")).split(": ", 1)[1]
+    secret = load_demo_credentials(app, tmp_path, monkeypatch)
     token = api.call("api_token_list", {}, token=secret).result[0]
     made = dt.datetime.fromisoformat(token["created_at"])
     ends = dt.datetime.fromisoformat(token["expires_at"])
