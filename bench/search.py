@@ -38,7 +38,8 @@ Flask test client (routing, parameter checks, search, JSON of 10 results):
   newest (its page changes); ``two-word cold``: the same with the process's caches cleared before each
   call, so every hit is read (a word search's first computation in a process). After the table, how
   the word searches were answered (``full``: every hit read; ``followed``: the datasets logged since a
-  kept answer applied to it, catalog.search.delta), the hits kept and the process's peak RSS;
+  kept answer applied to it, catalog.search.delta; ``counted``: too many hits to keep, counted and paged
+  by the database in the same statement), the hits kept and the process's peak RSS;
 * ``cold words+facets``: one or two words never asked before in the process, with the three facets: a
   word search's first computation, which is what most distinct questions of real users cost (every
   fourth query a single word, the others two words of one dataset's title and abstract, drawn with a
