@@ -547,8 +547,8 @@ class _Read:
 def _execute(session: Session, statement: sa.CompoundSelect) -> list[tuple]:
     """The statement's rows (every column is text: the driver's rows, not SQLAlchemy's); on PostgreSQL run
     without JIT compilation (its estimated cost, above ``jit_above_cost`` from a few thousand hits on, made
-    PostgreSQL compile the per-hit expressions: 0.3 s of 0.85 s for 58,380 hits at 300,000 datasets), the
-    transaction's own setting put back after it."""
+    PostgreSQL compile the per-hit expressions: the members of 58,380 hits at 300,000 datasets aggregated in
+    0.86 s with JIT, 0.50-0.59 s without), the transaction's own setting put back after it."""
     def rows() -> list[tuple]:
         result = session.execute(statement)
         fetched = result.cursor.fetchall()
@@ -558,10 +558,11 @@ def _execute(session: Session, statement: sa.CompoundSelect) -> list[tuple]:
     if session.get_bind().dialect.name != "postgresql":
         return rows()
     previous = session.execute(sa.text("SELECT current_setting('jit'), set_config('jit', 'off', true)")).scalar()
-    try:
-        return rows()
-    finally:
-        session.execute(sa.text("SELECT set_config('jit', :previous, true)"), {"previous": previous})
+    # Put back only after success: a failed statement aborted the transaction (another statement would raise in
+    # place of its error), and the rollback that must follow undoes the local setting with it.
+    fetched = rows()
+    session.execute(sa.text("SELECT set_config('jit', :previous, true)"), {"previous": previous})
+    return fetched
 
 
 def _contains(reader: tuple[int, int, frozenset[int]], state: tuple[int, int, frozenset[int]]) -> bool:

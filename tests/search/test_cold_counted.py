@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from catalog.auth.models import User
 from catalog.datasets.models import Dataset, Resource
 from catalog.groups.models import DatasetGroup
-from catalog.search import delta
+from catalog.search import cache, delta
 from tests.search.test_search_delta import READERS, answer, committed_app, recounted, seed
 
 
@@ -77,3 +77,19 @@ def test_a_query_with_few_enough_hits_is_still_kept(database, monkeypatch):
         assert fresh[0] == 5
         assert delta.stats["counted"] - counted == 1
         assert delta.kept_hits() == 4
+
+
+def test_a_search_leaves_the_transactions_jit_setting_as_it_was(database):
+    if database.engine.dialect.name != "postgresql":
+        pytest.skip("JIT is PostgreSQL's")
+    seed(database)
+    with database.session() as session:
+        server = session.scalar(sa.text("SHOW jit"))
+        other = "off" if server == "on" else "on"
+        session.execute(sa.text(f"SET LOCAL jit = {other}"))
+        assert answer(session, None)[0] == 4  # a first computation: its statement runs without JIT
+        assert session.scalar(sa.text("SHOW jit")) == other
+        session.rollback()
+        cache.clear()  # no cached answer, no kept hits: the statement runs again
+        assert answer(session, None)[0] == 4
+        assert session.scalar(sa.text("SHOW jit")) == server  # put back, in the transaction
