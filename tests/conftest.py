@@ -53,6 +53,16 @@ def fresh_postgres_database(prefix: str):
         admin.dispose()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request, tmp_path):
+    """A new, empty database of each kind (not migrated), dropped afterwards: the migrations' tests."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'migrate.db'}"
+        return
+    with fresh_postgres_database("catalog_migrate") as url:
+        yield url
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def database_url(request, tmp_path_factory):
     """A fresh, migrated database of each kind for the whole session."""

@@ -23,7 +23,7 @@ from catalog.db import Base, get_db
 from catalog.departments.service import create_department
 from catalog.datastore import key_blocks, query, service
 from catalog.datastore.models import KeyBlock, Record
-from tests.conftest import dataset_values, fresh_postgres_database
+from tests.conftest import dataset_values
 
 
 @pytest.fixture
@@ -262,15 +262,6 @@ def test_pages_by_offset_while_writers_add_and_delete_keys_are_the_plain_pages_o
 
 
 # --- the migration --------------------------------------------------------------------------------
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'blocks.db'}"
-        return
-    with fresh_postgres_database("catalog_blocks_migrate") as url:
-        yield url
-
 
 @pytest.mark.slow
 def test_migration_0026_counts_the_blocks_of_existing_tables_and_writes_go_on_from_them(empty_database, tmp_path):

@@ -15,18 +15,9 @@ from catalog.db import get_db
 from catalog.departments.service import create_department
 from catalog.datastore import query, service
 from catalog.datastore.models import DatastoreTable
-from tests.conftest import dataset_values, fresh_postgres_database
+from tests.conftest import dataset_values
 
 MARKED = ("head_id_number", "town")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'migrate.db'}"
-        return
-    with fresh_postgres_database("catalog_reads_migrate") as url:
-        yield url
 
 
 def _indexes(engine) -> set[str]:

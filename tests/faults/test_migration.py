@@ -2,7 +2,6 @@
 and downgrading removes them again."""
 from __future__ import annotations
 
-import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -11,16 +10,6 @@ import catalog.models  # noqa: F401  (every model in the metadata)
 from catalog import create_app
 from catalog.cli import run_migrations
 from catalog.db import Base, get_db
-from tests.conftest import fresh_postgres_database
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'm.db'}"
-    else:
-        with fresh_postgres_database("catalog_m12") as url:
-            yield url
 
 
 def test_0012_adds_sent_and_heartbeat_as_the_models_say_and_downgrade_removes_them(empty_database, tmp_path):

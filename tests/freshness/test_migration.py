@@ -2,25 +2,13 @@
 models, and revert to base."""
 from __future__ import annotations
 
-import pytest
 import sqlalchemy as sa
 
 from catalog import create_app
 from catalog.cli import run_migrations
 from catalog.db import Base, get_db
-from tests.conftest import fresh_postgres_database
 
 OURS = {"webhook_subscription", "webhook_delivery", "freshness_state"}
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database(request, tmp_path):
-    """A new, empty database of each kind, dropped afterwards."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'migrate.db'}"
-        return
-    with fresh_postgres_database("catalog_migrate") as url:
-        yield url
 
 
 def test_upgrade_matches_the_models_and_downgrade_to_base_removes_everything(empty_database, tmp_path):

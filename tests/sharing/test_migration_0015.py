@@ -11,18 +11,8 @@ import catalog.models  # noqa: F401  (every model in the metadata)
 from catalog import create_app
 from catalog.cli import run_migrations
 from catalog.db import Base, get_db
-from tests.conftest import fresh_postgres_database
 
 NOW = "2026-11-02 08:00:00"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'm.db'}"
-    else:
-        with fresh_postgres_database("catalog_m15") as url:
-            yield url
 
 
 def _seed(conn) -> None:

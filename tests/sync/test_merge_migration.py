@@ -15,18 +15,9 @@ from catalog.datasets.service import create_dataset
 from catalog.db import get_db
 from catalog.departments.service import create_department
 from catalog.datastore import service
-from tests.conftest import dataset_values, fresh_postgres_database
+from tests.conftest import dataset_values
 
 RECORDS = 1205  # more than one batch of the backfill (1,000)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'migrate.db'}"
-        return
-    with fresh_postgres_database("catalog_merge_migrate") as url:
-        yield url
 
 
 def record(i: int) -> dict:
