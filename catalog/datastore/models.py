@@ -44,8 +44,9 @@ class DatastoreTable(Base):
     # sequence numbers are committed in order and a change-feed reader never skips one.
     last_seq: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     # The change sequence of the last write that added or removed live keys (a new key, a tombstone, a
-    # tombstone written again): the set of live keys, and so the kept offset positions, are the same since
-    # (``query._offset_start``). NULL: not known (a table older than migration 0025 that no write touched since).
+    # tombstone written again): the set of live keys, and so the kept total of a search without filters or
+    # ``q``, is the same since (``query._keys_version``; deep offsets read the key blocks, ``key_blocks.py``).
+    # NULL: not known (a table older than migration 0025 that no write touched since).
     keys_seq: Mapped[int | None] = mapped_column(sa.BigInteger, nullable=True, default=0)
     created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     modified: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
