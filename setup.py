@@ -46,6 +46,8 @@ setup(
         "rdflib>=7,<8",
         "google-re2>=1.1,<2",
         "lark>=1.2,<2",
+        # the in-process search replica's postings and facet tallies (catalog/search/memory.py)
+        "numpy>=1.26,<3",
     ],
     extras_require={
         "test": [

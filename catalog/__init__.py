@@ -16,6 +16,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .datasets import views as dataset_views
     from .datastore import views as datastore_views
     from .exchange import views as exchange_views
+    from .search import memory as search_memory
 
     instance_path = os.environ.get("CATALOG_INSTANCE_PATH") or (config or {}).get("INSTANCE_PATH")
     app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
@@ -29,6 +30,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False
 
     db.init_app(app)
+    search_memory.attach(db.get_db(app).engine, app.config["SEARCH_MEMORY_INDEX"])
     api.init_app(app)
     app.register_blueprint(dataset_views.bp)
     app.register_blueprint(datastore_views.bp)

@@ -16,7 +16,7 @@ from ..departments.models import Department
 from ..groups.models import DatasetGroup
 from ..groups.themes import theme_title, themes
 from ..errors import ValidationError
-from . import cache, delta, index, text
+from . import cache, delta, index, memory, text
 from .models import CatalogVersion, facet_count, version_rows
 from .conditions import NUM_RESOURCES, NUM_TAGS, QUERY_FIELDS, ConditionBuilder, only_words, required_terms
 from .query import MatchAll, QuerySyntaxError, parse_query, parse_sort
@@ -171,6 +171,14 @@ def search_datasets(session: Session, actor: User | None, *, q: str = "", fq: li
     facet_fields = list(dict.fromkeys(facet_fields or []))
     if not order:
         order = [("score", True), ("metadata_modified", True)] if terms else [("metadata_modified", True)]
+    if only_words(tree) and required and not fq_conditions:
+        # plain words: from the process's replica of the catalogue when it can answer (catalog.search.memory)
+        found = memory.answer(session, actor, required, states=states, include_private=include_private,
+                              facet_fields=facet_fields, order=order, start=start, rows=rows)
+        if found is not None:
+            count, counted, page_ids = found
+            facets = _facets(session, counted, limit=facet_limit, mincount=facet_mincount, lang=lang)
+            return SearchResult(count=count, datasets=_load_page(session, page_ids), facets=facets, terms=terms)
     counts = {"num_resources": NUM_RESOURCES, "num_tags": NUM_TAGS}
     unfiltered = not terms and (tree is None or isinstance(tree, MatchAll)) and not fq_conditions
     if unfiltered:

@@ -24,7 +24,7 @@ from catalog.db import get_db
 from catalog.departments.models import Department
 from catalog.departments.service import create_department, remove_member, set_member
 from catalog.groups.models import DatasetGroup
-from catalog.search import cache, delta
+from catalog.search import cache, delta, memory
 from catalog.search.models import change_horizon, change_log
 from catalog.search.service import search_datasets
 from tests.conftest import dataset_values, fresh_postgres_database
@@ -34,15 +34,19 @@ QUERY = "户籍 人口"
 
 
 @contextlib.contextmanager
-def committed_app(kind: str, tmp_path):
-    """An app on a database of its own (SQLite file or PostgreSQL), migrated, every write committed."""
+def committed_app(kind: str, tmp_path, *, replica: bool = False):
+    """An app on a database of its own (SQLite file or PostgreSQL), migrated, every write committed.
+
+    Plain-word searches are answered by the database (catalog.search.delta) unless ``replica``: then by the
+    process's replica where it can (catalog.search.memory, PostgreSQL)."""
     if kind == "sqlite":
         urls = contextlib.nullcontext(f"sqlite:///{tmp_path / 'delta.db'}")
     else:
         urls = fresh_postgres_database("catalog_test_delta")
     with urls as url:
         app = create_app({"TESTING": True, "DATABASE_URL": url, "INSTANCE_PATH": str(tmp_path),
-                          "SECRET_KEY": "test", "SITE_URL": "http://localhost", "CATALOG_REVIEW": False})
+                          "SECRET_KEY": "test", "SITE_URL": "http://localhost", "CATALOG_REVIEW": False,
+                          "SEARCH_MEMORY_INDEX": replica})
         run_migrations(app)
         cache.clear()
         try:
@@ -88,8 +92,9 @@ def answer(session: Session, actor: User | None, **params) -> tuple:
 @contextlib.contextmanager
 def recounted():
     """A fresh computation by the database alone: no cached answer, no kept hits, and nothing followed
-    (every search counted, faceted and ordered by its SQL statement, as before the change log)."""
-    with cache.set_aside(), mock.patch.object(delta, "eligible", return_value=False):
+    (every search counted, faceted and ordered by its SQL statement, as before the change log; no replica)."""
+    with cache.set_aside(), mock.patch.object(delta, "eligible", return_value=False), \
+            mock.patch.object(memory, "eligible", return_value=False):
         yield
 
 

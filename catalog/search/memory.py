@@ -1,0 +1,598 @@
+"""Word searches answered from an in-process inverted index that follows the change log (issue 17, sixth pass).
+
+The first computation of a word search in the database reads every hit: a page of ``dataset_search`` (1.1 KB
+rows), a probe of ``dataset`` and the facet members' index per hit, 0.2-0.4 s for a common word at 300,000
+datasets before anything is counted (docs/PERFORMANCE.md, "At 300,000 datasets, fifth pass"). Solr, which CKAN
+runs beside its database, keeps an inverted index and the facet values in memory; this module does the same
+inside the process, on PostgreSQL:
+
+* **The replica** of what a plain-word search reads, per engine: every dataset that is not deleted, numbered
+  (``doc``), with its visibility class (``owner_org``, ``state``, ``private``), sort keys, facet values (the
+  department and the column facets one code each; tags, formats and themes as ``(doc, value)`` pairs from
+  migration 0023's ``search_facet_member``, the values the facet counts use) and its index tokens (from
+  ``dataset_search``: the lexemes of its tsvector, so a term matches here exactly when ``@@`` matches there),
+  each term's postings an array of ``doc << 1 | in title`` (the score counts the query words in the title).
+* **Loading** reads all of it in one ``REPEATABLE READ`` transaction (one snapshot) with the change log's
+  position, its horizon and the snapshot (``txid_current_snapshot()``).
+* **Following**: each search first runs one statement that reads the log entries since the replica's position
+  and those of the transactions its snapshot could not see (the rules of :mod:`catalog.search.delta`), the
+  current rows of those datasets, and the visibility classes the reader may see (the rows of
+  ``search_facet_count`` that :func:`catalog.auth.rules.readable_datasets_clause` and the include flags leave
+  them: the same rule as everywhere else, evaluated by the database). A changed dataset's old ``doc`` is
+  marked dead and its current row appended as a new one; its postings go to a per-term overflow list.
+* **Answering**: the postings of the query's terms counted into one array per doc (a doc has every term when
+  its count is the number of terms), masked by ``live`` and the reader's classes; the facets are
+  ``bincount``s; the page is a partial sort on the order's keys (merged into one integer where their ranges
+  fit) and then an exact sort of the few candidates with the dataset id last.
+
+Anything this cannot answer exactly returns ``None`` and the caller computes it in the database as before:
+another engine than PostgreSQL (FTS5's tokenizer folds diacritics and splits on its own rules), a replica being
+loaded, a "recompute everything" entry or too many changes (a reload starts), a log pruned past the replica, a
+reader whose snapshot does not contain the replica's, a reader whose own transaction wrote.
+"""
+from __future__ import annotations
+
+import array
+import logging
+import re
+import threading
+import time
+import weakref
+from collections import Counter
+from typing import Iterable
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ..auth import rules
+from ..auth.models import User
+from ..datasets.models import Dataset
+from .conditions import NUM_RESOURCES, NUM_TAGS
+from .delta import COLUMN_FACETS, NUMERIC_KEYS, _contains
+from .models import change_horizon, change_log, facet_count, facet_member
+
+#: Changed datasets one search applies at most (more: the replica is loaded again).
+BOUND = 5000
+#: Below this many datasets a replica is loaded inside the search that needs it; above, in a thread while
+#: searches are answered by the database.
+LOAD_IN_REQUEST = 20_000
+#: Dead docs (changed or deleted since loading) tolerated before loading again: their postings are only skipped.
+MAX_DEAD_SHARE = 0.25
+#: Facets that are one value per dataset, and those listed per dataset in ``search_facet_member``.
+SINGLE_FACETS = ("organization", *COLUMN_FACETS)
+LISTED_FACETS = ("tags", "res_format", "groups")
+#: Separates the fields of a dataset's row in the follow statement (no value holds it).
+FIELD = "\x1e"
+_SAFE_TERM = re.compile(r"^\w+$")
+
+logger = logging.getLogger(__name__)
+
+#: How searches were answered here: ``answered``, ``followed`` (changes applied first), ``declined`` (left
+#: to the database) and ``loaded`` (replicas loaded). For the benchmark and the tests.
+stats: Counter = Counter()
+
+
+class _Column:
+    """A numpy array that grows by appending (capacity doubles)."""
+
+    def __init__(self, values, dtype):
+        self.data = np.asarray(values, dtype=dtype)
+        self.size = len(self.data)
+
+    def append(self, value) -> None:
+        if self.size == len(self.data):
+            grown = np.empty(max(16, 2 * len(self.data)), dtype=self.data.dtype)
+            grown[:self.size] = self.data[:self.size]
+            self.data = grown
+        self.data[self.size] = value
+        self.size += 1
+
+    def view(self) -> np.ndarray:
+        return self.data[:self.size]
+
+
+class _Codes:
+    """Values numbered in order of first sight."""
+
+    def __init__(self):
+        self.code: dict = {}
+        self.values: list = []
+
+    def __call__(self, value) -> int:
+        code = self.code.get(value)
+        if code is None:
+            code = self.code[value] = len(self.values)
+            self.values.append(value)
+        return code
+
+
+class Replica:
+    """The searchable state of every dataset that is not deleted, at one position of the change log."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.ids: list[str] = []
+        self.doc_of: dict[str, int] = {}
+        self.classes = _Codes()  # (owner_org, state, private as text)
+        self.values = {name: _Codes() for name in (*SINGLE_FACETS, *LISTED_FACETS)}
+        self.terms = _Codes()
+        self.pos = 0
+        self.snapshot: tuple[int, int, frozenset[int]] | None = None
+        self.dead = 0
+        # filled by _freeze (loading) and extended by _append (following)
+        self.live = self.klass = self.modified = self.created = self.num_resources = self.num_tags = None
+        self.idb = None
+        self.single: dict[str, _Column] = {}
+        self.pairs: dict[str, tuple[_Column, _Column]] = {}
+        self.base: list[np.ndarray] = []  # term code -> postings at loading
+        self.extra: dict[int, list[int]] = {}  # term code -> postings appended since
+        self._merged: dict[int, np.ndarray] = {}
+
+    # -- building ----------------------------------------------------------------------------------
+
+    def _freeze(self, rows: list[tuple], postings: list, members: dict[str, tuple[list, list]]) -> None:
+        """Columns from the loaded rows ``(id, class, modified, created, resources, tags, single codes)``."""
+        self.ids = [row[0] for row in rows]
+        self.doc_of = {dataset_id: doc for doc, dataset_id in enumerate(self.ids)}
+        self.live = _Column(np.ones(len(rows), dtype=bool), bool)
+        self.idb = _Column([dataset_id.encode() for dataset_id in self.ids], "S36")
+        self.klass = _Column([row[1] for row in rows], np.int32)
+        self.modified = _Column([row[2] for row in rows], np.int64)
+        self.created = _Column([row[3] for row in rows], np.int64)
+        self.num_resources = _Column([row[4] for row in rows], np.int32)
+        self.num_tags = _Column([row[5] for row in rows], np.int32)
+        self.single = {name: _Column([row[6][i] for row in rows], np.int32) for i, name in enumerate(SINGLE_FACETS)}
+        self.pairs = {name: (_Column(docs, np.int32), _Column(codes, np.int32))
+                      for name, (docs, codes) in members.items()}
+        self.base = [np.frombuffer(posting, dtype=np.int32) if len(posting) else np.empty(0, np.int32)
+                     for posting in postings]
+
+    def _append(self, dataset_id: str, klass: int, modified: int, created: int, resources: int, tags: int,
+                single: list[int], tokens: tuple[list[str], list[str]], members: list[tuple[str, str]]) -> None:
+        doc = len(self.ids)
+        self.ids.append(dataset_id)
+        self.doc_of[dataset_id] = doc
+        self.live.append(True)
+        self.idb.append(dataset_id.encode())
+        self.klass.append(klass)
+        self.modified.append(modified)
+        self.created.append(created)
+        self.num_resources.append(resources)
+        self.num_tags.append(tags)
+        for name, code in zip(SINGLE_FACETS, single):
+            self.single[name].append(code)
+        for facet, value in members:
+            docs, codes = self.pairs[facet]
+            docs.append(doc)
+            codes.append(self.values[facet](value))
+        for term, posting in _postings(doc, *tokens, self.terms):
+            self.extra.setdefault(term, []).append(posting)
+            self._merged.pop(term, None)
+
+    def _remove(self, dataset_id: str) -> None:
+        doc = self.doc_of.pop(dataset_id, None)
+        if doc is not None:
+            self.live.data[doc] = False
+            self.dead += 1
+
+    def postings(self, term: str) -> np.ndarray | None:
+        """``doc << 1 | in title`` of every doc (live or dead) whose tokens hold ``term``, or None."""
+        code = self.terms.code.get(term)
+        if code is None:
+            return None
+        extra = self.extra.get(code)
+        base = self.base[code] if code < len(self.base) else None
+        if not extra:
+            return base
+        merged = self._merged.get(code)
+        if merged is None:
+            parts = [np.asarray(extra, dtype=np.int32)] if base is None else [base, np.asarray(extra, dtype=np.int32)]
+            merged = self._merged[code] = np.concatenate(parts)
+        return merged
+
+    def worn(self) -> bool:
+        """Whether enough docs died since loading that loading again is due."""
+        return self.dead > max(1000, MAX_DEAD_SHARE * len(self.doc_of))
+
+    def memory(self) -> int:
+        """Bytes held by the arrays (not the Python lists and dicts beside them)."""
+        total = sum(posting.nbytes for posting in self.base)
+        for column in (self.live, self.idb, self.klass, self.modified, self.created, self.num_resources,
+                       self.num_tags, *self.single.values(), *(c for pair in self.pairs.values() for c in pair)):
+            total += column.data.nbytes
+        return total
+
+
+def _postings(doc: int, title: list[str], body: list[str], terms: _Codes) -> Iterable[tuple[int, int]]:
+    """``(term code, doc << 1 | in title)`` of a doc's tokens, each once (as the tsvector keeps each lexeme)."""
+    seen = set()
+    for token in title:
+        if token not in seen and _SAFE_TERM.match(token):
+            seen.add(token)
+            yield terms(token), doc << 1 | 1
+    for token in body:
+        if token not in seen and _SAFE_TERM.match(token):
+            seen.add(token)
+            yield terms(token), doc << 1
+
+
+# -- the rows read ----------------------------------------------------------------------------------
+
+def _micros(column):
+    return sa.cast(sa.extract("epoch", column) * 1000000, sa.BigInteger)
+
+
+def _dataset_select() -> sa.Select:
+    """Every field a replica keeps of a dataset, as text: its id, then FIELD-separated class, sort keys and
+    column facets, then its title and body tokens."""
+    search = sa.table("dataset_search", sa.column("dataset_id"), sa.column("title_tokens"), sa.column("body_tokens"))
+    text = sa.String()
+    fields = [Dataset.owner_org, Dataset.state, sa.cast(Dataset.private, text), sa.cast(_micros(Dataset.metadata_modified), text),
+              sa.cast(_micros(Dataset.metadata_created), text), sa.cast(NUM_RESOURCES, text), sa.cast(NUM_TAGS, text),
+              *(getattr(Dataset, name) for name in COLUMN_FACETS)]
+    packed = None
+    for field in fields:
+        field = sa.func.coalesce(sa.cast(field, text), "")
+        packed = field if packed is None else packed.op("||")(sa.literal(FIELD, text)).op("||")(field)
+    tokens = sa.func.coalesce(search.c.title_tokens, "").op("||")(sa.literal(FIELD, text)) \
+        .op("||")(sa.func.coalesce(search.c.body_tokens, ""))
+    return (sa.select(sa.literal("#doc").label("kind"), Dataset.id.label("a"), packed.label("b"), tokens.label("c"))
+            .outerjoin(search, search.c.dataset_id == Dataset.id).where(Dataset.state != "deleted"))
+
+
+def _member_select() -> sa.Select:
+    return sa.select(sa.literal("#mem"), facet_member.c.dataset_id, facet_member.c.facet, facet_member.c.value) \
+        .where(facet_member.c.facet.in_(LISTED_FACETS))
+
+
+def _meta_selects() -> list[sa.Select]:
+    text = sa.String()
+    return [sa.select(sa.literal("#pos"), sa.cast(sa.func.coalesce(sa.func.max(change_log.c.seq), 0), text),
+                      sa.null(), sa.null()),
+            sa.select(sa.literal("#horizon"), sa.cast(change_horizon.c.seq, text), sa.cast(change_horizon.c.xid, text),
+                      sa.null()),
+            sa.select(sa.literal("#snapshot"), sa.cast(sa.func.txid_current_snapshot(), text),
+                      sa.cast(sa.func.txid_current_if_assigned(), text), sa.null())]
+
+
+def _snapshot(text: str) -> tuple[int, int, frozenset[int]]:
+    xmin, xmax, xip = text.split(":")
+    return int(xmin), int(xmax), frozenset(int(x) for x in xip.split(",") if x)
+
+
+class _Dataset:
+    """One dataset's row from the follow statement, decoded against a replica's codes."""
+
+    __slots__ = ("klass", "modified", "created", "resources", "tags", "single", "tokens")
+
+    def __init__(self, replica: Replica, packed: str, tokens: str):
+        owner, state, private, modified, created, resources, tags, *columns = packed.split(FIELD)
+        self.klass = replica.classes((owner, state, private))
+        self.modified, self.created = int(modified), int(created)
+        self.resources, self.tags = int(resources or 0), int(tags or 0)
+        self.single = [replica.values["organization"](owner) if owner else -1,
+                       *(replica.values[name](value) if value else -1 for name, value in zip(COLUMN_FACETS, columns))]
+        title, body = tokens.split(FIELD)
+        self.tokens = (title.split(), body.split())
+
+
+# -- loading ----------------------------------------------------------------------------------------
+
+def load(engine: sa.Engine) -> Replica:
+    """A replica of every dataset that is not deleted, read in one snapshot."""
+    replica = Replica()
+    with engine.connect() as connection:
+        connection = connection.execution_options(isolation_level="REPEATABLE READ")
+        with connection.begin():
+            for kind, a, b, _c in connection.execute(sa.union_all(*_meta_selects())):
+                if kind == "#pos":
+                    replica.pos = int(a)
+                elif kind == "#snapshot":
+                    replica.snapshot = _snapshot(a)
+            rows, postings = [], []
+            doc = 0
+            streamed = connection.execution_options(stream_results=True, yield_per=5000)
+            for _kind, dataset_id, packed, tokens in streamed.execute(_dataset_select()):
+                row = _Dataset(replica, packed, tokens)
+                rows.append((dataset_id, row.klass, row.modified, row.created, row.resources, row.tags, row.single))
+                for term, posting in _postings(doc, *row.tokens, replica.terms):
+                    if term == len(postings):
+                        postings.append(array.array("i"))
+                    postings[term].append(posting)
+                doc += 1
+            doc_of = {row[0]: number for number, row in enumerate(rows)}
+            members = {name: (array.array("i"), array.array("i")) for name in LISTED_FACETS}
+            for _kind, dataset_id, facet, value in streamed.execute(_member_select()):
+                number = doc_of.get(dataset_id)
+                if number is not None:
+                    docs, codes = members[facet]
+                    docs.append(number)
+                    codes.append(replica.values[facet](value))
+    replica._freeze(rows, postings, {name: (np.frombuffer(docs, np.int32) if len(docs) else [],
+                                            np.frombuffer(codes, np.int32) if len(codes) else [])
+                                     for name, (docs, codes) in members.items()})
+    stats["loaded"] += 1
+    return replica
+
+
+# -- one replica per engine ---------------------------------------------------------------------------
+
+class _Holder:
+    """An engine's replica, and its loading."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.replica: Replica | None = None
+        self.loading: threading.Event | None = None  # set when the loading under way ends
+        self.failed_at: float | None = None
+        self.load_seconds: float | None = None
+
+
+_holders: "weakref.WeakKeyDictionary[sa.Engine, _Holder]" = weakref.WeakKeyDictionary()
+_holders_lock = threading.Lock()
+#: Seconds before loading is tried again after it failed (the database was down, say).
+RETRY_AFTER = 60.0
+
+
+def attach(engine: sa.Engine, enabled: bool = True) -> None:
+    """Answer ``engine``'s plain-word searches from a replica (PostgreSQL only: see the module's text)."""
+    with _holders_lock:
+        if enabled and engine.dialect.name == "postgresql":
+            _holders.setdefault(engine, _Holder())
+        else:
+            _holders.pop(engine, None)
+
+
+def _holder(session: Session) -> _Holder | None:
+    return _holders.get(session.get_bind().engine)
+
+
+def _load_into(holder: _Holder, engine: sa.Engine, done: threading.Event) -> None:
+    """Load a replica and make it the holder's; on failure log it, keep what was there and try again later."""
+    started = time.perf_counter()
+    try:
+        replica = load(engine)
+    except Exception:  # noqa: BLE001 — the database answers the searches meanwhile
+        logger.exception("loading the search replica failed; searches are answered by the database")
+        with holder.lock:
+            holder.loading, holder.failed_at = None, time.monotonic()
+        done.set()
+        return
+    with holder.lock:
+        holder.replica, holder.loading, holder.failed_at = replica, None, None
+        holder.load_seconds = time.perf_counter() - started
+    done.set()
+
+
+def _small(session: Session) -> bool:
+    return session.execute(sa.select(sa.func.count()).select_from(
+        sa.select(Dataset.id).limit(LOAD_IN_REQUEST).subquery())).scalar() < LOAD_IN_REQUEST
+
+
+def _start_loading(session: Session, holder: _Holder, *, wait: bool) -> Replica | None:
+    """Load the engine's replica: here if the catalogue is small or ``wait``, else in a thread. Returns the
+    holder's replica afterwards (None while a thread loads it and no older one serves)."""
+    with holder.lock:
+        done = holder.loading
+        if done is None:
+            if holder.failed_at is not None and time.monotonic() - holder.failed_at < RETRY_AFTER and not wait:
+                return holder.replica
+            done = holder.loading = threading.Event()
+            ours = True
+        else:
+            ours = False
+    if not ours:  # another request loads it
+        if wait:
+            done.wait()
+        return holder.replica
+    engine = session.get_bind().engine
+    if wait or _small(session):
+        _load_into(holder, engine, done)
+    else:
+        threading.Thread(target=_load_into, args=(holder, engine, done), name="search-replica", daemon=True).start()
+    return holder.replica
+
+
+def replica_of(session: Session, *, wait: bool = False) -> Replica | None:
+    """The engine's replica, loaded first if there is none (see :func:`_start_loading`)."""
+    holder = _holder(session)
+    if holder is None:
+        return None
+    replica = holder.replica
+    if replica is not None:
+        return replica
+    return _start_loading(session, holder, wait=wait)
+
+
+def _reload(session: Session, replica: Replica, *, keep: bool = False) -> None:
+    """Load again. ``keep``: ``replica`` is still exact and serves until the new one is loaded; else it is dropped
+    at once (if still current)."""
+    holder = _holder(session)
+    if holder is None:
+        return
+    if not keep:
+        with holder.lock:
+            if holder.replica is replica:
+                holder.replica = None
+        return
+    _start_loading(session, holder, wait=False)
+
+
+def load_seconds(session: Session) -> float | None:
+    """How long the engine's replica took to load (for the benchmark)."""
+    holder = _holder(session)
+    return holder.load_seconds if holder else None
+
+
+def forget(engine: sa.Engine) -> None:
+    """Drop the engine's replica (the tests' and the benchmark's fresh starts)."""
+    holder = _holders.get(engine)
+    if holder is not None:
+        with holder.lock:
+            holder.replica = None
+
+
+# -- following and answering --------------------------------------------------------------------------
+
+def eligible(terms: list[str], order: list[tuple[str, bool]]) -> bool:
+    """Whether a plain-word search in this order can be answered here (numbers and times, id ascending)."""
+    if not terms or not all(_SAFE_TERM.match(term) for term in terms):
+        return False
+    return all(key in NUMERIC_KEYS or (key == "id" and not desc) for key, desc in order)
+
+
+def _follow_statement(session: Session, actor: User | None, pos: int, snapshot: tuple[int, int, frozenset[int]],
+                      states: list[str], include_private: bool) -> sa.CompoundSelect:
+    """One statement (one snapshot): the datasets logged since ``pos`` or by transactions ``snapshot`` could not
+    see, their rows and members, the log's position, horizon and the snapshot, and the reader's classes."""
+    _xmin, xmax, xip = snapshot
+    logged = (sa.select(change_log.c.dataset_id)
+              .where(sa.or_(change_log.c.seq > pos, change_log.c.xid.in_(sorted(xip)), change_log.c.xid >= xmax))
+              .distinct().limit(BOUND + 1).cte("changed").prefix_with("MATERIALIZED"))
+    changed = sa.select(logged.c.dataset_id)
+    text = sa.String()
+    table = facet_count
+    readable = [table.c.facet == "", table.c.state.in_(states), rules.readable_datasets_clause(session, actor, table)]
+    if not include_private:
+        readable.append(table.c.private.is_(False))
+    classes = sa.select(sa.literal("#class"), table.c.owner_org, table.c.state, sa.cast(table.c.private, text)) \
+        .where(*readable).distinct()
+    return sa.union_all(
+        _dataset_select().where(Dataset.id.in_(changed)),
+        _member_select().where(facet_member.c.dataset_id.in_(changed)),
+        sa.select(sa.literal("#changed"), logged.c.dataset_id, sa.null(), sa.null()),
+        classes, *_meta_selects())
+
+
+class _Followed:
+    """What one run of the follow statement returned."""
+
+    def __init__(self, fetched: Iterable[tuple]):
+        self.changed, self.rows, self.members, self.classes = set(), {}, {}, []
+        self.pos, self.horizon, self.snapshot, self.own = 0, (0, 0), None, False
+        for kind, a, b, c in fetched:
+            if kind == "#doc":
+                self.rows[a] = (b, c)
+            elif kind == "#mem":
+                self.members.setdefault(a, []).append((b, c))
+            elif kind == "#changed":
+                self.changed.add(a)
+            elif kind == "#class":
+                self.classes.append((a, b, c))
+            elif kind == "#pos":
+                self.pos = int(a)
+            elif kind == "#horizon":
+                self.horizon = (int(a), int(b))
+            elif kind == "#snapshot":
+                self.snapshot, self.own = _snapshot(a), b is not None
+
+
+def answer(session: Session, actor: User | None, terms: list[str], *, states: list[str], include_private: bool,
+           facet_fields: list[str], order: list[tuple[str, bool]], start: int, rows: int
+           ) -> tuple[int, dict[str, list[tuple[str, int]]], list[str]] | None:
+    """``(count, counts per facet value, page ids)`` of a plain-word search, or None (ask the database)."""
+    if not eligible(terms, order):
+        return None
+    for _attempt in range(2):
+        replica = replica_of(session)
+        if replica is None:
+            break
+        with replica.lock:
+            pos, snapshot = replica.pos, replica.snapshot
+        read = _Followed(session.execute(_follow_statement(session, actor, pos, snapshot, states, include_private)))
+        if read.own:
+            break  # the reader's own writes are in its snapshot only
+        if None in read.changed or len(read.changed) > BOUND or read.horizon[0] > pos or read.horizon[1] > snapshot[0]:
+            # everything may have changed, too much did, or entries this read needed were pruned
+            _reload(session, replica)
+            continue
+        with replica.lock:
+            if not _contains(read.snapshot, replica.snapshot):
+                break  # an older snapshot than the replica's (a REPEATABLE READ reader), or moved past it
+            for dataset_id in read.changed:
+                replica._remove(dataset_id)
+                row = read.rows.get(dataset_id)
+                if row is not None:
+                    found = _Dataset(replica, *row)
+                    replica._append(dataset_id, found.klass, found.modified, found.created, found.resources,
+                                    found.tags, found.single, found.tokens, read.members.get(dataset_id, []))
+            replica.pos, replica.snapshot = read.pos, read.snapshot
+            stats["followed" if read.changed else "answered"] += 1
+            classes = [replica.classes.code[c] for c in read.classes if c in replica.classes.code]
+            result = _evaluate(replica, terms, classes, facet_fields, order, start, rows)
+            worn = replica.worn()
+        if worn:  # still exact, only slower and bigger: it serves while another is loaded
+            _reload(session, replica, keep=True)
+        return result
+    stats["declined"] += 1
+    return None
+
+
+def _evaluate(replica: Replica, terms: list[str], classes: list[int], facet_fields: list[str],
+              order: list[tuple[str, bool]], start: int, rows: int
+              ) -> tuple[int, dict[str, list[tuple[str, int]]], list[str]]:
+    counted: dict[str, list[tuple[str, int]]] = {name: [] for name in facet_fields}
+    postings = [replica.postings(term) for term in terms]
+    if any(posting is None for posting in postings):
+        return 0, counted, []
+    n = replica.live.size
+    found = np.zeros(n, dtype=np.int16)
+    score = np.zeros(n, dtype=np.int16)
+    for posting in postings:
+        docs = posting >> 1
+        found[docs] += 1
+        score[docs] += (posting & 1).astype(np.int16)
+    readable = np.zeros(max(len(replica.classes.values), 1), dtype=bool)
+    readable[classes] = True
+    mask = (found == len(terms)) & replica.live.view() & readable[replica.klass.view()]
+    hits = np.flatnonzero(mask)
+    for name in facet_fields:
+        values = replica.values[name].values
+        if name in SINGLE_FACETS:
+            codes = replica.single[name].view()[hits]
+            codes = codes[codes >= 0]
+        else:
+            docs, codes = replica.pairs[name]
+            codes = codes.view()[mask[docs.view()]]
+        tally = np.bincount(codes, minlength=len(values)) if len(codes) else np.zeros(0, dtype=np.int64)
+        counted[name] = [(values[code], int(tally[code])) for code in np.flatnonzero(tally)]
+    return len(hits), counted, _page(replica, hits, score, order, start, rows)
+
+
+def _page(replica: Replica, hits: np.ndarray, score: np.ndarray, order: list[tuple[str, bool]],
+          start: int, rows: int) -> list[str]:
+    """The ids of hits ``start`` to ``start + rows`` in ``order``, then the newest first, then by id."""
+    last = min(start + rows, len(hits))
+    if last <= start:
+        return []
+    sources = {"score": score, "metadata_modified": replica.modified.view(), "metadata_created": replica.created.view(),
+               "num_resources": replica.num_resources.view(), "num_tags": replica.num_tags.view()}
+    keys = []
+    for key, desc in [*order, ("metadata_modified", True)]:
+        if key == "id":
+            break  # ascending id is the last tie-breaker anyway
+        values = sources[key][hits].astype(np.int64)
+        keys.append(-values if desc else values)
+    # adjacent keys merged into one integer where their ranges fit in 62 bits, so that one partition finds the
+    # candidates for the page (ties on the first merged key only are sorted exactly below)
+    merged, bits = [], 0
+    for values in keys:
+        low = int(values.min())
+        shifted = values - low
+        width = max(int(shifted.max()).bit_length(), 1)
+        if merged and bits + width <= 62:
+            merged[-1] = (merged[-1] << width) | shifted
+            bits += width
+        else:
+            merged.append(shifted)
+            bits = width
+    first = merged[0]
+    if last < len(hits):
+        kth = np.partition(first, last - 1)[last - 1]
+        candidates = np.flatnonzero(first <= kth)
+    else:
+        candidates = np.arange(len(hits))
+    chosen = hits[candidates]
+    ranked = np.lexsort([replica.idb.view()[chosen], *(values[candidates] for values in reversed(merged))])
+    return [replica.ids[doc] for doc in chosen[ranked][start:last]]
