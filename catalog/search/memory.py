@@ -42,12 +42,13 @@ from collections import Counter
 from typing import Iterable
 
 import numpy as np
+import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ..auth import rules
 from ..auth.models import User
-from ..datasets.models import Dataset
+from ..datasets.models import Dataset, Resource, dataset_tag
 from .conditions import NUM_RESOURCES, NUM_TAGS
 from .delta import COLUMN_FACETS, NUMERIC_KEYS, _contains
 from .models import change_horizon, change_log, facet_count, facet_member
@@ -125,28 +126,29 @@ class Replica:
         self.idb = None
         self.single: dict[str, _Column] = {}
         self.pairs: dict[str, tuple[_Column, _Column]] = {}
-        self.base: list[np.ndarray] = []  # term code -> postings at loading
+        # the postings at loading: term code c's are packed[offsets[c]:offsets[c + 1]]
+        self.offsets = np.zeros(1, dtype=np.int64)
+        self.packed = np.empty(0, dtype=np.int32)
         self.extra: dict[int, list[int]] = {}  # term code -> postings appended since
         self._merged: dict[int, np.ndarray] = {}
 
     # -- building ----------------------------------------------------------------------------------
 
-    def _freeze(self, rows: list[tuple], postings: list, members: dict[str, tuple[list, list]]) -> None:
-        """Columns from the loaded rows ``(id, class, modified, created, resources, tags, single codes)``."""
-        self.ids = [row[0] for row in rows]
-        self.doc_of = {dataset_id: doc for doc, dataset_id in enumerate(self.ids)}
-        self.live = _Column(np.ones(len(rows), dtype=bool), bool)
-        self.idb = _Column([dataset_id.encode() for dataset_id in self.ids], "S36")
-        self.klass = _Column([row[1] for row in rows], np.int32)
-        self.modified = _Column([row[2] for row in rows], np.int64)
-        self.created = _Column([row[3] for row in rows], np.int64)
-        self.num_resources = _Column([row[4] for row in rows], np.int32)
-        self.num_tags = _Column([row[5] for row in rows], np.int32)
-        self.single = {name: _Column([row[6][i] for row in rows], np.int32) for i, name in enumerate(SINGLE_FACETS)}
-        self.pairs = {name: (_Column(docs, np.int32), _Column(codes, np.int32))
-                      for name, (docs, codes) in members.items()}
-        self.base = [np.frombuffer(posting, dtype=np.int32) if len(posting) else np.empty(0, np.int32)
-                     for posting in postings]
+    def _freeze(self, ids: list[str], columns: dict[str, np.ndarray], postings: tuple[np.ndarray, np.ndarray],
+                members: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+        """The columns of the loaded datasets (doc = position in ``ids``); ``postings`` as (term offsets, postings)."""
+        self.ids = ids
+        self.doc_of = {dataset_id: doc for doc, dataset_id in enumerate(ids)}
+        self.live = _Column(np.ones(len(ids), dtype=bool), bool)
+        self.idb = _Column(np.array(ids, dtype="S36") if ids else [], "S36")
+        self.klass = _Column(columns["class"], np.int32)
+        self.modified = _Column(columns["modified"], np.int64)
+        self.created = _Column(columns["created"], np.int64)
+        self.num_resources = _Column(columns["resources"], np.int32)
+        self.num_tags = _Column(columns["tags"], np.int32)
+        self.single = {name: _Column(columns[name], np.int32) for name in SINGLE_FACETS}
+        self.pairs = {name: (_Column(docs, np.int32), _Column(codes, np.int32)) for name, (docs, codes) in members.items()}
+        self.offsets, self.packed = postings
 
     def _append(self, dataset_id: str, klass: int, modified: int, created: int, resources: int, tags: int,
                 single: list[int], tokens: tuple[list[str], list[str]], members: list[tuple[str, str]]) -> None:
@@ -182,7 +184,7 @@ class Replica:
         if code is None:
             return None
         extra = self.extra.get(code)
-        base = self.base[code] if code < len(self.base) else None
+        base = self.packed[self.offsets[code]:self.offsets[code + 1]] if code + 1 < len(self.offsets) else None
         if not extra:
             return base
         merged = self._merged.get(code)
@@ -197,7 +199,7 @@ class Replica:
 
     def memory(self) -> int:
         """Bytes held by the arrays (not the Python lists and dicts beside them)."""
-        total = sum(posting.nbytes for posting in self.base)
+        total = self.offsets.nbytes + self.packed.nbytes
         for column in (self.live, self.idb, self.klass, self.modified, self.created, self.num_resources,
                        self.num_tags, *self.single.values(), *(c for pair in self.pairs.values() for c in pair)):
             total += column.data.nbytes
@@ -223,14 +225,24 @@ def _micros(column):
     return sa.cast(sa.extract("epoch", column) * 1000000, sa.BigInteger)
 
 
-def _dataset_select() -> sa.Select:
+def _dataset_select(every: bool = False) -> sa.Select:
     """Every field a replica keeps of a dataset, as text: its id, then FIELD-separated class, sort keys and
-    column facets, then its title and body tokens."""
+    column facets, then its title and body tokens. ``every``: for all datasets (the counts of resources and tags
+    grouped and joined once, not counted per dataset)."""
     search = sa.table("dataset_search", sa.column("dataset_id"), sa.column("title_tokens"), sa.column("body_tokens"))
     text = sa.String()
-    fields = [Dataset.owner_org, Dataset.state, sa.cast(Dataset.private, text), sa.cast(_micros(Dataset.metadata_modified), text),
-              sa.cast(_micros(Dataset.metadata_created), text), sa.cast(NUM_RESOURCES, text), sa.cast(NUM_TAGS, text),
-              *(getattr(Dataset, name) for name in COLUMN_FACETS)]
+    source = Dataset.__table__.outerjoin(search, search.c.dataset_id == Dataset.id)
+    if every:
+        resources = sa.select(Resource.package_id.label("id"), sa.func.count().label("n")) \
+            .group_by(Resource.package_id).subquery("resources")
+        tags = sa.select(dataset_tag.c.dataset_id.label("id"), sa.func.count().label("n")) \
+            .group_by(dataset_tag.c.dataset_id).subquery("tags")
+        source = source.outerjoin(resources, resources.c.id == Dataset.id).outerjoin(tags, tags.c.id == Dataset.id)
+        counts = [sa.func.coalesce(resources.c.n, 0), sa.func.coalesce(tags.c.n, 0)]
+    else:
+        counts = [NUM_RESOURCES, NUM_TAGS]
+    fields = [Dataset.owner_org, Dataset.state, sa.cast(Dataset.private, text), _micros(Dataset.metadata_modified),
+              _micros(Dataset.metadata_created), *counts, *(getattr(Dataset, name) for name in COLUMN_FACETS)]
     packed = None
     for field in fields:
         field = sa.func.coalesce(sa.cast(field, text), "")
@@ -238,7 +250,7 @@ def _dataset_select() -> sa.Select:
     tokens = sa.func.coalesce(search.c.title_tokens, "").op("||")(sa.literal(FIELD, text)) \
         .op("||")(sa.func.coalesce(search.c.body_tokens, ""))
     return (sa.select(sa.literal("#doc").label("kind"), Dataset.id.label("a"), packed.label("b"), tokens.label("c"))
-            .outerjoin(search, search.c.dataset_id == Dataset.id).where(Dataset.state != "deleted"))
+            .select_from(source).where(Dataset.state != "deleted"))
 
 
 def _member_select() -> sa.Select:
@@ -279,39 +291,140 @@ class _Dataset:
 
 # -- loading ----------------------------------------------------------------------------------------
 
+def _batches(connection: sa.Connection, statement: sa.Select, size: int) -> Iterable[list[list]]:
+    """A statement's rows in batches, each as its columns: the driver's own server-side cursor (SQLAlchemy's
+    Row per row cost a quarter of the loading)."""
+    compiled = statement.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
+    with connection.connection.driver_connection.cursor(name="search_replica") as cursor:
+        cursor.execute(compiled.string, compiled.params)
+        while rows := cursor.fetchmany(size):
+            yield [list(column) for column in zip(*rows)]
+
+
+def _coded(series: pl.Series, codes: _Codes, *, blank: bool = False) -> np.ndarray:
+    """Each value's code in ``codes`` (numbered in order of first sight); ``""`` is -1 unless ``blank``."""
+    for value in series.unique(maintain_order=True).to_list():
+        if value or blank:
+            codes(value)
+    if not codes.values:
+        return np.full(len(series), -1, dtype=np.int32)
+    return series.replace_strict(codes.values, list(range(len(codes.values))), default=-1,
+                                 return_dtype=pl.Int32).to_numpy()
+
+
+class _Loader:
+    """Builds a replica's columns batch by batch (polars, numpy): decoding each token in Python took about a
+    minute at 300,000 datasets (33 million postings), and the whole catalogue's token strings at once 4 GB."""
+
+    NAMES = ("owner", "state", "private", "modified", "created", "resources", "tags", *COLUMN_FACETS)
+
+    def __init__(self, replica: Replica):
+        self.replica = replica
+        self.ids: list[str] = []
+        self.columns: dict[str, list[np.ndarray]] = {}
+        self.postings: list[tuple[np.ndarray, np.ndarray]] = []  # per batch: (term codes, postings), by code
+        self.member_rows: list[pl.DataFrame] = []
+
+    def datasets(self, ids: list[str], packed: list[str], tokens: list[str]) -> None:
+        replica, first = self.replica, len(self.ids)
+        self.ids.extend(ids)
+        fields = pl.Series(packed, dtype=pl.String).str.split_exact(FIELD, len(self.NAMES) - 1) \
+            .struct.rename_fields(list(self.NAMES)).struct.unnest()
+        # a visibility class is (owner_org, state, private), numbered as the follow statement's rows are
+        joined = fields.select(pl.concat_str(["owner", "state", "private"], separator=FIELD).alias("c"))["c"]
+        for value in joined.unique(maintain_order=True).to_list():
+            replica.classes(tuple(value.split(FIELD)))
+        batch = {"class": joined.replace_strict([FIELD.join(c) for c in replica.classes.values],
+                                                list(range(len(replica.classes.values))),
+                                                return_dtype=pl.Int32).to_numpy(),
+                 "modified": fields["modified"].cast(pl.Int64).to_numpy(),
+                 "created": fields["created"].cast(pl.Int64).to_numpy(),
+                 "resources": fields["resources"].cast(pl.Int32).to_numpy(),
+                 "tags": fields["tags"].cast(pl.Int32).to_numpy(),
+                 "organization": _coded(fields["owner"], replica.values["organization"]),
+                 **{name: _coded(fields[name], replica.values[name]) for name in COLUMN_FACETS}}
+        for name, values in batch.items():
+            self.columns.setdefault(name, []).append(values)
+        # The tsvector leaves out what is not a word token (index.py). Letters, numbers and "_" are word
+        # characters in Python's sense; a row with anything else (not written by today's analysis) is checked
+        # token by token in Python.
+        series = pl.Series(tokens, dtype=pl.String)
+        for number in np.flatnonzero(series.str.contains(r"[^\p{L}\p{N}_ \x1e]").fill_null(False).to_numpy()):
+            text = tokens[number]
+            tokens[number] = FIELD.join(" ".join(t for t in part.split() if _SAFE_TERM.match(t))
+                                        for part in text.split(FIELD))
+        documents = pl.Series(tokens, dtype=pl.String).str.split_exact(FIELD, 1) \
+            .struct.rename_fields(["title", "body"]).struct.unnest()
+        doc = pl.int_range(first, first + len(ids), dtype=pl.Int32, eager=True)
+        # A token in both the title and the body of a doc is in its term's postings twice (once with the title
+        # bit): counting a doc's terms and scores tolerates that (see _evaluate), dropping it cost a sort.
+        exploded = pl.concat([
+            pl.DataFrame({"post": doc * 2 + 1, "token": documents["title"].str.split(" ")}).explode("token"),
+            pl.DataFrame({"post": doc * 2, "token": documents["body"].str.split(" ")}).explode("token"),
+        ]).filter(pl.col("token").is_not_null() & (pl.col("token") != ""))
+        for token in exploded["token"].unique(maintain_order=True).to_list():
+            replica.terms(token)
+        if exploded.height:
+            codes = exploded["token"].cast(pl.Enum(replica.terms.values)).to_physical().to_numpy().astype(np.int32)
+            order = np.argsort(codes, kind="stable")
+            self.postings.append((codes[order], exploded["post"].to_numpy()[order].astype(np.int32)))
+
+    def members(self, dataset_ids: list[str], facets: list[str], values: list[str]) -> None:
+        self.member_rows.append(pl.DataFrame({"id": dataset_ids, "facet": facets, "value": values},
+                                             schema={"id": pl.String, "facet": pl.String, "value": pl.String}))
+
+    def finish(self) -> None:
+        replica, terms = self.replica, len(self.replica.terms.values)
+        columns = {name: np.concatenate(parts) for name, parts in self.columns.items()}
+        if not self.ids:
+            columns = {name: np.empty(0, dtype=np.int64) for name in ("class", "modified", "created", "resources",
+                                                                       "tags", *SINGLE_FACETS)}
+        # the postings of each batch (sorted by term) placed after the earlier batches' (a counting sort)
+        offsets = np.zeros(terms + 1, dtype=np.int64)
+        for codes, _posts in self.postings:
+            offsets[1:] += np.bincount(codes, minlength=terms)
+        np.cumsum(offsets, out=offsets)
+        packed = np.empty(int(offsets[-1]), dtype=np.int32)
+        cursor = offsets[:-1].copy()
+        while self.postings:
+            codes, posts = self.postings.pop(0)
+            starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+            runs = np.diff(np.r_[starts, len(codes)])
+            first = codes[starts]
+            packed[np.repeat(cursor[first] - starts, runs) + np.arange(len(codes))] = posts
+            cursor[first] += runs
+        # the listed facets' member rows, numbered by doc
+        members = pl.concat(self.member_rows) if self.member_rows else \
+            pl.DataFrame(schema={"id": pl.String, "facet": pl.String, "value": pl.String})
+        numbered = pl.DataFrame({"id": self.ids, "doc": pl.int_range(0, len(self.ids), dtype=pl.Int32, eager=True)},
+                                schema={"id": pl.String, "doc": pl.Int32})
+        members = members.join(numbered, on="id", how="inner")
+        pairs = {}
+        for name in LISTED_FACETS:
+            part = members.filter(pl.col("facet") == name)
+            pairs[name] = (part["doc"].to_numpy(), _coded(part["value"], replica.values[name], blank=True))
+        replica._freeze(self.ids, columns, (offsets, packed), pairs)
+
+
 def load(engine: sa.Engine) -> Replica:
-    """A replica of every dataset that is not deleted, read in one snapshot."""
+    """A replica of every dataset that is not deleted, read in one snapshot (``REPEATABLE READ``)."""
     replica = Replica()
+    loader = _Loader(replica)
     with engine.connect() as connection:
         connection = connection.execution_options(isolation_level="REPEATABLE READ")
         with connection.begin():
-            for kind, a, b, _c in connection.execute(sa.union_all(*_meta_selects())):
+            # no JIT for this transaction's statements (it compiled the whole catalogue's read for 1 s)
+            connection.execute(sa.text("SELECT set_config('jit', 'off', true)"))
+            for kind, a, _b, _c in connection.execute(sa.union_all(*_meta_selects())):
                 if kind == "#pos":
                     replica.pos = int(a)
                 elif kind == "#snapshot":
                     replica.snapshot = _snapshot(a)
-            rows, postings = [], []
-            doc = 0
-            streamed = connection.execution_options(stream_results=True, yield_per=5000)
-            for _kind, dataset_id, packed, tokens in streamed.execute(_dataset_select()):
-                row = _Dataset(replica, packed, tokens)
-                rows.append((dataset_id, row.klass, row.modified, row.created, row.resources, row.tags, row.single))
-                for term, posting in _postings(doc, *row.tokens, replica.terms):
-                    if term == len(postings):
-                        postings.append(array.array("i"))
-                    postings[term].append(posting)
-                doc += 1
-            doc_of = {row[0]: number for number, row in enumerate(rows)}
-            members = {name: (array.array("i"), array.array("i")) for name in LISTED_FACETS}
-            for _kind, dataset_id, facet, value in streamed.execute(_member_select()):
-                number = doc_of.get(dataset_id)
-                if number is not None:
-                    docs, codes = members[facet]
-                    docs.append(number)
-                    codes.append(replica.values[facet](value))
-    replica._freeze(rows, postings, {name: (np.frombuffer(docs, np.int32) if len(docs) else [],
-                                            np.frombuffer(codes, np.int32) if len(codes) else [])
-                                     for name, (docs, codes) in members.items()})
+            for _kinds, ids, packed, tokens in _batches(connection, _dataset_select(every=True), 20_000):
+                loader.datasets(ids, packed, tokens)
+            for _kinds, dataset_ids, facets, values in _batches(connection, _member_select(), 100_000):
+                loader.members(dataset_ids, facets, values)
+    loader.finish()
     stats["loaded"] += 1
     return replica
 
