@@ -702,6 +702,44 @@ def test_changes_give_each_record_as_written_to_a_reader_who_sees_it_all(api, pe
     assert [c["_seq"] for c in changes] == sorted(c["_seq"] for c in changes)
 
 
+def test_changes_give_keys_with_quotes_backslashes_and_chinese_as_stored(api, people, org):
+    # the raw feed writes each entry's _key into the stored text itself: it must stay a JSON string equal
+    # to the stored key, whatever characters the key holds
+    odd_keys = ['a"b', "c\\d", "王\u2028五", "tab\there", "line\nbreak", "\u0001ctl", "/slash/", "'"]
+    assert api.call("datastore_upsert", {"resource_id": people, "records": [
+        {"id": key, "name": f"n{i}"} for i, key in enumerate(odd_keys)]}, token=org.editor.token).status == 200
+    page = api.call("datastore_changes", {"resource_id": people}, token=org.member.token)
+    assert page.status == 200, page.body
+    changes = page.result["changes"][len(PEOPLE):]
+    assert [(c["_key"], c["id"], c["name"], c["_deleted"]) for c in changes] == [
+        (key, key, f"n{i}", False) for i, key in enumerate(odd_keys)]
+    assert all(isinstance(c["_seq"], int) and not isinstance(c["_seq"], bool) for c in changes)
+    assert [c["_seq"] for c in changes] == sorted({c["_seq"] for c in changes})
+
+
+@pytest.mark.parametrize("text", [
+    '{"id": "p1", "name": "王建国"}',  # PostgreSQL's text of a jsonb object
+    '{"id":"p1","name":"王建国"}',  # compact
+    '{"id": "p1", "tags": {"a": [1, {}]}}',  # nested objects close the text
+    '{"id": "p1", "n": 0}', '{"id": "p1", "t": true}', '{"id": "p1", "x": null}', '{"id": "p1", "l": []}',
+    '{}', '{ }', '{"id": "p1" }', '{"id": "p1"}\n', '{\n  "id": "p1"\n}',  # empty, spaces before the brace
+    '{"id": "p1", "_key": "stored", "_seq": "x", "_deleted": true}',  # members of the added names stored too
+])
+def test_a_feed_entry_is_the_stored_object_with_its_seq_key_and_deleted_added(text):
+    import json
+
+    from catalog.datastore import query
+
+    for seq, key in ((1, "p1"), (1234567890123, 'k"\\王\u2028\x00')):
+        entry = query._entry_text(text, seq, key)
+        decoded = json.loads(entry)
+        assert decoded == {**json.loads(text), "_seq": seq, "_key": key, "_deleted": False}
+        assert type(decoded["_seq"]) is int and decoded["_deleted"] is False
+        # the added members come after the stored ones (a JSON reader takes the last of a name)
+        assert list(json.JSONDecoder(object_pairs_hook=lambda pairs: pairs).decode(entry))[-3:] == [
+            ("_seq", seq), ("_key", key), ("_deleted", False)]
+
+
 def test_changes_tombstones_carry_only_the_key(api, homes, org):
     records = list(households(3, seed=8))
     api.call("datastore_upsert", {"resource_id": homes, "records": records}, token=org.editor.token)
