@@ -58,7 +58,9 @@ BOUND = 5000
 #: Below this many datasets a replica is loaded inside the search that needs it; above, in a thread while
 #: searches are answered by the database.
 LOAD_IN_REQUEST = 20_000
-#: Dead docs (changed or deleted since loading) tolerated before loading again: their postings are only skipped.
+#: Dead docs (changed or deleted since loading) tolerated before loading again, at least MIN_DEAD and this share
+#: of the live ones: their postings are only skipped.
+MIN_DEAD = 1000
 MAX_DEAD_SHARE = 0.25
 #: Facets that are one value per dataset, and those listed per dataset in ``search_facet_member``.
 SINGLE_FACETS = ("organization", *COLUMN_FACETS)
@@ -195,7 +197,7 @@ class Replica:
 
     def worn(self) -> bool:
         """Whether enough docs died since loading that loading again is due."""
-        return self.dead > max(1000, MAX_DEAD_SHARE * len(self.doc_of))
+        return self.dead > max(MIN_DEAD, MAX_DEAD_SHARE * len(self.doc_of))
 
     def memory(self) -> int:
         """Bytes held by the arrays (not the Python lists and dicts beside them)."""
@@ -605,7 +607,7 @@ def answer(session: Session, actor: User | None, terms: list[str], *, states: li
            facet_fields: list[str], order: list[tuple[str, bool]], start: int, rows: int
            ) -> tuple[int, dict[str, list[tuple[str, int]]], list[str]] | None:
     """``(count, counts per facet value, page ids)`` of a plain-word search, or None (ask the database)."""
-    if not eligible(terms, order):
+    if not eligible(terms, order) or _holder(session) is None:
         return None
     for _attempt in range(2):
         replica = replica_of(session)
@@ -653,9 +655,11 @@ def _evaluate(replica: Replica, terms: list[str], classes: list[int], facet_fiel
     found = np.zeros(n, dtype=np.int16)
     score = np.zeros(n, dtype=np.int16)
     for posting in postings:
-        docs = posting >> 1
-        found[docs] += 1
-        score[docs] += (posting & 1).astype(np.int16)
+        # A doc can be in a posting twice (the token in its title and its body, see _Loader): fancy-index
+        # increments add once per distinct index, so each doc counts once per term, and once in its score when
+        # one of its entries has the title bit.
+        found[posting >> 1] += 1
+        score[posting[(posting & 1) == 1] >> 1] += 1
     readable = np.zeros(max(len(replica.classes.values), 1), dtype=bool)
     readable[classes] = True
     mask = (found == len(terms)) & replica.live.view() & readable[replica.klass.view()]

@@ -1,0 +1,311 @@
+"""Plain-word searches answered from the process's replica of the catalogue (catalog.search.memory, PostgreSQL)
+answer exactly what the database answers: the count, every facet's counts, and each page in order, for every
+kind of reader, after each kind of write an officer makes, under concurrent writers, and in the cases where the
+replica must step aside (a reader's own write, an older snapshot, a membership, loading in the background).
+
+The database's answer is a fresh computation with no cache, no kept hits and no replica (``recounted``)."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from catalog.auth.models import User
+from catalog.datasets.models import Dataset, Resource
+from catalog.datasets.service import create_dataset, delete_dataset, metadata_of, update_dataset
+from catalog.departments.models import Department
+from catalog.departments.service import set_member
+from catalog.groups.models import DatasetGroup
+from catalog.search import memory
+from catalog.search.service import search_datasets
+from tests.conftest import dataset_values
+from tests.search.test_search_delta import FACETS, committed_app, edit, recounted, seed
+
+ALL_FACETS = [*FACETS, "update_cycle", "open_type", "category", "license_id"]
+
+#: Readers of plain words the replica answers: visibilities, include flags, pages and the numeric orders.
+READERS = [("anonymous", None, {}), ("officer", "officer", {"include_private": True, "include_drafts": True}),
+           ("outsider", "outsider", {"include_private": True}), ("sysadmin", "admin", {"include_private": True}),
+           ("second page", None, {"rows": 2, "start": 2}), ("past the end", None, {"rows": 3, "start": 9}),
+           ("newest first", "admin", {"sort": "metadata_modified desc", "include_drafts": True}),
+           ("oldest first", None, {"sort": "metadata_created asc"}),
+           ("fewest tags", "officer", {"sort": "num_tags asc, metadata_created desc", "include_private": True}),
+           ("most resources", None, {"sort": "num_resources desc", "rows": 3}),
+           ("one word", None, {"q": "户籍"}), ("no match", None, {"q": "户籍 不存在的词"})]
+
+
+@pytest.fixture
+def database(tmp_path):
+    with committed_app("postgresql", tmp_path, replica=True) as db:
+        yield db
+        memory.forget(db.engine)
+
+
+def answer(session: Session, actor: User | None, **params) -> tuple:
+    found = search_datasets(session, actor, **{"q": "户籍 人口", "facet_fields": ALL_FACETS, **params})
+    return found.count, found.facets, [d.name for d in found.datasets]
+
+
+def compare(database, ids: dict[str, str], step: str, readers=READERS) -> list[str]:
+    problems = []
+    with database.session() as session:
+        for label, who, params in readers:
+            actor = session.get(User, ids[who]) if who else None
+            replica = answer(session, actor, **params)
+            with recounted():
+                fresh = answer(session, actor, **params)
+            if replica != fresh:
+                problems.append(f"{step}, {label}: replica {replica}, database {fresh}")
+        session.rollback()
+    return problems
+
+
+def test_the_replica_answers_what_the_database_answers_after_each_kind_of_write(database):
+    ids = seed(database)
+    answered = memory.stats["answered"] + memory.stats["followed"]
+    declined = memory.stats["declined"]
+    problems = compare(database, ids, "start")
+    edit(database, ids, "household-register-5", title="城乡低保户籍人口名单")  # a title gains the words
+    problems += compare(database, ids, "title gains the words")
+    edit(database, ids, "household-register-0", title="宁陕县人口信息")  # loses one
+    problems += compare(database, ids, "title loses a word")
+    edit(database, ids, "household-register-1", tag_names=["户籍", "低保"])
+    problems += compare(database, ids, "tag added")
+    edit(database, ids, "household-register-3", tag_names=[])
+    problems += compare(database, ids, "tags removed")
+    edit(database, ids, "household-register-2", share_type="unconditional", share_condition=None,
+         update_cycle="monthly")
+    problems += compare(database, ids, "share type and update cycle")
+    edit(database, ids, "household-register-1", private=True)
+    problems += compare(database, ids, "made private")
+    with database.session() as session:
+        dataset = session.scalar(sa.select(Dataset).where(Dataset.name == "household-register-2"))
+        session.add_all([Resource(package_id=dataset.id, name="名单", url="http://example.gov.cn/a.csv", format="csv"),
+                         Resource(package_id=dataset.id, name="名单", url="http://example.gov.cn/a.xlsx",
+                                  format="xlsx")])
+        session.add(DatasetGroup(dataset_id=dataset.id, group_name="shehui"))
+        session.commit()
+    problems += compare(database, ids, "resources and a theme")
+    with database.session() as session:
+        delete_dataset(session, session.get(User, ids["admin"]),
+                       session.scalar(sa.select(Dataset).where(Dataset.name == "household-register-3")))
+        session.commit()
+    problems += compare(database, ids, "deleted")
+    with database.session() as session:
+        create_dataset(session, session.get(User, ids["admin"]), values=dataset_values(ids["mzj"], 7), tags=["人口"])
+        create_dataset(session, session.get(User, ids["admin"]), values={**dataset_values(ids["gaj"], 8),
+                                                                          "state": "draft"})
+        session.commit()
+    problems += compare(database, ids, "created, one a draft")
+    with database.session() as session:  # a tag renamed in SQL: every dataset that has it is logged
+        session.execute(sa.text("UPDATE tag SET name = '户口' WHERE name = '户籍'"))
+        session.commit()
+    problems += compare(database, ids, "tag renamed")
+    assert problems == []
+    # the replica answered every reader after every write (none left to the database)
+    assert memory.stats["answered"] + memory.stats["followed"] - answered == 11 * len(READERS)
+    assert memory.stats["declined"] == declined
+
+
+def test_ties_are_broken_by_the_newest_then_the_id_as_the_database_does(database):
+    """Datasets copied in SQL share their modification time to the microsecond: each page of them comes in the
+    database's order (id ascending among equals), and none is on two pages or missing."""
+    ids = seed(database)
+    with database.session() as session:
+        admin = session.get(User, ids["admin"])
+        for n in range(9, 33):
+            create_dataset(session, admin, values={**dataset_values(ids["mzj" if n % 3 else "gaj"], n),
+                                                   "title": "户籍人口登记" if n % 4 else "人口户籍统计"}, tags=["户籍"])
+        session.commit()
+        session.execute(sa.text("UPDATE dataset SET metadata_modified = TIMESTAMP '2026-01-05 08:00:00.123456', "
+                                "metadata_created = TIMESTAMP '2026-01-04 08:00:00' WHERE name LIKE '%-1_' "
+                                "OR name LIKE '%-2_'"))
+        session.commit()
+    pages = [("page", None, {"rows": 7, "start": start}) for start in range(0, 35, 7)]
+    pages += [("by tags", None, {"rows": 5, "start": start, "sort": "num_tags desc"}) for start in range(0, 30, 5)]
+    assert compare(database, ids, "ties", pages) == []
+    with database.session() as session:
+        names = [name for start in range(0, 35, 7) for name in answer(session, None, rows=7, start=start)[2]]
+        assert len(names) == len(set(names)) == answer(session, None)[0]
+
+
+def test_a_membership_loads_the_replica_again_and_the_departments_private_datasets_become_visible(database):
+    ids = seed(database)
+    assert compare(database, ids, "start") == []
+    loaded = memory.stats["loaded"]
+    with database.session() as session:
+        outsider = session.get(User, ids["outsider"])
+        assert answer(session, outsider, include_private=True)[0] == 4  # the public ones
+        set_member(session, session.get(User, ids["admin"]), session.get(Department, ids["gaj"]), outsider, "member")
+        session.commit()
+    assert compare(database, ids, "joined") == []
+    assert memory.stats["loaded"] == loaded + 1  # the change log's "recompute everything" entry
+    with database.session() as session:
+        outsider = session.get(User, ids["outsider"])
+        assert answer(session, outsider, include_private=True)[0] == 5  # 公安局's private one too
+
+
+def test_the_readers_own_write_is_seen_by_it_and_by_no_one_else(database):
+    ids = seed(database)
+    with database.session() as session:
+        assert answer(session, None)[0] == 4
+    with database.session() as session:
+        dataset = session.scalar(sa.select(Dataset).where(Dataset.name == "household-register-5"))
+        values = {**metadata_of(dataset), "title": "城乡户籍人口低保名单"}
+        tags = values.pop("tags")
+        update_dataset(session, session.get(User, ids["admin"]), dataset, values=values, tags=tags)
+        session.flush()
+        declined = memory.stats["declined"]
+        assert answer(session, None)[0] == 5  # its own edit
+        assert memory.stats["declined"] == declined + 1  # answered by the database
+        with database.session() as other:
+            assert answer(other, None)[0] == 4  # not committed: nobody else sees it
+        session.rollback()
+    assert compare(database, ids, "after the rollback") == []
+    with database.session() as session:
+        assert answer(session, None)[0] == 4
+
+
+def test_a_reader_older_than_the_replica_gets_its_own_snapshot(database):
+    ids = seed(database)
+    with database.engine.connect().execution_options(isolation_level="REPEATABLE READ") as connection, \
+            Session(bind=connection) as old:
+        before = answer(old, None)  # the snapshot is taken here
+        edit(database, ids, "household-register-5", title="城乡户籍人口低保名单")
+        with database.session() as session:
+            assert answer(session, None)[0] == 5  # the replica moved on
+        declined = memory.stats["declined"]
+        assert answer(old, None) == before  # still 4: its snapshot, from the database
+        assert memory.stats["declined"] == declined + 1
+    assert compare(database, ids, "after") == []
+
+
+def test_a_big_catalogue_is_loaded_in_a_thread_and_the_database_answers_meanwhile(database, monkeypatch):
+    ids = seed(database)
+    monkeypatch.setattr(memory, "LOAD_IN_REQUEST", 1)  # every catalogue is "big"
+    gate = threading.Event()
+    real_load = memory.load
+
+    def slow_load(engine):
+        gate.wait(30)
+        return real_load(engine)
+
+    monkeypatch.setattr(memory, "load", slow_load)
+    declined = memory.stats["declined"]
+    with database.session() as session:
+        with recounted():
+            fresh = answer(session, None)
+        assert answer(session, None) == fresh  # the database, while the thread waits
+        assert memory.stats["declined"] == declined + 1
+    gate.set()
+    deadline = time.monotonic() + 30
+    while memory.replica_of(database.session()) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    answered = memory.stats["answered"]
+    assert compare(database, ids, "loaded") == []
+    assert memory.stats["answered"] - answered == len(READERS)
+
+
+def test_a_failed_load_leaves_the_searches_to_the_database(database, monkeypatch):
+    ids = seed(database)
+
+    def broken(engine):
+        raise sa.exc.OperationalError("SELECT", {}, Exception("the server went away"))
+
+    monkeypatch.setattr(memory, "load", broken)
+    declined = memory.stats["declined"]
+    assert compare(database, ids, "no replica") == []
+    assert memory.stats["declined"] - declined == len(READERS)
+
+
+def test_a_worn_replica_serves_until_its_successor_is_loaded(database, monkeypatch):
+    ids = seed(database)
+    assert compare(database, ids, "start") == []
+    monkeypatch.setattr(memory, "MIN_DEAD", 0)
+    monkeypatch.setattr(memory, "MAX_DEAD_SHARE", 0.0)
+    loaded = memory.stats["loaded"]
+    edit(database, ids, "household-register-2", title="户籍人口统计")
+    assert compare(database, ids, "after one change") == []
+    assert memory.stats["loaded"] > loaded
+    with database.session() as session:
+        replica = memory.replica_of(session)
+        assert replica.dead == 0 and len(replica.doc_of) == 6
+
+
+def test_sqlite_searches_are_answered_by_the_database(tmp_path):
+    with committed_app("sqlite", tmp_path, replica=True) as database:
+        seed(database)
+        before = sum(memory.stats.values())
+        with database.session() as session:
+            assert answer(session, None)[0] == 4
+            assert memory.replica_of(session) is None
+        assert sum(memory.stats.values()) == before
+
+
+@pytest.mark.slow
+def test_concurrent_writers_never_give_a_stale_answer(tmp_path):
+    """Two writers edit, hide, create and delete datasets while a reader searches; every answer equals the
+    database's in the same REPEATABLE READ snapshot, and the last one, after both committed, too."""
+    with committed_app("postgresql", tmp_path, replica=True) as database:
+        ids = seed(database)
+        errors: list[str] = []
+        done = threading.Event()
+        searches = [{}, {"sort": "metadata_created asc"}, {"rows": 2, "start": 1}]
+
+        def check() -> None:
+            with database.engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn, \
+                    Session(bind=conn) as session:
+                for params in searches:
+                    replica = answer(session, None, **params)
+                    with recounted():
+                        fresh = answer(session, None, **params)
+                    if replica != fresh:
+                        errors.append(f"{params}: replica {replica}, database {fresh}")
+
+        def writer(number: int) -> None:
+            department = ids["mzj" if number else "gaj"]
+            try:
+                for step in range(10):
+                    with database.session() as session:
+                        admin = session.get(User, ids["admin"])
+                        mine = sa.select(Dataset).where(Dataset.owner_org == department, Dataset.state == "active")
+                        if step % 5 == 4:
+                            delete_dataset(session, admin, session.scalar(
+                                mine.order_by(Dataset.metadata_created).limit(1)))
+                        elif step % 5 in (1, 3):
+                            dataset = session.scalar(mine.order_by(Dataset.metadata_created.desc()).limit(1))
+                            values = {**metadata_of(dataset), "title": "户籍人口" if step == 1 else "人口名单",
+                                      "private": step == 3}
+                            tags = values.pop("tags")
+                            update_dataset(session, admin, dataset, values=values, tags=tags)
+                        else:
+                            create_dataset(session, admin, values=dataset_values(department, 100 * (number + 1) + step),
+                                           tags=[f"标签{number}", "户籍"])
+                        session.commit()
+            except Exception as error:  # noqa: BLE001 - reported by the assertion below
+                errors.append(f"writer {number}: {error!r}")
+
+        def reader() -> None:
+            while not done.is_set():
+                with database.session() as session:  # READ COMMITTED: follows while the writers commit
+                    for params in searches:
+                        answer(session, None, **params)
+                check()
+
+        followed = memory.stats["followed"]
+        threads = [threading.Thread(target=writer, args=(n,)) for n in range(2)]
+        watcher = threading.Thread(target=reader)
+        watcher.start()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        done.set()
+        watcher.join()
+        check()
+        memory.forget(database.engine)
+        assert errors == []
+        assert memory.stats["followed"] > followed  # the replica followed the writes, not only reloaded
