@@ -44,7 +44,9 @@ Flask test client (routing, parameter checks, search, JSON of 10 results):
   word search's first computation, which is what most distinct questions of real users cost (every
   fourth query a single word, the others two words of one dataset's title and abstract, drawn with a
   fixed seed from 2,000 loaded datasets); ``floor: cold words``: the plain SQL count of the same
-  queries' matches, in the same order (``--only "cold,floor: cold"`` runs both);
+  queries' matches, in the same order (``--only "cold,floor: cold"`` runs both); ``cold words after
+  write``: the same, each after a committed ``UPDATE``; ``cold words, database``: the same without the
+  process's replica (``catalog.search.memory``), every hit read by the database as before it;
 * ``two-word service`` / ``empty service``: the same searches through ``search_datasets`` in a
   new session, without HTTP and without the JSON of the 10 results;
 * ``floor: count words`` / ``floor: count all``: the plain SQL count of the visible datasets that
@@ -53,6 +55,8 @@ Flask test client (routing, parameter checks, search, JSON of 10 results):
   counts' triggers change two values), and ``floor: no triggers``, the same with PostgreSQL's
   ``session_replication_role = replica`` (no trigger at all: the price of the version and counts);
 * after the table, on PostgreSQL, the concurrent-writers check (``writer_waits``);
+* before the scenarios, on PostgreSQL with ``SEARCH_MEMORY_INDEX`` on (the default), the replica's loading:
+  its time, size and the process's memory before and after;
 * ``lookup (baseline)``: ``SELECT id, title FROM dataset WHERE name = :name`` (a unique index)
   in a new session, which is the floor every request pays.
 """
@@ -73,6 +77,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from unittest import mock
 from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -299,6 +304,16 @@ def replicate(app, copies: int) -> float:
 
 # -- measuring ---------------------------------------------------------------------------------
 
+def _rss() -> float:
+    """The process's resident memory now, in MB (Linux)."""
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")) / 1024
+
+
+def _peak_rss() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
@@ -323,7 +338,7 @@ def scenarios(app, names: list[str]) -> tuple[dict[str, tuple], dict[str, list[i
     """The timed calls, by label, with a description; and where they note their match counts."""
     from catalog.datasets.models import Dataset
     from catalog.db import get_db
-    from catalog.search import cache, index, text
+    from catalog.search import cache, index, memory, text
     from catalog.search.service import search_datasets
     from tests.search import corpus
 
@@ -452,8 +467,12 @@ def scenarios(app, names: list[str]) -> tuple[dict[str, tuple], dict[str, list[i
                 return q
         raise SystemExit(f"fewer distinct cold queries in the sample than asked for ({len(cold_asked)})")
 
-    def cold_words(n: int) -> None:
-        search("cold words+facets", {"q": next_cold_query(), "facet.field": FACETS})
+    def cold_words(n: int, label: str = "cold words+facets") -> None:
+        search(label, {"q": next_cold_query(), "facet.field": FACETS})
+
+    def cold_words_database(n: int) -> None:  # the same without the replica: computed by the database
+        with mock.patch.object(memory, "eligible", return_value=False):
+            cold_words(n, "cold words, database")
 
     def count_cold(n: int) -> None:  # the same queries in the same order (the warm-up's five first)
         terms = index.safe_terms(text.query_terms(cold_asked[next(floor_calls) % len(cold_asked)]))
@@ -479,6 +498,11 @@ def scenarios(app, names: list[str]) -> tuple[dict[str, tuple], dict[str, list[i
                                     cold),
             "cold words+facets": (cold_words, f"q: one or two words never asked before in the process (drawn "
                                               f"from the loaded titles and abstracts), facet.field={FACETS}"),
+            "cold words after write": (lambda n: cold_words(n, "cold words after write"),
+                                       "the same, each after a committed dataset UPDATE (the replica follows it)",
+                                       write),
+            "cold words, database": (cold_words_database, "the same without the replica (SEARCH_MEMORY_INDEX off): "
+                                                          "every hit read by the database"),
             "floor: cold words": (count_cold, "SELECT count(*) of the visible datasets matching each cold query "
                                               "(the same queries, in the same order)"),
             "floor: count words": (count_words, "SELECT count(*) of the visible datasets matching the two words"),
@@ -584,7 +608,7 @@ def main(argv: list[str] | None = None) -> None:
     from catalog.cli import run_migrations
     from catalog.datasets.models import Dataset
     from catalog.db import get_db
-    from catalog.search import delta
+    from catalog.search import delta, memory
 
     url, cleanup = prepare_database(args.database_url, reuse=args.reuse, name=args.database_name)
     instance = tempfile.mkdtemp(prefix="catalog-bench-instance-")
@@ -607,6 +631,13 @@ def main(argv: list[str] | None = None) -> None:
             total = conn.scalar(sa.select(sa.func.count()).select_from(Dataset))
             names = list(conn.scalars(sa.select(Dataset.name).order_by(sa.func.random()).limit(1000)))
         print(f"datasets in the database: {total:,}; {args.runs} timed runs per scenario after 5 warm-up runs")
+        if engine.dialect.name == "postgresql" and app.config["SEARCH_MEMORY_INDEX"]:
+            before = _rss()
+            with get_db(app).session() as session:
+                replica = memory.replica_of(session, wait=True)
+            print(f"search replica: {len(replica.doc_of):,} datasets, {len(replica.terms.values):,} terms loaded in "
+                  f"{memory.load_seconds(session):.1f} s; its arrays {replica.memory() / 1e6:,.0f} MB; process RSS "
+                  f"{before:,.0f} MB before, {_rss():,.0f} MB after, peak {_peak_rss():,.0f} MB", flush=True)
         random.seed(0)
         plan, counts = scenarios(app, names)
         results = {}
@@ -628,9 +659,9 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{label:<20} {figures['p50']:>9.2f} {figures['p95']:>9.2f} {figures['mean']:>9.2f} "
                   f"{figures['max']:>9.2f} {figures['p50'] / base['p50']:>9.1f} "
                   f"{figures['p95'] / base['p95']:>9.1f}  {found}")
-        if delta.stats:  # how the word searches were answered, and what they keep
-            print(f"\nword searches: {dict(delta.stats)}; hits kept now: {delta.kept_hits():,}; "
-                  f"process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB")
+        if delta.stats or memory.stats:  # how the word searches were answered, and what they keep
+            print(f"\nword searches: {dict(delta.stats)}; hits kept now: {delta.kept_hits():,}; replica: "
+                  f"{dict(memory.stats)}; process RSS {_rss():,.0f} MB, peak {_peak_rss():,.0f} MB")
         if args.writer_rounds:
             writers(engine, args.writer_rounds)
     finally:

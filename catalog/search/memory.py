@@ -8,10 +8,10 @@ inside the process, on PostgreSQL:
 
 * **The replica** of what a plain-word search reads, per engine: every dataset that is not deleted, numbered
   (``doc``), with its visibility class (``owner_org``, ``state``, ``private``), sort keys, facet values (the
-  department and the column facets one code each; tags, formats and themes as ``(doc, value)`` pairs from
-  migration 0023's ``search_facet_member``, the values the facet counts use) and its index tokens (from
-  ``dataset_search``: the lexemes of its tsvector, so a term matches here exactly when ``@@`` matches there),
-  each term's postings an array of ``doc << 1 | in title`` (the score counts the query words in the title).
+  department and the column facets one code each; tags, formats and themes, per doc, from migration 0023's
+  ``search_facet_member``, the values the facet counts use) and its index tokens (from ``dataset_search``: the
+  lexemes of its tsvector, so a term matches here exactly when ``@@`` matches there): per term, the docs
+  holding it and the docs holding it in their title (the score counts the query words in the title).
 * **Loading** reads all of it in one ``REPEATABLE READ`` transaction (one snapshot) with the change log's
   position, its horizon and the snapshot (``txid_current_snapshot()``).
 * **Following**: each search first runs one statement that reads the log entries since the replica's position
@@ -19,11 +19,13 @@ inside the process, on PostgreSQL:
   current rows of those datasets, and the visibility classes the reader may see (the rows of
   ``search_facet_count`` that :func:`catalog.auth.rules.readable_datasets_clause` and the include flags leave
   them: the same rule as everywhere else, evaluated by the database). A changed dataset's old ``doc`` is
-  marked dead and its current row appended as a new one; its postings go to a per-term overflow list.
-* **Answering**: the postings of the query's terms counted into one array per doc (a doc has every term when
+  marked dead and its current row appended as a new one (its terms and members in per-term and per-facet
+  overflow lists); once dead docs outnumber a quarter of the live ones, a new replica is loaded in a thread
+  while this one serves.
+* **Answering**: the docs of the query's terms counted into one array per doc (a doc has every term when
   its count is the number of terms), masked by ``live`` and the reader's classes; the facets are
-  ``bincount``s; the page is a partial sort on the order's keys (merged into one integer where their ranges
-  fit) and then an exact sort of the few candidates with the dataset id last.
+  ``bincount``s of the hits' codes; the page is a partial sort on the order's keys (merged into one integer
+  where their ranges fit), then an exact sort of the few candidates with the dataset id last.
 
 Anything this cannot answer exactly returns ``None`` and the caller computes it in the database as before:
 another engine than PostgreSQL (FTS5's tokenizer folds diacritics and splits on its own rules), a replica being
@@ -32,18 +34,18 @@ reader whose snapshot does not contain the replica's, a reader whose own transac
 """
 from __future__ import annotations
 
-import array
 import logging
 import re
 import threading
 import time
 import weakref
-from collections import Counter
+from collections import Counter, OrderedDict
 from typing import Iterable
 
 import numpy as np
 import polars as pl
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from ..auth import rules
@@ -110,6 +112,64 @@ class _Codes:
         return code
 
 
+class _Postings:
+    """Each term's docs: those at loading as one array cut by ``offsets`` (term code c's are
+    ``docs[offsets[c]:offsets[c + 1]]``), then those appended since (a list per term)."""
+
+    def __init__(self, offsets: np.ndarray | None = None, docs: np.ndarray | None = None):
+        self.offsets = offsets if offsets is not None else np.zeros(1, dtype=np.int64)
+        self.docs = docs if docs is not None else np.empty(0, dtype=np.int32)
+        self.extra: dict[int, list[int]] = {}
+        self._merged: dict[int, np.ndarray] = {}
+
+    def add(self, code: int, doc: int) -> None:
+        self.extra.setdefault(code, []).append(doc)
+        self._merged.pop(code, None)
+
+    def get(self, code: int) -> np.ndarray:
+        base = self.docs[self.offsets[code]:self.offsets[code + 1]] if code + 1 < len(self.offsets) else self.docs[:0]
+        extra = self.extra.get(code)
+        if not extra:
+            return base
+        merged = self._merged.get(code)
+        if merged is None:
+            merged = self._merged[code] = np.concatenate([base, np.asarray(extra, dtype=np.int32)])
+        return merged
+
+    def nbytes(self) -> int:
+        return self.offsets.nbytes + self.docs.nbytes
+
+
+class _Members:
+    """A listed facet's value codes per doc: those at loading sorted by doc and cut by ``starts`` (doc d's are
+    ``codes[starts[d]:starts[d + 1]]``), then ``(doc, code)`` pairs of the docs appended since."""
+
+    def __init__(self, starts: np.ndarray, codes: np.ndarray):
+        self.starts, self.codes = starts, codes
+        self.extra_docs, self.extra_codes = _Column([], np.int32), _Column([], np.int32)
+
+    def add(self, doc: int, code: int) -> None:
+        self.extra_docs.append(doc)
+        self.extra_codes.append(code)
+
+    def of(self, hits: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """The value codes of the docs in ``hits`` (ascending; ``mask`` the same docs as a boolean array)."""
+        loaded = hits[:np.searchsorted(hits, len(self.starts) - 1)]
+        first = self.starts[loaded]
+        lengths = self.starts[loaded + 1] - first
+        total = int(lengths.sum())
+        # each hit's slice of codes, gathered without a Python loop: its first index, minus where its slice starts
+        # in the output, repeated over its length, plus the output's positions
+        gather = np.repeat(first - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
+        codes = self.codes[gather]
+        if self.extra_docs.size:
+            codes = np.concatenate([codes, self.extra_codes.view()[mask[self.extra_docs.view()]]])
+        return codes
+
+    def nbytes(self) -> int:
+        return self.starts.nbytes + self.codes.nbytes + self.extra_docs.data.nbytes + self.extra_codes.data.nbytes
+
+
 class Replica:
     """The searchable state of every dataset that is not deleted, at one position of the change log."""
 
@@ -127,18 +187,15 @@ class Replica:
         self.live = self.klass = self.modified = self.created = self.num_resources = self.num_tags = None
         self.idb = None
         self.single: dict[str, _Column] = {}
-        self.pairs: dict[str, tuple[_Column, _Column]] = {}
-        # the postings at loading: term code c's are packed[offsets[c]:offsets[c + 1]]
-        self.offsets = np.zeros(1, dtype=np.int64)
-        self.packed = np.empty(0, dtype=np.int32)
-        self.extra: dict[int, list[int]] = {}  # term code -> postings appended since
-        self._merged: dict[int, np.ndarray] = {}
+        self.members: dict[str, _Members] = {}
+        # per term, the docs holding it (title or body), and those holding it in their title (the score)
+        self.any, self.title = _Postings(), _Postings()
 
     # -- building ----------------------------------------------------------------------------------
 
-    def _freeze(self, ids: list[str], columns: dict[str, np.ndarray], postings: tuple[np.ndarray, np.ndarray],
-                members: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
-        """The columns of the loaded datasets (doc = position in ``ids``); ``postings`` as (term offsets, postings)."""
+    def _freeze(self, ids: list[str], columns: dict[str, np.ndarray], postings: tuple[_Postings, _Postings],
+                members: dict[str, _Members]) -> None:
+        """The columns of the loaded datasets (doc = position in ``ids``)."""
         self.ids = ids
         self.doc_of = {dataset_id: doc for doc, dataset_id in enumerate(ids)}
         self.live = _Column(np.ones(len(ids), dtype=bool), bool)
@@ -149,8 +206,8 @@ class Replica:
         self.num_resources = _Column(columns["resources"], np.int32)
         self.num_tags = _Column(columns["tags"], np.int32)
         self.single = {name: _Column(columns[name], np.int32) for name in SINGLE_FACETS}
-        self.pairs = {name: (_Column(docs, np.int32), _Column(codes, np.int32)) for name, (docs, codes) in members.items()}
-        self.offsets, self.packed = postings
+        self.members = members
+        self.any, self.title = postings
 
     def _append(self, dataset_id: str, klass: int, modified: int, created: int, resources: int, tags: int,
                 single: list[int], tokens: tuple[list[str], list[str]], members: list[tuple[str, str]]) -> None:
@@ -167,12 +224,11 @@ class Replica:
         for name, code in zip(SINGLE_FACETS, single):
             self.single[name].append(code)
         for facet, value in members:
-            docs, codes = self.pairs[facet]
-            docs.append(doc)
-            codes.append(self.values[facet](value))
-        for term, posting in _postings(doc, *tokens, self.terms):
-            self.extra.setdefault(term, []).append(posting)
-            self._merged.pop(term, None)
+            self.members[facet].add(doc, self.values[facet](value))
+        for term, in_title in _terms(*tokens, self.terms):
+            self.any.add(term, doc)
+            if in_title:
+                self.title.add(term, doc)
 
     def _remove(self, dataset_id: str) -> None:
         doc = self.doc_of.pop(dataset_id, None)
@@ -180,20 +236,12 @@ class Replica:
             self.live.data[doc] = False
             self.dead += 1
 
-    def postings(self, term: str) -> np.ndarray | None:
-        """``doc << 1 | in title`` of every doc (live or dead) whose tokens hold ``term``, or None."""
+    def postings(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """The docs (live or dead) whose tokens hold ``term``, and those whose title does; None if none does."""
         code = self.terms.code.get(term)
         if code is None:
             return None
-        extra = self.extra.get(code)
-        base = self.packed[self.offsets[code]:self.offsets[code + 1]] if code + 1 < len(self.offsets) else None
-        if not extra:
-            return base
-        merged = self._merged.get(code)
-        if merged is None:
-            parts = [np.asarray(extra, dtype=np.int32)] if base is None else [base, np.asarray(extra, dtype=np.int32)]
-            merged = self._merged[code] = np.concatenate(parts)
-        return merged
+        return self.any.get(code), self.title.get(code)
 
     def worn(self) -> bool:
         """Whether enough docs died since loading that loading again is due."""
@@ -201,24 +249,24 @@ class Replica:
 
     def memory(self) -> int:
         """Bytes held by the arrays (not the Python lists and dicts beside them)."""
-        total = self.offsets.nbytes + self.packed.nbytes
+        total = self.any.nbytes() + self.title.nbytes() + sum(members.nbytes() for members in self.members.values())
         for column in (self.live, self.idb, self.klass, self.modified, self.created, self.num_resources,
-                       self.num_tags, *self.single.values(), *(c for pair in self.pairs.values() for c in pair)):
+                       self.num_tags, *self.single.values()):
             total += column.data.nbytes
         return total
 
 
-def _postings(doc: int, title: list[str], body: list[str], terms: _Codes) -> Iterable[tuple[int, int]]:
-    """``(term code, doc << 1 | in title)`` of a doc's tokens, each once (as the tsvector keeps each lexeme)."""
+def _terms(title: list[str], body: list[str], terms: _Codes) -> Iterable[tuple[int, bool]]:
+    """``(term code, in the title)`` of a doc's tokens, each once (as the tsvector keeps each lexeme)."""
     seen = set()
     for token in title:
         if token not in seen and _SAFE_TERM.match(token):
             seen.add(token)
-            yield terms(token), doc << 1 | 1
+            yield terms(token), True
     for token in body:
         if token not in seen and _SAFE_TERM.match(token):
             seen.add(token)
-            yield terms(token), doc << 1
+            yield terms(token), False
 
 
 # -- the rows read ----------------------------------------------------------------------------------
@@ -395,17 +443,29 @@ class _Loader:
             first = codes[starts]
             packed[np.repeat(cursor[first] - starts, runs) + np.arange(len(codes))] = posts
             cursor[first] += runs
-        # the listed facets' member rows, numbered by doc
+        # split into every doc of a term and its title docs: the title entries' counts per term from a running sum
+        in_title = (packed & 1).astype(bool)
+        running = np.zeros(len(packed) + 1, dtype=np.int64)
+        np.cumsum(in_title, out=running[1:])
+        title_offsets = running[offsets]
+        title = _Postings(title_offsets, (packed[in_title] >> 1).astype(np.int32))
+        del in_title, running
+        np.right_shift(packed, 1, out=packed)
+        postings = (_Postings(offsets, packed), title)
+        # the listed facets' member rows, numbered by doc and sorted by it
         members = pl.concat(self.member_rows) if self.member_rows else \
             pl.DataFrame(schema={"id": pl.String, "facet": pl.String, "value": pl.String})
         numbered = pl.DataFrame({"id": self.ids, "doc": pl.int_range(0, len(self.ids), dtype=pl.Int32, eager=True)},
                                 schema={"id": pl.String, "doc": pl.Int32})
         members = members.join(numbered, on="id", how="inner")
-        pairs = {}
+        listed = {}
         for name in LISTED_FACETS:
-            part = members.filter(pl.col("facet") == name)
-            pairs[name] = (part["doc"].to_numpy(), _coded(part["value"], replica.values[name], blank=True))
-        replica._freeze(self.ids, columns, (offsets, packed), pairs)
+            part = members.filter(pl.col("facet") == name).sort("doc")
+            docs = part["doc"].to_numpy()
+            starts = np.zeros(len(self.ids) + 1, dtype=np.int64)
+            np.cumsum(np.bincount(docs, minlength=len(self.ids)) if len(docs) else starts[1:], out=starts[1:])
+            listed[name] = _Members(starts, _coded(part["value"], replica.values[name], blank=True))
+        replica._freeze(self.ids, columns, postings, listed)
 
 
 def load(engine: sa.Engine) -> Replica:
@@ -557,13 +617,15 @@ def eligible(terms: list[str], order: list[tuple[str, bool]]) -> bool:
     return all(key in NUMERIC_KEYS or (key == "id" and not desc) for key, desc in order)
 
 
-def _follow_statement(session: Session, actor: User | None, pos: int, snapshot: tuple[int, int, frozenset[int]],
-                      states: list[str], include_private: bool) -> sa.CompoundSelect:
-    """One statement (one snapshot): the datasets logged since ``pos`` or by transactions ``snapshot`` could not
-    see, their rows and members, the log's position, horizon and the snapshot, and the reader's classes."""
-    _xmin, xmax, xip = snapshot
+def _follow_statement(session: Session, actor: User | None, states: list[str], include_private: bool
+                      ) -> sa.CompoundSelect:
+    """One statement (one snapshot): the datasets logged since ``:pos`` or by the transactions a snapshot could
+    not see (``:xip``, ``:xmax``), their rows and members, the log's position, horizon and the snapshot, and the
+    classes the reader may see."""
     logged = (sa.select(change_log.c.dataset_id)
-              .where(sa.or_(change_log.c.seq > pos, change_log.c.xid.in_(sorted(xip)), change_log.c.xid >= xmax))
+              .where(sa.or_(change_log.c.seq > sa.bindparam("pos", 0, type_=sa.BigInteger),
+                            change_log.c.xid == sa.any_(sa.bindparam("xip", [], type_=ARRAY(sa.BigInteger))),
+                            change_log.c.xid >= sa.bindparam("xmax", 0, type_=sa.BigInteger)))
               .distinct().limit(BOUND + 1).cte("changed").prefix_with("MATERIALIZED"))
     changed = sa.select(logged.c.dataset_id)
     text = sa.String()
@@ -578,6 +640,36 @@ def _follow_statement(session: Session, actor: User | None, pos: int, snapshot: 
         _member_select().where(facet_member.c.dataset_id.in_(changed)),
         sa.select(sa.literal("#changed"), logged.c.dataset_id, sa.null(), sa.null()),
         classes, *_meta_selects())
+
+
+#: The follow statement compiled, per engine and reader (sysadmin, anonymous or a user's id: the departments
+#: sub-select binds it) and include flags: building and compiling it took about 5 ms a search.
+_compiled: "weakref.WeakKeyDictionary[sa.Engine, OrderedDict]" = weakref.WeakKeyDictionary()
+_COMPILED_KEEP = 512
+
+
+def _follow(session: Session, actor: User | None, states: list[str], include_private: bool, pos: int,
+            snapshot: tuple[int, int, frozenset[int]]) -> list[tuple]:
+    """The follow statement's rows."""
+    engine = session.get_bind().engine
+    reader = "sysadmin" if rules.is_sysadmin(actor) else (actor.id if actor is not None else None)
+    key = (reader, tuple(states), include_private)
+    with _holders_lock:
+        kept = _compiled.setdefault(engine, OrderedDict())
+        found = kept.get(key)
+        if found is not None:
+            kept.move_to_end(key)
+    if found is None:
+        compiled = _follow_statement(session, actor, states, include_private).compile(
+            dialect=engine.dialect, compile_kwargs={"render_postcompile": True})
+        found = (compiled.string, dict(compiled.params))
+        with _holders_lock:
+            kept[key] = found
+            while len(kept) > _COMPILED_KEEP:
+                kept.popitem(last=False)
+    sql, params = found
+    _xmin, xmax, xip = snapshot
+    return session.connection().exec_driver_sql(sql, {**params, "pos": pos, "xmax": xmax, "xip": sorted(xip)}).all()
 
 
 class _Followed:
@@ -615,7 +707,7 @@ def answer(session: Session, actor: User | None, terms: list[str], *, states: li
             break
         with replica.lock:
             pos, snapshot = replica.pos, replica.snapshot
-        read = _Followed(session.execute(_follow_statement(session, actor, pos, snapshot, states, include_private)))
+        read = _Followed(_follow(session, actor, states, include_private, pos, snapshot))
         if read.own:
             break  # the reader's own writes are in its snapshot only
         if None in read.changed or len(read.changed) > BOUND or read.horizon[0] > pos or read.horizon[1] > snapshot[0]:
@@ -654,12 +746,11 @@ def _evaluate(replica: Replica, terms: list[str], classes: list[int], facet_fiel
     n = replica.live.size
     found = np.zeros(n, dtype=np.int16)
     score = np.zeros(n, dtype=np.int16)
-    for posting in postings:
-        # A doc can be in a posting twice (the token in its title and its body, see _Loader): fancy-index
-        # increments add once per distinct index, so each doc counts once per term, and once in its score when
-        # one of its entries has the title bit.
-        found[posting >> 1] += 1
-        score[posting[(posting & 1) == 1] >> 1] += 1
+    for docs, title in postings:
+        # A doc can be in a term's docs twice (the token in its title and its body, see _Loader): fancy-index
+        # increments add once per distinct index, so each doc counts once per term.
+        found[docs] += 1
+        score[title] += 1
     readable = np.zeros(max(len(replica.classes.values), 1), dtype=bool)
     readable[classes] = True
     mask = (found == len(terms)) & replica.live.view() & readable[replica.klass.view()]
@@ -670,8 +761,7 @@ def _evaluate(replica: Replica, terms: list[str], classes: list[int], facet_fiel
             codes = replica.single[name].view()[hits]
             codes = codes[codes >= 0]
         else:
-            docs, codes = replica.pairs[name]
-            codes = codes.view()[mask[docs.view()]]
+            codes = replica.members[name].of(hits, mask)
         tally = np.bincount(codes, minlength=len(values)) if len(codes) else np.zeros(0, dtype=np.int64)
         counted[name] = [(values[code], int(tally[code])) for code in np.flatnonzero(tally)]
     return len(hits), counted, _page(replica, hits, score, order, start, rows)
