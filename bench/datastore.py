@@ -357,6 +357,10 @@ STREAMS_ONLY = False
 #: ``--lookups-only``: of the reads, only the primary-key and head_id_number lookups (and their floor)
 LOOKUPS_ONLY = False
 OFFSET_ONLY = False
+#: ``--first-calls-only``: of the reads, only the town filter and ``q`` as the first call after a write
+FIRST_CALLS_ONLY = False
+#: calls of each first-call read (each after its own write): the first call per town and table version counts
+FIRST_CALLS = 30
 
 
 def _percentiles(samples: list[float]) -> tuple[float, float]:
@@ -475,6 +479,10 @@ def measure_reads(app, ids, samples: list[dict], count: int) -> dict:
           f"floors are raw SQL on the same database")
     if STREAMS_ONLY:
         return _streams(api, sql, client, headers, resource_id, count, figures, raw)
+    if FIRST_CALLS_ONLY:
+        _first_calls(api, sql, resource_id, samples, report)
+        raw.close()
+        return figures
     if OFFSET_ONLY:
         _offset_reads(api, sql, resource_id, count, samples, report)
         raw.close()
@@ -538,6 +546,7 @@ def measure_reads(app, ids, samples: list[dict], count: int) -> dict:
             "datastore_search", {"resource_id": resource_id, "q": "新场镇", "limit": 10}), SLOW_REPEATS),
             _timed(q_floor, SLOW_REPEATS), "the first 10 records by key")
 
+    _first_calls(api, sql, resource_id, samples, report)
     deep, floor = _offset_reads(api, sql, resource_id, count, samples, report)
     # The cursor of the page after record ``deep``: walk there by cursor in pages of 10,000 (not timed).
     cursor, seen = None, 0
@@ -564,6 +573,54 @@ def measure_reads(app, ids, samples: list[dict], count: int) -> dict:
         raw.close()
         return figures
     return _streams(api, sql, client, headers, resource_id, count, figures, raw)
+
+
+def _first_calls(api, sql, resource_id: str, samples: list[dict], report) -> None:
+    """The town filter (limit 100) and ``q`` 城关镇 (limit 10) as the first call after a write: totals (and
+    whether a word is common) are kept per table version, so a reader pays this after every write. Each call
+    follows its own write (one record's grid worker changed through the API, not timed), beside the floors of
+    the same reads as the warm calls."""
+    towns = sorted({s["town"] for s in samples})
+    written = [0]
+
+    def write() -> None:
+        sample = samples[written[0] % len(samples)]
+        written[0] += 1
+        done = api("datastore_upsert", {"resource_id": resource_id,
+                                        "records": [dict(sample, grid_worker=f"网格员{written[0]}")]})
+        assert done["updated"] == 1, done
+
+    def after_write(call):
+        def timed(i):
+            write()
+            started = time.perf_counter()
+            call(i)
+            return time.perf_counter() - started
+        return timed
+
+    def town(i):
+        api("datastore_search", {"resource_id": resource_id, "filters": {"town": towns[i % len(towns)]},
+                                 "limit": 100})
+
+    def word(_i):
+        api("datastore_search", {"resource_id": resource_id, "q": "城关镇", "limit": 10})
+
+    def town_floor(i):
+        sql("SELECT data FROM datastore_record WHERE resource_id = ? AND deleted = ? AND key > ? "
+            "ORDER BY key LIMIT 100", (resource_id, False, ""))
+
+    def q_floor(i):
+        sql("SELECT data FROM datastore_record WHERE resource_id = ? AND deleted = ? ORDER BY key LIMIT 10",
+            (resource_id, False))
+
+    for label, key, call, floor, floor_label in (
+            ("filters town, limit 100, the first call after a write", "read_town_after_write", town, town_floor,
+             "the first 100 records by key"),
+            *((("q 城关镇, limit 10, the first call after a write", "read_q_after_write", word, q_floor,
+                "the first 10 records by key"),) if TEXT else ())):
+        timed = after_write(call)
+        samples_s = [timed(i) for i in range(FIRST_CALLS)]
+        report(label, key, samples_s, _timed(floor, SLOW_REPEATS), floor_label)
 
 
 #: where the household numbers of the keys the offset reads add come from (``unique_place``): far beyond
@@ -814,7 +871,7 @@ def run(count: int, url: str, batch: int, sample: int, keep: bool, reads: bool =
 
 
 def main() -> None:
-    global MIN_REPEATS, STREAMS, TEXT, STREAMS_ONLY, OFFSET_ONLY, LOOKUPS_ONLY, READ_REPEATS
+    global MIN_REPEATS, STREAMS, TEXT, STREAMS_ONLY, OFFSET_ONLY, LOOKUPS_ONLY, READ_REPEATS, FIRST_CALLS_ONLY
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--database-url", default=os.environ.get("CATALOG_BENCH_URL", DEFAULT_SERVER))
@@ -839,6 +896,9 @@ def main() -> None:
     parser.add_argument("--lookups-only", action="store_true",
                         help="--reads-only: only the primary-key and head_id_number lookups, with their floor and "
                              "the process's CPU per lookup (implies --no-text)")
+    parser.add_argument("--first-calls-only", action="store_true",
+                        help="--reads-only: only the town filter and q as the first call after a write (with "
+                             "their floors)")
     parser.add_argument("--lookups", type=int, default=READ_REPEATS,
                         help=f"calls of each lookup and of the floor (default {READ_REPEATS})")
     parser.add_argument("--load-only", action="store_true",
@@ -850,6 +910,7 @@ def main() -> None:
     MIN_REPEATS, STREAMS, TEXT = args.min_repeats, not args.no_streams, not args.no_text
     STREAMS_ONLY, OFFSET_ONLY = args.streams_only, args.offset_only
     LOOKUPS_ONLY, READ_REPEATS = args.lookups_only, args.lookups
+    FIRST_CALLS_ONLY = args.first_calls_only
     if LOOKUPS_ONLY:
         TEXT = False
     if args.load_only:

@@ -275,8 +275,8 @@ def search_records(session: Session, table: DatastoreTable, *, filters: dict | N
     if after is not None and offset:
         raise ValidationError.single("cursor", "give a cursor or an offset, not both")
     live = [Record.resource_id == table.resource_id, Record.deleted.is_(False)]
-    texts, common = [], False
-    counted = _TOTALS.get(_version(table, filters, q, total_threshold))
+    texts, common, lower = [], False, None
+    counted = _known_total(table, filters, q, total_threshold)
     lookup = _lookup(session, table, filters) if not q and not sort and after is None else None
     if lookup is not None:  # an equality lookup (a key, an ID number, a town): a statement built once
         statement, values = lookup
@@ -285,10 +285,11 @@ def search_records(session: Session, table: DatastoreTable, *, filters: dict | N
                        offset=offset, include_total=include_total, cursor=cursor, total_threshold=total_threshold,
                        counted=counted, conditions=lambda: [*live, *filter_conditions(table, filters)], common=False)
     if q:
-        # An earlier page of this search (since the table's last change) found the word common: no
-        # need to read its matches from the index again
-        matches, common = text_index.text_condition(session, table, q, _text_matches(session, q), total_threshold,
-                                                     common=bool(counted and counted[1] and not filters))
+        # An earlier page of this search (since the table's last change, or enough matches before it) found
+        # the word common: no need to read its matches from the index again
+        matches, common, lower = text_index.text_condition(
+            session, table, q, _text_matches(session, q), total_threshold,
+            common=bool(counted and counted[1] and not filters), reach=_reach(total_threshold))
         texts.append(matches)
     conditions = [*live, *filter_conditions(table, filters), *texts]
     indexed = set(filters or {}) & set(indexed_fields(table.schema_document))
@@ -322,28 +323,29 @@ def search_records(session: Session, table: DatastoreTable, *, filters: dict | N
                                .offset(skip).limit(limit)).all()
     return _finish(session, table, rows, filters=filters, q=q, fields=fields, sort=sort, limit=limit, offset=offset,
                    include_total=include_total, cursor=cursor, total_threshold=total_threshold, counted=counted,
-                   conditions=lambda: conditions, common=common)
+                   conditions=lambda: conditions, common=common, lower=lower)
 
 
 def _finish(session: Session, table: DatastoreTable, rows: list[Any], *, filters: dict | None, q: str | None,
             fields: list[str] | None, sort: str | None, limit: int, offset: int, include_total: bool,
             cursor: str | None, total_threshold: int, counted: tuple[int, bool] | None,
-            conditions: Any, common: bool) -> dict[str, Any]:
+            conditions: Any, common: bool, lower: int | None = None) -> dict[str, Any]:
     """The answer of :func:`search_records` for the page ``rows``: the records, the next cursor and the total
-    (``conditions``: a function giving the search's conditions, called only when the total is counted)."""
+    (``conditions``: a function giving the search's conditions, called only when the total is counted; ``lower``:
+    how many records a common word matches at least, as the text index found)."""
     result: dict[str, Any] = {"records": [_project(data, fields) for _key, data in rows]}
     if not sort and rows:
         result["next_cursor"] = encode_page_cursor(rows[-1][0], table)
     elif not sort and cursor:  # past the end: the same place again (records may come)
         result["next_cursor"] = cursor
     if include_total:
-        if counted is None and not cursor and len(rows) < limit and (rows or not offset):
+        if (counted is None or counted[1]) and not cursor and len(rows) < limit and (rows or not offset):
             # A short page is the last one: the total is what it and the pages before hold (a key
-            # lookup, the commonest read, needs no count query).
+            # lookup, the commonest read, needs no count query), exact where a kept total was estimated.
             result["total"] = offset + len(rows)
             return result
         result["total"], estimated = counted or _total(session, table, conditions(), filters, q, total_threshold,
-                                                       common)
+                                                       common, lower)
         if estimated:
             result["total_was_estimated"] = True
     return result
@@ -464,10 +466,11 @@ def _version(table: DatastoreTable, filters: dict | None, q: str | None, thresho
 
 
 def _total(session: Session, table: DatastoreTable, conditions: list[Any], filters: dict | None, q: str | None,
-           threshold: int, common: bool) -> tuple[int, bool]:
-    """``(total, estimated)`` of a search, from :data:`_TOTALS` when the table has not changed since."""
+           threshold: int, common: bool, lower: int | None = None) -> tuple[int, bool]:
+    """``(total, estimated)`` of a search, from :data:`_TOTALS` when the table has not changed since, or from
+    :data:`_ABOVE` when it has not changed enough to bring an estimated total down to the threshold."""
     version = _version(table, filters, q, threshold)
-    known = _TOTALS.get(version)
+    known = _known_total(table, filters, q, threshold)
     if known is not None:  # the same search since the table's last change: every page of a walk
         return known
     if not filters and not q:  # every live record: the sum of the key blocks' counts, exact at any size
@@ -475,7 +478,46 @@ def _total(session: Session, table: DatastoreTable, conditions: list[Any], filte
     elif common and not filters:  # more index matches than the threshold: no need to count them
         known = max(_estimate(session, conditions, threshold, table), threshold + 1), True
     else:
-        known = count_matches(session, conditions, threshold, table, filters)
+        total, estimated, lower = _count(session, conditions, threshold, table, filters)
+        known = total, estimated
+    _keep(_TOTALS, TOTALS_KEPT, version, known)
+    if known[1] and lower is not None and lower > threshold and table.last_seq is not None:
+        _keep(_ABOVE, TOTALS_KEPT, _search(table, filters, q, threshold), (int(table.last_seq), lower, known[0]))
+    return known
+
+
+def _reach(threshold: int) -> int:
+    """How many matches a search's count (and a word's reading of the text index) goes to: the threshold and as
+    many again, so that a total found above the threshold stays known to be above it for up to ``threshold``
+    later changes of the table (:func:`_known_total`) instead of being counted again after every write."""
+    return 2 * threshold + 1
+
+
+def _search(table: DatastoreTable, filters: dict | None, q: str | None, threshold: int) -> tuple:
+    """A search of a table's generation, whatever its version: the key of :data:`_ABOVE`."""
+    return (table.resource_id, generation(table), threshold,
+            json.dumps(filters, sort_keys=True, ensure_ascii=False, default=str), q)
+
+
+def _known_total(table: DatastoreTable, filters: dict | None, q: str | None,
+                 threshold: int) -> tuple[int, bool] | None:
+    """``(total, estimated)`` of a search without reading records, or ``None``: the total of this version of the
+    table (:data:`_TOTALS`), or an estimated total of an earlier version when the changes since cannot have
+    brought the matches down to the threshold (a change writes one record: ``lower - changes > threshold``),
+    given again as an estimate (off by at most those changes more). A total that may have come down to the
+    threshold or under is counted again, so a total up to the threshold is always exact."""
+    version = _version(table, filters, q, threshold)
+    known = _TOTALS.get(version)
+    if known is not None:
+        return known
+    above = _ABOVE.get(_search(table, filters, q, threshold)) if table.last_seq is not None else None
+    if above is None:
+        return None
+    seq, lower, total = above
+    changes = int(table.last_seq) - seq
+    if changes < 0 or lower - changes <= threshold:
+        return None
+    known = total, True
     _keep(_TOTALS, TOTALS_KEPT, version, known)
     return known
 
@@ -486,6 +528,10 @@ def _total(session: Session, table: DatastoreTable, conditions: list[Any], filte
 #: paging through a search by cursor or offset counts its matches once instead of on every page
 _TOTALS: dict[tuple, tuple[int, bool]] = {}
 TOTALS_KEPT = 1024
+#: searches whose total was estimated (above the threshold), for the table's later versions (up to
+#: :data:`TOTALS_KEPT`): ``(last_seq, lower, total)``, at change ``last_seq`` at least ``lower`` records matched
+#: and ``total`` was given (:func:`_known_total`)
+_ABOVE: dict[tuple, tuple[int, int, int]] = {}
 
 
 def count_matches(session: Session, conditions: list[Any], threshold: int, table: DatastoreTable,
@@ -493,11 +539,22 @@ def count_matches(session: Session, conditions: list[Any], threshold: int, table
     """``(total, estimated)``: the number of records matching ``conditions`` (made of ``filters`` and
     more), counted up to ``threshold`` and estimated above it (counting a million matches reads a million
     records)."""
+    total, estimated, _lower = _count(session, conditions, threshold, table, filters)
+    return total, estimated
+
+
+def _count(session: Session, conditions: list[Any], threshold: int, table: DatastoreTable,
+           filters: dict | None = None) -> tuple[int, bool, int]:
+    """``(total, estimated, counted)`` of :func:`count_matches`: the matches are counted up to :func:`_reach`
+    (twice the threshold), ``counted`` of them; above the threshold the total is estimated, and where every
+    match was counted the estimate is that count (no estimate read)."""
     counted = session.scalar(sa.select(sa.func.count()).select_from(
-        sa.select(sa.literal(1)).select_from(Record).where(*conditions).limit(threshold + 1).subquery()))
+        sa.select(sa.literal(1)).select_from(Record).where(*conditions).limit(_reach(threshold)).subquery()))
     if counted <= threshold:
-        return counted, False
-    return max(_estimate(session, conditions, threshold, table, filters), threshold + 1), True
+        return counted, False, counted
+    if counted < _reach(threshold):
+        return counted, True, counted
+    return max(_estimate(session, conditions, threshold, table, filters), counted), True, counted
 
 
 def _estimate(session: Session, conditions: list[Any], threshold: int, table: DatastoreTable,

@@ -158,16 +158,19 @@ def _key_in(session: Session, keys: list[str]) -> Any:
 
 
 def text_condition(session: Session, table: DatastoreTable, q: str, substring: Any,
-                   threshold: int, *, common: bool = False) -> tuple[Any, bool]:
-    """``(condition, common)``: "a value of the record contains ``q``" over ``Record``, through the index,
-    and whether the index holds more than ``threshold`` matches.
+                   threshold: int, *, common: bool = False, reach: int | None = None) -> tuple[Any, bool, int | None]:
+    """``(condition, common, lower)``: "a value of the record contains ``q``" over ``Record``, through the index,
+    whether the index holds more than ``threshold`` matches, and how many records match at least (``None``
+    when ``common`` was given).
 
     ``substring`` is the same test over the record's JSON, for the records changed after the position.
     Up to ``threshold`` index matches, their keys are read once (through the trigram index) and the records
     found by key. More: each record on the page's path is asked about in the index by its key (a common
     word fills a page after a few records, where reading every match first would cost the whole list), and
     the total is over the threshold (estimated) unless other conditions narrow it. ``common``: the caller
-    knows the word is common (an earlier page), so the matches are not read again.
+    knows the word is common (an earlier page), so the matches are not read again. ``reach``: how many of
+    the index's matches are read at most (``threshold + 1`` by default); ``lower`` is those read less the
+    records changed after the position (each may have stopped matching).
     """
     indexed_upto = position(session, table.resource_id)
     if table.last_seq is not None and 0 < int(table.last_seq) - indexed_upto <= READ_CATCH_UP:
@@ -175,19 +178,20 @@ def text_condition(session: Session, table: DatastoreTable, q: str, substring: A
         indexed_upto = position(session, table.resource_id)
     tail = sa.and_(Record.seq > indexed_upto, substring)
     if not indexed_upto:
-        return tail, False
+        return tail, False, None
     pattern, escape = like_pattern(q)
     keys = [] if common else list(session.scalars(
-        _index_matches(session, table.resource_id, pattern, escape).limit(threshold + 1)))
+        _index_matches(session, table.resource_id, pattern, escape).limit(max(reach or 0, threshold + 1))))
+    lower = None if common else max(len(keys) - max(int(table.last_seq or 0) - indexed_upto, 0), 0)
     if not common and len(keys) <= threshold:
         found = _key_in(session, keys) if keys else sa.false()
-        return sa.or_(sa.and_(Record.seq <= indexed_upto, found), tail), False
+        return sa.or_(sa.and_(Record.seq <= indexed_upto, found), tail), False, lower
     probe = sa.text("SELECT t.body FROM datastore_text AS t WHERE t.resource_id = datastore_record.resource_id "
                     "AND t.key = datastore_record.key").columns(body=sa.Text).scalar_subquery()
     # "seq + 0": not the (resource, seq) index's expression, so the planner keeps to the key order
     unindexed_seq = Record.seq + 0
     return sa.or_(sa.and_(unindexed_seq <= indexed_upto, _like(probe, pattern, escape)),
-                  sa.and_(unindexed_seq > indexed_upto, substring)), True
+                  sa.and_(unindexed_seq > indexed_upto, substring)), True, lower
 
 
 def matches_through_index(session: Session, table: DatastoreTable, q: str, substring: Any) -> Any:
