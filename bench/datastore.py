@@ -430,10 +430,16 @@ def stored_samples(app, resource_id: str, count: int, wanted: int) -> list[dict]
     from catalog.db import get_db
 
     step = max(count // wanted, 1)
+    rows: list = []
     with get_db(app).engine.connect() as conn:
-        rows = conn.execute(sa.text("SELECT data FROM datastore_record WHERE resource_id = :r AND seq % :step = :half "
-                                    "ORDER BY seq LIMIT :wanted"),
-                            {"r": resource_id, "step": step, "half": step // 2, "wanted": wanted}).scalars().all()
+        # the writes of earlier runs move records to new change numbers: the next residues fill the gaps
+        for shift in range(min(step, 50)):
+            rows += conn.execute(sa.text("SELECT data FROM datastore_record WHERE resource_id = :r AND NOT deleted "
+                                         "AND seq % :step = :half ORDER BY seq LIMIT :wanted"),
+                                 {"r": resource_id, "step": step, "half": (step // 2 + shift) % step,
+                                  "wanted": wanted - len(rows)}).scalars().all()
+            if len(rows) >= wanted:
+                break
     return [json.loads(row) if isinstance(row, str) else row for row in rows]
 
 
@@ -583,11 +589,10 @@ def _first_calls(api, sql, resource_id: str, samples: list[dict], report) -> Non
     towns = sorted({s["town"] for s in samples})
     written = [0]
 
-    def write() -> None:
-        sample = samples[written[0] % len(samples)]
+    def write() -> None:  # always the same record (it moves to a new change number; the other samples stay)
         written[0] += 1
         done = api("datastore_upsert", {"resource_id": resource_id,
-                                        "records": [dict(sample, grid_worker=f"网格员{written[0]}")]})
+                                        "records": [dict(samples[-1], grid_worker=f"网格员{written[0]}")]})
         assert done["updated"] == 1, done
 
     def after_write(call):
@@ -613,14 +618,18 @@ def _first_calls(api, sql, resource_id: str, samples: list[dict], report) -> Non
         sql("SELECT data FROM datastore_record WHERE resource_id = ? AND deleted = ? ORDER BY key LIMIT 10",
             (resource_id, False))
 
-    for label, key, call, floor, floor_label in (
-            ("filters town, limit 100, the first call after a write", "read_town_after_write", town, town_floor,
+    for label, key, call, firsts, floor, floor_label in (
+            ("filters town, limit 100", "read_town_after_write", town, len(towns), town_floor,
              "the first 100 records by key"),
-            *((("q 城关镇, limit 10, the first call after a write", "read_q_after_write", word, q_floor,
-                "the first 10 records by key"),) if TEXT else ())):
+            *((("q 城关镇, limit 10", "read_q_after_write", word, 1, q_floor, "the first 10 records by key"),)
+              if TEXT else ())):
         timed = after_write(call)
-        samples_s = [timed(i) for i in range(FIRST_CALLS)]
-        report(label, key, samples_s, _timed(floor, SLOW_REPEATS), floor_label)
+        # the first call of each town (of the word) in this process: nothing of the search known yet
+        first = [timed(i) for i in range(firsts)]
+        print(f"    {label}, the first call in this process of each of {firsts} (after a write): "
+              + ", ".join(f"{seconds * 1000:,.0f}" for seconds in first) + " ms", flush=True)
+        report(f"{label}, the first call after a write (each town, word, searched before in this process)",
+               key, [timed(i) for i in range(FIRST_CALLS)], _timed(floor, SLOW_REPEATS), floor_label)
 
 
 #: where the household numbers of the keys the offset reads add come from (``unique_place``): far beyond
