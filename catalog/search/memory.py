@@ -374,6 +374,7 @@ class _Loader:
         self.columns: dict[str, list[np.ndarray]] = {}
         self.postings: list[tuple[np.ndarray, np.ndarray]] = []  # per batch: (term codes, postings), by code
         self.member_rows: list[pl.DataFrame] = []
+        self.title_counts: list[np.ndarray] = []  # per batch: how many of each term's postings are in a title
 
     def datasets(self, ids: list[str], packed: list[str], tokens: list[str]) -> None:
         replica, first = self.replica, len(self.ids)
@@ -417,7 +418,10 @@ class _Loader:
         if exploded.height:
             codes = exploded["token"].cast(pl.Enum(replica.terms.values)).to_physical().to_numpy().astype(np.int32)
             order = np.argsort(codes, kind="stable")
-            self.postings.append((codes[order], exploded["post"].to_numpy()[order].astype(np.int32)))
+            posts = exploded["post"].to_numpy()[order].astype(np.int32)
+            codes = codes[order]
+            self.title_counts.append(np.bincount(codes[(posts & 1).astype(bool)], minlength=len(replica.terms.values)))
+            self.postings.append((codes, posts))
 
     def members(self, dataset_ids: list[str], facets: list[str], values: list[str]) -> None:
         self.member_rows.append(pl.DataFrame({"id": dataset_ids, "facet": facets, "value": values},
@@ -443,13 +447,14 @@ class _Loader:
             first = codes[starts]
             packed[np.repeat(cursor[first] - starts, runs) + np.arange(len(codes))] = posts
             cursor[first] += runs
-        # split into every doc of a term and its title docs: the title entries' counts per term from a running sum
+        # split into every doc of a term and its title docs (in the same order of terms)
+        title_offsets = np.zeros(terms + 1, dtype=np.int64)
+        for counts in self.title_counts:
+            title_offsets[1:len(counts) + 1] += counts
+        np.cumsum(title_offsets, out=title_offsets)
         in_title = (packed & 1).astype(bool)
-        running = np.zeros(len(packed) + 1, dtype=np.int64)
-        np.cumsum(in_title, out=running[1:])
-        title_offsets = running[offsets]
-        title = _Postings(title_offsets, (packed[in_title] >> 1).astype(np.int32))
-        del in_title, running
+        title = _Postings(title_offsets, packed[in_title] >> 1)
+        del in_title
         np.right_shift(packed, 1, out=packed)
         postings = (_Postings(offsets, packed), title)
         # the listed facets' member rows, numbered by doc and sorted by it
