@@ -64,6 +64,8 @@ LOAD_IN_REQUEST = 20_000
 #: of the live ones: their postings are only skipped.
 MIN_DEAD = 1000
 MAX_DEAD_SHARE = 0.25
+#: Answers a replica keeps until it applies a change (the same question asked again costs no array work).
+KEPT_ANSWERS = 256
 #: Facets that are one value per dataset, and those listed per dataset in ``search_facet_member``.
 SINGLE_FACETS = ("organization", *COLUMN_FACETS)
 LISTED_FACETS = ("tags", "res_format", "groups")
@@ -73,8 +75,9 @@ _SAFE_TERM = re.compile(r"^\w+$")
 
 logger = logging.getLogger(__name__)
 
-#: How searches were answered here: ``answered``, ``followed`` (changes applied first), ``declined`` (left
-#: to the database) and ``loaded`` (replicas loaded). For the benchmark and the tests.
+#: How searches were answered here: ``answered``, ``followed`` (changes applied first), ``repeated`` (of those,
+#: the answer kept since), ``declined`` (left to the database) and ``loaded`` (replicas loaded). For the
+#: benchmark and the tests.
 stats: Counter = Counter()
 
 
@@ -188,6 +191,8 @@ class Replica:
         self.idb = None
         self.single: dict[str, _Column] = {}
         self.members: dict[str, _Members] = {}
+        #: answers since the last change applied (an LRU of KEPT_ANSWERS): (count, facet counts, page ids)
+        self.answers: OrderedDict = OrderedDict()
         # per term, the docs holding it (title or body), and those holding it in their title (the score)
         self.any, self.title = _Postings(), _Postings()
 
@@ -574,6 +579,18 @@ def _start_loading(session: Session, holder: _Holder, *, wait: bool) -> Replica 
     return holder.replica
 
 
+def warm(engine: sa.Engine) -> None:
+    """Start loading ``engine``'s replica in a thread now (a web worker at boot), if it answers searches."""
+    holder = _holders.get(engine)
+    if holder is None:
+        return
+    with holder.lock:
+        if holder.replica is not None or holder.loading is not None:
+            return
+        done = holder.loading = threading.Event()
+    threading.Thread(target=_load_into, args=(holder, engine, done), name="search-replica", daemon=True).start()
+
+
 def replica_of(session: Session, *, wait: bool = False) -> Replica | None:
     """The engine's replica, loaded first if there is none (see :func:`_start_loading`)."""
     holder = _holder(session)
@@ -731,9 +748,21 @@ def answer(session: Session, actor: User | None, terms: list[str], *, states: li
                     replica._append(dataset_id, found.klass, found.modified, found.created, found.resources,
                                     found.tags, found.single, found.tokens, read.members.get(dataset_id, []))
             replica.pos, replica.snapshot = read.pos, read.snapshot
+            if read.changed:
+                replica.answers.clear()
             stats["followed" if read.changed else "answered"] += 1
-            classes = [replica.classes.code[c] for c in read.classes if c in replica.classes.code]
-            result = _evaluate(replica, terms, classes, facet_fields, order, start, rows)
+            classes = sorted(replica.classes.code[c] for c in read.classes if c in replica.classes.code)
+            # the same question of the same state (nothing applied since it was answered) has the same answer
+            key = (tuple(terms), tuple(classes), tuple(facet_fields), tuple(order), start, rows)
+            result = replica.answers.get(key)
+            if result is None:
+                result = _evaluate(replica, terms, classes, facet_fields, order, start, rows)
+                replica.answers[key] = result
+                while len(replica.answers) > KEPT_ANSWERS:
+                    replica.answers.popitem(last=False)
+            else:
+                replica.answers.move_to_end(key)
+                stats["repeated"] += 1
             worn = replica.worn()
         if worn:  # still exact, only slower and bigger: it serves while another is loaded
             _reload(session, replica, keep=True)

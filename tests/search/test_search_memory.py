@@ -110,6 +110,37 @@ def test_the_replica_answers_what_the_database_answers_after_each_kind_of_write(
     assert memory.stats["declined"] == declined
 
 
+def test_an_answer_is_kept_until_the_replica_changes(database):
+    ids = seed(database)
+    with database.session() as session:
+        first = answer(session, None)
+        repeated = memory.stats["repeated"]
+        assert answer(session, None) == first
+        assert memory.stats["repeated"] == repeated + 1  # no array work for the same question of the same state
+    edit(database, ids, "household-register-5", title="城乡户籍人口低保名单")  # a fifth public hit
+    with database.session() as session:
+        after = answer(session, None)
+        assert after[0] == first[0] + 1 and after[2][0] == "household-register-5"
+        assert memory.stats["repeated"] == repeated + 1
+    assert compare(database, ids, "after the edit") == []
+
+
+def test_a_worker_warms_its_replica_at_boot(database):
+    ids = seed(database)
+    memory.forget(database.engine)
+    loaded = memory.stats["loaded"]
+    memory.warm(database.engine)
+    deadline = time.monotonic() + 30
+    with database.session() as session:  # None while the thread loads (a search would not load it again)
+        while memory.replica_of(session) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert memory.replica_of(session) is not None
+    answered = memory.stats["answered"]
+    assert compare(database, ids, "warmed") == []
+    assert memory.stats["answered"] - answered == len(READERS)
+    assert memory.stats["loaded"] == loaded + 1
+
+
 def test_ties_are_broken_by_the_newest_then_the_id_as_the_database_does(database):
     """Datasets copied in SQL share their modification time to the microsecond: each page of them comes in the
     database's order (id ascending among equals), and none is on two pages or missing."""
