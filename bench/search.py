@@ -635,7 +635,7 @@ def main(argv: list[str] | None = None) -> None:
             before = _rss()
             with get_db(app).session() as session:
                 replica = memory.replica_of(session, wait=True)
-            print(f"search replica: {len(replica.doc_of):,} datasets, {len(replica.terms.values):,} terms loaded in "
+            print(f"search replica: {replica.count:,} datasets, {len(replica.terms.values):,} terms loaded in "
                   f"{memory.load_seconds(session):.1f} s; its arrays {replica.memory() / 1e6:,.0f} MB; process RSS "
                   f"{before:,.0f} MB before, {_rss():,.0f} MB after, peak {_peak_rss():,.0f} MB", flush=True)
         random.seed(0)

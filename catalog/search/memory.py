@@ -178,8 +178,16 @@ class Replica:
 
     def __init__(self):
         self.lock = threading.Lock()
-        self.ids: list[str] = []
-        self.doc_of: dict[str, int] = {}
+        #: docs loaded; their ids sorted (``sorted_ids``) and where each is (``id_order``), to find a changed one
+        self.base = 0
+        self.sorted_ids = np.empty(0, dtype="S36")
+        self.id_order = np.empty(0, dtype=np.int64)
+        #: dataset id -> its doc, for the docs appended since loading
+        self.appended: dict[str, int] = {}
+        #: live docs
+        self.count = 0
+        #: PostgreSQL: the transaction id of the log entry at ``pos`` (the same database's log, checked by following)
+        self.pos_xid: int | None = None
         self.classes = _Codes()  # (owner_org, state, private as text)
         self.values = {name: _Codes() for name in (*SINGLE_FACETS, *LISTED_FACETS)}
         self.terms = _Codes()
@@ -198,13 +206,15 @@ class Replica:
 
     # -- building ----------------------------------------------------------------------------------
 
-    def _freeze(self, ids: list[str], columns: dict[str, np.ndarray], postings: tuple[_Postings, _Postings],
-                members: dict[str, _Members]) -> None:
-        """The columns of the loaded datasets (doc = position in ``ids``)."""
-        self.ids = ids
-        self.doc_of = {dataset_id: doc for doc, dataset_id in enumerate(ids)}
-        self.live = _Column(np.ones(len(ids), dtype=bool), bool)
-        self.idb = _Column(np.array(ids, dtype="S36") if ids else [], "S36")
+    def _freeze(self, idb: np.ndarray, columns: dict[str, np.ndarray], postings: tuple[_Postings, _Postings],
+                members: dict[str, _Members], id_order: np.ndarray | None = None,
+                sorted_ids: np.ndarray | None = None) -> None:
+        """The columns of the loaded datasets (doc = position in ``idb``, their ids)."""
+        self.base = self.count = len(idb)
+        self.id_order = np.argsort(idb, kind="stable") if id_order is None else id_order
+        self.sorted_ids = idb[self.id_order] if sorted_ids is None else sorted_ids
+        self.live = _Column(np.ones(len(idb), dtype=bool), bool)
+        self.idb = _Column(idb, "S36")
         self.klass = _Column(columns["class"], np.int32)
         self.modified = _Column(columns["modified"], np.int64)
         self.created = _Column(columns["created"], np.int64)
@@ -216,9 +226,9 @@ class Replica:
 
     def _append(self, dataset_id: str, klass: int, modified: int, created: int, resources: int, tags: int,
                 single: list[int], tokens: tuple[list[str], list[str]], members: list[tuple[str, str]]) -> None:
-        doc = len(self.ids)
-        self.ids.append(dataset_id)
-        self.doc_of[dataset_id] = doc
+        doc = self.live.size
+        self.appended[dataset_id] = doc
+        self.count += 1
         self.live.append(True)
         self.idb.append(dataset_id.encode())
         self.klass.append(klass)
@@ -235,11 +245,26 @@ class Replica:
             if in_title:
                 self.title.add(term, doc)
 
+    def doc(self, dataset_id: str) -> int | None:
+        """The live doc of a dataset, or None."""
+        doc = self.appended.get(dataset_id)
+        if doc is None and self.base:
+            key = dataset_id.encode()
+            at = int(np.searchsorted(self.sorted_ids, key))
+            if at < self.base and self.sorted_ids[at] == key:
+                doc = int(self.id_order[at])
+        return doc if doc is not None and self.live.data[doc] else None
+
+    def id_of(self, doc: int) -> str:
+        return self.idb.data[doc].decode()
+
     def _remove(self, dataset_id: str) -> None:
-        doc = self.doc_of.pop(dataset_id, None)
+        doc = self.doc(dataset_id)
+        self.appended.pop(dataset_id, None)
         if doc is not None:
             self.live.data[doc] = False
             self.dead += 1
+            self.count -= 1
 
     def postings(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
         """The docs (live or dead) whose tokens hold ``term``, and those whose title does; None if none does."""
@@ -250,7 +275,7 @@ class Replica:
 
     def worn(self) -> bool:
         """Whether enough docs died since loading that loading again is due."""
-        return self.dead > max(MIN_DEAD, MAX_DEAD_SHARE * len(self.doc_of))
+        return self.dead > max(MIN_DEAD, MAX_DEAD_SHARE * self.count)
 
     def memory(self) -> int:
         """Bytes held by the arrays (not the Python lists and dicts beside them)."""
@@ -475,7 +500,8 @@ class _Loader:
             starts = np.zeros(len(self.ids) + 1, dtype=np.int64)
             np.cumsum(np.bincount(docs, minlength=len(self.ids)) if len(docs) else starts[1:], out=starts[1:])
             listed[name] = _Members(starts, _coded(part["value"], replica.values[name], blank=True))
-        replica._freeze(self.ids, columns, postings, listed)
+        replica._freeze(np.array(self.ids, dtype="S36") if self.ids else np.empty(0, dtype="S36"), columns,
+                        postings, listed)
 
 
 def load(engine: sa.Engine) -> Replica:
@@ -837,4 +863,4 @@ def _page(replica: Replica, hits: np.ndarray, score: np.ndarray, order: list[tup
         candidates = np.arange(len(hits))
     chosen = hits[candidates]
     ranked = np.lexsort([replica.idb.view()[chosen], *(values[candidates] for values in reversed(merged))])
-    return [replica.ids[doc] for doc in chosen[ranked][start:last]]
+    return [replica.id_of(doc) for doc in chosen[ranked][start:last]]

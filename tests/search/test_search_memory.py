@@ -263,7 +263,7 @@ def test_a_worn_replica_serves_until_its_successor_is_loaded(database, monkeypat
     assert memory.stats["loaded"] > loaded
     with database.session() as session:
         replica = memory.replica_of(session)
-        assert replica.dead == 0 and len(replica.doc_of) == 6
+        assert replica.dead == 0 and replica.count == 6
 
 
 def test_sqlite_searches_are_answered_by_the_database(tmp_path):
