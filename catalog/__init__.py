@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -30,7 +31,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False
 
     db.init_app(app)
-    search_memory.attach(db.get_db(app).engine, app.config["SEARCH_MEMORY_INDEX"])
+    search_memory.attach(db.get_db(app).engine, app.config["SEARCH_MEMORY_INDEX"],
+                         Path(app.instance_path) / "search-replica")
     api.init_app(app)
     app.register_blueprint(dataset_views.bp)
     app.register_blueprint(datastore_views.bp)

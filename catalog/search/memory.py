@@ -34,12 +34,19 @@ reader whose snapshot does not contain the replica's, a reader whose own transac
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
+import json
 import logging
 import re
+import shutil
 import threading
 import time
+import uuid
 import weakref
 from collections import Counter, OrderedDict
+from pathlib import Path
 from typing import Iterable
 
 import numpy as np
@@ -339,9 +346,13 @@ def _member_select() -> sa.Select:
 
 
 def _meta_selects() -> list[sa.Select]:
+    """The log's position and the transaction of its entry there, its horizon, the snapshot."""
     text = sa.String()
+    newest = sa.select(sa.func.max(change_log.c.seq)).scalar_subquery()
     return [sa.select(sa.literal("#pos"), sa.cast(sa.func.coalesce(sa.func.max(change_log.c.seq), 0), text),
                       sa.null(), sa.null()),
+            sa.select(sa.literal("#posxid"), sa.cast(change_log.c.xid, text), sa.null(), sa.null())
+            .where(change_log.c.seq == newest),
             sa.select(sa.literal("#horizon"), sa.cast(change_horizon.c.seq, text), sa.cast(change_horizon.c.xid, text),
                       sa.null()),
             sa.select(sa.literal("#snapshot"), sa.cast(sa.func.txid_current_snapshot(), text),
@@ -516,6 +527,8 @@ def load(engine: sa.Engine) -> Replica:
             for kind, a, _b, _c in connection.execute(sa.union_all(*_meta_selects())):
                 if kind == "#pos":
                     replica.pos = int(a)
+                elif kind == "#posxid":
+                    replica.pos_xid = int(a) if a is not None else None
                 elif kind == "#snapshot":
                     replica.snapshot = _snapshot(a)
             for _kinds, ids, packed, tokens in _batches(connection, _dataset_select(every=True), 20_000):
@@ -525,6 +538,122 @@ def load(engine: sa.Engine) -> Replica:
     loader.finish()
     stats["loaded"] += 1
     return replica
+
+
+# -- replica files, shared by the processes of one host -----------------------------------------------
+
+#: The layout of a replica directory (its arrays as .npy files and meta.json); another value is not read.
+FILE_FORMAT = 1
+_ARRAYS = ("idb", "sorted_ids", "id_order", "klass", "modified", "created", "num_resources", "num_tags")
+
+
+def _database_key(engine: sa.Engine) -> str:
+    """Names a database's replica files: its URL (without the password) and its oid (a database dropped and
+    created again under the same name is another)."""
+    with engine.connect() as connection:
+        oid = connection.scalar(sa.text("SELECT oid FROM pg_database WHERE datname = current_database()"))
+    url = engine.url.render_as_string(hide_password=True)
+    return hashlib.sha256(f"{url} {oid}".encode()).hexdigest()[:16]
+
+
+def _save(replica: Replica, directory: Path, key: str) -> Path:
+    """Write a freshly loaded replica's arrays and codes to a new directory (written aside, then renamed)."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    aside = directory / f".{key}-{uuid.uuid4().hex}"
+    aside.mkdir(mode=0o700)
+    arrays = {name: getattr(replica, name) for name in ("sorted_ids", "id_order")}
+    arrays.update({name: getattr(replica, name).view() for name in _ARRAYS if name not in arrays})
+    arrays.update({f"single.{name}": column.view() for name, column in replica.single.items()})
+    arrays.update({f"members.{name}.starts": members.starts for name, members in replica.members.items()})
+    arrays.update({f"members.{name}.codes": members.codes for name, members in replica.members.items()})
+    for name in ("any", "title"):
+        postings = getattr(replica, name)
+        arrays[f"{name}.offsets"], arrays[f"{name}.docs"] = postings.offsets, postings.docs
+    for name, values in arrays.items():
+        np.save(aside / f"{name}.npy", np.ascontiguousarray(values))
+    xmin, xmax, xip = replica.snapshot
+    (aside / "meta.json").write_text(json.dumps({
+        "format": FILE_FORMAT, "pos": replica.pos, "pos_xid": replica.pos_xid, "snapshot": [xmin, xmax, sorted(xip)],
+        "terms": replica.terms.values, "classes": replica.classes.values,
+        "values": {name: codes.values for name, codes in replica.values.items()}}, ensure_ascii=False))
+    final = directory / f"{key}-{replica.pos:020d}-{uuid.uuid4().hex[:8]}"
+    aside.rename(final)
+    return final
+
+
+def _open(path: Path) -> Replica:
+    """A replica on a directory's arrays, memory-mapped read-only: the processes of a host share their pages.
+    What a process appends or marks dead afterwards is its own."""
+    meta = json.loads((path / "meta.json").read_text())
+    if meta["format"] != FILE_FORMAT:
+        raise ValueError(f"replica format {meta['format']}, expected {FILE_FORMAT}")
+
+    def array(name: str) -> np.ndarray:
+        return np.load(path / f"{name}.npy", mmap_mode="r")
+
+    replica = Replica()
+    replica.pos, replica.pos_xid = meta["pos"], meta["pos_xid"]
+    xmin, xmax, xip = meta["snapshot"]
+    replica.snapshot = (xmin, xmax, frozenset(xip))
+    for codes, values in [(replica.terms, meta["terms"]), (replica.classes, [tuple(c) for c in meta["classes"]]),
+                          *((replica.values[name], meta["values"][name]) for name in replica.values)]:
+        codes.values = list(values)
+        codes.code = {value: number for number, value in enumerate(codes.values)}
+    columns = {"class": array("klass"), "modified": array("modified"), "created": array("created"),
+               "resources": array("num_resources"), "tags": array("num_tags"),
+               **{name: array(f"single.{name}") for name in SINGLE_FACETS}}
+    members = {name: _Members(array(f"members.{name}.starts"), array(f"members.{name}.codes"))
+               for name in LISTED_FACETS}
+    postings = tuple(_Postings(array(f"{name}.offsets"), array(f"{name}.docs")) for name in ("any", "title"))
+    replica._freeze(array("idb"), columns, postings, members, array("id_order"), array("sorted_ids"))
+    stats["opened"] += 1
+    return replica
+
+
+def _saved(directory: Path, key: str) -> list[tuple[int, Path]]:
+    """The database's replica directories, ``(position, path)``, oldest first."""
+    found = []
+    for path in directory.glob(f"{key}-*"):
+        try:
+            found.append((int(path.name.split("-")[1]), path))
+        except (IndexError, ValueError):
+            continue
+    return sorted(found)
+
+
+@contextlib.contextmanager
+def _exclusive(directory: Path, key: str):
+    """One process of the host loads a database's replica at a time (the others wait and open its file)."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with open(directory / f"{key}.lock", "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _obtain(holder: "_Holder", engine: sa.Engine) -> Replica:
+    """The holder's next replica: loaded from the database, or, with a directory, the newest replica file of the
+    database past ``holder.after`` (another process loaded it), else loaded and written there for the others."""
+    if holder.directory is None:
+        return load(engine)
+    if holder.key is None:
+        holder.key = _database_key(engine)
+    with _exclusive(holder.directory, holder.key):
+        saved = _saved(holder.directory, holder.key)
+        if saved and (holder.after is None or saved[-1][0] > holder.after):
+            try:
+                return _open(saved[-1][1])
+            except Exception:  # noqa: BLE001 — a damaged or foreign file: load instead
+                logger.exception("could not open the search replica file %s; loading from the database", saved[-1][1])
+        path = _save(load(engine), holder.directory, holder.key)
+        for _pos, old in saved:  # a process that opened one keeps its pages (unlinked files stay readable)
+            shutil.rmtree(old, ignore_errors=True)
+        for aside in holder.directory.glob(f".{holder.key}-*"):  # left by a process killed while writing
+            if time.time() - aside.stat().st_mtime > 3600:
+                shutil.rmtree(aside, ignore_errors=True)
+        return _open(path)
 
 
 # -- one replica per engine ---------------------------------------------------------------------------
@@ -538,6 +667,11 @@ class _Holder:
         self.loading: threading.Event | None = None  # set when the loading under way ends
         self.failed_at: float | None = None
         self.load_seconds: float | None = None
+        #: where the host's processes keep replica files (None: in this process's memory only)
+        self.directory: Path | None = None
+        self.key: str | None = None  # the database's name among them
+        #: a replica file at or before this log position is not to be opened (the replica being replaced was there)
+        self.after: int | None = None
 
 
 _holders: "weakref.WeakKeyDictionary[sa.Engine, _Holder]" = weakref.WeakKeyDictionary()
@@ -546,11 +680,12 @@ _holders_lock = threading.Lock()
 RETRY_AFTER = 60.0
 
 
-def attach(engine: sa.Engine, enabled: bool = True) -> None:
-    """Answer ``engine``'s plain-word searches from a replica (PostgreSQL only: see the module's text)."""
+def attach(engine: sa.Engine, enabled: bool = True, directory: Path | None = None) -> None:
+    """Answer ``engine``'s plain-word searches from a replica (PostgreSQL only: see the module's text), kept in
+    files under ``directory`` that the host's processes share (None: in each process's memory)."""
     with _holders_lock:
         if enabled and engine.dialect.name == "postgresql":
-            _holders.setdefault(engine, _Holder())
+            _holders.setdefault(engine, _Holder()).directory = directory
         else:
             _holders.pop(engine, None)
 
@@ -563,7 +698,7 @@ def _load_into(holder: _Holder, engine: sa.Engine, done: threading.Event) -> Non
     """Load a replica and make it the holder's; on failure log it, keep what was there and try again later."""
     started = time.perf_counter()
     try:
-        replica = load(engine)
+        replica = _obtain(holder, engine)
     except Exception:  # noqa: BLE001 — the database answers the searches meanwhile
         logger.exception("loading the search replica failed; searches are answered by the database")
         with holder.lock:
@@ -571,7 +706,7 @@ def _load_into(holder: _Holder, engine: sa.Engine, done: threading.Event) -> Non
         done.set()
         return
     with holder.lock:
-        holder.replica, holder.loading, holder.failed_at = replica, None, None
+        holder.replica, holder.loading, holder.failed_at, holder.after = replica, None, None, None
         holder.load_seconds = time.perf_counter() - started
     done.set()
 
@@ -634,11 +769,12 @@ def _reload(session: Session, replica: Replica, *, keep: bool = False) -> None:
     holder = _holder(session)
     if holder is None:
         return
-    if not keep:
-        with holder.lock:
+    with holder.lock:
+        holder.after = replica.pos if holder.after is None else max(holder.after, replica.pos)
+        if not keep:
             if holder.replica is replica:
                 holder.replica = None
-        return
+            return
     _start_loading(session, holder, wait=False)
 
 
@@ -682,11 +818,13 @@ def _follow_statement(readable_clause, states: list[str], include_private: bool)
         readable.append(table.c.private.is_(False))
     classes = sa.select(sa.literal("#class"), table.c.owner_org, table.c.state, sa.cast(table.c.private, text)) \
         .where(*readable).distinct()
+    at = sa.select(sa.literal("#at"), sa.cast(change_log.c.xid, text), sa.null(), sa.null()) \
+        .where(change_log.c.seq == sa.bindparam("pos", 0, type_=sa.BigInteger))
     return sa.union_all(
         _dataset_select().where(Dataset.id.in_(changed)),
         _member_select().where(facet_member.c.dataset_id.in_(changed)),
         sa.select(sa.literal("#changed"), logged.c.dataset_id, sa.null(), sa.null()),
-        classes, *_meta_selects())
+        classes, at, *_meta_selects())
 
 
 #: The follow statement compiled, per engine, reader's visibility clause (its structure and bound values: the rule
@@ -727,6 +865,7 @@ class _Followed:
     def __init__(self, fetched: Iterable[tuple]):
         self.changed, self.rows, self.members, self.classes = set(), {}, {}, []
         self.pos, self.horizon, self.snapshot, self.own = 0, (0, 0), None, False
+        self.pos_xid = self.at = None  # the transactions of the entries at the new position and the old one
         for kind, a, b, c in fetched:
             if kind == "#doc":
                 self.rows[a] = (b, c)
@@ -738,6 +877,10 @@ class _Followed:
                 self.classes.append((a, b, c))
             elif kind == "#pos":
                 self.pos = int(a)
+            elif kind == "#posxid":
+                self.pos_xid = int(a) if a is not None else None
+            elif kind == "#at":
+                self.at = int(a) if a is not None else None
             elif kind == "#horizon":
                 self.horizon = (int(a), int(b))
             elif kind == "#snapshot":
@@ -755,12 +898,14 @@ def answer(session: Session, actor: User | None, terms: list[str], *, states: li
         if replica is None:
             break
         with replica.lock:
-            pos, snapshot = replica.pos, replica.snapshot
+            pos, snapshot, pos_xid = replica.pos, replica.snapshot, replica.pos_xid
         read = _Followed(_follow(session, actor, states, include_private, pos, snapshot))
         if read.own:
             break  # the reader's own writes are in its snapshot only
-        if None in read.changed or len(read.changed) > BOUND or read.horizon[0] > pos or read.horizon[1] > snapshot[0]:
-            # everything may have changed, too much did, or entries this read needed were pruned
+        if None in read.changed or len(read.changed) > BOUND or read.horizon[0] > pos or read.horizon[1] > snapshot[0] \
+                or (pos and read.horizon[0] < pos and read.at != pos_xid):
+            # everything may have changed, too much did, entries this read needed were pruned, or the log is not
+            # the one the replica was read from (a replica file of a database restored since)
             _reload(session, replica)
             continue
         with replica.lock:
@@ -773,7 +918,7 @@ def answer(session: Session, actor: User | None, terms: list[str], *, states: li
                     found = _Dataset(replica, *row)
                     replica._append(dataset_id, found.klass, found.modified, found.created, found.resources,
                                     found.tags, found.single, found.tokens, read.members.get(dataset_id, []))
-            replica.pos, replica.snapshot = read.pos, read.snapshot
+            replica.pos, replica.snapshot, replica.pos_xid = read.pos, read.snapshot, read.pos_xid
             if read.changed:
                 replica.answers.clear()
             stats["followed" if read.changed else "answered"] += 1

@@ -6,6 +6,7 @@ replica must step aside (a reader's own write, an older snapshot, a membership, 
 The database's answer is a fresh computation with no cache, no kept hits and no replica (``recounted``)."""
 from __future__ import annotations
 
+import stat
 import threading
 import time
 
@@ -13,9 +14,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from catalog import create_app
 from catalog.auth.models import User
 from catalog.datasets.models import Dataset, Resource
 from catalog.datasets.service import create_dataset, delete_dataset, metadata_of, update_dataset
+from catalog.db import get_db
 from catalog.departments.models import Department
 from catalog.departments.service import set_member
 from catalog.groups.models import DatasetGroup
@@ -264,6 +267,45 @@ def test_a_worn_replica_serves_until_its_successor_is_loaded(database, monkeypat
     with database.session() as session:
         replica = memory.replica_of(session)
         assert replica.dead == 0 and replica.count == 6
+
+
+def test_the_processes_of_a_host_share_one_replica_file(database, tmp_path):
+    """A second app on the same database and instance folder (another gunicorn worker) opens the replica the
+    first loaded and wrote, instead of reading the catalogue again; each then follows the writes itself."""
+    ids = seed(database)
+    loaded, opened = memory.stats["loaded"], memory.stats["opened"]
+    assert compare(database, ids, "first process") == []
+    assert (memory.stats["loaded"], memory.stats["opened"]) == (loaded + 1, opened + 1)
+    folder = tmp_path / "search-replica"
+    saved = [path for path in folder.iterdir() if path.is_dir()]
+    assert len(saved) == 1 and stat.S_IMODE(folder.stat().st_mode) == 0o700  # every dataset's words: the server's
+    second = create_app({"TESTING": True, "DATABASE_URL": database.engine.url.render_as_string(hide_password=False),
+                         "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "test", "SITE_URL": "http://localhost",
+                         "CATALOG_REVIEW": False})
+    other = get_db(second)
+    try:
+        assert compare(other, ids, "second process") == []
+        assert (memory.stats["loaded"], memory.stats["opened"]) == (loaded + 1, opened + 2)
+        edit(database, ids, "household-register-5", title="城乡户籍人口低保名单")
+        assert compare(other, ids, "second process after a write") == []
+        assert compare(database, ids, "first process after a write") == []
+        assert memory.stats["loaded"] == loaded + 1
+    finally:
+        memory.forget(other.engine)
+        other.engine.dispose()
+
+
+def test_a_replica_of_another_log_is_loaded_again(database):
+    """The log entry at the replica's position must be the one it was read at (a file of a database restored
+    since is not): else it is loaded from the database again."""
+    ids = seed(database)
+    assert compare(database, ids, "start") == []
+    with database.session() as session:
+        replica = memory.replica_of(session)
+        replica.pos_xid += 1
+    loaded = memory.stats["loaded"]
+    assert compare(database, ids, "another log") == []
+    assert memory.stats["loaded"] == loaded + 1
 
 
 def test_sqlite_searches_are_answered_by_the_database(tmp_path):
