@@ -72,6 +72,7 @@ import random
 import resource
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -304,10 +305,38 @@ def replicate(app, copies: int) -> float:
 
 # -- measuring ---------------------------------------------------------------------------------
 
-def _rss() -> float:
-    """The process's resident memory now, in MB (Linux)."""
+#: A second worker (bench/search.py's main passes the database URL and instance folder): its replica opened from
+#: the file the first wrote, 30 searches of new words, its memory.
+SECOND_WORKER = """
+import sys, time
+from catalog import create_app
+from catalog.db import get_db
+from catalog.search import memory
+from catalog.search.service import search_datasets
+
+def rss(kind):
     with open("/proc/self/status") as status:
-        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")) / 1024
+        return next(int(line.split()[1]) for line in status if line.startswith(kind + ":")) / 1024
+
+app = create_app({"DATABASE_URL": sys.argv[1], "INSTANCE_PATH": sys.argv[2], "SECRET_KEY": "bench"})
+before = rss("VmRSS")
+with get_db(app).session() as session:
+    started = time.perf_counter()
+    replica = memory.replica_of(session, wait=True)
+    opened = time.perf_counter() - started
+    words = [w for w in replica.terms.values[:: max(1, len(replica.terms.values) // 60)] if len(w) >= 2][:30]
+    for word in words:
+        search_datasets(session, None, q=word, facet_fields=["organization", "tags", "res_format"])
+print(f"opened in {opened:.2f} s ({dict(memory.stats)}); RSS {before:,.0f} MB before, {rss('VmRSS'):,.0f} MB after "
+      f"{len(words)} searches ({rss('RssAnon'):,.0f} MB its own, {rss('RssFile'):,.0f} MB mapped files)")
+"""
+
+
+def _rss(kind: str = "VmRSS") -> float:
+    """The process's resident memory now, in MB (Linux): all of it, or ``RssAnon`` (its own) or ``RssFile``
+    (mapped files, such as the search replica's, shared with the other processes mapping them)."""
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith(f"{kind}:")) / 1024
 
 
 def _peak_rss() -> float:
@@ -633,11 +662,20 @@ def main(argv: list[str] | None = None) -> None:
         print(f"datasets in the database: {total:,}; {args.runs} timed runs per scenario after 5 warm-up runs")
         if engine.dialect.name == "postgresql" and app.config["SEARCH_MEMORY_INDEX"]:
             before = _rss()
+            memory.warm(engine)  # as a web worker at boot: a process of its own loads it and writes its file
             with get_db(app).session() as session:
-                replica = memory.replica_of(session, wait=True)
+                while (replica := memory.replica_of(session)) is None:
+                    time.sleep(0.1)
             print(f"search replica: {replica.count:,} datasets, {len(replica.terms.values):,} terms loaded in "
-                  f"{memory.load_seconds(session):.1f} s; its arrays {replica.memory() / 1e6:,.0f} MB; process RSS "
-                  f"{before:,.0f} MB before, {_rss():,.0f} MB after, peak {_peak_rss():,.0f} MB", flush=True)
+                  f"{memory.load_seconds(session):.1f} s by another process and opened; its arrays "
+                  f"{replica.memory() / 1e6:,.0f} MB; this process's RSS "
+                  f"{before:,.0f} MB before, {_rss():,.0f} MB after ({_rss('RssAnon'):,.0f} MB its own, "
+                  f"{_rss('RssFile'):,.0f} MB mapped files), peak {_peak_rss():,.0f} MB", flush=True)
+            # what another worker of the host does: open the file instead of loading, then search
+            second = subprocess.run([sys.executable, "-c", SECOND_WORKER, url, instance], capture_output=True,
+                                    text=True, cwd=ROOT, check=False)
+            print(f"  another process on the same instance folder: {second.stdout.strip() or second.stderr[-2000:]}",
+                  flush=True)
         random.seed(0)
         plan, counts = scenarios(app, names)
         results = {}
@@ -661,7 +699,8 @@ def main(argv: list[str] | None = None) -> None:
                   f"{figures['p95'] / base['p95']:>9.1f}  {found}")
         if delta.stats or memory.stats:  # how the word searches were answered, and what they keep
             print(f"\nword searches: {dict(delta.stats)}; hits kept now: {delta.kept_hits():,}; replica: "
-                  f"{dict(memory.stats)}; process RSS {_rss():,.0f} MB, peak {_peak_rss():,.0f} MB")
+                  f"{dict(memory.stats)}; process RSS {_rss():,.0f} MB ({_rss('RssAnon'):,.0f} its own), "
+                  f"peak {_peak_rss():,.0f} MB")
         if args.writer_rounds:
             writers(engine, args.writer_rounds)
     finally:

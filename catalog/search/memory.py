@@ -39,8 +39,11 @@ import fcntl
 import hashlib
 import json
 import logging
+import os
 import re
 import shutil
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -58,6 +61,7 @@ from sqlalchemy.orm import Session
 from ..auth import rules
 from ..auth.models import User
 from ..datasets.models import Dataset, Resource, dataset_tag
+from ..db import make_engine
 from .conditions import NUM_RESOURCES, NUM_TAGS
 from .delta import COLUMN_FACETS, NUMERIC_KEYS, _contains
 from .models import change_horizon, change_log, facet_count, facet_member
@@ -156,6 +160,7 @@ class _Members:
 
     def __init__(self, starts: np.ndarray, codes: np.ndarray):
         self.starts, self.codes = starts, codes
+        self.docs: np.ndarray | None = None  # each loaded code's doc (made when first needed)
         self.extra_docs, self.extra_codes = _Column([], np.int32), _Column([], np.int32)
 
     def add(self, doc: int, code: int) -> None:
@@ -165,6 +170,15 @@ class _Members:
     def of(self, hits: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """The value codes of the docs in ``hits`` (ascending; ``mask`` the same docs as a boolean array)."""
         loaded = hits[:np.searchsorted(hits, len(self.starts) - 1)]
+        if len(loaded) * 4 > len(self.starts):
+            # most docs are hits (a word in most datasets): every loaded code's doc looked up in the mask costs
+            # less than gathering each hit's slice (6.8 against 2-3 ms for two facets at 300,000)
+            if self.docs is None:
+                self.docs = np.repeat(np.arange(len(self.starts) - 1, dtype=np.int32), np.diff(self.starts))
+            codes = self.codes[mask[self.docs]]
+            if self.extra_docs.size:
+                codes = np.concatenate([codes, self.extra_codes.view()[mask[self.extra_docs.view()]]])
+            return codes
         first = self.starts[loaded]
         lengths = self.starts[loaded + 1] - first
         total = int(lengths.sum())
@@ -633,9 +647,22 @@ def _exclusive(directory: Path, key: str):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _obtain(holder: "_Holder", engine: sa.Engine) -> Replica:
+def _load_elsewhere(engine: sa.Engine, directory: Path, key: str) -> Path:
+    """Load and write a replica in a process of its own (``python -m catalog.search.memory``), so that the memory
+    loading takes (1.2 GB at its peak at 300,000 datasets, 0.5 GB of it kept by the allocators afterwards) is
+    given back when it ends; the database URL goes in its environment, not on its command line."""
+    environment = {**os.environ, REPLICA_URL: engine.url.render_as_string(hide_password=False)}
+    done = subprocess.run([sys.executable, "-m", __name__, str(directory), key], env=environment,
+                          capture_output=True, text=True, timeout=LOAD_TIMEOUT, check=False)
+    if done.returncode != 0 or not done.stdout.strip():
+        raise RuntimeError(f"loading the search replica in a process failed ({done.returncode}): {done.stderr[-2000:]}")
+    return Path(done.stdout.strip().splitlines()[-1])
+
+
+def _obtain(holder: "_Holder", engine: sa.Engine, elsewhere: bool = False) -> Replica:
     """The holder's next replica: loaded from the database, or, with a directory, the newest replica file of the
-    database past ``holder.after`` (another process loaded it), else loaded and written there for the others."""
+    database past ``holder.after`` (another process loaded it), else loaded (``elsewhere``: by a process of its
+    own) and written there for the others."""
     if holder.directory is None:
         return load(engine)
     if holder.key is None:
@@ -647,7 +674,10 @@ def _obtain(holder: "_Holder", engine: sa.Engine) -> Replica:
                 return _open(saved[-1][1])
             except Exception:  # noqa: BLE001 — a damaged or foreign file: load instead
                 logger.exception("could not open the search replica file %s; loading from the database", saved[-1][1])
-        path = _save(load(engine), holder.directory, holder.key)
+        if elsewhere:
+            path = _load_elsewhere(engine, holder.directory, holder.key)
+        else:
+            path = _save(load(engine), holder.directory, holder.key)
         for _pos, old in saved:  # a process that opened one keeps its pages (unlinked files stay readable)
             shutil.rmtree(old, ignore_errors=True)
         for aside in holder.directory.glob(f".{holder.key}-*"):  # left by a process killed while writing
@@ -678,6 +708,9 @@ _holders: "weakref.WeakKeyDictionary[sa.Engine, _Holder]" = weakref.WeakKeyDicti
 _holders_lock = threading.Lock()
 #: Seconds before loading is tried again after it failed (the database was down, say).
 RETRY_AFTER = 60.0
+#: The environment variable that gives a loading process its database URL; and how long it may take.
+REPLICA_URL = "CATALOG_SEARCH_REPLICA_URL"
+LOAD_TIMEOUT = 3600
 
 
 def attach(engine: sa.Engine, enabled: bool = True, directory: Path | None = None) -> None:
@@ -694,11 +727,11 @@ def _holder(session: Session) -> _Holder | None:
     return _holders.get(session.get_bind().engine)
 
 
-def _load_into(holder: _Holder, engine: sa.Engine, done: threading.Event) -> None:
+def _load_into(holder: _Holder, engine: sa.Engine, done: threading.Event, elsewhere: bool = False) -> None:
     """Load a replica and make it the holder's; on failure log it, keep what was there and try again later."""
     started = time.perf_counter()
     try:
-        replica = _obtain(holder, engine)
+        replica = _obtain(holder, engine, elsewhere)
     except Exception:  # noqa: BLE001 — the database answers the searches meanwhile
         logger.exception("loading the search replica failed; searches are answered by the database")
         with holder.lock:
@@ -736,7 +769,8 @@ def _start_loading(session: Session, holder: _Holder, *, wait: bool) -> Replica 
     if wait or _small(session):
         _load_into(holder, engine, done)
     else:
-        threading.Thread(target=_load_into, args=(holder, engine, done), name="search-replica", daemon=True).start()
+        threading.Thread(target=_load_into, args=(holder, engine, done, True), name="search-replica",
+                         daemon=True).start()
     return holder.replica
 
 
@@ -749,7 +783,7 @@ def warm(engine: sa.Engine) -> None:
         if holder.replica is not None or holder.loading is not None:
             return
         done = holder.loading = threading.Event()
-    threading.Thread(target=_load_into, args=(holder, engine, done), name="search-replica", daemon=True).start()
+    threading.Thread(target=_load_into, args=(holder, engine, done, True), name="search-replica", daemon=True).start()
 
 
 def replica_of(session: Session, *, wait: bool = False) -> Replica | None:
@@ -1009,3 +1043,18 @@ def _page(replica: Replica, hits: np.ndarray, score: np.ndarray, order: list[tup
     chosen = hits[candidates]
     ranked = np.lexsort([replica.idb.view()[chosen], *(values[candidates] for values in reversed(merged))])
     return [replica.id_of(doc) for doc in chosen[ranked][start:last]]
+
+
+def _main(argv: list[str]) -> None:
+    """``python -m catalog.search.memory DIRECTORY KEY``: load the replica of the database at
+    ``$CATALOG_SEARCH_REPLICA_URL``, write it under DIRECTORY and print its path (see :func:`_load_elsewhere`)."""
+    directory, key = Path(argv[0]), argv[1]
+    engine = make_engine(os.environ[REPLICA_URL])
+    try:
+        print(_save(load(engine), directory, key))
+    finally:
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1:])
