@@ -624,9 +624,10 @@ def _first_calls(api, sql, resource_id: str, samples: list[dict], report) -> Non
             *((("q 城关镇, limit 10", "read_q_after_write", word, 1, q_floor, "the first 10 records by key"),)
               if TEXT else ())):
         timed = after_write(call)
-        # the first call of each town (of the word) in this process: nothing of the search known yet
+        # the first call of each town (of the word) in this scenario: with --first-calls-only, the first in the
+        # process (nothing of the search known yet); in a whole run the reads before searched them already
         first = [timed(i) for i in range(firsts)]
-        print(f"    {label}, the first call in this process of each of {firsts} (after a write): "
+        print(f"    {label}, the first call of each of {firsts} in this scenario (after a write): "
               + ", ".join(f"{seconds * 1000:,.0f}" for seconds in first) + " ms", flush=True)
         report(f"{label}, the first call after a write (each town, word, searched before in this process)",
                key, [timed(i) for i in range(FIRST_CALLS)], _timed(floor, SLOW_REPEATS), floor_label)

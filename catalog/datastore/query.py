@@ -476,7 +476,7 @@ def _total(session: Session, table: DatastoreTable, conditions: list[Any], filte
     if not filters and not q:  # every live record: the sum of the key blocks' counts, exact at any size
         known = key_blocks.live_records(session, table.resource_id), False
     elif common and not filters:  # more index matches than the threshold: no need to count them
-        known = max(_estimate(session, conditions, threshold, table), threshold + 1), True
+        known = max(_estimate(session, conditions, threshold, table), threshold + 1, lower or 0), True
     else:
         total, estimated, lower = _count(session, conditions, threshold, table, filters)
         known = total, estimated

@@ -106,3 +106,15 @@ def test_a_common_word_s_total_is_exact_again_once_deletions_bring_it_to_the_thr
             assert page.result["total_was_estimated"] is True and page.result["total"] > 2, (page.result, live)
         else:
             assert (page.result["total"], page.result["total_was_estimated"]) == (len(live), False), live
+
+
+def test_a_common_word_s_estimated_total_is_not_below_the_matches_the_text_index_gave(api, app, db, monkeypatch,
+                                                                                      world):
+    # the planner's guess (no statistics here) may be anything; the word's matches read from the text index
+    # (up to twice the threshold) are records that hold it, so the estimate is at least that many
+    _catch_up(db, world["resource_id"])
+    monkeypatch.setitem(app.config, "DATASTORE_TOTAL_ESTIMATION_THRESHOLD", 2)
+    holding = _holding(world["records"], "城关镇")
+    page = search(api, world, world["owner"].token, q="城关镇", limit=1)
+    assert page.result["total_was_estimated"] is True
+    assert page.result["total"] >= min(len(holding), 2 * 2 + 1), (page.result["total"], len(holding))
