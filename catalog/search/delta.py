@@ -565,7 +565,7 @@ def _execute(session: Session, statement: sa.CompoundSelect) -> list[tuple]:
     return fetched
 
 
-def _contains(reader: tuple[int, int, frozenset[int]], state: tuple[int, int, frozenset[int]]) -> bool:
+def snapshot_contains(reader: tuple[int, int, frozenset[int]], state: tuple[int, int, frozenset[int]]) -> bool:
     """Whether every transaction visible in snapshot ``state`` is visible in snapshot ``reader``."""
     r_xmin, r_xmax, r_xip = reader
     s_xmin, s_xmax, s_xip = state
@@ -625,7 +625,7 @@ def _advance(session: Session, key: Hashable, state: State, hits_select: sa.Sele
         # Another request may have moved the state since ``pos`` (only ever forward): what this read
         # found since ``pos`` covers what changed after the state's snapshot if this snapshot contains it.
         if state.snapshot is not None:
-            if read.snapshot is None or not _contains(read.snapshot, state.snapshot):
+            if read.snapshot is None or not snapshot_contains(read.snapshot, state.snapshot):
                 return None
         elif read.pos < state.pos:
             return None  # SQLite: an older snapshot than the state's

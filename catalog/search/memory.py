@@ -63,13 +63,13 @@ from ..auth.models import User
 from ..datasets.models import Dataset, Resource, dataset_tag
 from ..db import make_engine
 from .conditions import NUM_RESOURCES, NUM_TAGS
-from .delta import COLUMN_FACETS, NUMERIC_KEYS, _contains
+from .delta import COLUMN_FACETS, NUMERIC_KEYS, snapshot_contains
 from .models import change_horizon, change_log, facet_count, facet_member
 
 #: Changed datasets one search applies at most (more: the replica is loaded again).
 BOUND = 5000
-#: Below this many datasets a replica is loaded inside the search that needs it; above, in a thread while
-#: searches are answered by the database.
+#: Below this many datasets a replica is loaded inside the search that needs it; above, by a process of its own
+#: (started from a thread) while the database answers the searches.
 LOAD_IN_REQUEST = 20_000
 #: Dead docs (changed or deleted since loading) tolerated before loading again, at least MIN_DEAD and this share
 #: of the live ones: their postings are only skipped.
@@ -87,8 +87,8 @@ _SAFE_TERM = re.compile(r"^\w+$")
 logger = logging.getLogger(__name__)
 
 #: How searches were answered here: ``answered``, ``followed`` (changes applied first), ``repeated`` (of those,
-#: the answer kept since), ``declined`` (left to the database) and ``loaded`` (replicas loaded). For the
-#: benchmark and the tests.
+#: the answer kept since), ``declined`` (left to the database); and replicas ``loaded`` by this process and
+#: ``opened`` from their files. For the benchmark and the tests.
 stats: Counter = Counter()
 
 
@@ -943,7 +943,7 @@ def answer(session: Session, actor: User | None, terms: list[str], *, states: li
             _reload(session, replica)
             continue
         with replica.lock:
-            if not _contains(read.snapshot, replica.snapshot):
+            if not snapshot_contains(read.snapshot, replica.snapshot):
                 break  # an older snapshot than the replica's (a REPEATABLE READ reader), or moved past it
             for dataset_id in read.changed:
                 replica._remove(dataset_id)
