@@ -752,7 +752,7 @@ def _entry_text(text: str, seq: int, key: str) -> str:
     Written straight into the text where it ends in ``…}`` after a value (every stored record, as PostgreSQL
     and the app write them): ``object_with``'s six ``json.dumps`` calls and copies of the text took 15 µs a
     record, half of the feed's time per record over HTTP at 1,000,000 records (docs/PERFORMANCE.md,
-    "DataStore reads", tenth session). Any other text (an empty object, space before the brace) goes
+    "DataStore reads", seventh pass). Any other text (an empty object, space before the brace) goes
     through ``object_with``."""
     if len(text) > 2 and text[-1] == "}" and text[-2] not in _OPEN_OR_SPACE:
         return f'{text[:-1]}, "_seq": {int(seq)}, "_key": {_json_string(key)}, "_deleted": false}}'
