@@ -478,7 +478,8 @@ def _total(session: Session, table: DatastoreTable, conditions: list[Any], filte
     elif common and not filters:  # more index matches than the threshold: no need to count them
         known = max(_estimate(session, conditions, threshold, table), threshold + 1, lower or 0), True
     else:
-        total, estimated, lower = _count(session, conditions, threshold, table, filters)
+        total, estimated, lower = _count(session, conditions, threshold, table, filters,
+                                         every=_counted_whole(session, table, filters, q))
         known = total, estimated
     _keep(_TOTALS, TOTALS_KEPT, version, known)
     if known[1] and lower is not None and lower > threshold and table.last_seq is not None:
@@ -544,17 +545,31 @@ def count_matches(session: Session, conditions: list[Any], threshold: int, table
 
 
 def _count(session: Session, conditions: list[Any], threshold: int, table: DatastoreTable,
-           filters: dict | None = None) -> tuple[int, bool, int]:
+           filters: dict | None = None, *, every: bool = False) -> tuple[int, bool, int]:
     """``(total, estimated, counted)`` of :func:`count_matches`: the matches are counted up to :func:`_reach`
-    (twice the threshold), ``counted`` of them; above the threshold the total is estimated, and where every
-    match was counted the estimate is that count (no estimate read)."""
+    (twice the threshold; ``every``: all of them), ``counted`` of them; above the threshold the total is given as
+    estimated (CKAN's flag above the threshold), and where every match was counted it is that count (no estimate
+    read)."""
+    matches = sa.select(sa.literal(1)).select_from(Record).where(*conditions)
     counted = session.scalar(sa.select(sa.func.count()).select_from(
-        sa.select(sa.literal(1)).select_from(Record).where(*conditions).limit(_reach(threshold)).subquery()))
+        (matches if every else matches.limit(_reach(threshold))).subquery()))
     if counted <= threshold:
         return counted, False, counted
-    if counted < _reach(threshold):
+    if every or counted < _reach(threshold):
         return counted, True, counted
     return max(_estimate(session, conditions, threshold, table, filters), counted), True, counted
+
+
+def _counted_whole(session: Session, table: DatastoreTable, filters: dict | None, q: str | None) -> bool:
+    """Whether a search's matches are counted all at once instead of up to twice the threshold and then
+    estimated: on PostgreSQL, when every filter is text values of an ``x-index`` field and there is no ``q``.
+    The estimate would read the same entries of the field's index, and each one's row (PostgreSQL makes no
+    index-only scan of an expression index over ``data``), so one exact count costs what the estimate did and
+    saves the first count (a town of 90,900 households at 1,000,000 records: 105-149 ms against 13-51 ms, then
+    100-344 ms), and its total stays known above the threshold for many more changes (:func:`_known_total`).
+    SQLite counts the index entries in the index alone, which the exact count (it reads ``deleted``) cannot."""
+    return (session.get_bind().dialect.name == "postgresql" and not q and bool(filters)
+            and len(_indexed_filters(table, filters)) == len(filters))
 
 
 def _estimate(session: Session, conditions: list[Any], threshold: int, table: DatastoreTable,
