@@ -511,7 +511,7 @@ def _known_total(table: DatastoreTable, filters: dict | None, q: str | None,
     known = _TOTALS.get(version)
     if known is not None:
         return known
-    above = _ABOVE.get(_search(table, filters, q, threshold)) if table.last_seq is not None else None
+    above = _ABOVE.get(_search(table, filters, q, threshold)) if _ABOVE and table.last_seq is not None else None
     if above is None:
         return None
     seq, lower, total = above
