@@ -39,6 +39,7 @@ import fcntl
 import hashlib
 import json
 import logging
+import mmap
 import os
 import re
 import shutil
@@ -244,6 +245,33 @@ class Replica:
         self.single = {name: _Column(columns[name], np.int32) for name in SINGLE_FACETS}
         self.members = members
         self.any, self.title = postings
+
+    def _compact(self) -> None:
+        """Make every doc a loaded one (the lists appended to become the arrays of a loaded replica), for a replica
+        built by appending alone (:func:`load_here`): no doc is dead."""
+        assert self.dead == 0
+        count = self.live.size
+        idb = np.array(self.idb.view())
+        columns = {"class": self.klass.view(), "modified": self.modified.view(), "created": self.created.view(),
+                   "resources": self.num_resources.view(), "tags": self.num_tags.view(),
+                   **{name: column.view() for name, column in self.single.items()}}
+        postings = []
+        for lists in (self.any, self.title):
+            terms = len(self.terms.values)
+            lengths = np.array([len(lists.extra.get(code, ())) for code in range(terms)], dtype=np.int64)
+            offsets = np.zeros(terms + 1, dtype=np.int64)
+            np.cumsum(lengths, out=offsets[1:])
+            docs = np.array([doc for code in range(terms) for doc in lists.extra.get(code, ())], dtype=np.int32)
+            postings.append(_Postings(offsets, docs))
+        members = {}
+        for name, listed in self.members.items():
+            docs, codes = listed.extra_docs.view(), listed.extra_codes.view()
+            order = np.argsort(docs, kind="stable")
+            starts = np.zeros(count + 1, dtype=np.int64)
+            np.cumsum(np.bincount(docs, minlength=count), out=starts[1:])
+            members[name] = _Members(starts, codes[order].astype(np.int32))
+        self.appended = {}
+        self._freeze(idb, {name: np.array(values) for name, values in columns.items()}, tuple(postings), members)
 
     def _append(self, dataset_id: str, klass: int, modified: int, created: int, resources: int, tags: int,
                 single: list[int], tokens: tuple[list[str], list[str]], members: list[tuple[str, str]]) -> None:
@@ -529,22 +557,62 @@ class _Loader:
                         postings, listed)
 
 
+def _read_meta(connection: sa.Connection, replica: Replica) -> None:
+    """The log's position, its entry's transaction and the snapshot, in a ``REPEATABLE READ`` transaction begun
+    (its first statement: the snapshot of everything read after it); JIT off for the transaction."""
+    connection.execute(sa.text("SELECT set_config('jit', 'off', true)"))
+    for kind, a, _b, _c in connection.execute(sa.union_all(*_meta_selects())):
+        if kind == "#pos":
+            replica.pos = int(a)
+        elif kind == "#posxid":
+            replica.pos_xid = int(a) if a is not None else None
+        elif kind == "#snapshot":
+            replica.snapshot = _snapshot(a)
+
+
+def _empty() -> Replica:
+    """A replica of no dataset, ready to have datasets appended."""
+    replica = Replica()
+    empty = np.empty(0, dtype=np.int64)
+    replica._freeze(np.empty(0, dtype="S36"), {name: empty for name in ("class", "modified", "created", "resources",
+                                                                        "tags", *SINGLE_FACETS)},
+                    (_Postings(), _Postings()), {name: _Members(np.zeros(1, dtype=np.int64), np.empty(0, np.int32))
+                                                 for name in LISTED_FACETS})
+    return replica
+
+
+def load_here(engine: sa.Engine) -> Replica:
+    """A replica of every dataset that is not deleted, read in one snapshot and built in this process by the code
+    that applies changes (:meth:`Replica._append`), then compacted. For small catalogues (under
+    :data:`LOAD_IN_REQUEST`): about 0.2 ms a dataset. Not polars, whose thread pool makes a process that used it
+    unsafe to fork (the sync engine's transform workers are forked; a forked worker hung in the test suite)."""
+    replica = _empty()
+    with engine.connect() as connection:
+        connection = connection.execution_options(isolation_level="REPEATABLE READ")
+        with connection.begin():
+            _read_meta(connection, replica)
+            rows = connection.execute(_dataset_select(every=True)).all()
+            members: dict[str, list[tuple[str, str]]] = {}
+            for _kind, dataset_id, facet, value in connection.execute(_member_select()):
+                members.setdefault(dataset_id, []).append((facet, value))
+    for _kind, dataset_id, packed, tokens in rows:
+        found = _Dataset(replica, packed, tokens)
+        replica._append(dataset_id, found.klass, found.modified, found.created, found.resources, found.tags,
+                        found.single, found.tokens, members.get(dataset_id, []))
+    replica._compact()
+    stats["loaded"] += 1
+    return replica
+
+
 def load(engine: sa.Engine) -> Replica:
-    """A replica of every dataset that is not deleted, read in one snapshot (``REPEATABLE READ``)."""
+    """A replica of every dataset that is not deleted, read in one snapshot (``REPEATABLE READ``), built
+    column-wise with polars: only in a process of its own (:func:`_load_elsewhere`), see :func:`load_here`."""
     replica = Replica()
     loader = _Loader(replica)
     with engine.connect() as connection:
         connection = connection.execution_options(isolation_level="REPEATABLE READ")
         with connection.begin():
-            # no JIT for this transaction's statements (it compiled the whole catalogue's read for 1 s)
-            connection.execute(sa.text("SELECT set_config('jit', 'off', true)"))
-            for kind, a, _b, _c in connection.execute(sa.union_all(*_meta_selects())):
-                if kind == "#pos":
-                    replica.pos = int(a)
-                elif kind == "#posxid":
-                    replica.pos_xid = int(a) if a is not None else None
-                elif kind == "#snapshot":
-                    replica.snapshot = _snapshot(a)
+            _read_meta(connection, replica)  # (no JIT: it compiled the whole catalogue's read for 1 s)
             for _kinds, ids, packed, tokens in _batches(connection, _dataset_select(every=True), 20_000):
                 loader.datasets(ids, packed, tokens)
             for _kinds, dataset_ids, facets, values in _batches(connection, _member_select(), 100_000):
@@ -556,8 +624,8 @@ def load(engine: sa.Engine) -> Replica:
 
 # -- replica files, shared by the processes of one host -----------------------------------------------
 
-#: The layout of a replica directory (its arrays as .npy files and meta.json); another value is not read.
-FILE_FORMAT = 1
+#: The layout of a replica directory (its arrays in arrays.bin, where meta.json says); another value is not read.
+FILE_FORMAT = 2
 _ARRAYS = ("idb", "sorted_ids", "id_order", "klass", "modified", "created", "num_resources", "num_tags")
 
 
@@ -583,11 +651,19 @@ def _save(replica: Replica, directory: Path, key: str) -> Path:
     for name in ("any", "title"):
         postings = getattr(replica, name)
         arrays[f"{name}.offsets"], arrays[f"{name}.docs"] = postings.offsets, postings.docs
-    for name, values in arrays.items():
-        np.save(aside / f"{name}.npy", np.ascontiguousarray(values))
+    layout, offset = {}, 0
+    with open(aside / "arrays.bin", "wb") as out:  # one file: one mapping (and one descriptor) per replica
+        for name, values in arrays.items():
+            values = np.ascontiguousarray(values)
+            padding = -offset % 64
+            out.write(b"\0" * padding)
+            offset += padding
+            values.tofile(out)
+            layout[name] = [values.dtype.str, list(values.shape), offset]
+            offset += values.nbytes
     xmin, xmax, xip = replica.snapshot
     (aside / "meta.json").write_text(json.dumps({
-        "format": FILE_FORMAT, "pos": replica.pos, "pos_xid": replica.pos_xid, "snapshot": [xmin, xmax, sorted(xip)],
+        "format": FILE_FORMAT, "arrays": layout, "pos": replica.pos, "pos_xid": replica.pos_xid, "snapshot": [xmin, xmax, sorted(xip)],
         "terms": replica.terms.values, "classes": replica.classes.values,
         "values": {name: codes.values for name, codes in replica.values.items()}}, ensure_ascii=False))
     final = directory / f"{key}-{replica.pos:020d}-{uuid.uuid4().hex[:8]}"
@@ -602,8 +678,16 @@ def _open(path: Path) -> Replica:
     if meta["format"] != FILE_FORMAT:
         raise ValueError(f"replica format {meta['format']}, expected {FILE_FORMAT}")
 
+    with open(path / "arrays.bin", "rb") as arrays:
+        mapped = mmap.mmap(arrays.fileno(), 0, access=mmap.ACCESS_READ) if os.fstat(arrays.fileno()).st_size \
+            else b""
+
     def array(name: str) -> np.ndarray:
-        return np.load(path / f"{name}.npy", mmap_mode="r")
+        dtype, shape, offset = meta["arrays"][name]
+        count = int(np.prod(shape))
+        if not count:
+            return np.empty(shape, dtype=dtype)
+        return np.frombuffer(mapped, dtype=dtype, count=count, offset=offset).reshape(shape)
 
     replica = Replica()
     replica.pos, replica.pos_xid = meta["pos"], meta["pos_xid"]
@@ -664,7 +748,7 @@ def _obtain(holder: "_Holder", engine: sa.Engine, elsewhere: bool = False) -> Re
     database past ``holder.after`` (another process loaded it), else loaded (``elsewhere``: by a process of its
     own) and written there for the others."""
     if holder.directory is None:
-        return load(engine)
+        return load_here(engine)
     if holder.key is None:
         holder.key = _database_key(engine)
     with _exclusive(holder.directory, holder.key):
@@ -677,7 +761,7 @@ def _obtain(holder: "_Holder", engine: sa.Engine, elsewhere: bool = False) -> Re
         if elsewhere:
             path = _load_elsewhere(engine, holder.directory, holder.key)
         else:
-            path = _save(load(engine), holder.directory, holder.key)
+            path = _save(load_here(engine), holder.directory, holder.key)
         for _pos, old in saved:  # a process that opened one keeps its pages (unlinked files stay readable)
             shutil.rmtree(old, ignore_errors=True)
         for aside in holder.directory.glob(f".{holder.key}-*"):  # left by a process killed while writing
@@ -766,8 +850,10 @@ def _start_loading(session: Session, holder: _Holder, *, wait: bool) -> Replica 
             done.wait()
         return holder.replica
     engine = session.get_bind().engine
-    if wait or _small(session):
+    if not wait and _small(session):
         _load_into(holder, engine, done)
+    elif wait:
+        _load_into(holder, engine, done, True)
     else:
         threading.Thread(target=_load_into, args=(holder, engine, done, True), name="search-replica",
                          daemon=True).start()

@@ -242,7 +242,7 @@ def test_a_failed_load_leaves_the_searches_to_the_database(database, monkeypatch
     def broken(engine):
         raise sa.exc.OperationalError("SELECT", {}, Exception("the server went away"))
 
-    monkeypatch.setattr(memory, "load", broken)
+    monkeypatch.setattr(memory, "load_here", broken)
     declined = memory.stats["declined"]
     assert compare(database, ids, "no replica") == []
     assert memory.stats["declined"] - declined == len(READERS)
