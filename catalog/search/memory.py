@@ -583,9 +583,9 @@ def _empty() -> Replica:
 
 def load_here(engine: sa.Engine) -> Replica:
     """A replica of every dataset that is not deleted, read in one snapshot and built in this process by the code
-    that applies changes (:meth:`Replica._append`), then compacted. For small catalogues (under
-    :data:`LOAD_IN_REQUEST`): about 0.2 ms a dataset. Not polars, whose thread pool makes a process that used it
-    unsafe to fork (the sync engine's transform workers are forked; a forked worker hung in the test suite)."""
+    that applies changes (:meth:`Replica._append`), then compacted: for small catalogues (under
+    :data:`LOAD_IN_REQUEST`). Not polars, whose thread pool makes a process that used it unsafe to fork (the sync
+    engine's transform workers are forked; a forked worker hung in the test suite)."""
     replica = _empty()
     with engine.connect() as connection:
         connection = connection.execution_options(isolation_level="REPEATABLE READ")
