@@ -69,9 +69,10 @@ from .models import change_horizon, change_log, facet_count, facet_member
 
 #: Changed datasets one search applies at most (more: the replica is loaded again).
 BOUND = 5000
-#: Below this many datasets a replica is loaded inside the search that needs it; above, by a process of its own
-#: (started from a thread) while the database answers the searches.
-LOAD_IN_REQUEST = 20_000
+#: Below this many datasets a replica is built inside the search that needs it; above, loaded by a process of its
+#: own (started from a thread) while the database answers the searches. Building in the request took 6.8-9.1 s for
+#: 20,000 datasets (a scratch script on the benchmark's database, load 2): a few thousand at most.
+LOAD_IN_REQUEST = 2_000
 #: Dead docs (changed or deleted since loading) tolerated before loading again, at least MIN_DEAD and this share
 #: of the live ones: their postings are only skipped.
 MIN_DEAD = 1000
