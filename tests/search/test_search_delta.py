@@ -267,6 +267,69 @@ def test_more_changed_datasets_than_the_bound_recompute(database, monkeypatch):
         assert answer(session, None)[0] == 2
 
 
+def checked_in_snapshot(database, searches: list[dict], ask, errors: list[str], label: str) -> None:
+    """Each search's answer (``ask``) next to a fresh computation by the database, in one REPEATABLE READ
+    snapshot; differences go to ``errors``."""
+    with database.engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn, \
+            Session(bind=conn) as session:
+        for params in searches:
+            kept = ask(session, None, **params)
+            with recounted():
+                fresh = ask(session, None, **params)
+            if kept != fresh:
+                errors.append(f"{label} {params}: kept {kept}, fresh {fresh}")
+
+
+def write_concurrently(database, ids: dict[str, str], number: int, errors: list[str]) -> None:
+    """One of two writers: ten committed writes to its department's datasets (create, edit the share type and
+    title, hide, delete); errors go to ``errors``."""
+    department = ids["mzj" if number else "gaj"]
+    try:
+        for step in range(10):
+            with database.session() as session:
+                admin = session.get(User, ids["admin"])
+                mine = sa.select(Dataset).where(Dataset.owner_org == department, Dataset.state == "active")
+                if step % 5 == 4:
+                    delete_dataset(session, admin, session.scalar(mine.order_by(Dataset.metadata_created).limit(1)))
+                elif step % 5 in (1, 3):
+                    dataset = session.scalar(mine.order_by(Dataset.metadata_created.desc()).limit(1))
+                    values = {**metadata_of(dataset), "share_type": "unconditional", "share_condition": None,
+                              "title": "户籍人口" if step == 1 else "人口名单", "private": step == 3}
+                    tags = values.pop("tags")
+                    update_dataset(session, admin, dataset, values=values, tags=tags)
+                else:
+                    create_dataset(session, admin, values=dataset_values(department, 100 * (number + 1) + step),
+                                   tags=[f"标签{number}", "户籍"])
+                session.commit()
+    except Exception as error:  # noqa: BLE001 - reported by the caller's assertion
+        errors.append(f"writer {number}: {error!r}")
+
+
+def race(database, ids: dict[str, str], searches: list[dict], ask, errors: list[str]) -> None:
+    """Two writers (:func:`write_concurrently`) while a reader asks ``searches`` in READ COMMITTED sessions (so
+    that it keeps and follows answers as the writers commit) and checks them in a snapshot after each round;
+    checked once more after both committed."""
+    done = threading.Event()
+
+    def reader() -> None:
+        while not done.is_set():
+            with database.session() as session:
+                for params in searches:
+                    ask(session, None, **params)
+            checked_in_snapshot(database, searches, ask, errors, "reader")
+
+    threads = [threading.Thread(target=write_concurrently, args=(database, ids, n, errors)) for n in range(2)]
+    watcher = threading.Thread(target=reader)
+    watcher.start()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    done.set()
+    watcher.join()
+    checked_in_snapshot(database, searches, ask, errors, "after both")
+
+
 @pytest.mark.slow
 def test_two_concurrent_writers_never_give_a_stale_answer_postgresql(tmp_path):
     """Two writers edit, hide, create and delete datasets in their own transactions while a reader searches
@@ -275,64 +338,13 @@ def test_two_concurrent_writers_never_give_a_stale_answer_postgresql(tmp_path):
     with committed_app("postgresql", tmp_path) as database:
         ids = seed(database)
         errors: list[str] = []
-        done = threading.Event()
 
         # the words, a filter with facets (the writers change its share type), both sorted on title too
         searches = [{}, {"sort": "title desc"}, {"q": "", "fq": ["share_type:conditional"]},
                     {"q": "", "fq": ["share_type:conditional"], "sort": "title asc"}]
 
-        def check(label: str) -> None:
-            # one REPEATABLE READ snapshot for the followed answer and the fresh one
-            with database.engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn, \
-                    Session(bind=conn) as session:
-                for params in searches:
-                    followed = answer(session, None, **params)
-                    with recounted():
-                        fresh = answer(session, None, **params)
-                    if followed != fresh:
-                        errors.append(f"{label} {params}: followed {followed}, fresh {fresh}")
-
-        def writer(number: int) -> None:
-            department = ids["mzj" if number else "gaj"]
-            try:
-                for step in range(10):
-                    with database.session() as session:
-                        admin = session.get(User, ids["admin"])
-                        mine = sa.select(Dataset).where(Dataset.owner_org == department, Dataset.state == "active")
-                        if step % 5 == 4:
-                            delete_dataset(session, admin, session.scalar(
-                                mine.order_by(Dataset.metadata_created).limit(1)))
-                        elif step % 5 in (1, 3):
-                            dataset = session.scalar(mine.order_by(Dataset.metadata_created.desc()).limit(1))
-                            values = {**metadata_of(dataset), "share_type": "unconditional", "share_condition": None,
-                                      "title": "户籍人口" if step == 1 else "人口名单", "private": step == 3}
-                            tags = values.pop("tags")
-                            update_dataset(session, admin, dataset, values=values, tags=tags)
-                        else:
-                            create_dataset(session, admin, values=dataset_values(department, 100 * (number + 1) + step),
-                                           tags=[f"标签{number}", "户籍"])
-                        session.commit()
-            except Exception as error:  # noqa: BLE001 - reported by the assertion below
-                errors.append(f"writer {number}: {error!r}")
-
-        def reader() -> None:
-            while not done.is_set():
-                with database.session() as session:  # READ COMMITTED: follows while the writers commit
-                    for params in searches:
-                        answer(session, None, **params)
-                check("reader")
-
         followed = delta.stats["followed"]
-        threads = [threading.Thread(target=writer, args=(n,)) for n in range(2)]
-        watcher = threading.Thread(target=reader)
-        watcher.start()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        done.set()
-        watcher.join()
-        check("after both")
+        race(database, ids, searches, answer, errors)
         assert errors == []
         assert delta.stats["followed"] > followed  # the reader did follow the writes
 

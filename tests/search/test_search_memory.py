@@ -7,7 +7,6 @@ The database's answer is a fresh computation with no cache, no kept hits and no 
 from __future__ import annotations
 
 import stat
-import threading
 import time
 
 import pytest
@@ -25,7 +24,7 @@ from catalog.groups.models import DatasetGroup
 from catalog.search import memory
 from catalog.search.service import search_datasets
 from tests.conftest import dataset_values
-from tests.search.test_search_delta import FACETS, committed_app, edit, recounted, seed
+from tests.search.test_search_delta import FACETS, committed_app, edit, race, recounted, seed
 
 ALL_FACETS = [*FACETS, "update_cycle", "open_type", "category", "license_id"]
 
@@ -318,60 +317,9 @@ def test_concurrent_writers_never_give_a_stale_answer(tmp_path):
     with committed_app("postgresql", tmp_path, replica=True) as database:
         ids = seed(database)
         errors: list[str] = []
-        done = threading.Event()
         searches = [{}, {"sort": "metadata_created asc"}, {"rows": 2, "start": 1}]
-
-        def check() -> None:
-            with database.engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn, \
-                    Session(bind=conn) as session:
-                for params in searches:
-                    replica = answer(session, None, **params)
-                    with recounted():
-                        fresh = answer(session, None, **params)
-                    if replica != fresh:
-                        errors.append(f"{params}: replica {replica}, database {fresh}")
-
-        def writer(number: int) -> None:
-            department = ids["mzj" if number else "gaj"]
-            try:
-                for step in range(10):
-                    with database.session() as session:
-                        admin = session.get(User, ids["admin"])
-                        mine = sa.select(Dataset).where(Dataset.owner_org == department, Dataset.state == "active")
-                        if step % 5 == 4:
-                            delete_dataset(session, admin, session.scalar(
-                                mine.order_by(Dataset.metadata_created).limit(1)))
-                        elif step % 5 in (1, 3):
-                            dataset = session.scalar(mine.order_by(Dataset.metadata_created.desc()).limit(1))
-                            values = {**metadata_of(dataset), "title": "户籍人口" if step == 1 else "人口名单",
-                                      "private": step == 3}
-                            tags = values.pop("tags")
-                            update_dataset(session, admin, dataset, values=values, tags=tags)
-                        else:
-                            create_dataset(session, admin, values=dataset_values(department, 100 * (number + 1) + step),
-                                           tags=[f"标签{number}", "户籍"])
-                        session.commit()
-            except Exception as error:  # noqa: BLE001 - reported by the assertion below
-                errors.append(f"writer {number}: {error!r}")
-
-        def reader() -> None:
-            while not done.is_set():
-                with database.session() as session:  # READ COMMITTED: follows while the writers commit
-                    for params in searches:
-                        answer(session, None, **params)
-                check()
-
         followed = memory.stats["followed"]
-        threads = [threading.Thread(target=writer, args=(n,)) for n in range(2)]
-        watcher = threading.Thread(target=reader)
-        watcher.start()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        done.set()
-        watcher.join()
-        check()
+        race(database, ids, searches, answer, errors)
         memory.forget(database.engine)
         assert errors == []
         assert memory.stats["followed"] > followed  # the replica followed the writes, not only reloaded
