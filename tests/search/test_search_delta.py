@@ -116,15 +116,17 @@ READERS = [("anonymous", None, {}), ("officer", "officer", {"include_private": T
                                  "sort": "name asc", "facet_fields": ["tags", "share_type"]})]
 
 
-def compare(database, ids: dict[str, str], step: str) -> list[str]:
-    """Every reader's followed answer next to a fresh computation of the same snapshot by the database."""
+def compare(database, ids: dict[str, str], step: str, readers=None, ask=None) -> list[str]:
+    """Every reader's answer (``readers``, default READERS; ``ask``, default :func:`answer`) next to a fresh
+    computation of the same snapshot by the database."""
+    ask = ask or answer
     problems = []
     with database.session() as session:
-        for label, who, params in READERS:
+        for label, who, params in readers or READERS:
             actor = session.get(User, ids[who]) if who else None
-            followed = answer(session, actor, **params)
+            followed = ask(session, actor, **params)
             with recounted():
-                fresh = answer(session, actor, **params)
+                fresh = ask(session, actor, **params)
             if followed != fresh:
                 problems.append(f"{step}, {label}: followed {followed}, fresh {fresh}")
         session.rollback()

@@ -25,6 +25,7 @@ from catalog.search import memory
 from catalog.search.service import search_datasets
 from tests.conftest import dataset_values
 from tests.search.test_search_delta import FACETS, committed_app, edit, race, recounted, seed
+from tests.search.test_search_delta import compare as compare_kept
 
 ALL_FACETS = [*FACETS, "update_cycle", "open_type", "category", "license_id"]
 
@@ -52,17 +53,8 @@ def answer(session: Session, actor: User | None, **params) -> tuple:
 
 
 def compare(database, ids: dict[str, str], step: str, readers=READERS) -> list[str]:
-    problems = []
-    with database.session() as session:
-        for label, who, params in readers:
-            actor = session.get(User, ids[who]) if who else None
-            replica = answer(session, actor, **params)
-            with recounted():
-                fresh = answer(session, actor, **params)
-            if replica != fresh:
-                problems.append(f"{step}, {label}: replica {replica}, database {fresh}")
-        session.rollback()
-    return problems
+    """Every reader's answer from the replica next to the database's fresh computation of the same snapshot."""
+    return compare_kept(database, ids, step, readers, answer)
 
 
 def test_the_replica_answers_what_the_database_answers_after_each_kind_of_write(database):
