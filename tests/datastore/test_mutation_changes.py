@@ -64,3 +64,27 @@ def test_changes_come_in_order_after_the_database_reclaimed_the_room_of_rewritte
         if not page["has_more"]:
             break
     assert seen == [(f"r{n}", 100 + n) for n in range(5)] + [(f"r{n}", 200 + n) for n in range(5, 10)]
+
+
+def test_a_deleted_records_entry_keeps_its_chinese_key_as_written(api, client, make, org):
+    """The feed is UTF-8 text in which Chinese stays as written (the records, the keys, every message): a
+    deleted record's entry too, not escaped into ``\\uXXXX`` sequences (twice the bytes, unreadable in a
+    consumer system's log)."""
+    dataset = make.dataset(org.id, share_type="unconditional", share_condition=None)
+    created = api.call("datastore_create", {
+        "resource": {"package_id": dataset["id"], "name": "户主"},
+        "fields": [{"id": "name", "type": "text"}, {"id": "town", "type": "text"}], "primary_key": "name",
+        "records": [{"name": "王建国", "town": "城关镇"}, {"name": "李秀英", "town": "江口回族镇"}]},
+        token=org.editor.token)
+    assert created.status == 200, created.body
+    resource = created.result["resource_id"]
+    deleted = api.call("datastore_delete", {"resource_id": resource, "filters": {"name": "王建国"}},
+                       token=org.editor.token)
+    assert deleted.status == 200, deleted.body
+    response = client.post("/api/3/action/datastore_changes", json={"resource_id": resource},
+                           headers={"Authorization": org.member.token})
+    text = response.get_data(as_text=True)
+    changes = response.get_json()["result"]["changes"]
+    assert [(change["_key"], change["_deleted"]) for change in changes] == [("李秀英", False), ("王建国", True)]
+    assert changes[1]["name"] == "王建国"
+    assert "\\u" not in text and text.count("王建国") == 2  # the tombstone's key member and its _key
