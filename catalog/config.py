@@ -25,8 +25,9 @@ DEFAULTS = {
     "MAX_JSON_BYTES": 5 * 1024 * 1024,
     "MAX_JSON_DEPTH": 32,
     "TOKEN_DEFAULT_DAYS": DEFAULT_TOKEN_DAYS,
-    # plain-word package_search answered from an in-process replica following the change log (PostgreSQL;
-    # catalog/search/memory.py): about 0.5 GB per process at 300,000 datasets
+    # plain-word package_search answered from a replica of the catalogue following the change log (PostgreSQL;
+    # catalog/search/memory.py): 250 MB of arrays at 300,000 datasets in <instance>/search-replica, memory-mapped
+    # and shared by the host's workers
     "SEARCH_MEMORY_INDEX": True,
     "DATASTORE_MAX_RECORDS": 10000,  # records per datastore_upsert call
     "DATASTORE_TOTAL_ESTIMATION_THRESHOLD": 10000,  # datastore_search counts matches exactly up to this, estimates above
