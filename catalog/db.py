@@ -256,6 +256,34 @@ def _configure_sqlite(engine: sa.Engine) -> None:
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
+_JIT_OFF = "SELECT current_setting('jit'), set_config('jit', 'off', true)"
+_JIT_BACK = "SELECT set_config('jit', %s, true)"
+
+
+@contextlib.contextmanager
+def jit_off(target: Session | Any):
+    """Run the block's statements without PostgreSQL's JIT compilation, then give the transaction its own
+    setting back (``set_config(…, true)`` is ``SET LOCAL``; ``SET LOCAL jit TO DEFAULT`` would drop a setting the
+    caller made). ``target``: a Session (nothing done on another database) or a psycopg cursor, whose rows the
+    block must have fetched (putting the setting back runs a statement on it). After an exception nothing is put
+    back: the failed statement aborted the transaction, where another would raise in place of its error, and the
+    rollback that must follow undoes the local setting. For statements whose estimated cost makes PostgreSQL
+    compile them though they run in milliseconds (docs/PERFORMANCE.md: the DataStore merge, the word search's
+    hits)."""
+    if isinstance(target, Session):
+        if target.get_bind().dialect.name != "postgresql":
+            yield
+            return
+        previous = target.execute(sa.text(_JIT_OFF)).scalar()
+        yield
+        target.execute(sa.text("SELECT set_config('jit', :previous, true)"), {"previous": previous})
+        return
+    target.execute(_JIT_OFF)
+    previous = target.fetchone()[0]
+    yield
+    target.execute(_JIT_BACK, (previous,))
+
+
 class Database:
     """The engine and session factory of one app, kept in ``app.extensions['catalog.db']``.
 

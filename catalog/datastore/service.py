@@ -19,7 +19,7 @@ from schemas.validation import RecordValidator, closed_schema, primary_key as sc
 from ..auth import rules
 from ..auth.models import User
 from ..datasets.models import Dataset, Resource
-from ..db import utcnow
+from ..db import jit_off, utcnow
 from ..errors import NotFound, ValidationError
 from .hashing import canonical_json, source_hash, text_hash
 from . import key_blocks
@@ -592,12 +592,11 @@ def _merge(session: Session, table: DatastoreTable, keyed: list[Keyed],
         # No JIT compilation: the staged rows have no statistics, so the planner prices this statement for
         # tens of thousands of rows and compiles it on every batch (21 ms a batch of 5,000 before the key
         # blocks' part, 75 ms with it, of a 240-440 ms statement: docs/PERFORMANCE.md, "Sixth pass: deep
-        # offsets after writes"); set for this statement only
-        cursor.execute("SET LOCAL jit = off")
-        cursor.execute(_MERGE, {"resource": table.resource_id, "last": seq, "now": utcnow(),
-                                "most": key_blocks.MOST}, prepare=False)
-        changed, live, written, _rehashed, counted, crowded = cursor.fetchone()
-        cursor.execute("SET LOCAL jit TO DEFAULT")
+        # offsets after writes"); for this statement only
+        with jit_off(cursor):
+            cursor.execute(_MERGE, {"resource": table.resource_id, "last": seq, "now": utcnow(),
+                                    "most": key_blocks.MOST}, prepare=False)
+            changed, live, written, _rehashed, counted, crowded = cursor.fetchone()
         cursor.execute(f"DELETE FROM {STAGE}")  # a second merge in this transaction starts empty
     if written != changed:  # the lock keeps other writers out: never, unless that guarantee broke
         raise RuntimeError(f"merge wrote {written} of {changed} changed records")

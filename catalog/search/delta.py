@@ -52,6 +52,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from ..datasets.models import Dataset
+from ..db import jit_off
 from .models import CatalogVersion, change_horizon, change_log, facet_member, version_rows
 
 #: Changed datasets one update re-evaluates at most (more: a full computation).
@@ -548,20 +549,11 @@ def _execute(session: Session, statement: sa.CompoundSelect) -> list[tuple]:
     """The statement's rows (every column is text: the driver's rows, not SQLAlchemy's); on PostgreSQL run
     without JIT compilation (its estimated cost, above ``jit_above_cost`` from a few thousand hits on, made
     PostgreSQL compile the per-hit expressions: the members of 58,380 hits at 300,000 datasets aggregated in
-    0.86 s with JIT, 0.50-0.59 s without), the transaction's own setting put back after it."""
-    def rows() -> list[tuple]:
+    0.86 s with JIT, 0.50-0.59 s without), the transaction's own setting put back after it (:func:`jit_off`)."""
+    with jit_off(session):
         result = session.execute(statement)
         fetched = result.cursor.fetchall()
         result.close()
-        return fetched
-
-    if session.get_bind().dialect.name != "postgresql":
-        return rows()
-    previous = session.execute(sa.text("SELECT current_setting('jit'), set_config('jit', 'off', true)")).scalar()
-    # Put back only after success: a failed statement aborted the transaction (another statement would raise in
-    # place of its error), and the rollback that must follow undoes the local setting with it.
-    fetched = rows()
-    session.execute(sa.text("SELECT set_config('jit', :previous, true)"), {"previous": previous})
     return fetched
 
 

@@ -88,3 +88,21 @@ def test_a_deleted_records_entry_keeps_its_chinese_key_as_written(api, client, m
     assert [(change["_key"], change["_deleted"]) for change in changes] == [("李秀英", False), ("王建国", True)]
     assert changes[1]["name"] == "王建国"
     assert "\\u" not in text and text.count("王建国") == 2  # the tombstone's key member and its _key
+
+
+def test_an_upsert_leaves_the_transactions_jit_setting_as_it_was(committed):
+    """The merge runs without JIT compilation, then gives the transaction its own setting back: a caller who set
+    it for the transaction (a sync run, a script) keeps it, not the server's default."""
+    database, ids = committed
+    if database.engine.dialect.name != "postgresql":
+        pytest.skip("JIT is PostgreSQL's")
+    with database.session() as session:
+        server = session.scalar(sa.text("SHOW jit"))
+        other = "off" if server == "on" else "on"
+        session.execute(sa.text(f"SET LOCAL jit = {other}"))
+        admin = session.get(User, ids["admin"])
+        service.upsert_records(session, admin, service.get_table(session, ids["resource"]),
+                               [{"id": f"j{n}", "value": n} for n in range(3)])
+        assert session.scalar(sa.text("SHOW jit")) == other
+        session.commit()
+        assert session.scalar(sa.text("SHOW jit")) == server  # SET LOCAL ends with the transaction
