@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session, selectinload
 from ..datasets.models import Dataset
 from . import cache, text
 
-_SAFE_TERM = re.compile(r"^\w+$")
+#: A token the index keeps (and a tsvector lexeme the replica in catalog.search.memory mirrors): word characters
+SAFE_TERM = re.compile(r"^\w+$")
 
 
 def _dialect(session: Session) -> str:
@@ -79,7 +80,7 @@ def _tsvector_literal(title: str, body: str) -> str:
     parts, position = [], 0
     for tokens, weight in ((title.split(), "A"), (body.split(), "B")):
         for token in tokens:
-            if _SAFE_TERM.match(token):
+            if SAFE_TERM.match(token):
                 position = min(position + 1, 16383)
                 parts.append(f"'{token}':{position}{weight}")
     return " ".join(parts)
@@ -93,7 +94,7 @@ def remove_dataset(session: Session, dataset_id: str) -> None:
 
 def safe_terms(terms: list[str]) -> list[str]:
     """The terms made only of word characters (all the analysis yields; anything else is dropped)."""
-    return [t for t in terms if _SAFE_TERM.match(t)]
+    return [t for t in terms if SAFE_TERM.match(t)]
 
 
 #: The index table as SQLAlchemy sees it (created by migration 0002, FTS5 or tsvector).

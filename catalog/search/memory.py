@@ -41,7 +41,6 @@ import json
 import logging
 import mmap
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -65,6 +64,7 @@ from ..datasets.models import Dataset, Resource, dataset_tag
 from ..db import make_engine
 from .conditions import NUM_RESOURCES, NUM_TAGS
 from .delta import COLUMN_FACETS, NUMERIC_KEYS, snapshot_contains
+from .index import SAFE_TERM
 from .models import change_horizon, change_log, facet_count, facet_member
 
 #: Changed datasets one search applies at most (more: the replica is loaded again).
@@ -84,7 +84,6 @@ SINGLE_FACETS = ("organization", *COLUMN_FACETS)
 LISTED_FACETS = ("tags", "res_format", "groups")
 #: Separates the fields of a dataset's row in the follow statement (no value holds it).
 FIELD = "\x1e"
-_SAFE_TERM = re.compile(r"^\w+$")
 
 logger = logging.getLogger(__name__)
 
@@ -340,11 +339,11 @@ def _terms(title: list[str], body: list[str], terms: _Codes) -> Iterable[tuple[i
     """``(term code, in the title)`` of a doc's tokens, each once (as the tsvector keeps each lexeme)."""
     seen = set()
     for token in title:
-        if token not in seen and _SAFE_TERM.match(token):
+        if token not in seen and SAFE_TERM.match(token):
             seen.add(token)
             yield terms(token), True
     for token in body:
-        if token not in seen and _SAFE_TERM.match(token):
+        if token not in seen and SAFE_TERM.match(token):
             seen.add(token)
             yield terms(token), False
 
@@ -486,7 +485,7 @@ class _Loader:
         series = pl.Series(tokens, dtype=pl.String)
         for number in np.flatnonzero(series.str.contains(r"[^\p{L}\p{N}_ \x1e]").fill_null(False).to_numpy()):
             text = tokens[number]
-            tokens[number] = FIELD.join(" ".join(t for t in part.split() if _SAFE_TERM.match(t))
+            tokens[number] = FIELD.join(" ".join(t for t in part.split() if SAFE_TERM.match(t))
                                         for part in text.split(FIELD))
         documents = pl.Series(tokens, dtype=pl.String).str.split_exact(FIELD, 1) \
             .struct.rename_fields(["title", "body"]).struct.unnest()
@@ -917,7 +916,7 @@ def forget(engine: sa.Engine) -> None:
 
 def eligible(terms: list[str], order: list[tuple[str, bool]]) -> bool:
     """Whether a plain-word search in this order can be answered here (numbers and times, id ascending)."""
-    if not terms or not all(_SAFE_TERM.match(term) for term in terms):
+    if not terms or not all(SAFE_TERM.match(term) for term in terms):
         return False
     return all(key in NUMERIC_KEYS or (key == "id" and not desc) for key, desc in order)
 
