@@ -72,6 +72,22 @@ class KeyBlock(Base):
     live: Mapped[int] = mapped_column(sa.BigInteger, default=0)
 
 
+class ValueCount(Base):
+    """How many live records of one DataStore table hold one common value of one of its indexed fields
+    (``x-index``): kept for the values found with more than ``value_counts.KEEP_ABOVE`` matches, and from
+    then on moved by every write in its own transaction under the table's write lock, so the total of a
+    filter on such a value is one row, exact, at any size (``catalog.datastore.value_counts``)."""
+
+    __tablename__ = "datastore_value_count"
+
+    resource_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("datastore_table.resource_id", ondelete="CASCADE"), primary_key=True)
+    field: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    # the field's text as the filter compares it (PostgreSQL ``data ->> field``; SQLite the JSON string)
+    value: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    live: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+
 class Record(Base):
     """One record, keyed by its primary key values; deletions stay as tombstones for the feed."""
 

@@ -22,7 +22,7 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from ..api.rawjson import RawJSON, object_with
 from ..errors import ValidationError
 from ..search.text import check_query_length
-from . import key_blocks, text_index
+from . import key_blocks, text_index, value_counts
 from .models import DatastoreTable, Record
 from .record_schemas import indexed_fields
 
@@ -477,9 +477,11 @@ def _total(session: Session, table: DatastoreTable, conditions: list[Any], filte
         known = key_blocks.live_records(session, table.resource_id), False
     elif common and not filters:  # more index matches than the threshold: no need to count them
         known = max(_estimate(session, conditions, threshold, table), threshold + 1, lower or 0), True
+    elif not q and len(fields := _indexed_filters(table, filters)) == 1 == len(filters):
+        # one indexed field's values: their kept counts, or fewer matches than value_counts.KEEP_ABOVE each
+        known = _field_total(session, table, *fields[0]), False
     else:
-        total, estimated, lower = _count(session, conditions, threshold, table, filters,
-                                         every=_counted_whole(session, table, filters, q))
+        total, estimated, lower = _count(session, conditions, threshold, table, filters)
         known = total, estimated
     _keep(_TOTALS, TOTALS_KEPT, version, known)
     if known[1] and lower is not None and lower > threshold and table.last_seq is not None:
@@ -545,41 +547,26 @@ def count_matches(session: Session, conditions: list[Any], threshold: int, table
 
 
 def _count(session: Session, conditions: list[Any], threshold: int, table: DatastoreTable,
-           filters: dict | None = None, *, every: bool = False) -> tuple[int, bool, int]:
+           filters: dict | None = None) -> tuple[int, bool, int]:
     """``(total, estimated, counted)`` of :func:`count_matches`: the matches are counted up to :func:`_reach`
-    (twice the threshold; ``every``: all of them), ``counted`` of them; above the threshold the total is given as
-    estimated (CKAN's flag above the threshold), and where every match was counted it is that count (no estimate
-    read)."""
+    (twice the threshold), ``counted`` of them; above the threshold the total is given as estimated (CKAN's
+    flag above the threshold), and where every match was counted it is that count (no estimate read)."""
     matches = sa.select(sa.literal(1)).select_from(Record).where(*conditions)
-    counted = session.scalar(sa.select(sa.func.count()).select_from(
-        (matches if every else matches.limit(_reach(threshold))).subquery()))
+    counted = session.scalar(sa.select(sa.func.count()).select_from(matches.limit(_reach(threshold)).subquery()))
     if counted <= threshold:
         return counted, False, counted
-    if every or counted < _reach(threshold):
+    if counted < _reach(threshold):
         return counted, True, counted
     return max(_estimate(session, conditions, threshold, table, filters), counted), True, counted
-
-
-def _counted_whole(session: Session, table: DatastoreTable, filters: dict | None, q: str | None) -> bool:
-    """Whether a search's matches are counted all at once instead of up to twice the threshold and then
-    estimated: on PostgreSQL, when every filter is text values of an ``x-index`` field and there is no ``q``.
-    The estimate would read the same entries of the field's index, and each one's row (PostgreSQL makes no
-    index-only scan of an expression index over ``data``), so one exact count costs what the estimate did and
-    saves the first count (a town of 90,900 households at 1,000,000 records: 105-149 ms against 13-51 ms, then
-    100-344 ms), and its total stays known above the threshold for many more changes (:func:`_known_total`).
-    SQLite counts the index entries in the index alone, which the exact count (it reads ``deleted``) cannot."""
-    return (session.get_bind().dialect.name == "postgresql" and not q and bool(filters)
-            and len(_indexed_filters(table, filters)) == len(filters))
 
 
 def _estimate(session: Session, conditions: list[Any], threshold: int, table: DatastoreTable,
               filters: dict | None = None) -> int:
     """An estimate of the matches of ``conditions``, known to be more than ``threshold``.
 
-    Where ``filters`` hold an ``x-index`` field: the entries of that field's index with the wanted values
-    (the fewest of such fields), an upper bound (tombstones and the other filters left in); counted in the
-    index alone on SQLite (tens of milliseconds for 90,000 entries), through it on PostgreSQL. The
-    planner's estimate of such a filter is no guide: it prices ``data ? field`` at a fixed share.
+    Where ``filters`` hold ``x-index`` fields: the fewest live records holding the wanted values of one of
+    them (:func:`_field_total`: kept counts, or a bounded count), an upper bound (the other filters left
+    out). The planner's estimate of such a filter is no guide: it prices ``data ? field`` at a fixed share.
     Otherwise, PostgreSQL: the planner's row estimate (its statistics; what CKAN 2.11 reports). SQLite
     keeps no statistics of JSON values: the share of matches among the records up to the
     ``threshold + 1``-th match in key order (read through the primary key index, without the records'
@@ -587,7 +574,7 @@ def _estimate(session: Session, conditions: list[Any], threshold: int, table: Da
     follow the matched values.
     """
     resource = conditions[0]  # Record.resource_id == …
-    bounds = [_index_entries(session, resource, name, values) for name, values in _indexed_filters(table, filters)]
+    bounds = [_field_total(session, table, name, values) for name, values in _indexed_filters(table, filters)]
     if bounds:
         return min(bounds)
     statement = sa.select(sa.literal(1)).select_from(Record).where(*conditions)
@@ -617,12 +604,27 @@ def _indexed_filters(table: DatastoreTable, filters: dict | None) -> list[tuple[
     return found
 
 
-def _index_entries(session: Session, resource: Any, name: str, values: list[str]) -> int:
-    """The entries of field ``name``'s index holding one of ``values`` for the resource (SQLite reads them
-    in the index alone, a covering search: nothing else of the record is asked for)."""
-    return sum(session.scalar(sa.select(sa.func.count()).select_from(Record).where(resource,
-                                                                                    _indexed_equals(name, value)))
-               for value in values)
+def _field_total(session: Session, table: DatastoreTable, name: str, values: list[str]) -> int:
+    """The live records whose ``x-index`` field ``name`` holds one of ``values`` (distinct), exact, without counting
+    more than :data:`value_counts.KEEP_ABOVE` matches of any value: the count the table keeps of a common value,
+    else the value's matches counted in the field's index up to that many; a value found to have more is kept
+    (:func:`value_counts.keep`, once for the table's life), or counted in full when a write holds the table."""
+    known = value_counts.counts(session, table.resource_id, name, values)
+    total = sum(known.values())
+    live = (Record.resource_id == table.resource_id, Record.deleted.is_(False))
+    for value in values:
+        if value in known:
+            continue
+        matches = _indexed_equals(name, value)
+        found = session.scalar(sa.select(sa.func.count()).select_from(
+            sa.select(sa.literal(1)).select_from(Record).where(*live, matches)
+            .limit(value_counts.KEEP_ABOVE + 1).subquery()))
+        if found > value_counts.KEEP_ABOVE:
+            found = value_counts.keep(session, table.resource_id, name, value, matches)
+            if found is None:
+                found = session.scalar(sa.select(sa.func.count()).select_from(Record).where(*live, matches))
+        total += found
+    return total
 
 
 def encode_page_cursor(key: str, table: DatastoreTable) -> str:

@@ -22,7 +22,7 @@ from ..datasets.models import Dataset, Resource
 from ..db import jit_off, utcnow
 from ..errors import NotFound, ValidationError
 from .hashing import canonical_json, source_hash, text_hash
-from . import key_blocks
+from . import key_blocks, value_counts
 from .models import DatastoreTable, QuarantinedRecord, Record
 from .query import create_field_indexes
 from .record_schemas import get_record_schema
@@ -156,14 +156,17 @@ def create_table(session: Session, actor: User | None, resource: Resource, *,
         session.add(table)
     elif table.primary_key != key and _record_count(session, table) > 0:
         raise ValidationError.single("primary_key", "cannot change the primary key of a table that has records")
+    redefined = not new and table.schema_document != document
     table.record_schema = ref
     table.schema_document = document
     table.primary_key = key
     table.fields = ckan_fields(document)
     table.modified = utcnow()
-    session.flush()
+    session.flush()  # the table's row written: its lock held, as a write holds it
     if new:
         key_blocks.first_block(session, resource.id)
+    elif redefined:  # which fields are indexed, and their types, may have changed
+        value_counts.forget(session, resource.id)
     create_field_indexes(session, table)
     return table
 
@@ -481,13 +484,18 @@ def upsert_records(session: Session, actor: User | None, table: DatastoreTable,
         counts["quarantined" if on_invalid == "quarantine" else "skipped"] = len(invalid)
         return {**counts, "invalid": _report(invalid, first_row), "dry_run": True}
     seq = _lock(session, table)
+    kept = value_counts.kept(session, table.resource_id)
     if method == "upsert" and primary_key and _postgres(session) and _distinct_keys(keyed):
-        first_seq, seq = _merge(session, table, keyed, counts, seq)
+        first_seq, seq = _merge(session, table, keyed, counts, seq, counting=bool(kept))
     else:
         state = _existing(session, table.resource_id, keyed)
         inserts, updates, seq, rehash, added = _plan(table, keyed, state, counts, method=method, seq=seq,
                                                      first_row=first_row)
+        # the kept values the written records hold, less those the live records they overwrite held
+        moved = value_counts.carried((row["data"] for row in inserts + updates), kept)
+        moved.subtract(value_counts.stored(session, table.resource_id, (row["key"] for row in updates), kept))
         _write(session, table, inserts, updates, rehash)
+        value_counts.apply(session, table.resource_id, moved)
         key_blocks.count_keys(session, table.resource_id, added, 1)
         first_seq = seq - len(inserts) - len(updates) + 1
     # a new key or a tombstone written again changes the set of live keys (an update of a live record does not)
@@ -528,8 +536,34 @@ STAGE = "datastore_stage"
 #: written, overwritten live and re-hashed; the keys that became live (new keys, tombstones written again)
 #: counted into their key blocks (``key_blocks``: each key's block is the greatest low key at or below it,
 #: found by ``width_bucket``'s binary search in the table's low keys, sorted in the database's collation), with
-#: how many were counted and the blocks that now hold more than ``key_blocks.MOST``.
-_MERGE = f"""
+#: how many were counted and the blocks that now hold more than ``key_blocks.MOST``. Where the table keeps
+#: counts of common values (``value_counts``, ``counting``): the kept values the overwritten live records held
+#: (their stored rows, reached by row address as above, read in the statement's snapshot: before the write)
+#: taken away and those the written rows hold added, in the counts of the values kept.
+def _merge_statement(counting: bool) -> str:
+    returned = "r.data" if counting else "1"
+    kept = """
+), kept AS MATERIALIZED (
+    SELECT field, value FROM datastore_value_count WHERE resource_id = %(resource)s
+), kept_fields AS MATERIALIZED (
+    SELECT DISTINCT field FROM kept
+), overwritten AS MATERIALIZED (
+    SELECT data FROM datastore_record
+    WHERE ctid = ANY(ARRAY(SELECT tid FROM looked WHERE found AND NOT deleted
+                                                    AND stored_hash IS DISTINCT FROM content_hash))
+      AND resource_id = %(resource)s
+), moved AS MATERIALIZED (
+    SELECT m.field, m.value, sum(m.n) AS n FROM (
+        SELECT f.field, o.data ->> f.field AS value, -1 AS n FROM overwritten AS o, kept_fields AS f
+        UNION ALL
+        SELECT f.field, w.data ->> f.field, 1 FROM written AS w, kept_fields AS f) AS m
+    JOIN kept ON kept.field = m.field AND kept.value = m.value
+    GROUP BY m.field, m.value
+), recounted AS (
+    UPDATE datastore_value_count AS c SET live = c.live + moved.n FROM moved
+    WHERE c.resource_id = %(resource)s AND c.field = moved.field AND c.value = moved.value AND moved.n <> 0
+    RETURNING 1""" if counting else ""
+    return f"""
 WITH looked AS MATERIALIZED (
     SELECT s.ord, s.key, s.data, s.content_hash, s.source_hash, r.found, r.deleted, r.tid,
            r.content_hash AS stored_hash, r.source_hash AS stored_source
@@ -551,7 +585,7 @@ WITH looked AS MATERIALIZED (
         content_hash = EXCLUDED.content_hash, source_hash = EXCLUDED.source_hash,
         updated_at = EXCLUDED.updated_at
     WHERE r.deleted OR r.content_hash IS DISTINCT FROM EXCLUDED.content_hash
-    RETURNING 1
+    RETURNING {returned}
 ), rehash AS MATERIALIZED (
     SELECT tid, key, source_hash FROM looked
     WHERE found AND NOT deleted AND stored_hash = content_hash AND source_hash IS NOT NULL
@@ -569,7 +603,7 @@ WITH looked AS MATERIALIZED (
 ), counted AS (
     UPDATE datastore_key_block AS b SET live = b.live + added.n FROM added
     WHERE b.resource_id = %(resource)s AND b.low_key = added.low_key
-    RETURNING b.low_key, b.live, added.n
+    RETURNING b.low_key, b.live, added.n{kept}
 )
 SELECT (SELECT count(*) FROM numbered), (SELECT count(*) FROM numbered WHERE live),
        (SELECT count(*) FROM written), (SELECT count(*) FROM rehashed),
@@ -578,8 +612,12 @@ SELECT (SELECT count(*) FROM numbered), (SELECT count(*) FROM numbered WHERE liv
 """
 
 
+#: the merge statement without and with the kept value counts' part
+_MERGE = {counting: _merge_statement(counting) for counting in (False, True)}
+
+
 def _merge(session: Session, table: DatastoreTable, keyed: list[Keyed],
-           counts: dict[str, int], seq: int) -> tuple[int, int]:
+           counts: dict[str, int], seq: int, *, counting: bool = False) -> tuple[int, int]:
     """PostgreSQL upsert of distinct keys: the batch COPYed into a temporary staging table, then merged
     by one statement that skips unchanged records by their content hash. Call with the table's lock
     held (``seq``: its last change number); returns the first and last change numbers written."""
@@ -594,7 +632,7 @@ def _merge(session: Session, table: DatastoreTable, keyed: list[Keyed],
         # blocks' part, 75 ms with it, of a 240-440 ms statement: docs/PERFORMANCE.md, "Sixth pass: deep
         # offsets after writes"); for this statement only
         with jit_off(cursor):
-            cursor.execute(_MERGE, {"resource": table.resource_id, "last": seq, "now": utcnow(),
+            cursor.execute(_MERGE[counting], {"resource": table.resource_id, "last": seq, "now": utcnow(),
                                     "most": key_blocks.MOST}, prepare=False)
             changed, live, written, _rehashed, counted, crowded = cursor.fetchone()
         cursor.execute(f"DELETE FROM {STAGE}")  # a second merge in this transaction starts empty
@@ -631,6 +669,9 @@ def delete_records(session: Session, actor: User | None, table: DatastoreTable,
     seq = _lock(session, table)
     keys = list(session.scalars(sa.select(Record.key).where(
         Record.resource_id == table.resource_id, Record.deleted.is_(False), *conditions).order_by(Record.key)))
+    taken = value_counts.Moved()  # the kept values the deleted records held, taken away
+    taken.subtract(value_counts.stored(session, table.resource_id, keys,
+                                       value_counts.kept(session, table.resource_id)))
     now = utcnow()
     rows = []
     for key in keys:
@@ -640,6 +681,7 @@ def delete_records(session: Session, actor: User | None, table: DatastoreTable,
     if rows:
         session.execute(sa.update(Record), rows)
         key_blocks.count_keys(session, table.resource_id, keys, -1)
+        value_counts.apply(session, table.resource_id, taken)
         session.execute(sa.update(DatastoreTable).where(DatastoreTable.resource_id == table.resource_id)
                         .values(last_seq=seq, keys_seq=seq))
         announce_records_changed(session, table, seq - len(rows) + 1, seq)  # webhooks outbox
@@ -654,6 +696,7 @@ def drop_table(session: Session, actor: User | None, table: DatastoreTable) -> N
                   f"You cannot delete records of dataset {dataset.name}")
     session.execute(sa.delete(Record).where(Record.resource_id == table.resource_id))
     key_blocks.drop_blocks(session, table.resource_id)
+    value_counts.forget(session, table.resource_id)
     session.delete(table)
     session.flush()
 

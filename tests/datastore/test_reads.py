@@ -100,11 +100,18 @@ def test_the_plan_reads_the_key_column_and_the_field_index(db, world):
 # --- totals ------------------------------------------------------------------------------------
 
 def test_totals_are_exact_up_to_the_threshold_estimated_above_and_skipped_on_request(api, app, monkeypatch, world):
+    # six households of 城关镇 in one village: a field without an index, so its total is counted
+    in_town = [dict(r, village="城关社区") for r in world["records"] if r["town"] == "城关镇"]
+    assert api.call("datastore_upsert", {"resource_id": world["resource_id"], "records": in_town},
+                    token=world["owner"].token).status == 200
     monkeypatch.setitem(app.config, "DATASTORE_TOTAL_ESTIMATION_THRESHOLD", 5)
-    small = search(api, world, world["owner"].token, filters={"town": "城关镇"}, limit=1)
+    small = search(api, world, world["owner"].token, filters={"village": "城关社区"}, limit=1)
     assert small.result["total"] == 6 and small.result["total_was_estimated"] is True
+    # an indexed field's total is exact above the threshold too (value_counts: kept, or few enough to count)
+    town = search(api, world, world["owner"].token, filters={"town": "城关镇"}, limit=1)
+    assert town.result["total"] == 6 and town.result["total_was_estimated"] is False
     monkeypatch.setitem(app.config, "DATASTORE_TOTAL_ESTIMATION_THRESHOLD", 6)
-    exact = search(api, world, world["owner"].token, filters={"town": "城关镇"}, limit=1)
+    exact = search(api, world, world["owner"].token, filters={"village": "城关社区"}, limit=1)
     assert exact.result["total"] == 6 and exact.result["total_was_estimated"] is False
     monkeypatch.setitem(app.config, "DATASTORE_TOTAL_ESTIMATION_THRESHOLD", 3)
     # every record of the table: counted by the key blocks, exact above the threshold too
@@ -114,7 +121,7 @@ def test_totals_are_exact_up_to_the_threshold_estimated_above_and_skipped_on_req
     assert "total" not in skipped.result and "total_was_estimated" not in skipped.result
 
 
-def test_an_estimated_town_total_is_near_the_town_s_households_though_its_keys_come_first(
+def test_a_town_total_is_its_households_and_an_estimate_with_the_town_near_them_though_their_keys_come_first(
         api, app, monkeypatch, make, sysadmin):
     # Household numbers begin with the division code, so a town's households lie together in key order:
     # an estimate from the first matches in key order would take the whole table for the first town.
@@ -126,6 +133,7 @@ def test_an_estimated_town_total_is_near_the_town_s_households_though_its_keys_c
     records = sorted(households(40, seed=23), key=lambda record: record["household_number"])
     for number, record in enumerate(records):
         record["town"] = "城关镇" if number < 20 else "江口回族镇"
+        record["village"] = "城关社区" if number < 20 else "江口社区"
     assert api.call("datastore_upsert", {"resource_id": resource_id, "records": records},
                     token=sysadmin.token).status == 200
     gone = api.call("datastore_delete", {"resource_id": resource_id, "filters": {
@@ -135,8 +143,12 @@ def test_an_estimated_town_total_is_near_the_town_s_households_though_its_keys_c
     town = api.call("datastore_search", {"resource_id": resource_id, "filters": {"town": "城关镇"}, "limit": 1},
                     token=sysadmin.token)
     assert town.status == 200, town.body
-    # 18 households live in the town (2 deleted) of 38 in the table
-    assert town.result["total_was_estimated"] is True and 15 <= town.result["total"] <= 21, town.result["total"]
+    # 18 households live in the town (2 deleted) of 38 in the table: counted exactly (an indexed field)
+    assert (town.result["total"], town.result["total_was_estimated"]) == (18, False), town.result
+    # with a field that has no index beside it: counted up to twice the threshold, then estimated
+    both = api.call("datastore_search", {"resource_id": resource_id, "filters": {"town": "城关镇", "village": "城关社区"},
+                                         "limit": 1}, token=sysadmin.token)
+    assert both.result["total_was_estimated"] is True and 15 <= both.result["total"] <= 21, both.result["total"]
 
 
 # --- cursor paging -----------------------------------------------------------------------------
