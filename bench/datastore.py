@@ -44,7 +44,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import resource
+import statistics
 import shutil
 import subprocess
 import sys
@@ -880,6 +882,111 @@ def run(count: int, url: str, batch: int, sample: int, keep: bool, reads: bool =
         cleanup()
 
 
+#: ``--kept-writes``: records the table holds before the timed rounds (every town above KEEP_ABOVE), and the
+#: rounds
+KEPT_SEED, KEPT_ROUNDS = 20_000, 16
+
+
+def run_kept_writes(url: str, name: str, batch: int) -> dict:
+    """What the kept value counts cost the writes (issue 17): one household table in a fresh database, written
+    in rounds of new households and the same households written again (another grid worker, a third of them
+    in another town); in every other pair of rounds the table keeps every town's count (``value_counts``, kept
+    by a town filter's total), in the others none (forgotten). Before every round each town's households are
+    counted either way (keeping counts them), so both kinds of round start from the same pages read. The
+    records are validated once beforehand and written with ``validated=True``: the figure is the write path."""
+    from catalog import create_app
+    from catalog.auth.models import User
+    from catalog.cli import run_migrations
+    from catalog.datastore import query, service, value_counts
+    from catalog.datastore.models import Record
+    from catalog.db import get_db
+    from schemas.validation import record_validator
+    from tests.schemas.records_samples import TOWNS, households
+
+    towns = [town for town, _code in TOWNS]
+    bench_url, cleanup = prepare_database(url, False, name)
+    folder = Path(tempfile.mkdtemp(prefix="catalog-bench-ds-"))
+    try:
+        app = create_app({"DATABASE_URL": bench_url, "INSTANCE_PATH": str(folder / "instance"),
+                          "SECRET_KEY": "bench", **BENCH_CONFIG})
+        run_migrations(app)
+        admin_id, resource_id = setup_catalog(app)
+        database = get_db(app)
+        validator = record_validator("household", 1)
+        number = [0]
+        rng = random.Random(17)
+
+        def new_batch(size: int) -> list[dict]:
+            records = []
+            for offset, record in enumerate(households(size, seed=number[0] + 1)):
+                town, village, division, household_number = unique_place(number[0] * size + offset)
+                records.append(dict(record, household_number=household_number, division_code=division,
+                                    town=town, village=village))
+            number[0] += 1
+            assert not validator.validate_many(records)[1]
+            return records
+
+        def write(records: list[dict]) -> float:
+            started = time.perf_counter()
+            with database.session() as session:
+                table = service.get_table(session, resource_id)
+                service.upsert_records(session, session.get(User, admin_id), table, records, validated=True)
+                session.commit()
+            return time.perf_counter() - started
+
+        def keeping(keep: bool) -> set[str]:
+            """Make the table keep every town's count, or none; every town's households counted either way."""
+            with database.session() as session:
+                value_counts.forget(session, resource_id)
+                table = service.get_table(session, resource_id)
+                for town in towns:
+                    if keep:
+                        query._field_total(session, table, "town", [town])
+                    else:
+                        session.scalar(sa.select(sa.func.count()).select_from(Record).where(
+                            Record.resource_id == resource_id, Record.deleted.is_(False),
+                            query._indexed_equals("town", town)))
+                session.commit()
+                return value_counts.kept(session, resource_id).get("town", set())
+
+        for _seed in range(KEPT_SEED // batch):
+            write(new_batch(batch))
+        print(f"== kept value counts and the writes, {database.engine.dialect.name}: a table of {KEPT_SEED:,}+ "
+              f"households, {KEPT_ROUNDS} rounds of {batch:,} new and {batch:,} rewritten households, the table "
+              "keeping every town's count in every other pair of rounds (K N N K K N …), none in the others")
+        seconds: dict = {(kind, keep): [] for kind in ("insert", "update") for keep in (True, False)}
+        for round_ in range(KEPT_ROUNDS):
+            keep = round_ % 4 in (0, 3)
+            assert len(keeping(keep)) == (len(towns) if keep else 0)
+            records = new_batch(batch)
+            seconds[("insert", keep)].append(write(records))
+            seconds[("update", keep)].append(write([dict(r, grid_worker=f"网格员{round_}",
+                                                      **({"town": rng.choice(towns)} if i % 3 == 0 else {}))
+                                                for i, r in enumerate(records)]))
+            with database.session() as session:  # (after every round: the same reads before each kind of round)
+                for town in towns:
+                    counted = session.scalar(sa.select(sa.func.count()).select_from(Record).where(
+                        Record.resource_id == resource_id, Record.deleted.is_(False),
+                        query._indexed_equals("town", town)))
+                    if keep:  # the counts the round's writes moved are each town's live households
+                        assert value_counts.counts(session, resource_id, "town", [town]) == {town: counted}, town
+        figures: dict = {}
+        for kind in ("insert", "update"):
+            kept_rate = batch * len(seconds[(kind, True)]) / sum(seconds[(kind, True)])
+            plain_rate = batch * len(seconds[(kind, False)]) / sum(seconds[(kind, False)])
+            median_kept, median_plain = (batch / statistics.median(seconds[(kind, keep)]) for keep in (True, False))
+            figures[kind] = kept_rate / plain_rate
+            print(f"    {kind}: keeping counts {kept_rate:,.0f} records/s, keeping none {plain_rate:,.0f} records/s; "
+                  f"ratio {kept_rate / plain_rate:.3f} (the median batch's: {median_kept:,.0f} and {median_plain:,.0f}, "
+                  f"ratio {median_kept / median_plain:.3f})")
+        print("    (after each round that kept them, the counts were checked against a count of each town)")
+        database.engine.dispose()
+        return figures
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        cleanup()
+
+
 def main() -> None:
     global MIN_REPEATS, STREAMS, TEXT, STREAMS_ONLY, OFFSET_ONLY, LOOKUPS_ONLY, READ_REPEATS, FIRST_CALLS_ONLY
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -914,6 +1021,9 @@ def main() -> None:
     parser.add_argument("--load-only", action="store_true",
                         help="generate, validate and upsert (0-2) only, then keep the database for --reads-only "
                              "(implies --keep and --no-small)")
+    parser.add_argument("--kept-writes", action="store_true",
+                        help="only what the kept value counts cost the writes: rounds of writes into one table, "
+                             "keeping every town's count in half of them (a fresh database)")
     parser.add_argument("--min-repeats", type=int, default=MIN_REPEATS,
                         help=f"calls of a read however slow (default {MIN_REPEATS})")
     args = parser.parse_args()
@@ -929,6 +1039,9 @@ def main() -> None:
         return
     if args.reads_only:
         run_reads_only(args.database_url, args.database_name)
+        return
+    if args.kept_writes:
+        run_kept_writes(args.database_url, args.database_name, args.batch)
         return
     if args.single:
         figures = run(args.records, args.database_url, args.batch, args.sample, args.keep, not args.no_reads,

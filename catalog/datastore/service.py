@@ -486,7 +486,7 @@ def upsert_records(session: Session, actor: User | None, table: DatastoreTable,
     seq = _lock(session, table)
     kept = value_counts.kept(session, table.resource_id)
     if method == "upsert" and primary_key and _postgres(session) and _distinct_keys(keyed):
-        first_seq, seq = _merge(session, table, keyed, counts, seq, counting=bool(kept))
+        first_seq, seq = _merge(session, table, keyed, counts, seq, kept)
     else:
         state = _existing(session, table.resource_id, keyed)
         inserts, updates, seq, rehash, added = _plan(table, keyed, state, counts, method=method, seq=seq,
@@ -536,39 +536,34 @@ STAGE = "datastore_stage"
 #: written, overwritten live and re-hashed; the keys that became live (new keys, tombstones written again)
 #: counted into their key blocks (``key_blocks``: each key's block is the greatest low key at or below it,
 #: found by ``width_bucket``'s binary search in the table's low keys, sorted in the database's collation), with
-#: how many were counted and the blocks that now hold more than ``key_blocks.MOST``. Where the table keeps
-#: counts of common values (``value_counts``, ``counting``): the kept values the overwritten live records held
-#: (their stored rows, reached by row address as above, read in the statement's snapshot: before the write)
-#: taken away and those the written rows hold added, in the counts of the values kept.
-def _merge_statement(counting: bool) -> str:
-    returned = "r.data" if counting else "1"
-    kept = """
-), kept AS MATERIALIZED (
-    SELECT field, value FROM datastore_value_count WHERE resource_id = %(resource)s
-), kept_fields AS MATERIALIZED (
-    SELECT DISTINCT field FROM kept
-), overwritten AS MATERIALIZED (
-    SELECT data FROM datastore_record
-    WHERE ctid = ANY(ARRAY(SELECT tid FROM looked WHERE found AND NOT deleted
-                                                    AND stored_hash IS DISTINCT FROM content_hash))
-      AND resource_id = %(resource)s
+#: how many were counted and the blocks that now hold more than ``key_blocks.MOST``.
+#: Where the table keeps counts of common values (``value_counts``; ``fields``: the fields it keeps values of,
+#: written into the statement as the field indexes' expressions are): the stored values of those fields read
+#: by the lookup (the row it found, before the write), those of the overwritten live records taken away and
+#: those the written rows hold (returned by the write) added, in the counts of the values kept.
+@lru_cache(maxsize=32)
+def _merge_statement(fields: tuple[str, ...] = ()) -> str:
+    names = ["'" + name.replace("'", "''") + "'" for name in fields]
+    held = "".join(f", data ->> {name} AS held_{n}" for n, name in enumerate(names))
+    held_columns = "".join(f", r.held_{n}" for n in range(len(names)))
+    returned = ", ".join(f"r.data ->> {name} AS held_{n}" for n, name in enumerate(names)) or "1"
+    taken = " UNION ALL ".join(
+        f"SELECT {name} AS field, held_{n} AS value, -1 AS n FROM looked "
+        f"WHERE found AND NOT deleted AND stored_hash IS DISTINCT FROM content_hash "
+        f"UNION ALL SELECT {name}, held_{n}, 1 FROM written" for n, name in enumerate(names))
+    kept = f"""
 ), moved AS MATERIALIZED (
-    SELECT m.field, m.value, sum(m.n) AS n FROM (
-        SELECT f.field, o.data ->> f.field AS value, -1 AS n FROM overwritten AS o, kept_fields AS f
-        UNION ALL
-        SELECT f.field, w.data ->> f.field, 1 FROM written AS w, kept_fields AS f) AS m
-    JOIN kept ON kept.field = m.field AND kept.value = m.value
-    GROUP BY m.field, m.value
+    SELECT field, value, sum(n) AS n FROM ({taken}) AS each GROUP BY field, value HAVING sum(n) <> 0
 ), recounted AS (
     UPDATE datastore_value_count AS c SET live = c.live + moved.n FROM moved
-    WHERE c.resource_id = %(resource)s AND c.field = moved.field AND c.value = moved.value AND moved.n <> 0
-    RETURNING 1""" if counting else ""
+    WHERE c.resource_id = %(resource)s AND c.field = moved.field AND c.value = moved.value
+    RETURNING 1""" if fields else ""
     return f"""
 WITH looked AS MATERIALIZED (
     SELECT s.ord, s.key, s.data, s.content_hash, s.source_hash, r.found, r.deleted, r.tid,
-           r.content_hash AS stored_hash, r.source_hash AS stored_source
+           r.content_hash AS stored_hash, r.source_hash AS stored_source{held_columns}
     FROM {STAGE} AS s LEFT JOIN LATERAL (
-        SELECT true AS found, ctid AS tid, deleted, content_hash, source_hash FROM datastore_record
+        SELECT true AS found, ctid AS tid, deleted, content_hash, source_hash{held} FROM datastore_record
         WHERE resource_id = %(resource)s AND key = s.key LIMIT 1) AS r ON true
 ), changed AS MATERIALIZED (
     SELECT ord, key, data, content_hash, source_hash, (found IS NOT NULL AND NOT deleted) AS live
@@ -612,12 +607,8 @@ SELECT (SELECT count(*) FROM numbered), (SELECT count(*) FROM numbered WHERE liv
 """
 
 
-#: the merge statement without and with the kept value counts' part
-_MERGE = {counting: _merge_statement(counting) for counting in (False, True)}
-
-
 def _merge(session: Session, table: DatastoreTable, keyed: list[Keyed],
-           counts: dict[str, int], seq: int, *, counting: bool = False) -> tuple[int, int]:
+           counts: dict[str, int], seq: int, kept: dict[str, set[str]] | None = None) -> tuple[int, int]:
     """PostgreSQL upsert of distinct keys: the batch COPYed into a temporary staging table, then merged
     by one statement that skips unchanged records by their content hash. Call with the table's lock
     held (``seq``: its last change number); returns the first and last change numbers written."""
@@ -632,7 +623,7 @@ def _merge(session: Session, table: DatastoreTable, keyed: list[Keyed],
         # blocks' part, 75 ms with it, of a 240-440 ms statement: docs/PERFORMANCE.md, "Sixth pass: deep
         # offsets after writes"); for this statement only
         with jit_off(cursor):
-            cursor.execute(_MERGE[counting], {"resource": table.resource_id, "last": seq, "now": utcnow(),
+            cursor.execute(_merge_statement(tuple(sorted(kept or ()))), {"resource": table.resource_id, "last": seq, "now": utcnow(),
                                     "most": key_blocks.MOST}, prepare=False)
             changed, live, written, _rehashed, counted, crowded = cursor.fetchone()
         cursor.execute(f"DELETE FROM {STAGE}")  # a second merge in this transaction starts empty
