@@ -611,7 +611,8 @@ def _merge(session: Session, table: DatastoreTable, keyed: list[Keyed],
            counts: dict[str, int], seq: int, kept: dict[str, set[str]] | None = None) -> tuple[int, int]:
     """PostgreSQL upsert of distinct keys: the batch COPYed into a temporary staging table, then merged
     by one statement that skips unchanged records by their content hash. Call with the table's lock
-    held (``seq``: its last change number); returns the first and last change numbers written."""
+    held (``seq``: its last change number; ``kept``: the table's kept values, ``value_counts.kept``); returns the
+    first and last change numbers written."""
     with _driver_cursor(session) as cursor:
         cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGE} (ord integer, key text, data text, "
                        "content_hash text, source_hash text) ON COMMIT DELETE ROWS")
@@ -623,8 +624,9 @@ def _merge(session: Session, table: DatastoreTable, keyed: list[Keyed],
         # blocks' part, 75 ms with it, of a 240-440 ms statement: docs/PERFORMANCE.md, "Sixth pass: deep
         # offsets after writes"); for this statement only
         with jit_off(cursor):
-            cursor.execute(_merge_statement(tuple(sorted(kept or ()))), {"resource": table.resource_id, "last": seq, "now": utcnow(),
-                                    "most": key_blocks.MOST}, prepare=False)
+            cursor.execute(_merge_statement(tuple(sorted(kept or ()))),
+                           {"resource": table.resource_id, "last": seq, "now": utcnow(), "most": key_blocks.MOST},
+                           prepare=False)
             changed, live, written, _rehashed, counted, crowded = cursor.fetchone()
         cursor.execute(f"DELETE FROM {STAGE}")  # a second merge in this transaction starts empty
     if written != changed:  # the lock keeps other writers out: never, unless that guarantee broke
