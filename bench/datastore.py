@@ -30,7 +30,9 @@ whether memory stays flat as N grows. Each run:
    datastore_record's two unique indexes shows what index upkeep costs at that size;
 4. the same records upserted again: nothing changed, so inserted = updated = 0;
 5. the change feed: ``catalog.datastore.query.changes`` with limit 10,000 until it is empty; and the
-   JSON dump (``query.iter_records``, what ``/datastore/dump`` streams);
+   JSON dump (``query.iter_records``, what ``/datastore/dump`` streams); then the text index brought up to the
+   last change (5b) and the sync scheduler tick's look over the loaded table for common values to keep (5c,
+   ``value_survey``; ``--no-look-over`` leaves it out, so each town's first total keeps its count);
 6. peak memory of the process (``resource.getrusage(RUSAGE_SELF).ru_maxrss``);
 7. reads through the HTTP API (``--no-reads`` skips them): the Flask test client with a sysadmin's API
    token, so each figure is the whole request (routing, token authentication, the share rules, masking,
@@ -426,6 +428,22 @@ def measure_text_catch_up(app, resource_id: str) -> tuple[int, float] | None:
     return covered, seconds
 
 
+def measure_look_over(app) -> None:
+    """The sync scheduler tick's look over the tables loaded since its last look (``value_survey``): the values
+    it kept and its seconds (a table that the reads below find kept needs no count in its first town total)."""
+    try:
+        from catalog.datastore import value_survey
+    except ImportError:  # a run of older code
+        return
+    from catalog.db import get_db
+
+    started = time.perf_counter()
+    with get_db(app).session() as session:
+        kept = value_survey.look_over_lagging(session)
+    print(f"(5c) the scheduler tick's look over the loaded tables (value_survey.look_over_lagging): {kept} common "
+          f"values kept in {time.perf_counter() - started:.1f} s", flush=True)
+
+
 def stored_samples(app, resource_id: str, count: int, wanted: int) -> list[dict]:
     """``wanted`` stored records spread evenly over the change numbers (a ``--reads-only`` run has no
     records file; not timed)."""
@@ -779,6 +797,7 @@ def run_reads_only(url: str, name: str) -> dict:
             print(f"    access log checkpoint: {checkpoint_log(get_session(), start=True)[1]}")
         if TEXT:
             measure_text_catch_up(app, resource_id)
+        measure_look_over(app)
         if STREAMS_ONLY:  # phase (5) too: the query functions the feed and the dump are made of
             pulled, seconds = measure_feed(app, resource_id)
             print(f"(5) datastore_changes pull (query.changes, limit {FEED_LIMIT:,}): {rate(pulled, seconds)}")
@@ -871,6 +890,8 @@ def run(count: int, url: str, batch: int, sample: int, keep: bool, reads: bool =
         caught = measure_text_catch_up(app, ids[1])
         if caught and caught[1]:
             figures["text_catch_up"] = caught[0] / caught[1]
+        if LOOK_OVER:
+            measure_look_over(app)
         if reads:
             figures["reads"] = measure_reads(app, ids, sample_records(path, count, READ_REPEATS), count)
         figures["peak_memory_mb"] = peak_memory_mb()
@@ -882,6 +903,9 @@ def run(count: int, url: str, batch: int, sample: int, keep: bool, reads: bool =
         cleanup()
 
 
+#: a whole run: the scheduler tick's look over after the load (``--no-look-over``: the reads find nothing kept
+#: and each town's first total keeps its count, as in a table no tick has looked over yet)
+LOOK_OVER = True
 #: ``--kept-writes``: records the table holds before the timed rounds (every town above KEEP_ABOVE), and the
 #: rounds
 KEPT_SEED, KEPT_ROUNDS = 20_000, 16
@@ -941,7 +965,7 @@ def run_kept_writes(url: str, name: str, batch: int) -> dict:
                 table = service.get_table(session, resource_id)
                 for town in towns:
                     if keep:
-                        query._field_total(session, table, "town", [town])
+                        query.field_total(session, table, "town", [town])
                     else:
                         session.scalar(sa.select(sa.func.count()).select_from(Record).where(
                             Record.resource_id == resource_id, Record.deleted.is_(False),
@@ -988,7 +1012,8 @@ def run_kept_writes(url: str, name: str, batch: int) -> dict:
 
 
 def main() -> None:
-    global MIN_REPEATS, STREAMS, TEXT, STREAMS_ONLY, OFFSET_ONLY, LOOKUPS_ONLY, READ_REPEATS, FIRST_CALLS_ONLY
+    global MIN_REPEATS, STREAMS, TEXT, STREAMS_ONLY, OFFSET_ONLY, LOOKUPS_ONLY, READ_REPEATS, FIRST_CALLS_ONLY, \
+        LOOK_OVER
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--database-url", default=os.environ.get("CATALOG_BENCH_URL", DEFAULT_SERVER))
@@ -1021,6 +1046,8 @@ def main() -> None:
     parser.add_argument("--load-only", action="store_true",
                         help="generate, validate and upsert (0-2) only, then keep the database for --reads-only "
                              "(implies --keep and --no-small)")
+    parser.add_argument("--no-look-over", action="store_true",
+                        help="a whole run without the scheduler tick's look over after the load (5c)")
     parser.add_argument("--kept-writes", action="store_true",
                         help="only what the kept value counts cost the writes: rounds of writes into one table, "
                              "keeping every town's count in half of them (a fresh database)")
@@ -1031,6 +1058,7 @@ def main() -> None:
     STREAMS_ONLY, OFFSET_ONLY = args.streams_only, args.offset_only
     LOOKUPS_ONLY, READ_REPEATS = args.lookups_only, args.lookups
     FIRST_CALLS_ONLY = args.first_calls_only
+    LOOK_OVER = not args.no_look_over
     if LOOKUPS_ONLY:
         TEXT = False
     if args.load_only:
@@ -1061,6 +1089,8 @@ def main() -> None:
         command += ["--database-name", args.database_name, "--min-repeats", str(args.min_repeats)]
         if args.no_streams:
             command.append("--no-streams")
+        if args.no_look_over:
+            command.append("--no-look-over")
         process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
         for line in process.stdout:
             if line.startswith(RESULT_MARK):

@@ -27,7 +27,7 @@ from .auth.service import change_password, create_token, create_user, get_user
 from .cli_support import cli_actor
 from .connections.cli import connection as connection_commands
 from .datasets.models import Dataset
-from .datastore import text_index
+from .datastore import text_index, value_survey
 from .db import get_db, get_session, run_migrations, utcnow
 from .demo import load_demo
 from .departments.models import Department
@@ -393,6 +393,8 @@ def _scheduler_tick(app: Flask) -> None:
     notify_and_resend(app)  # freshness.overdue notifications; webhook deliveries waiting to be sent
     with database.session() as session:  # q's text index, behind the writes (a bulk load, a first sync)
         text_index.catch_up_lagging(session)
+    with database.session() as session:  # the common values of tables loaded since (filter totals kept)
+        value_survey.look_over_lagging(session)
 
 
 @main.command("worker")

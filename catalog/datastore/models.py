@@ -48,6 +48,9 @@ class DatastoreTable(Base):
     # ``q``, is the same since (``query._keys_version``; deep offsets read the key blocks, ``key_blocks.py``).
     # NULL: not known (a table older than migration 0025 that no write touched since).
     keys_seq: Mapped[int | None] = mapped_column(sa.BigInteger, nullable=True, default=0)
+    # The change number up to which the table's records were looked over for common values to keep
+    # (``value_survey``: the sync scheduler's tick, after a load); 0: never.
+    values_seq: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
     created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     modified: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 

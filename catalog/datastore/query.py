@@ -479,7 +479,7 @@ def _total(session: Session, table: DatastoreTable, conditions: list[Any], filte
         known = max(_estimate(session, conditions, threshold, table), threshold + 1, lower or 0), True
     elif not q and len(fields := _indexed_filters(table, filters)) == 1 == len(filters):
         # one indexed field's values: their kept counts, or fewer matches than value_counts.KEEP_ABOVE each
-        known = _field_total(session, table, *fields[0]), False
+        known = field_total(session, table, *fields[0]), False
     else:
         total, estimated, lower = _count(session, conditions, threshold, table, filters)
         known = total, estimated
@@ -565,7 +565,7 @@ def _estimate(session: Session, conditions: list[Any], threshold: int, table: Da
     """An estimate of the matches of ``conditions``, known to be more than ``threshold``.
 
     Where ``filters`` hold ``x-index`` fields: the fewest live records holding the wanted values of one of
-    them (:func:`_field_total`: kept counts, or a bounded count), an upper bound (the other filters left
+    them (:func:`field_total`: kept counts, or a bounded count), an upper bound (the other filters left
     out). The planner's estimate of such a filter is no guide: it prices ``data ? field`` at a fixed share.
     Otherwise, PostgreSQL: the planner's row estimate (its statistics; what CKAN 2.11 reports). SQLite
     keeps no statistics of JSON values: the share of matches among the records up to the
@@ -574,7 +574,7 @@ def _estimate(session: Session, conditions: list[Any], threshold: int, table: Da
     follow the matched values.
     """
     resource = conditions[0]  # Record.resource_id == …
-    bounds = [_field_total(session, table, name, values) for name, values in _indexed_filters(table, filters)]
+    bounds = [field_total(session, table, name, values) for name, values in _indexed_filters(table, filters)]
     if bounds:
         return min(bounds)
     statement = sa.select(sa.literal(1)).select_from(Record).where(*conditions)
@@ -604,7 +604,7 @@ def _indexed_filters(table: DatastoreTable, filters: dict | None) -> list[tuple[
     return found
 
 
-def _field_total(session: Session, table: DatastoreTable, name: str, values: list[str]) -> int:
+def field_total(session: Session, table: DatastoreTable, name: str, values: list[str]) -> int:
     """The live records whose ``x-index`` field ``name`` holds one of ``values`` (distinct), exact, without counting
     more than :data:`value_counts.KEEP_ABOVE` matches of any value: the count the table keeps of a common value,
     else the value's matches counted in the field's index up to that many; a value found to have more is kept

@@ -6,6 +6,10 @@ counts in its own transaction under the table's lock, so the total of a filter o
 households of a town) is one row, exact, instead of a count of every match (147-455 ms for 90,900 households
 at 1,000,000 records on PostgreSQL, in every new process).
 
+``datastore_table.values_seq``: the change number up to which a table's records were looked over for common
+values (``catalog.datastore.value_survey``, the sync scheduler's tick); set to ``last_seq`` here for the
+tables this migration keeps the values of.
+
 Upgrade keeps the common values of every existing table: for each field its stored schema marks ``x-index``,
 the live records grouped by the field's text as the filter compares it (PostgreSQL ``data ->> field``, SQLite
 the JSON string), the values above 1,000 kept. One read of the table's records per marked field. A value that
@@ -39,6 +43,8 @@ def upgrade() -> None:
         sa.Column("value", sa.Text(), nullable=False),
         sa.Column("live", sa.BigInteger(), nullable=False, server_default="0"),
         sa.PrimaryKeyConstraint("resource_id", "field", "value"))
+    op.add_column("datastore_table", sa.Column("values_seq", sa.BigInteger(), nullable=False, server_default="0"))
+    op.execute("UPDATE datastore_table SET values_seq = last_seq")
     conn = op.get_bind()
     postgres = conn.dialect.name == "postgresql"
     if postgres:
@@ -63,3 +69,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("datastore_value_count")
+    # ALTER TABLE … DROP COLUMN on both (SQLite 3.35 and later): a batch copy of the table would drop and
+    # make it again, deleting every record through the records' ON DELETE CASCADE
+    op.execute("ALTER TABLE datastore_table DROP COLUMN values_seq")
