@@ -153,6 +153,45 @@ def test_a_filter_of_several_towns_adds_their_kept_and_counted_households(api, d
     assert (reply.result["total"], reply.result["total_was_estimated"]) == (16, False)
 
 
+def test_a_filter_of_kept_and_unkept_towns_adds_both_after_a_write(api, db, towns):
+    several = {"town": ["城关镇", "广货街镇", "江口回族镇"]}
+
+    def total():
+        reply = api.call("datastore_search", {"resource_id": towns["resource_id"], "limit": 1, "filters": several},
+                         token=towns["token"])
+        return reply.result["total"], reply.result["total_was_estimated"]
+
+    assert total() == (22, False)
+    assert _kept(db, towns["resource_id"]) == {"城关镇": 14, "江口回族镇": 6}
+    _upsert(api, towns, [dict(_holding(towns, "城关镇")[0], grid_worker="网格员丙")])  # a new table version
+    assert total() == (22, False)  # 城关镇 kept, 广货街镇 counted, 江口回族镇 kept
+
+
+def test_two_tables_of_the_same_towns_keep_and_move_their_own_counts(api, db, make, sysadmin, towns):
+    department = make.department("ningshan-gaj")
+    made = make.dataset(department["id"], name="households-elsewhere", record_schema="household@1",
+                        share_type="unconditional", share_condition=None)
+    created = api.call("datastore_create", {"resource": {"package_id": made["id"]}}, token=sysadmin.token)
+    other = {"resource_id": created.result["resource_id"], "token": sysadmin.token, "live": {}}
+    # the other table: 6 households of 城关镇, 2 of them deleted before anything is kept (a kept count holds
+    # live records only), and 4 of 江口回族镇
+    records = [dict(r, town="城关镇" if n < 6 else "江口回族镇") for n, r in enumerate(households(10, seed=71))]
+    _upsert(api, other, records)
+    _delete(api, other, [records[0]["household_number"], records[1]["household_number"]])
+    assert _total(api, towns, "城关镇") == (14, False)
+    assert _total(api, other, "城关镇") == (4, False)
+    assert _total(api, other, "江口回族镇") == (4, False)
+    assert _kept(db, towns["resource_id"]) == {"城关镇": 14}
+    assert _kept(db, other["resource_id"]) == {"城关镇": 4, "江口回族镇": 4}
+    # writes to one table move its own counts only
+    _upsert(api, other, [dict(records[6], town="城关镇")])
+    _delete(api, towns, [_holding(towns, "城关镇")[0]["household_number"]])
+    assert _kept(db, towns["resource_id"]) == {"城关镇": 13}
+    assert _kept(db, other["resource_id"]) == {"城关镇": 5, "江口回族镇": 3}
+    assert _total(api, other, "城关镇") == (5, False)
+    assert _total(api, towns, "城关镇") == (13, False)
+
+
 def test_a_table_defined_again_with_other_fields_forgets_its_counts_and_a_dropped_one_loses_them(
         api, db, sysadmin, towns):
     assert _total(api, towns, "城关镇") == (14, False)
@@ -210,6 +249,7 @@ def test_the_scheduler_tick_keeps_a_loaded_table_s_common_towns_before_any_read(
     assert value_survey.look_over_lagging(db) == 2
     assert _kept(db, resource_id) == {"城关镇": 60, "江口回族镇": 60}
     assert service.get_table(db, resource_id).values_seq == 123
+    monkeypatch.setattr(value_survey, "look_over", lambda *args: pytest.fail("looked over again"))
     assert value_survey.look_over_lagging(db) == 0  # looked over up to its last change: not again
     # the first read of each town finds it kept: nothing is counted
     monkeypatch.setattr(value_counts, "keep", lambda *args: pytest.fail("a kept town counted again"))
@@ -323,6 +363,23 @@ def test_kept_counts_stay_the_households_of_each_snapshot_while_writers_move_the
         for town in TOWNS:
             assert query.field_total(session, table, "town", [town]) == _counted(session, ids["resource"], town)
         session.commit()
+
+
+def test_a_reader_of_an_older_snapshot_counts_the_whole_value_and_keeps_nothing(committed):
+    """A total read in a REPEATABLE READ transaction cannot keep a count (its snapshot may miss writes committed
+    before it took the table's lock): it counts the value's records and leaves it unkept."""
+    database, ids, records = committed
+    with database.engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
+        with Session(bind=conn) as session:
+            table = service.get_table(session, ids["resource"])
+            assert query.field_total(session, table, "town", [TOWNS[0]]) == 60
+            session.commit()
+    with database.session() as session:
+        assert value_counts.kept(session, ids["resource"]) == {}
+        table = service.get_table(session, ids["resource"])
+        assert query.field_total(session, table, "town", [TOWNS[0]]) == 60  # read committed: kept now
+        session.commit()
+        assert value_counts.counts(session, ids["resource"], "town", [TOWNS[0]]) == {TOWNS[0]: 60}
 
 
 # --- the migration --------------------------------------------------------------------------------
