@@ -537,20 +537,12 @@ TOTALS_KEPT = 1024
 _ABOVE: dict[tuple, tuple[int, int, int]] = {}
 
 
-def count_matches(session: Session, conditions: list[Any], threshold: int, table: DatastoreTable,
-                  filters: dict | None = None) -> tuple[int, bool]:
-    """``(total, estimated)``: the number of records matching ``conditions`` (made of ``filters`` and
-    more), counted up to ``threshold`` and estimated above it (counting a million matches reads a million
-    records)."""
-    total, estimated, _lower = _count(session, conditions, threshold, table, filters)
-    return total, estimated
-
-
 def _count(session: Session, conditions: list[Any], threshold: int, table: DatastoreTable,
            filters: dict | None = None) -> tuple[int, bool, int]:
-    """``(total, estimated, counted)`` of :func:`count_matches`: the matches are counted up to :func:`_reach`
-    (twice the threshold), ``counted`` of them; above the threshold the total is given as estimated (CKAN's
-    flag above the threshold), and where every match was counted it is that count (no estimate read)."""
+    """``(total, estimated, counted)``: the records matching ``conditions`` (made of ``filters`` and more),
+    counted up to :func:`_reach` (twice the threshold), ``counted`` of them; above the threshold the total is
+    given as estimated (CKAN's flag above the threshold), and where every match was counted it is that count (no
+    estimate read)."""
     matches = sa.select(sa.literal(1)).select_from(Record).where(*conditions)
     counted = session.scalar(sa.select(sa.func.count()).select_from(matches.limit(_reach(threshold)).subquery()))
     if counted <= threshold:

@@ -662,9 +662,6 @@ def delete_records(session: Session, actor: User | None, table: DatastoreTable,
     seq = _lock(session, table)
     keys = list(session.scalars(sa.select(Record.key).where(
         Record.resource_id == table.resource_id, Record.deleted.is_(False), *conditions).order_by(Record.key)))
-    taken = value_counts.Moved()  # the kept values the deleted records held, taken away
-    taken.subtract(value_counts.stored(session, table.resource_id, keys,
-                                       value_counts.kept(session, table.resource_id)))
     now = utcnow()
     rows = []
     for key in keys:
@@ -672,6 +669,9 @@ def delete_records(session: Session, actor: User | None, table: DatastoreTable,
         rows.append({"resource_id": table.resource_id, "key": key, "seq": seq, "deleted": True,
                      "updated_at": now})
     if rows:
+        taken = value_counts.Moved()  # the kept values the deleted records held, taken away
+        taken.subtract(value_counts.stored(session, table.resource_id, keys,
+                                           value_counts.kept(session, table.resource_id)))
         session.execute(sa.update(Record), rows)
         key_blocks.count_keys(session, table.resource_id, keys, -1)
         value_counts.apply(session, table.resource_id, taken)
